@@ -1,0 +1,331 @@
+/**
+ * The proxy engine: a proxy-chain `Server` whose one request hook routes every request by the active
+ * profile's rules. Plain Node, no Electron: the desktop app, the headless mode and the tests all run
+ * this same class.
+ */
+import { EventEmitter } from 'node:events'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { LookupFunction, Socket } from 'node:net'
+import { timingSafeEqual } from 'node:crypto'
+import {
+  RequestError,
+  Server,
+  type PrepareRequestFunctionOpts,
+  type PrepareRequestFunctionResult
+} from 'proxy-chain'
+import {
+  DIRECT_PROFILE,
+  type Decision,
+  type EngineState,
+  type Profile,
+  type Upstream
+} from '../../common/model.ts'
+
+export type { EngineState }
+import { compileProfile, type CompiledRules } from '../rules/compile.ts'
+import { connectTarget, joinWith } from './direct-tunnel.ts'
+import {
+  ERROR_HEADER,
+  parseRawStatus,
+  rawErrorResponse,
+  replyForProxyChainStatus,
+  replyForSocketError,
+  type ErrorReply,
+  type FailureContext
+} from './errors.ts'
+import { stripHopByHop } from './hop-by-hop.ts'
+import { describeUpstream, upstreamUrl } from './upstream.ts'
+
+export interface ProxyAuth {
+  username: string
+  password: string
+}
+
+export interface EngineOptions {
+  /** Listen address; default 127.0.0.1. Any other address requires `auth`. */
+  host?: string
+  /** Listen port; default 8899, 0 picks a free port. */
+  port?: number
+  profile?: Profile
+  /** Credentials clients must send (Proxy-Authorization: Basic); required off loopback. */
+  auth?: ProxyAuth | null
+  /** Name resolution for targets and upstream hosts; tests inject one to simulate unknown hosts. */
+  lookup?: LookupFunction
+  /** How long a direct CONNECT may take to reach its target before the client gets a 504. */
+  connectTimeoutMs?: number
+}
+
+/** What the engine decided for one request, emitted as it starts. */
+export interface RoutedRequest {
+  connectionId: number
+  hostname: string
+  port: number
+  isHttp: boolean
+  profileId: string
+  ruleId: string | null
+  decision: Decision
+}
+
+interface EngineEvents {
+  state: [EngineState]
+  routed: [RoutedRequest]
+  /** Unexpected failures that proxy-chain turned into a 500; the process keeps running. */
+  failure: [Error]
+}
+
+interface Route {
+  profile: Profile
+  rules: CompiledRules
+  upstreams: Map<string, { upstream: Upstream; url: string; description: string }>
+}
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost'])
+const FAILURE_CONTEXT = Symbol('junction.failureContext')
+const END_GUARDED = Symbol('junction.endGuarded')
+
+type GuardedSocket = Socket & { [FAILURE_CONTEXT]?: FailureContext; [END_GUARDED]?: true }
+
+function buildRoute(profile: Profile): Route {
+  const upstreams = new Map(
+    profile.upstreams.map((u) => [
+      u.id,
+      { upstream: u, url: upstreamUrl(u), description: describeUpstream(u) }
+    ])
+  )
+  return { profile, rules: compileProfile(profile), upstreams }
+}
+
+function sameSecret(given: string, expected: string): boolean {
+  const a = Buffer.from(given)
+  const b = Buffer.from(expected)
+  return a.length === b.length && timingSafeEqual(a, b)
+}
+
+export class ProxyEngine extends EventEmitter<EngineEvents> {
+  private readonly host: string
+  private readonly requestedPort: number
+  private readonly auth: ProxyAuth | null
+  private readonly lookup: LookupFunction | undefined
+  private readonly connectTimeoutMs: number
+  private route: Route
+  private server: Server | null = null
+  private current: EngineState = { status: 'stopped' }
+
+  constructor(options: EngineOptions = {}) {
+    super()
+    this.host = options.host ?? '127.0.0.1'
+    this.requestedPort = options.port ?? 8899
+    this.auth = options.auth ?? null
+    this.lookup = options.lookup
+    this.connectTimeoutMs = options.connectTimeoutMs ?? 15_000
+    this.route = buildRoute(options.profile ?? DIRECT_PROFILE)
+  }
+
+  get state(): EngineState {
+    return this.current
+  }
+
+  get profile(): Profile {
+    return this.route.profile
+  }
+
+  /** The bound port once running (useful with port 0). */
+  get port(): number | null {
+    return this.current.status === 'running' ? this.current.port : null
+  }
+
+  async start(): Promise<void> {
+    if (this.server) throw new Error('The proxy engine is already running')
+    if (!LOOPBACK.has(this.host) && !this.auth)
+      throw new Error(
+        `Refusing to listen on ${this.host} without a proxy username and password: anyone on the network could use it`
+      )
+    this.setState({ status: 'starting' })
+    const server = new Server({
+      host: this.host,
+      port: this.requestedPort,
+      // Names Junction in the Server header of its own replies and in the 407 challenge.
+      authRealm: 'Junction',
+      prepareRequestFunction: (opts) => this.prepare(opts)
+    })
+    server.on('requestFailed', ({ error }: { error: Error }) => this.emit('failure', error))
+    // Before proxy-chain's own handler, so its error replies can be reworded (see guardPlainResponse).
+    server.server.prependListener('request', (req: IncomingMessage, res: ServerResponse) =>
+      guardPlainResponse(req, res)
+    )
+    try {
+      await server.listen()
+    } catch (error) {
+      const reason =
+        (error as NodeJS.ErrnoException).code === 'EADDRINUSE'
+          ? `port ${this.requestedPort} on ${this.host} is already in use by another program`
+          : (error as Error).message
+      this.setState({ status: 'failed', error: `Cannot listen: ${reason}` })
+      throw new Error(`Cannot listen: ${reason}`, { cause: error })
+    }
+    this.server = server
+    this.setRunning()
+  }
+
+  /** Stops listening and closes every open connection. */
+  async stop(): Promise<void> {
+    const server = this.server
+    if (!server) return
+    this.server = null
+    this.setState({ status: 'stopping' })
+    await server.close(true)
+    this.setState({ status: 'stopped' })
+  }
+
+  /**
+   * Switches routing to `profile` for every request that starts from now on, without a restart.
+   * Requests and tunnels already under way keep the route they were given.
+   */
+  applyProfile(profile: Profile): void {
+    this.route = buildRoute(profile)
+    if (this.server) this.setRunning()
+  }
+
+  /** Open client connections, by proxy-chain's connection id. */
+  connectionIds(): number[] {
+    return (this.server?.getConnectionIds() ?? []) as unknown as number[]
+  }
+
+  private setRunning(): void {
+    const { id, name } = this.route.profile
+    this.setState({
+      status: 'running',
+      host: this.host,
+      port: this.server!.port,
+      profileId: id,
+      profileName: name
+    })
+  }
+
+  private setState(state: EngineState): void {
+    this.current = state
+    this.emit('state', state)
+  }
+
+  private async prepare(opts: PrepareRequestFunctionOpts): Promise<PrepareRequestFunctionResult> {
+    const { request, hostname, port, isHttp } = opts
+    if (
+      this.auth &&
+      !(sameSecret(opts.username, this.auth.username) && sameSecret(opts.password, this.auth.password))
+    )
+      return { requestAuthentication: true, failMsg: 'Junction requires a proxy username and password.' }
+
+    const route = this.route
+    const { decision, rule } = route.rules.match({ hostname, port, isHttp })
+    this.emit('routed', {
+      connectionId: opts.connectionId as unknown as number,
+      hostname,
+      port,
+      isHttp,
+      profileId: route.profile.id,
+      ruleId: rule?.rule.id ?? null,
+      decision
+    })
+
+    const socket = request.socket as GuardedSocket
+    const target = `${hostname.includes(':') && !hostname.startsWith('[') ? `[${hostname}]` : hostname}:${port}`
+    const upstream = decision.action === 'upstream' ? route.upstreams.get(decision.upstreamId) : undefined
+    const failure: FailureContext = { upstream: upstream?.description ?? null, target }
+    socket[FAILURE_CONTEXT] = failure
+    guardSocketEnd(socket)
+    if (isHttp) {
+      stripHopByHop(request.rawHeaders)
+      failureContexts.set(request, failure)
+    }
+
+    switch (decision.action) {
+      case 'block':
+        throw new RequestError(decision.body, decision.status, { [ERROR_HEADER]: 'blocked' })
+      case 'reject':
+        // A reset, not a reply: the client sees the connection fail, as with a firewall drop.
+        socket.resetAndDestroy()
+        throw new RequestError('Rejected by rule', 403)
+      case 'upstream':
+        if (!upstream)
+          throw new Error(`Profile "${route.profile.name}" has no upstream "${decision.upstreamId}"`)
+        return { upstreamProxyUrl: upstream.url, ...(this.lookup ? { dnsLookup: this.lookup as never } : {}) }
+      case 'direct':
+        if (isHttp) return this.lookup ? { dnsLookup: this.lookup as never } : {}
+        return { customConnectServer: await this.openDirectTunnel(hostname, port, socket, failure) }
+    }
+  }
+
+  private async openDirectTunnel(host: string, port: number, client: Socket, failure: FailureContext) {
+    let target: Socket
+    try {
+      target = await connectTarget({ host, port, lookup: this.lookup, timeoutMs: this.connectTimeoutMs })
+    } catch (error) {
+      throw requestErrorFor(replyForSocketError(error as NodeJS.ErrnoException, failure))
+    }
+    if (client.destroyed) {
+      target.destroy()
+      throw new RequestError('Client went away', 499)
+    }
+    // proxy-chain may still fail to answer the client; never leave the target socket behind.
+    client.once('close', () => {
+      if (!target.destroyed) target.end()
+    })
+    return joinWith(target)
+  }
+}
+
+function requestErrorFor(reply: ErrorReply): RequestError {
+  return new RequestError(`${reply.message}\n`, reply.status, { [ERROR_HEADER]: reply.code })
+}
+
+const failureContexts = new WeakMap<IncomingMessage, FailureContext>()
+
+/**
+ * proxy-chain answers a failed plain-HTTP forward by setting a 59x (or, for a direct DNS failure,
+ * 404) status and calling `end(statusText)` without ever calling `writeHead`; a relayed origin
+ * response always calls `writeHead` first. So an `end` while headers are unsent is proxy-chain's own
+ * error reply, and only those are reworded.
+ */
+function guardPlainResponse(req: IncomingMessage, res: ServerResponse): void {
+  const end = res.end
+  res.end = function (this: ServerResponse, ...args: unknown[]) {
+    res.end = end
+    const failure = failureContexts.get(req)
+    if (failure && !res.headersSent && res.getHeader(ERROR_HEADER) === undefined) {
+      const status = res.statusCode === 404 && failure.upstream ? 0 : res.statusCode
+      const reply = replyForProxyChainStatus(status, res.statusMessage ?? '', failure)
+      if (reply) {
+        const body = `${reply.message}\n`
+        res.statusCode = reply.status
+        res.statusMessage = ''
+        res.setHeader('Content-Type', 'text/plain; charset=utf-8')
+        res.setHeader(ERROR_HEADER, reply.code)
+        return (end as (body: string) => ServerResponse).call(this, body)
+      }
+    }
+    return (end as (...a: unknown[]) => ServerResponse).apply(this, args)
+  } as typeof res.end
+}
+
+/**
+ * Before a tunnel opens, anything proxy-chain writes to the client socket with `end(text)` is its own
+ * raw error reply (upstream refused the CONNECT, SOCKS failure, upstream credentials rejected …).
+ * Those with a proxy-chain failure status are rewritten; Junction's own replies (which carry
+ * X-Junction-Error) and every other write pass through untouched.
+ */
+function guardSocketEnd(socket: GuardedSocket): void {
+  if (socket[END_GUARDED]) return
+  socket[END_GUARDED] = true
+  const end = socket.end
+  socket.end = function (this: Socket, ...args: unknown[]) {
+    const [chunk] = args
+    const failure = socket[FAILURE_CONTEXT]
+    if (typeof chunk === 'string' && failure) {
+      const parsed = parseRawStatus(chunk)
+      const reply =
+        parsed && !parsed.junction ? replyForProxyChainStatus(parsed.status, parsed.text, failure) : null
+      if (reply) return (end as (text: string) => Socket).call(this, rawErrorResponse(reply))
+    }
+    return (end as (...a: unknown[]) => Socket).apply(this, args)
+  } as typeof socket.end
+}

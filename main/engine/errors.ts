@@ -1,0 +1,147 @@
+/**
+ * Failures a user can read. proxy-chain reports trouble with its own status codes (590–599, see
+ * node_modules/proxy-chain/dist/statuses.js) and a bare status text. Browsers show those as odd
+ * numbers with no explanation, so Junction answers with 502 or 504, a one-line text body saying what
+ * failed and why, and an `X-Junction-Error` header whose value is a stable code for scripts and tests.
+ */
+import { STATUS_CODES } from 'node:http'
+
+export type JunctionErrorCode =
+  | 'blocked'
+  | 'dns-failed'
+  | 'target-refused'
+  | 'target-reset'
+  | 'target-timeout'
+  | 'upstream-refused'
+  | 'upstream-reset'
+  | 'upstream-timeout'
+  | 'upstream-auth-failed'
+  | 'upstream-rejected'
+  | 'upstream-bad-response'
+  | 'upstream-error'
+  | 'target-error'
+
+export const ERROR_HEADER = 'X-Junction-Error'
+
+export interface ErrorReply {
+  status: number
+  code: JunctionErrorCode
+  message: string
+}
+
+/** Where a failed request was going: the upstream's description, or null when it went direct. */
+export interface FailureContext {
+  upstream: string | null
+  target: string
+}
+
+/** Maps a proxy-chain failure status (and the status text it chose) to Junction's reply. */
+export function replyForProxyChainStatus(
+  status: number,
+  statusText: string,
+  ctx: FailureContext
+): ErrorReply | null {
+  const via = ctx.upstream
+  const hop = via ?? ctx.target
+  const answered = /^UPSTREAM(\d{3})$/.exec(statusText)
+  const detail = answered ? `: it answered ${answered[1]}` : ''
+  switch (status) {
+    case 593:
+      return dnsReply(ctx, via)
+    case 404:
+      // proxy-chain turns a direct DNS failure into a bare 404; callers pass it here only in that case.
+      return dnsReply(ctx, null)
+    case 594:
+      return via
+        ? reply(502, 'upstream-refused', `${via} refused the connection.`)
+        : reply(502, 'target-refused', `${ctx.target} refused the connection.`)
+    case 595:
+    case 596:
+      return via
+        ? reply(502, 'upstream-reset', `The connection to ${via} was reset.`)
+        : reply(502, 'target-reset', `The connection to ${ctx.target} was reset.`)
+    case 504:
+      return via
+        ? reply(504, 'upstream-timeout', `${via} did not answer in time.`)
+        : reply(504, 'target-timeout', `${ctx.target} did not answer in time.`)
+    case 597:
+      return reply(502, 'upstream-auth-failed', `${hop} rejected Junction's username or password.`)
+    case 590:
+      return reply(502, 'upstream-rejected', `${hop} refused to open a tunnel to ${ctx.target}${detail}.`)
+    case 592:
+      return reply(502, 'upstream-bad-response', `${hop} sent an invalid response status.`)
+    case 599:
+      return socksOrGenericReply(statusText, ctx)
+    default:
+      return null
+  }
+}
+
+function dnsReply(ctx: FailureContext, via: string | null): ErrorReply {
+  const host = ctx.target.replace(/:\d+$/, '')
+  return via
+    ? reply(502, 'dns-failed', `${via} could not resolve ${host}.`)
+    : reply(502, 'dns-failed', `The host name ${host} could not be resolved (DNS lookup failed).`)
+}
+
+/** SOCKS failures arrive as 599 with the SOCKS library's message as the status text. */
+function socksOrGenericReply(statusText: string, ctx: FailureContext): ErrorReply {
+  const via = ctx.upstream ?? 'the upstream proxy'
+  if (/ECONNREFUSED/.test(statusText)) return reply(502, 'upstream-refused', `${via} refused the connection.`)
+  if (/authentication failed/i.test(statusText))
+    return reply(502, 'upstream-auth-failed', `${via} rejected Junction's username or password.`)
+  if (/ECONNRESET|socket closed/i.test(statusText))
+    return reply(502, 'upstream-reset', `The connection to ${via} was reset.`)
+  if (/timed out/i.test(statusText)) return reply(504, 'upstream-timeout', `${via} did not answer in time.`)
+  const why = statusText && statusText !== 'Upstream Error' ? `: ${statusText}` : ''
+  return ctx.upstream
+    ? reply(502, 'upstream-error', `${via} failed${why}.`)
+    : reply(502, 'target-error', `Connecting to ${ctx.target} failed${why}.`)
+}
+
+/** Errors from Junction's own direct tunnels, by Node's errno code. */
+export function replyForSocketError(error: NodeJS.ErrnoException, ctx: FailureContext): ErrorReply {
+  switch (error.code) {
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+    case 'EAI_NODATA':
+    case 'EAI_NONAME':
+      return dnsReply(ctx, null)
+    case 'ECONNREFUSED':
+      return replyForProxyChainStatus(594, '', ctx)!
+    case 'ECONNRESET':
+    case 'EPIPE':
+      return replyForProxyChainStatus(595, '', ctx)!
+    case 'ETIMEDOUT':
+      return replyForProxyChainStatus(504, '', ctx)!
+    default:
+      return reply(502, 'target-error', `Connecting to ${ctx.target} failed: ${error.code ?? error.message}.`)
+  }
+}
+
+function reply(status: number, code: JunctionErrorCode, message: string): ErrorReply {
+  return { status, code, message }
+}
+
+/** A complete raw HTTP/1.1 response that closes the connection; used on sockets before a tunnel opens. */
+export function rawErrorResponse(reply: ErrorReply, extraHeaders: Record<string, string> = {}): string {
+  const body = `${reply.message}\n`
+  const headers: Record<string, string> = {
+    'Content-Type': 'text/plain; charset=utf-8',
+    'Content-Length': String(Buffer.byteLength(body)),
+    Connection: 'close',
+    [ERROR_HEADER]: reply.code,
+    ...extraHeaders
+  }
+  const head = Object.entries(headers)
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join('')
+  return `HTTP/1.1 ${reply.status} ${STATUS_CODES[reply.status] ?? 'Error'}\r\n${head}\r\n${body}`
+}
+
+/** Reads the status line of a raw response proxy-chain is about to write, e.g. `HTTP/1.1 594 ECONNREFUSED`. */
+export function parseRawStatus(raw: string): { status: number; text: string; junction: boolean } | null {
+  const m = /^HTTP\/1\.[01] (\d{3}) ?([^\r\n]*)\r\n/.exec(raw)
+  if (!m) return null
+  return { status: Number(m[1]), text: m[2] ?? '', junction: /\r\nx-junction-error:/i.test(raw) }
+}

@@ -1,0 +1,124 @@
+/**
+ * Headless mode: the engine with the stored configuration, no window. Used by `npm run serve`, by
+ * `npm start` where no desktop can be shown, and by tests that need a whole Junction process.
+ */
+import { parseArgs } from 'node:util'
+import { ProfileStore } from './profiles/profile-store.ts'
+import { SettingsStore } from './config/settings-store.ts'
+import { defaultDataDir } from './config/data-dir.ts'
+import { ProxyEngine, type EngineState } from './engine/engine.ts'
+
+export interface HeadlessOptions {
+  port?: number
+  profile?: string
+  dataDir: string
+}
+
+export const USAGE = 'Usage: npm run serve -- [--port N] [--profile NAME] [--data-dir DIR]'
+
+/** Reads `--port`, `--profile` and `--data-dir`; throws with a usage line on anything else. */
+export function parseHeadlessArgs(argv: string[]): HeadlessOptions {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      port: { type: 'string' },
+      profile: { type: 'string' },
+      'data-dir': { type: 'string' }
+    },
+    strict: true,
+    allowPositionals: false
+  })
+  const options: HeadlessOptions = { dataDir: values['data-dir'] ?? defaultDataDir() }
+  if (values.port !== undefined) {
+    const port = Number(values.port)
+    if (!/^\d+$/.test(values.port) || port > 65535)
+      throw new Error(`--port must be 0–65535 (was "${values.port}")`)
+    options.port = port
+  }
+  if (values.profile !== undefined) options.profile = values.profile
+  return options
+}
+
+export function describeState(state: EngineState): string {
+  switch (state.status) {
+    case 'running':
+      return `proxy listening on http://${state.host.includes(':') ? `[${state.host}]` : state.host}:${state.port} — profile "${state.profileName}"`
+    case 'failed':
+      return `proxy failed: ${state.error}`
+    default:
+      return `proxy ${state.status}`
+  }
+}
+
+export interface HeadlessHandle {
+  engine: ProxyEngine
+  stop(): Promise<void>
+}
+
+export async function startHeadless(
+  options: HeadlessOptions,
+  log: (line: string) => void = (line) => console.log(`[junction] ${line}`)
+): Promise<HeadlessHandle> {
+  log(`data directory: ${options.dataDir}`)
+  const settingsOpened = await SettingsStore.open(options.dataDir)
+  const profilesOpened = await ProfileStore.open(options.dataDir)
+  for (const problem of [settingsOpened.problem, profilesOpened.problem])
+    if (problem) log(`config problem: ${problem}`)
+  const settings = settingsOpened.store.get()
+  const profiles = profilesOpened.store
+
+  const wanted = options.profile ?? settings.activeProfileId
+  const profile =
+    profiles.get(wanted) ?? profiles.list().find((p) => p.name.toLowerCase() === wanted.toLowerCase())
+  if (!profile) {
+    const known = profiles
+      .list()
+      .map((p) => `"${p.name}"`)
+      .join(', ')
+    if (options.profile !== undefined)
+      throw new Error(`No profile named "${options.profile}". Profiles: ${known}`)
+    log(`the active profile "${wanted}" no longer exists; using Direct`)
+  }
+
+  const engine = new ProxyEngine({
+    host: settings.listenHost,
+    port: options.port ?? settings.port,
+    ...(profile ? { profile } : {})
+  })
+  engine.on('state', (state) => log(describeState(state)))
+  engine.on('failure', (error) => log(`request failed unexpectedly: ${error.message}`))
+  await engine.start()
+  return { engine, stop: () => engine.stop() }
+}
+
+/** Entry point for `npm run serve`: runs until SIGINT or SIGTERM, then closes every connection. */
+export async function main(argv: string[]): Promise<void> {
+  let options: HeadlessOptions
+  try {
+    options = parseHeadlessArgs(argv)
+  } catch (error) {
+    console.error(`${(error as Error).message}\n${USAGE}`)
+    process.exitCode = 2
+    return
+  }
+  let handle: HeadlessHandle
+  try {
+    handle = await startHeadless(options)
+  } catch (error) {
+    console.error(`[junction] ${(error as Error).message}`)
+    process.exitCode = 1
+    return
+  }
+  let stopping = false
+  const shutdown = (signal: string): void => {
+    if (stopping) return
+    stopping = true
+    console.log(`[junction] ${signal}: shutting down`)
+    // Connections are closed forcibly, so this is quick; the cap only guards against the unexpected.
+    const cap = setTimeout(() => process.exit(1), 3000)
+    cap.unref()
+    void handle.stop().then(() => clearTimeout(cap))
+  }
+  process.once('SIGINT', () => shutdown('SIGINT'))
+  process.once('SIGTERM', () => shutdown('SIGTERM'))
+}

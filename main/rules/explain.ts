@@ -1,0 +1,59 @@
+/**
+ * Answers "what would Junction do with this URL, and why?" for the rule editor and for tests.
+ */
+import type { Decision, Explanation, Profile, RouteTarget } from '../../common/model.ts'
+import { compileProfile, type CompiledRules } from './compile.ts'
+import { explainMatcher } from './matchers.ts'
+
+/**
+ * Reads what a user types into a target: `http://host[:port]/…` is a plain HTTP request, `https://…`
+ * and bare `host:port` are CONNECT tunnels, the way browsers send them through a proxy.
+ */
+export function parseTarget(input: string): RouteTarget {
+  const text = input.trim()
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) {
+    const url = new URL(text)
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+      throw new Error(`Only http:// and https:// URLs can be explained (was ${url.protocol}//)`)
+    const isHttp = url.protocol === 'http:'
+    const port = url.port ? Number(url.port) : isHttp ? 80 : 443
+    return { hostname: url.hostname, port, isHttp }
+  }
+  const url = new URL(`connect://${text}`)
+  if (!url.hostname) throw new Error(`"${input}" is neither a URL nor host:port`)
+  return { hostname: url.hostname, port: url.port ? Number(url.port) : 443, isHttp: false }
+}
+
+export function describeDecision(decision: Decision, profile: Pick<Profile, 'upstreams'>): string {
+  switch (decision.action) {
+    case 'direct':
+      return 'direct'
+    case 'upstream': {
+      const upstream = profile.upstreams.find((u) => u.id === decision.upstreamId)
+      return `via upstream "${upstream?.name ?? decision.upstreamId}"`
+    }
+    case 'block':
+      return `block with ${decision.status}`
+    case 'reject':
+      return 'reject (close the connection)'
+  }
+}
+
+export function explain(
+  profile: Profile,
+  url: string,
+  compiled: CompiledRules = compileProfile(profile)
+): Explanation {
+  const target = parseTarget(url)
+  const { decision, rule } = compiled.match(target)
+  const outcome = describeDecision(decision, profile)
+  if (!rule) return { target, decision, rule: null, text: `no rule matched → default: ${outcome}` }
+  const label = rule.rule.name ? `"${rule.rule.name}"` : `"${rule.rule.id}"`
+  const matchers = rule.rule.matchers.map(explainMatcher).join(' and ')
+  return {
+    target,
+    decision,
+    rule: { id: rule.rule.id, ...(rule.rule.name ? { name: rule.rule.name } : {}), index: rule.index },
+    text: `rule ${label} #${rule.index + 1} (${matchers}) → ${outcome}`
+  }
+}

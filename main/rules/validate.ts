@@ -1,0 +1,83 @@
+/**
+ * Turns untrusted JSON (a config file, an IPC payload) into a Profile, or into messages a person can
+ * act on: every message names the profile, the rule (by name or id and position) and the field.
+ */
+import type { z } from 'zod'
+import { ProfileSchema, type Profile } from '../../common/model.ts'
+import { fail, ok, type Result } from '../../common/result.ts'
+import { MATCHERS } from './matchers.ts'
+
+type Issue = z.core.$ZodIssue
+
+function ruleLabel(raw: unknown, index: number): string {
+  const rule = raw as { id?: unknown; name?: unknown } | undefined
+  const name = typeof rule?.name === 'string' && rule.name ? rule.name : rule?.id
+  return typeof name === 'string' ? `rule "${name}" (#${index + 1})` : `rule #${index + 1}`
+}
+
+/** Renders a zod path like ['rules', 3, 'matchers', 0, 'value'] in words. */
+function describePath(input: unknown, path: readonly PropertyKey[]): string {
+  const parts: string[] = []
+  const root = input as { rules?: unknown[]; upstreams?: unknown[] } | undefined
+  for (let i = 0; i < path.length; i++) {
+    const key = path[i]
+    const next = path[i + 1]
+    if ((key === 'rules' || key === 'upstreams') && typeof next === 'number') {
+      const list = Array.isArray(root?.[key]) ? root[key] : []
+      parts.push(key === 'rules' ? ruleLabel(list[next], next) : `upstream #${next + 1}`)
+      i++
+    } else if (key === 'matchers' && typeof next === 'number') {
+      parts.push(`matcher #${next + 1}`)
+      i++
+    } else {
+      parts.push(String(key))
+    }
+  }
+  return parts.join(', ')
+}
+
+function zodMessages(input: unknown, issues: readonly Issue[]): string[] {
+  return issues.map((issue) => {
+    const where = describePath(input, issue.path)
+    return where ? `${where}: ${issue.message}` : issue.message
+  })
+}
+
+/** Problems zod cannot see: values that must compile, references that must resolve, unique ids. */
+function semanticMessages(profile: Profile): string[] {
+  const messages: string[] = []
+  const upstreamIds = new Set<string>()
+  for (const [i, upstream] of profile.upstreams.entries()) {
+    if (upstreamIds.has(upstream.id)) messages.push(`upstream #${i + 1}: id "${upstream.id}" is used twice`)
+    upstreamIds.add(upstream.id)
+  }
+  const ruleIds = new Set<string>()
+  for (const [i, rule] of profile.rules.entries()) {
+    const label = ruleLabel(rule, i)
+    if (ruleIds.has(rule.id)) messages.push(`${label}: id "${rule.id}" is used twice`)
+    ruleIds.add(rule.id)
+    for (const [j, matcher] of rule.matchers.entries()) {
+      const problem = MATCHERS[matcher.type].check(matcher.value)
+      if (problem) messages.push(`${label}, matcher #${j + 1} (${matcher.type}): ${problem}`)
+    }
+    if (rule.action.type === 'upstream' && !upstreamIds.has(rule.action.upstreamId))
+      messages.push(`${label}, action: no upstream with id "${rule.action.upstreamId}" in this profile`)
+  }
+  const fallback = profile.defaultAction
+  if (fallback.type === 'upstream' && !upstreamIds.has(fallback.upstreamId))
+    messages.push(`default action: no upstream with id "${fallback.upstreamId}" in this profile`)
+  return messages
+}
+
+export function parseProfile(input: unknown): Result<Profile> {
+  const parsed = ProfileSchema.safeParse(input)
+  const name = (input as { name?: unknown } | null)?.name
+  const title = typeof name === 'string' ? `Profile "${name}" is invalid` : 'Profile is invalid'
+  if (!parsed.success) {
+    const details = zodMessages(input, parsed.error.issues)
+    return fail('invalid-input', `${title}: ${details[0]}`, details)
+  }
+  const details = semanticMessages(parsed.data)
+  if (details.length > 0) return fail('invalid-input', `${title}: ${details[0]}`, details)
+  return ok(parsed.data)
+}

@@ -1,0 +1,3 @@
+import { main } from './headless.ts'
+
+await main(process.argv.slice(2))

@@ -50,6 +50,11 @@ function semanticMessages(profile: Profile): string[] {
   for (const [i, upstream] of profile.upstreams.entries()) {
     if (upstreamIds.has(upstream.id)) messages.push(`upstream #${i + 1}: id "${upstream.id}" is used twice`)
     upstreamIds.add(upstream.id)
+    // RFC 7617: the user-id of Basic auth cannot contain a colon; SOCKS has no such limit.
+    if ((upstream.scheme === 'http' || upstream.scheme === 'https') && upstream.username?.includes(':'))
+      messages.push(
+        `upstream #${i + 1} ("${upstream.name}"), username: HTTP proxies cannot take a username containing ":"`
+      )
   }
   const ruleIds = new Set<string>()
   for (const [i, rule] of profile.rules.entries()) {

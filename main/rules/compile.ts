@@ -4,8 +4,9 @@
  *
  * Each enabled rule is filed under one "key" matcher (the most selective one it has): exact hosts and
  * domains in hash maps walked by host-name suffix, CIDR blocks in one hash map per prefix length,
- * single ports in a map, protocol in two lists. Rules with no indexable matcher (regexes, wildcards
- * ending in `*`, port ranges) form a short scan list. Every bucket holds rule positions in ascending
+ * single ports in a map, protocol in two lists, wildcards under a label they spell out in full.
+ * Regex rules sit behind one joined pattern that rules them all out at once for most hosts; the few
+ * rules with nothing to index (wildcards with no full label, port ranges) form a short scan list. Every bucket holds rule positions in ascending
  * order, so the first enabled match in list order wins: a lookup keeps the lowest position found and
  * stops reading a bucket once it passes that position.
  */
@@ -56,13 +57,39 @@ function push<K>(map: Buckets<K>, key: K, index: number): void {
   else map.set(key, [index])
 }
 
-/** Labels after the last wildcard character, e.g. `*.cdn.*.example.com` → `example.com`; '' if none. */
-function wildcardSuffixKey(pattern: string): string {
-  const value = normalizeHostValue(pattern)
-  const tail = value.slice(Math.max(value.lastIndexOf('*'), value.lastIndexOf('?')) + 1)
-  const dot = tail.indexOf('.')
-  return dot === -1 ? '' : tail.slice(dot + 1)
+/**
+ * The longest label a wildcard pattern spells out in full, e.g. `*.cdn5.*.com` → `cdn5`; '' if none.
+ * Every host the pattern matches has that label (a dot-delimited literal in the pattern can only
+ * match a whole label), so the pattern need only be tried on hosts that have it.
+ */
+function wildcardLabelKey(pattern: string): string {
+  return normalizeHostValue(pattern)
+    .split('.')
+    .filter((label) => label.length > 0 && !/[*?]/.test(label))
+    .reduce((longest, label) => (label.length > longest.length ? label : longest), '')
 }
+
+/**
+ * Host names are looked up by 32-bit hashes instead of strings: a lookup then hashes each suffix and
+ * label of the host in one pass over its characters, with no substring allocated and rehashed per
+ * step. Two names may share a hash; that only adds a candidate, which the rule's own test rejects.
+ */
+export function suffixHash(text: string): number {
+  let h = 0
+  for (let i = text.length - 1; i >= 0; i--) h = (Math.imul(h, 31) + text.charCodeAt(i)) | 0
+  return h
+}
+
+export function labelHash(text: string): number {
+  let h = 0
+  for (let i = 0; i < text.length; i++) h = (Math.imul(h, 31) + text.charCodeAt(i)) | 0
+  return h
+}
+
+const DOT = 46
+
+/** Backreferences and named groups change meaning when patterns are joined into one alternation. */
+const NOT_JOINABLE = /\\[1-9k]|\(\?</
 
 function ipv6Key(addr: ipaddr.IPv6, bits: number): string {
   const bytes = addr.toByteArray()
@@ -97,15 +124,18 @@ const KEY_ORDER: Record<Matcher['type'], number> = {
 export class CompiledRules {
   readonly rules: CompiledRule[] = []
   readonly defaultDecision: Decision
-  private readonly hosts: Buckets<string> = new Map()
-  private readonly domains: Buckets<string> = new Map()
-  private readonly wildcards: Buckets<string> = new Map()
+  private readonly hosts: Buckets<number> = new Map()
+  private readonly domains: Buckets<number> = new Map()
+  private readonly wildcards: Buckets<number> = new Map()
   private readonly v4: Map<number, Buckets<number>> = new Map()
   private readonly v6: Map<number, Buckets<string>> = new Map()
   private readonly ports: Buckets<number> = new Map()
   private readonly httpOnly: number[] = []
   private readonly connectOnly: number[] = []
   private readonly scan: number[] = []
+  private readonly regexes: number[] = []
+  /** One alternation of all regex rules' patterns: when it fails, no regex rule can match. */
+  private regexFilter: RegExp | null = null
   private readonly bySlot: CompiledRule[] = []
 
   constructor(rules: readonly Rule[], defaultAction: Action) {
@@ -119,15 +149,28 @@ export class CompiledRules {
       this.bySlot[index] = compiled
       this.file(rule, index)
     })
+    this.regexFilter = this.joinRegexes(rules)
+  }
+
+  private joinRegexes(rules: readonly Rule[]): RegExp | null {
+    const patterns = this.regexes.map(
+      (index) => rules[index]!.matchers.find((m) => m.type === 'regex')!.value
+    )
+    if (patterns.length === 0 || patterns.some((p) => NOT_JOINABLE.test(p))) return null
+    try {
+      return new RegExp(patterns.map((p) => `(?:${p})`).join('|'), 'i')
+    } catch {
+      return null
+    }
   }
 
   private file(rule: Rule, index: number): void {
     const key = [...rule.matchers].sort((a, b) => KEY_ORDER[a.type] - KEY_ORDER[b.type])[0]!
     switch (key.type) {
       case 'host':
-        return push(this.hosts, normalizeHostValue(key.value), index)
+        return push(this.hosts, suffixHash(normalizeHostValue(key.value)), index)
       case 'domain':
-        return push(this.domains, normalizeHostValue(key.value).replace(/^\*?\./, ''), index)
+        return push(this.domains, suffixHash(normalizeHostValue(key.value).replace(/^\*?\./, '')), index)
       case 'ip': {
         const [addr, bits] = parseCidr(key.value)
         if (addr.kind() === 'ipv4') {
@@ -140,8 +183,8 @@ export class CompiledRules {
         return push(byPrefix, ipv6Key(addr as ipaddr.IPv6, bits), index)
       }
       case 'wildcard': {
-        const suffix = wildcardSuffixKey(key.value)
-        return suffix ? push(this.wildcards, suffix, index) : void this.scan.push(index)
+        const label = wildcardLabelKey(key.value)
+        return label ? push(this.wildcards, labelHash(label), index) : void this.scan.push(index)
       }
       case 'port': {
         const { singles, ranges } = parsePorts(key.value)
@@ -153,7 +196,7 @@ export class CompiledRules {
       case 'protocol':
         return void (key.value === 'http' ? this.httpOnly : this.connectOnly).push(index)
       case 'regex':
-        return void this.scan.push(index)
+        return void this.regexes.push(index)
     }
   }
 
@@ -171,21 +214,32 @@ export class CompiledRules {
     const target = normalizeTarget(raw)
     let best = Infinity
     const host = target.hostname
-    best = this.firstIn(this.hosts.get(host), target, best)
-    if (this.domains.size > 0 || this.wildcards.size > 0) {
-      // Walk the host's suffixes: a.b.example.com, b.example.com, example.com, com.
-      for (let from = 0; from !== -1;) {
-        const suffix = from === 0 ? host : host.slice(from)
-        best = this.firstIn(this.domains.get(suffix), target, best)
-        best = this.firstIn(this.wildcards.get(suffix), target, best)
-        const dot = host.indexOf('.', from)
-        from = dot === -1 ? -1 : dot + 1
+    // Right to left: the hash of every suffix that starts a label (com, example.com, a.example.com).
+    let h = 0
+    const byName = this.hosts.size > 0 || this.domains.size > 0
+    for (let i = byName ? host.length - 1 : -1; i >= 0; i--) {
+      h = (Math.imul(h, 31) + host.charCodeAt(i)) | 0
+      if (i === 0) best = this.firstIn(this.hosts.get(h), target, best)
+      if (i === 0 || host.charCodeAt(i - 1) === DOT) best = this.firstIn(this.domains.get(h), target, best)
+    }
+    if (this.wildcards.size > 0) {
+      // Left to right: the hash of every label.
+      let label = 0
+      for (let i = 0; i <= host.length; i++) {
+        const code = i < host.length ? host.charCodeAt(i) : DOT
+        if (code !== DOT) label = (Math.imul(label, 31) + code) | 0
+        else {
+          best = this.firstIn(this.wildcards.get(label), target, best)
+          label = 0
+        }
       }
     }
     if (target.ip !== null) best = this.matchIp(target, best)
     best = this.firstIn(this.ports.get(target.port), target, best)
     best = this.firstIn(target.isHttp ? this.httpOnly : this.connectOnly, target, best)
     best = this.firstIn(this.scan, target, best)
+    if (this.regexes.length > 0 && (this.regexFilter === null || this.regexFilter.test(host)))
+      best = this.firstIn(this.regexes, target, best)
     const rule = best === Infinity ? null : this.bySlot[best]!
     return { decision: rule ? rule.decision : this.defaultDecision, rule }
   }

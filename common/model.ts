@@ -28,7 +28,13 @@ export const UpstreamSchema = z.object({
     .regex(/^[^\s/@?#]+$/, 'must be a host name or IP address, without scheme, path or credentials'),
   port,
   username: z.string().max(255).optional(),
-  password: z.string().max(255).optional()
+  password: z.string().max(255).optional(),
+  /** Extra CA certificate (PEM) to trust for an `https` upstream, e.g. a company's internal CA. */
+  ca: z
+    .string()
+    .max(65536)
+    .regex(/-----BEGIN CERTIFICATE-----/, 'must be a PEM certificate')
+    .optional()
 })
 export type Upstream = z.infer<typeof UpstreamSchema>
 

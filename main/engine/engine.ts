@@ -7,6 +7,8 @@ import { EventEmitter } from 'node:events'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { LookupFunction, Socket } from 'node:net'
 import { timingSafeEqual } from 'node:crypto'
+import https from 'node:https'
+import tls from 'node:tls'
 import {
   RequestError,
   Server,
@@ -34,6 +36,7 @@ import {
   type FailureContext
 } from './errors.ts'
 import { stripHopByHop } from './hop-by-hop.ts'
+import { diagnoseSocks } from './socks-diagnosis.ts'
 import { describeUpstream, upstreamUrl } from './upstream.ts'
 
 export interface ProxyAuth {
@@ -73,10 +76,18 @@ interface EngineEvents {
   failure: [Error]
 }
 
+interface UpstreamRoute {
+  upstream: Upstream
+  url: string
+  description: string
+  /** For `https` upstreams with their own CA: trusts it in addition to the system roots. */
+  httpsAgent: https.Agent | undefined
+}
+
 interface Route {
   profile: Profile
   rules: CompiledRules
-  upstreams: Map<string, { upstream: Upstream; url: string; description: string }>
+  upstreams: Map<string, UpstreamRoute>
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost'])
@@ -86,10 +97,16 @@ const END_GUARDED = Symbol('junction.endGuarded')
 type GuardedSocket = Socket & { [FAILURE_CONTEXT]?: FailureContext; [END_GUARDED]?: true }
 
 function buildRoute(profile: Profile): Route {
-  const upstreams = new Map(
+  const upstreams = new Map<string, UpstreamRoute>(
     profile.upstreams.map((u) => [
       u.id,
-      { upstream: u, url: upstreamUrl(u), description: describeUpstream(u) }
+      {
+        upstream: u,
+        url: upstreamUrl(u),
+        description: describeUpstream(u),
+        httpsAgent:
+          u.scheme === 'https' && u.ca ? new https.Agent({ ca: [...tls.rootCertificates, u.ca] }) : undefined
+      }
     ])
   )
   return { profile, rules: compileProfile(profile), upstreams }
@@ -231,6 +248,10 @@ export class ProxyEngine extends EventEmitter<EngineEvents> {
     const target = `${hostname.includes(':') && !hostname.startsWith('[') ? `[${hostname}]` : hostname}:${port}`
     const upstream = decision.action === 'upstream' ? route.upstreams.get(decision.upstreamId) : undefined
     const failure: FailureContext = { upstream: upstream?.description ?? null, target }
+    if (isHttp && upstream && upstream.upstream.scheme.startsWith('socks')) {
+      const socksUpstream = upstream.upstream
+      failure.diagnose = () => diagnoseSocks(socksUpstream, { host: hostname, port })
+    }
     socket[FAILURE_CONTEXT] = failure
     guardSocketEnd(socket)
     if (isHttp) {
@@ -248,7 +269,11 @@ export class ProxyEngine extends EventEmitter<EngineEvents> {
       case 'upstream':
         if (!upstream)
           throw new Error(`Profile "${route.profile.name}" has no upstream "${decision.upstreamId}"`)
-        return { upstreamProxyUrl: upstream.url, ...(this.lookup ? { dnsLookup: this.lookup as never } : {}) }
+        return {
+          upstreamProxyUrl: upstream.url,
+          ...(upstream.httpsAgent ? { httpsAgent: upstream.httpsAgent } : {}),
+          ...(this.lookup ? { dnsLookup: this.lookup as never } : {})
+        }
       case 'direct':
         if (isHttp) return this.lookup ? { dnsLookup: this.lookup as never } : {}
         return { customConnectServer: await this.openDirectTunnel(hostname, port, socket, failure) }
@@ -294,14 +319,18 @@ function guardPlainResponse(req: IncomingMessage, res: ServerResponse): void {
     if (failure && !res.headersSent && res.getHeader(ERROR_HEADER) === undefined) {
       const status = res.statusCode === 404 && failure.upstream ? 0 : res.statusCode
       const reply = replyForProxyChainStatus(status, res.statusMessage ?? '', failure)
-      if (reply) {
-        const body = `${reply.message}\n`
-        res.statusCode = reply.status
+      const send = (final: ErrorReply): ServerResponse => {
+        res.statusCode = final.status
         res.statusMessage = ''
         res.setHeader('Content-Type', 'text/plain; charset=utf-8')
-        res.setHeader(ERROR_HEADER, reply.code)
-        return (end as (body: string) => ServerResponse).call(this, body)
+        res.setHeader(ERROR_HEADER, final.code)
+        return (end as (body: string) => ServerResponse).call(res, `${final.message}\n`)
       }
+      if (reply?.code === 'upstream-error' && failure.diagnose) {
+        void failure.diagnose().then((text) => send(replyForProxyChainStatus(599, text, failure) ?? reply))
+        return res
+      }
+      if (reply) return send(reply)
     }
     return (end as (...a: unknown[]) => ServerResponse).apply(this, args)
   } as typeof res.end

@@ -33,6 +33,8 @@ export interface ErrorReply {
 export interface FailureContext {
   upstream: string | null
   target: string
+  /** For failures proxy-chain reports without a cause: finds the cause, as a status text. */
+  diagnose?: () => Promise<string>
 }
 
 /** Maps a proxy-chain failure status (and the status text it chose) to Junction's reply. */

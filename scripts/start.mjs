@@ -37,5 +37,10 @@ if (reason) {
   console.log(`Junction: cannot open the desktop app because ${reason}; starting headless mode instead.`)
   run(process.execPath, [path.join(import.meta.dirname, 'serve.mjs'), ...process.argv.slice(2)])
 } else {
-  run(process.platform === 'win32' ? 'npx.cmd' : 'npx', ['electron-vite', 'preview', '--', ...process.argv.slice(2)])
+  run(process.platform === 'win32' ? 'npx.cmd' : 'npx', [
+    'electron-vite',
+    'preview',
+    '--',
+    ...process.argv.slice(2)
+  ])
 }

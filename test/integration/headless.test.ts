@@ -1,0 +1,176 @@
+/**
+ * Headless mode as a user runs it: a real `node main/serve.ts` process with a data directory.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { promises as fs } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { proxyGet } from '../harness/client.ts'
+import { startOrigin, type Origin } from '../harness/origin.ts'
+
+const ENTRY = path.resolve(import.meta.dirname, '../../main/serve.ts')
+
+interface Running {
+  child: ChildProcess
+  lines: string[]
+  exited: Promise<number | null>
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>
+}
+
+function serve(args: string[], entry = ENTRY, env: NodeJS.ProcessEnv = process.env): Running {
+  const child = spawn(process.execPath, [entry, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env })
+  const lines: string[] = []
+  const waiters = new Set<() => void>()
+  const collect = (chunk: Buffer): void => {
+    lines.push(...chunk.toString().split('\n').filter(Boolean))
+    for (const wake of waiters) wake()
+  }
+  child.stdout!.on('data', collect)
+  child.stderr!.on('data', collect)
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+  return {
+    child,
+    lines,
+    exited,
+    waitFor(pattern, timeoutMs = 10_000) {
+      return new Promise((resolve, reject) => {
+        const check = (): void => {
+          for (const line of lines) {
+            const m = line.match(pattern)
+            if (m) {
+              waiters.delete(check)
+              clearTimeout(timer)
+              resolve(m)
+              return
+            }
+          }
+        }
+        const timer = setTimeout(() => {
+          waiters.delete(check)
+          reject(
+            new Error(`no line matching ${pattern} within ${timeoutMs} ms; output:\n${lines.join('\n')}`)
+          )
+        }, timeoutMs)
+        waiters.add(check)
+        check()
+      })
+    }
+  }
+}
+
+let origin: Origin
+let dataDir: string
+let running: Running | null = null
+
+beforeAll(async () => {
+  origin = await startOrigin()
+})
+afterAll(async () => {
+  await origin.close()
+})
+afterEach(async () => {
+  if (running && running.child.exitCode === null) {
+    running.child.kill('SIGKILL')
+    await running.exited
+  }
+  running = null
+  if (dataDir) await fs.rm(dataDir, { recursive: true, force: true })
+})
+
+async function freshDataDir(): Promise<string> {
+  dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'junction-headless-'))
+  return dataDir
+}
+
+const block = {
+  id: 'strict',
+  name: 'Strict',
+  upstreams: [],
+  rules: [
+    {
+      id: 'loop',
+      enabled: true,
+      matchers: [{ type: 'ip', value: '127.0.0.0/8' }],
+      action: { type: 'block', status: 403, body: 'strict' }
+    }
+  ],
+  defaultAction: { type: 'direct' }
+}
+
+describe('npm run serve', () => {
+  it('serves with the chosen profile, logs state changes and stops cleanly on SIGTERM', async () => {
+    const dir = await freshDataDir()
+    await fs.writeFile(path.join(dir, 'profiles.json'), JSON.stringify({ version: 1, profiles: [block] }))
+    running = serve(['--port', '0', '--profile', 'strict', '--data-dir', dir])
+    const [, port] = await running.waitFor(
+      /proxy listening on http:\/\/127\.0\.0\.1:(\d+) — profile "Strict"/
+    )
+    const res = await proxyGet(Number(port), `${origin.url}/echo`)
+    expect(res.status).toBe(403)
+    expect(res.body.toString()).toBe('strict')
+    running.child.kill('SIGTERM')
+    expect(await running.exited).toBe(0)
+    expect(running.lines.slice(-3)).toEqual([
+      '[junction] SIGTERM: shutting down',
+      '[junction] proxy stopping',
+      '[junction] proxy stopped'
+    ])
+  })
+
+  it('moves a corrupt config aside, reports it and runs on defaults', async () => {
+    const dir = await freshDataDir()
+    await fs.writeFile(path.join(dir, 'profiles.json'), '{ "version": 1, "profiles": [ {')
+    await fs.writeFile(path.join(dir, 'settings.json'), JSON.stringify({ version: 1, port: 'eighty' }))
+    running = serve(['--port', '0', '--data-dir', dir])
+    const [, port] = await running.waitFor(
+      /proxy listening on http:\/\/127\.0\.0\.1:(\d+) — profile "Direct"/
+    )
+    expect(running.lines.join('\n')).toMatch(
+      /config problem: .*profiles\.json is not valid JSON.*moved to .*profiles\.json\.corrupt-/
+    )
+    expect(running.lines.join('\n')).toMatch(/config problem: .*settings\.json is invalid: port: .*moved to/)
+    const files = await fs.readdir(dir)
+    expect(files.filter((f) => f.includes('.corrupt-'))).toHaveLength(2)
+    expect(
+      await fs.readFile(
+        path.join(
+          dir,
+          files.find((f) => f.startsWith('profiles.json.corrupt-'))!
+        ),
+        'utf8'
+      )
+    ).toBe('{ "version": 1, "profiles": [ {')
+    expect((await proxyGet(Number(port), `${origin.url}/echo`)).status).toBe(200)
+    running.child.kill('SIGINT')
+    expect(await running.exited).toBe(0)
+  })
+
+  it('refuses an unknown profile and bad arguments with a clear message', async () => {
+    const dir = await freshDataDir()
+    running = serve(['--port', '0', '--profile', 'nope', '--data-dir', dir])
+    expect(await running.exited).toBe(1)
+    expect(running.lines.join('\n')).toContain('No profile named "nope". Profiles: "Direct"')
+    running = serve(['--port', 'x'])
+    expect(await running.exited).toBe(2)
+    expect(running.lines.join('\n')).toMatch(/--port must be 0–65535 \(was "x"\)\nUsage: npm run serve/)
+  })
+})
+
+describe('npm start without a desktop', () => {
+  it('says in one line why the desktop app cannot open and starts headless mode', async () => {
+    const dir = await freshDataDir()
+    const start = path.resolve(import.meta.dirname, '../../scripts/start.mjs')
+    // No display: the app cannot open a window whether or not the Electron runtime is installed.
+    const env = { ...process.env, DISPLAY: '', WAYLAND_DISPLAY: '' }
+    running = serve(['--port', '0', '--data-dir', dir], start, env)
+    const [line] = await running.waitFor(
+      /^Junction: cannot open the desktop app because .*; starting headless mode instead\.$/
+    )
+    expect(line).toMatch(/the Electron runtime is not installed|there is no display/)
+    const [, port] = await running.waitFor(/proxy listening on http:\/\/127\.0\.0\.1:(\d+)/)
+    expect((await proxyGet(Number(port), `${origin.url}/echo`)).status).toBe(200)
+    running.child.kill('SIGTERM')
+    expect(await running.exited).toBe(0)
+  })
+})

@@ -35,7 +35,12 @@ function run(command, args) {
 const reason = desktopUnavailable()
 if (reason) {
   console.log(`Junction: cannot open the desktop app because ${reason}; starting headless mode instead.`)
-  run(process.execPath, [path.join(import.meta.dirname, 'serve.mjs'), ...process.argv.slice(2)])
+  const root = path.join(import.meta.dirname, '..')
+  run(process.execPath, [
+    path.join(root, 'scripts/run-ts.mjs'),
+    path.join(root, 'main/serve.ts'),
+    ...process.argv.slice(2)
+  ])
 } else {
   run(process.platform === 'win32' ? 'npx.cmd' : 'npx', [
     'electron-vite',

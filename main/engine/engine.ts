@@ -203,11 +203,6 @@ export class ProxyEngine extends EventEmitter<EngineEvents> {
     if (this.server) this.setRunning()
   }
 
-  /** Open client connections, by proxy-chain's connection id. */
-  connectionIds(): number[] {
-    return (this.server?.getConnectionIds() ?? []) as unknown as number[]
-  }
-
   private setRunning(): void {
     const { id, name } = this.route.profile
     this.setState({

@@ -1,15 +1,12 @@
 /**
  * CONNECT tunnels that go straight to the target.
  *
- * proxy-chain's own direct tunnel answers `200 Connection Established` only after connecting, but on
- * failure it just closes the client socket, so a browser learns nothing. Junction connects to the
- * target first, inside its request hook: a failure becomes a readable 502/504 (see errors.ts); success
- * hands proxy-chain a `customConnectServer`, which answers 200 and gives us the client socket to join
- * to the already-open target socket.
+ * Junction connects to the target before answering the client: a failure becomes a readable 502/504
+ * (see errors.ts) instead of a silently closed socket; success is answered with
+ * `200 Connection Established` and the two sockets are joined.
  */
 import net from 'node:net'
 import type { LookupFunction } from 'node:net'
-import type { Server as HttpServer } from 'node:http'
 
 export interface DirectConnectOptions {
   host: string
@@ -44,29 +41,18 @@ export function connectTarget(options: DirectConnectOptions): Promise<net.Socket
   })
 }
 
-/**
- * A stand-in for the server proxy-chain expects as `customConnectServer`: it only needs `emit`.
- * Closing either side ends the other, as proxy-chain's own tunnels do.
- */
-export function joinWith(target: net.Socket): HttpServer {
-  const join = (source: net.Socket): void => {
-    source.pipe(target)
-    target.pipe(source)
-    target.on('close', () => {
-      source.resume()
-      if (source.writable) source.end()
-    })
-    source.on('close', () => {
-      target.resume()
-      if (target.writable) target.end()
-    })
-    target.on('error', () => source.destroy())
-    source.on('error', () => target.destroy())
-  }
-  return {
-    emit: (event: string, socket: net.Socket) => {
-      if (event === 'connection') join(socket)
-      return true
-    }
-  } as unknown as HttpServer
+/** Joins a client and a target socket both ways; closing either side ends the other. */
+export function joinSockets(client: net.Socket, target: net.Socket): void {
+  client.pipe(target)
+  target.pipe(client)
+  target.on('close', () => {
+    client.resume()
+    if (client.writable) client.end()
+  })
+  client.on('close', () => {
+    target.resume()
+    if (target.writable) target.end()
+  })
+  target.on('error', () => client.destroy())
+  client.on('error', () => target.destroy())
 }

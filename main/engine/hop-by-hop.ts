@@ -21,18 +21,18 @@ const ALWAYS = new Set([
  * In place because proxy-chain reads `request.rawHeaders` itself after Junction's hook returns.
  */
 export function stripHopByHop(rawHeaders: string[]): void {
-  const named = new Set<string>()
+  let named: Set<string> | null = null
   for (let i = 0; i < rawHeaders.length; i += 2) {
     if (rawHeaders[i]!.toLowerCase() !== 'connection') continue
     for (const token of rawHeaders[i + 1]!.split(',')) {
       const name = token.trim().toLowerCase()
-      if (name) named.add(name)
+      if (name && !ALWAYS.has(name)) (named ??= new Set()).add(name)
     }
   }
   let write = 0
   for (let read = 0; read < rawHeaders.length; read += 2) {
     const name = rawHeaders[read]!.toLowerCase()
-    if (ALWAYS.has(name) || named.has(name)) continue
+    if (ALWAYS.has(name) || named?.has(name)) continue
     rawHeaders[write++] = rawHeaders[read]!
     rawHeaders[write++] = rawHeaders[read + 1]!
   }

@@ -110,11 +110,18 @@ export const SettingsSchema = z.object({
   /** Address the proxy listens on. Anything but loopback exposes it to the network. */
   listenHost: z.string().min(1),
   port: z.number().int().min(0).max(65535),
-  activeProfileId: id
+  activeProfileId: id,
+  /** Also write the request log to `<data dir>/logs/requests.log` (rotated at 10 MiB, 3 kept). */
+  requestLogFile: z.boolean()
 })
 export type Settings = z.infer<typeof SettingsSchema>
 
-export const DEFAULT_SETTINGS: Settings = { listenHost: '127.0.0.1', port: 8899, activeProfileId: 'direct' }
+export const DEFAULT_SETTINGS: Settings = {
+  listenHost: '127.0.0.1',
+  port: 8899,
+  activeProfileId: 'direct',
+  requestLogFile: false
+}
 
 /** What the engine decided for one request, as reported to logs, statistics and `explain`. */
 export type Decision =
@@ -145,3 +152,66 @@ export type EngineState =
   | { status: 'running'; host: string; port: number; profileId: string; profileName: string }
   | { status: 'stopping' }
   | { status: 'failed'; error: string }
+
+/** How a connection's current request is routed, as shown to users: `direct`, an upstream id, `block` or `reject`. */
+export type RouteLabel = string
+
+export interface ConnectionView {
+  id: number
+  /** Client address and port, e.g. `127.0.0.1:53122`. */
+  client: string
+  /** Target of the connection's latest request, `host:port`. */
+  target: string
+  host: string
+  kind: 'http' | 'connect'
+  profileId: string
+  ruleId: string | null
+  route: RouteLabel
+  startedAt: number
+  lastActivityAt: number
+  /** Bytes the client sent to Junction and received from it on this connection (headers included). */
+  up: number
+  down: number
+  requests: number
+  state: 'open' | 'closed'
+  closeReason: string | null
+}
+
+export interface HostTraffic {
+  host: string
+  up: number
+  down: number
+}
+
+export interface StatsSnapshot {
+  at: number
+  /** Bytes per second over the last interval. */
+  upRate: number
+  downRate: number
+  /** Bytes since the proxy started. */
+  totalUp: number
+  totalDown: number
+  openCount: number
+  /** The most recently active open connections, at most `connectionLimit` of them. */
+  connections: ConnectionView[]
+  connectionLimit: number
+  topHosts: HostTraffic[]
+}
+
+export interface RequestLogEntry {
+  at: number
+  connectionId: number
+  method: string
+  host: string
+  port: number
+  /** HTTP status sent to the client (200 for an opened tunnel); 0 when the connection failed before a reply. */
+  status: number
+  /** `X-Junction-Error` code when Junction or an upstream failed the request. */
+  error: string | null
+  profileId: string
+  ruleId: string | null
+  route: RouteLabel
+  up: number
+  down: number
+  durationMs: number
+}

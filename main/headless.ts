@@ -2,11 +2,15 @@
  * Headless mode: the engine with the stored configuration, no window. Used by `npm run serve`, by
  * `npm start` where no desktop can be shown, and by tests that need a whole Junction process.
  */
+import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { ProfileStore } from './profiles/profile-store.ts'
 import { SettingsStore } from './config/settings-store.ts'
 import { defaultDataDir } from './config/data-dir.ts'
 import { ProxyEngine, type EngineState } from './engine/engine.ts'
+import { HistoryStore } from './stats/history-store.ts'
+import { RequestLogFile, RequestRing } from './stats/request-log.ts'
+import { TrafficStats } from './stats/traffic-stats.ts'
 
 export interface HeadlessOptions {
   port?: number
@@ -52,7 +56,16 @@ export function describeState(state: EngineState): string {
 
 export interface HeadlessHandle {
   engine: ProxyEngine
+  stats: TrafficStats
+  history: HistoryStore
+  ring: RequestRing
   stop(): Promise<void>
+}
+
+/** How often traffic history is written to disk: at most this much is lost if Junction is killed. */
+function historyFlushMs(): number {
+  const fromEnv = Number(process.env.JUNCTION_HISTORY_FLUSH_MS)
+  return Number.isInteger(fromEnv) && fromEnv >= 100 ? fromEnv : 15_000
 }
 
 export async function startHeadless(
@@ -80,15 +93,40 @@ export async function startHeadless(
     log(`the active profile "${wanted}" no longer exists; using Direct`)
   }
 
+  const historyOpened = await HistoryStore.open(options.dataDir)
+  if (historyOpened.problem) log(`history problem: ${historyOpened.problem}`)
+  const history = historyOpened.store
+  const ring = new RequestRing(5000)
+  let logFile: RequestLogFile | null = null
+  if (settings.requestLogFile) {
+    logFile = new RequestLogFile({ dir: path.join(options.dataDir, 'logs') })
+    await logFile.open()
+  }
+  const stats = new TrafficStats({ history, ring, logFile })
+
   const engine = new ProxyEngine({
     host: settings.listenHost,
     port: options.port ?? settings.port,
+    stats,
     ...(profile ? { profile } : {})
   })
   engine.on('state', (state) => log(describeState(state)))
   engine.on('failure', (error) => log(`request failed unexpectedly: ${error.message}`))
   await engine.start()
-  return { engine, stop: () => engine.stop() }
+  stats.start()
+  history.startAutoFlush(historyFlushMs(), (message) => log(`history not saved: ${message}`))
+  return {
+    engine,
+    stats,
+    history,
+    ring,
+    async stop() {
+      await engine.stop()
+      await stats.stop()
+      const saved = await history.stop()
+      if (!saved.ok) log(`history not saved: ${saved.error.message}`)
+    }
+  }
 }
 
 /** Entry point for `npm run serve`: runs until SIGINT or SIGTERM, then closes every connection. */

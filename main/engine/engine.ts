@@ -38,6 +38,7 @@ import {
 import { stripHopByHop } from './hop-by-hop.ts'
 import { diagnoseSocks } from './socks-diagnosis.ts'
 import { describeUpstream, upstreamUrl } from './upstream.ts'
+import type { TrackedRequest, TrafficStats } from '../stats/traffic-stats.ts'
 
 export interface ProxyAuth {
   username: string
@@ -56,6 +57,8 @@ export interface EngineOptions {
   lookup?: LookupFunction
   /** How long a direct CONNECT may take to reach its target before the client gets a 504. */
   connectTimeoutMs?: number
+  /** Traffic accounting; off when absent. */
+  stats?: TrafficStats | null
 }
 
 /** What the engine decided for one request, emitted as it starts. */
@@ -96,6 +99,9 @@ const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost'])
 const FAILURE_CONTEXT = Symbol('junction.failureContext')
 const END_GUARDED = Symbol('junction.endGuarded')
 const ROUTED = Symbol('junction.routed')
+const TRACKED = Symbol('junction.tracked')
+/** The last raw reply written to a socket before any tunnel: what the client was told. */
+const RAW_REPLY = Symbol('junction.rawReply')
 
 type ConnectListener = (request: IncomingMessage, socket: Socket, head: Buffer) => void
 
@@ -104,9 +110,18 @@ interface Routed {
   match: Match
 }
 
-type RoutedRequestMessage = IncomingMessage & { [ROUTED]?: Routed; [FAILURE_CONTEXT]?: FailureContext }
+type RoutedRequestMessage = IncomingMessage & {
+  [ROUTED]?: Routed
+  [FAILURE_CONTEXT]?: FailureContext
+  [TRACKED]?: TrackedRequest
+}
 
-type GuardedSocket = Socket & { [FAILURE_CONTEXT]?: FailureContext; [END_GUARDED]?: true }
+type GuardedSocket = Socket & {
+  [FAILURE_CONTEXT]?: FailureContext
+  [END_GUARDED]?: true
+  [RAW_REPLY]?: { status: number; code: string | null }
+  proxyChainId?: number
+}
 
 function buildRoute(profile: Profile): Route {
   const upstreams = new Map<string, UpstreamRoute>(
@@ -136,6 +151,7 @@ export class ProxyEngine extends EventEmitter<EngineEvents> {
   private readonly auth: ProxyAuth | null
   private readonly lookup: LookupFunction | undefined
   private readonly connectTimeoutMs: number
+  private readonly stats: TrafficStats | null
   private routing: Route
   private server: Server | null = null
   private current: EngineState = { status: 'stopped' }
@@ -147,6 +163,7 @@ export class ProxyEngine extends EventEmitter<EngineEvents> {
     this.auth = options.auth ?? null
     this.lookup = options.lookup
     this.connectTimeoutMs = options.connectTimeoutMs ?? 15_000
+    this.stats = options.stats ?? null
     this.routing = buildRoute(options.profile ?? DIRECT_PROFILE)
   }
 
@@ -179,9 +196,11 @@ export class ProxyEngine extends EventEmitter<EngineEvents> {
     })
     server.on('requestFailed', ({ error }: { error: Error }) => this.emit('failure', error))
     // Before proxy-chain's own handler, so its error replies can be reworded (see guardPlainResponse).
-    server.server.prependListener('request', (req: IncomingMessage, res: ServerResponse) =>
+    const stats = this.stats
+    server.server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
       guardPlainResponse(req, res)
-    )
+      if (stats) res.once('close', () => finishHttp(stats, req as RoutedRequestMessage, res))
+    })
     // CONNECT requests reach Junction first: direct tunnels are served here (see openDirectTunnel),
     // everything else goes on to proxy-chain.
     const chainOnConnect = server.server.listeners('connect')[0] as ConnectListener
@@ -209,6 +228,7 @@ export class ProxyEngine extends EventEmitter<EngineEvents> {
     if (!server) return
     this.server = null
     this.setState({ status: 'stopping' })
+    this.stats?.closingAll('proxy stopped')
     await server.close(true)
     this.setState({ status: 'stopped' })
   }
@@ -249,10 +269,11 @@ export class ProxyEngine extends EventEmitter<EngineEvents> {
     if (known) return known
     const route = this.routing
     const routed: Routed = { route, match: route.rules.match({ hostname, port, isHttp }) }
+    if (this.stats) this.track(this.stats, request, hostname, port, isHttp, routed)
     if (this.listenerCount('routed') > 0) {
       const { decision, rule } = routed.match
       this.emit('routed', {
-        connectionId: (request.socket as Socket & { proxyChainId?: number }).proxyChainId ?? -1,
+        connectionId: (request.socket as GuardedSocket).proxyChainId ?? -1,
         hostname,
         port,
         isHttp,
@@ -262,6 +283,38 @@ export class ProxyEngine extends EventEmitter<EngineEvents> {
       })
     }
     return routed
+  }
+
+  private track(
+    stats: TrafficStats,
+    request: IncomingMessage,
+    hostname: string,
+    port: number,
+    isHttp: boolean,
+    { route, match }: Routed
+  ): void {
+    const socket = request.socket as GuardedSocket
+    const { decision, rule } = match
+    const tracked = stats.requestStarted(socket, socket.proxyChainId ?? -1, {
+      method: request.method ?? 'GET',
+      host: hostname,
+      port,
+      kind: isHttp ? 'http' : 'connect',
+      profileId: route.profile.id,
+      ruleId: rule?.rule.id ?? null,
+      route: decision.action === 'upstream' ? decision.upstreamId : decision.action
+    })
+    ;(request as RoutedRequestMessage)[TRACKED] = tracked
+    // A tunnel is one request that lasts as long as its connection.
+    if (!isHttp)
+      socket.once('close', () => {
+        const reply = socket[RAW_REPLY]
+        stats.requestFinished(
+          tracked,
+          reply ? reply.status : socket.bytesWritten > 0 ? 200 : 0,
+          reply?.code ?? null
+        )
+      })
   }
 
   /**
@@ -309,6 +362,7 @@ export class ProxyEngine extends EventEmitter<EngineEvents> {
         throw new RequestError(decision.body, decision.status, { [ERROR_HEADER]: 'blocked' })
       case 'reject':
         // A reset, not a reply: the client sees the connection fail, as with a firewall drop.
+        socket[RAW_REPLY] = { status: 0, code: 'rejected' }
         socket.resetAndDestroy()
         throw new RequestError('Rejected by rule', 403)
       case 'upstream':
@@ -336,6 +390,7 @@ export class ProxyEngine extends EventEmitter<EngineEvents> {
       })
       if (client.writable) {
         client.setTimeout(1000) // proxy-chain destroys sockets that time out; a lingering client cannot keep this one
+        ;(client as GuardedSocket)[RAW_REPLY] = { status: reply.status, code: reply.code }
         client.end(rawErrorResponse(reply))
       }
       return
@@ -418,12 +473,33 @@ function guardSocketEnd(socket: GuardedSocket): void {
   socket.end = function (this: Socket, ...args: unknown[]) {
     const [chunk] = args
     const failure = socket[FAILURE_CONTEXT]
-    if (typeof chunk === 'string' && failure) {
-      const parsed = parseRawStatus(chunk)
-      const reply =
-        parsed && !parsed.junction ? replyForProxyChainStatus(parsed.status, parsed.text, failure) : null
+    const parsed = typeof chunk === 'string' ? parseRawStatus(chunk) : null
+    if (parsed && failure) {
+      const reply = parsed.junction ? null : replyForProxyChainStatus(parsed.status, parsed.text, failure)
+      socket[RAW_REPLY] = reply
+        ? { status: reply.status, code: reply.code }
+        : {
+            status: parsed.status,
+            code: /\r\nx-junction-error: ([^\r]*)/i.exec(chunk as string)?.[1] ?? null
+          }
       if (reply) return (end as (text: string) => Socket).call(this, rawErrorResponse(reply))
     }
     return (end as (...a: unknown[]) => Socket).apply(this, args)
   } as typeof socket.end
+}
+
+/**
+ * Logs a plain-HTTP request once its response is done (or abandoned). proxy-chain sends some replies
+ * straight to the socket, bypassing the response object; those were recorded by guardSocketEnd.
+ */
+function finishHttp(stats: TrafficStats, req: RoutedRequestMessage, res: ServerResponse): void {
+  const tracked = req[TRACKED]
+  if (!tracked) return
+  if (res.headersSent) {
+    const code = res.getHeader(ERROR_HEADER)
+    stats.requestFinished(tracked, res.statusCode, typeof code === 'string' ? code : null)
+  } else {
+    const reply = (req.socket as GuardedSocket)[RAW_REPLY]
+    stats.requestFinished(tracked, reply?.status ?? 0, reply?.code ?? null)
+  }
 }

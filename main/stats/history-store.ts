@@ -1,0 +1,209 @@
+/**
+ * Traffic history per host, per profile and per route (upstream id or `direct`): minute buckets for
+ * the last 24 hours and day buckets (UTC) for the last 90 days, kept in `<data dir>/history.json`.
+ *
+ * The file is rewritten atomically on every flush (periodic and at shutdown), so a crash loses at most
+ * the traffic since the last flush; an unreadable file is moved aside like any config file.
+ */
+import path from 'node:path'
+import { z } from 'zod'
+import type { HostTraffic } from '../../common/model.ts'
+import { fail, ok, type Result } from '../../common/result.ts'
+import { JsonFile } from '../config/json-file.ts'
+
+export const HISTORY_FILE = 'history.json'
+export const MINUTE = 60_000
+export const DAY = 86_400_000
+const MINUTES_KEPT = 24 * 60
+const DAYS_KEPT = 90
+
+export type HistoryKind = 'host' | 'profile' | 'route'
+const PREFIX: Record<HistoryKind, string> = { host: 'h:', profile: 'p:', route: 'r:' }
+
+type Counter = [up: number, down: number]
+type Bucket = Map<string, Counter>
+
+const BucketsSchema = z.record(
+  z.string().regex(/^\d+$/),
+  z.record(z.string(), z.tuple([z.number(), z.number()]))
+)
+const DocSchema = z.object({ minutes: BucketsSchema, days: BucketsSchema })
+type Doc = z.infer<typeof DocSchema>
+
+export interface SeriesPoint {
+  at: number
+  up: number
+  down: number
+}
+
+export interface Totals {
+  name: string
+  up: number
+  down: number
+}
+
+function add(buckets: Map<number, Bucket>, at: number, key: string, up: number, down: number): void {
+  let bucket = buckets.get(at)
+  if (!bucket) buckets.set(at, (bucket = new Map()))
+  const counter = bucket.get(key)
+  if (counter) {
+    counter[0] += up
+    counter[1] += down
+  } else bucket.set(key, [up, down])
+}
+
+function toDoc(buckets: Map<number, Bucket>): Doc['minutes'] {
+  const out: Doc['minutes'] = {}
+  for (const [at, bucket] of buckets) out[String(at)] = Object.fromEntries(bucket)
+  return out
+}
+
+function fromDoc(doc: Doc['minutes']): Map<number, Bucket> {
+  return new Map(
+    Object.entries(doc).map(([at, bucket]) => [
+      Number(at),
+      new Map(Object.entries(bucket).map(([k, v]) => [k, [...v] as Counter]))
+    ])
+  )
+}
+
+export class HistoryStore {
+  private readonly file: JsonFile<Doc> | null
+  private minutes = new Map<number, Bucket>()
+  private days = new Map<number, Bucket>()
+  private timer: NodeJS.Timeout | null = null
+  private readonly now: () => number
+
+  constructor(file: JsonFile<Doc> | null, now: () => number = Date.now) {
+    this.file = file
+    this.now = now
+  }
+
+  /** Loads `<dataDir>/history.json`; `problem` says what was wrong with it if it could not be used. */
+  static async open(
+    dataDir: string,
+    now: () => number = Date.now
+  ): Promise<{ store: HistoryStore; problem: string | null }> {
+    const file = new JsonFile<Doc>({
+      path: path.join(dataDir, HISTORY_FILE),
+      version: 1,
+      defaults: () => ({ minutes: {}, days: {} }),
+      parse: (data) => {
+        const parsed = DocSchema.safeParse(data)
+        return parsed.success
+          ? ok(parsed.data)
+          : fail('invalid-input', parsed.error.issues[0]?.message ?? 'invalid history')
+      }
+    })
+    const store = new HistoryStore(file, now)
+    const loaded = await file.load()
+    store.minutes = fromDoc(loaded.value.minutes)
+    store.days = fromDoc(loaded.value.days)
+    store.prune()
+    return { store, problem: loaded.problem }
+  }
+
+  /** Counts bytes for one host, profile and route at time `at`. */
+  record(at: number, host: string, profileId: string, route: string, up: number, down: number): void {
+    const minute = at - (at % MINUTE)
+    const day = at - (at % DAY)
+    for (const key of [PREFIX.host + host, PREFIX.profile + profileId, PREFIX.route + route]) {
+      add(this.minutes, minute, key, up, down)
+      add(this.days, day, key, up, down)
+    }
+  }
+
+  /** Drops minute buckets older than 24 hours and day buckets older than 90 days. */
+  prune(now = this.now()): void {
+    const minuteCutoff = now - (now % MINUTE) - MINUTES_KEPT * MINUTE
+    const dayCutoff = now - (now % DAY) - DAYS_KEPT * DAY
+    for (const at of this.minutes.keys()) if (at <= minuteCutoff) this.minutes.delete(at)
+    for (const at of this.days.keys()) if (at <= dayCutoff) this.days.delete(at)
+  }
+
+  /** Minute buckets when the range starts within the last 24 hours, otherwise day buckets. */
+  private bucketsFor(from: number): { buckets: Map<number, Bucket>; step: number } {
+    return from >= this.now() - MINUTES_KEPT * MINUTE
+      ? { buckets: this.minutes, step: MINUTE }
+      : { buckets: this.days, step: DAY }
+  }
+
+  totals(kind: HistoryKind, from: number, to: number): Totals[] {
+    const { buckets, step } = this.bucketsFor(from)
+    const prefix = PREFIX[kind]
+    const sums = new Map<string, Counter>()
+    for (const [at, bucket] of buckets) {
+      if (at + step <= from || at >= to) continue
+      for (const [key, [up, down]] of bucket) {
+        if (!key.startsWith(prefix)) continue
+        const sum = sums.get(key)
+        if (sum) {
+          sum[0] += up
+          sum[1] += down
+        } else sums.set(key, [up, down])
+      }
+    }
+    return [...sums]
+      .map(([key, [up, down]]) => ({ name: key.slice(prefix.length), up, down }))
+      .sort((a, b) => b.up + b.down - (a.up + a.down) || a.name.localeCompare(b.name))
+  }
+
+  topHosts(from: number, to: number, limit: number): HostTraffic[] {
+    return this.totals('host', from, to)
+      .slice(0, limit)
+      .map(({ name, up, down }) => ({ host: name, up, down }))
+  }
+
+  /** One point per bucket in range (empty buckets included) for a chart. */
+  series(kind: HistoryKind, name: string, from: number, to: number): SeriesPoint[] {
+    const { buckets, step } = this.bucketsFor(from)
+    const key = PREFIX[kind] + name
+    const points: SeriesPoint[] = []
+    for (let at = from - (from % step); at < to; at += step) {
+      const [up, down] = buckets.get(at)?.get(key) ?? [0, 0]
+      points.push({ at, up, down })
+    }
+    return points
+  }
+
+  /** `bucket_start,resolution,kind,name,bytes_up,bytes_down`, one row per bucket and name. */
+  toCsv(from: number, to: number): string {
+    const { buckets, step } = this.bucketsFor(from)
+    const resolution = step === MINUTE ? 'minute' : 'day'
+    const kinds = Object.entries(PREFIX) as [HistoryKind, string][]
+    const rows = ['bucket_start,resolution,kind,name,bytes_up,bytes_down']
+    for (const at of [...buckets.keys()].sort((a, b) => a - b)) {
+      if (at + step <= from || at >= to) continue
+      for (const [key, [up, down]] of buckets.get(at)!) {
+        const [kind] = kinds.find(([, prefix]) => key.startsWith(prefix))!
+        rows.push([new Date(at).toISOString(), resolution, kind, csvField(key.slice(2)), up, down].join(','))
+      }
+    }
+    return `${rows.join('\n')}\n`
+  }
+
+  async flush(): Promise<Result<void>> {
+    if (!this.file) return ok(undefined)
+    this.prune()
+    return this.file.save({ minutes: toDoc(this.minutes), days: toDoc(this.days) })
+  }
+
+  /** Flushes every `intervalMs` until `stop()`; errors go to `onError` and flushing goes on. */
+  startAutoFlush(intervalMs: number, onError: (message: string) => void): void {
+    this.timer = setInterval(() => {
+      void this.flush().then((r) => (r.ok ? undefined : onError(r.error.message)))
+    }, intervalMs)
+    this.timer.unref()
+  }
+
+  async stop(): Promise<Result<void>> {
+    if (this.timer) clearInterval(this.timer)
+    this.timer = null
+    return this.flush()
+  }
+}
+
+/** Quotes a CSV field when it holds a comma, quote or line break (RFC 4180). */
+function csvField(value: string): string {
+  return /[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value
+}

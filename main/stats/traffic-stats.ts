@@ -37,6 +37,9 @@ interface ConnectionRecord extends ConnectionView {
   /** Socket counters already attributed to history. */
   accountedUp: number
   accountedDown: number
+  /** Socket counters already assigned to finished requests: the next request's bytes start here. */
+  loggedUp: number
+  loggedDown: number
   presetCloseReason: string | null
 }
 
@@ -44,8 +47,6 @@ export interface TrackedRequest {
   connection: ConnectionRecord
   info: RequestInfo
   startedAt: number
-  upAtStart: number
-  downAtStart: number
   done: boolean
 }
 
@@ -116,6 +117,8 @@ export class TrafficStats extends EventEmitter<Events> {
         socket,
         accountedUp: 0,
         accountedDown: 0,
+        loggedUp: 0,
+        loggedDown: 0,
         presetCloseReason: null
       }
       this.open.set(id, record)
@@ -146,8 +149,15 @@ export class TrafficStats extends EventEmitter<Events> {
   requestFinished(request: TrackedRequest, status: number, error: string | null): void {
     if (request.done) return
     request.done = true
-    const { socket } = request.connection
+    const record = request.connection
+    const { socket } = record
     const { info } = request
+    // A request owns the connection's bytes since the previous request finished: its own head was
+    // already read when it was routed, so a count taken at that moment would miss it.
+    const up = socket.bytesRead - record.loggedUp
+    const down = socket.bytesWritten - record.loggedDown
+    record.loggedUp = socket.bytesRead
+    record.loggedDown = socket.bytesWritten
     const entry: RequestLogEntry = {
       at: request.startedAt,
       connectionId: request.connection.id,
@@ -159,8 +169,8 @@ export class TrafficStats extends EventEmitter<Events> {
       profileId: info.profileId,
       ruleId: info.ruleId,
       route: info.route,
-      up: socket.bytesRead - request.upAtStart,
-      down: socket.bytesWritten - request.downAtStart,
+      up,
+      down,
       durationMs: this.now() - request.startedAt
     }
     this.ring?.push(entry)

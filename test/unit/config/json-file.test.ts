@@ -168,7 +168,12 @@ describe('ProfileStore and SettingsStore', () => {
 
   it('settings: defaults, validated updates, persisted', async () => {
     const { store } = await SettingsStore.open(dir)
-    expect(store.get()).toEqual({ listenHost: '127.0.0.1', port: 8899, activeProfileId: 'direct', requestLogFile: false })
+    expect(store.get()).toEqual({
+      listenHost: '127.0.0.1',
+      port: 8899,
+      activeProfileId: 'direct',
+      requestLogFile: false
+    })
     expect(await store.update({ port: 70000 })).toMatchObject({ ok: false, error: { code: 'invalid-input' } })
     expect((await store.update({ port: 9000 })).ok).toBe(true)
     expect((await SettingsStore.open(dir)).store.get().port).toBe(9000)

@@ -135,14 +135,7 @@ export class TrafficStats extends EventEmitter<Events> {
     record.route = info.route
     record.requests++
     record.lastActivityAt = now
-    return {
-      connection: record,
-      info,
-      startedAt: now,
-      upAtStart: socket.bytesRead,
-      downAtStart: socket.bytesWritten,
-      done: false
-    }
+    return { connection: record, info, startedAt: now, done: false }
   }
 
   /** Called once per request: when an HTTP response is done, or when a tunnel closes. */

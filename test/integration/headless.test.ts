@@ -8,6 +8,7 @@ import path from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { proxyGet } from '../harness/client.ts'
 import { startOrigin, type Origin } from '../harness/origin.ts'
+import { HistoryStore } from '../../main/stats/history-store.ts'
 
 const ENTRY = path.resolve(import.meta.dirname, '../../main/serve.ts')
 
@@ -154,6 +155,40 @@ describe('npm run serve', () => {
     running = serve(['--port', 'x'])
     expect(await running.exited).toBe(2)
     expect(running.lines.join('\n')).toMatch(/--port must be 0–65535 \(was "x"\)\nUsage: npm run serve/)
+  })
+})
+
+describe('traffic history', () => {
+  const downFor = async (dir: string, host: string): Promise<number> => {
+    const { store, problem } = await HistoryStore.open(dir)
+    expect(problem).toBeNull()
+    return (
+      store.topHosts(Date.now() - 3_600_000, Date.now() + 60_000, 10).find((h) => h.host === host)?.down ?? 0
+    )
+  }
+
+  it('survives a SIGKILL (up to one flush interval) and a clean restart', async () => {
+    const dir = await freshDataDir()
+    const env = { ...process.env, JUNCTION_HISTORY_FLUSH_MS: '200' }
+    running = serve(['--port', '0', '--data-dir', dir], ENTRY, env)
+    let [, port] = await running.waitFor(/proxy listening on http:\/\/127\.0\.0\.1:(\d+)/)
+    expect((await proxyGet(Number(port), `${origin.url}/bytes/50000`)).status).toBe(200)
+    // The connection closed with the response; give it more than two flush intervals to reach disk.
+    await new Promise((resolve) => setTimeout(resolve, 700))
+    running.child.kill('SIGKILL')
+    await running.exited
+    const afterKill = await downFor(dir, '127.0.0.1')
+    expect(afterKill).toBeGreaterThan(50_000)
+    expect(afterKill).toBeLessThan(51_000)
+
+    running = serve(['--port', '0', '--data-dir', dir], ENTRY, env)
+    ;[, port] = await running.waitFor(/proxy listening on http:\/\/127\.0\.0\.1:(\d+)/)
+    expect((await proxyGet(Number(port), `${origin.url}/bytes/30000`)).status).toBe(200)
+    running.child.kill('SIGTERM')
+    expect(await running.exited).toBe(0)
+    const afterRestart = await downFor(dir, '127.0.0.1')
+    expect(afterRestart - afterKill).toBeGreaterThan(30_000)
+    expect(afterRestart - afterKill).toBeLessThan(31_000)
   })
 })
 

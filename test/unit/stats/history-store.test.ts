@@ -1,0 +1,98 @@
+import { promises as fs } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { DAY, HistoryStore, MINUTE } from '../../../main/stats/history-store.ts'
+
+const T0 = Date.UTC(2026, 10, 22, 12, 0, 0)
+let now = T0
+const clock = () => now
+
+let dir: string
+beforeEach(async () => {
+  now = T0
+  dir = await fs.mkdtemp(path.join(os.tmpdir(), 'junction-history-'))
+})
+afterEach(async () => {
+  await fs.rm(dir, { recursive: true, force: true })
+})
+
+describe('HistoryStore', () => {
+  it('sums per host, profile and route into minute and day buckets', () => {
+    const h = new HistoryStore(null, clock)
+    h.record(T0 + 1_000, 'a.test', 'work', 'corp', 100, 1000)
+    h.record(T0 + 30_000, 'a.test', 'work', 'direct', 10, 20)
+    h.record(T0 + MINUTE + 5, 'b.test', 'home', 'direct', 1, 2)
+    now = T0 + 2 * MINUTE
+    expect(h.topHosts(T0, now, 10)).toEqual([
+      { host: 'a.test', up: 110, down: 1020 },
+      { host: 'b.test', up: 1, down: 2 }
+    ])
+    expect(h.totals('profile', T0, now)).toEqual([
+      { name: 'work', up: 110, down: 1020 },
+      { name: 'home', up: 1, down: 2 }
+    ])
+    expect(h.totals('route', T0, now)).toEqual([
+      { name: 'corp', up: 100, down: 1000 },
+      { name: 'direct', up: 11, down: 22 }
+    ])
+    expect(h.series('host', 'a.test', T0, T0 + 3 * MINUTE)).toEqual([
+      { at: T0, up: 110, down: 1020 },
+      { at: T0 + MINUTE, up: 0, down: 0 },
+      { at: T0 + 2 * MINUTE, up: 0, down: 0 }
+    ])
+    // Only the second minute is in range.
+    expect(h.topHosts(T0 + MINUTE, now, 10)).toEqual([{ host: 'b.test', up: 1, down: 2 }])
+  })
+
+  it('answers ranges older than 24 hours from day buckets and forgets what is past keeping', () => {
+    const h = new HistoryStore(null, clock)
+    h.record(T0 - 3 * DAY, 'old.test', 'p', 'direct', 5, 5)
+    h.record(T0, 'new.test', 'p', 'direct', 1, 1)
+    now = T0 + 2 * DAY
+    expect(h.topHosts(T0 - 10 * DAY, now, 5).map((x) => x.host)).toEqual(['old.test', 'new.test'])
+    // Minute buckets of T0 are past 24 hours now.
+    expect(h.topHosts(now - DAY, now, 5)).toEqual([])
+    now = T0 + 95 * DAY
+    h.prune()
+    expect(h.topHosts(T0 - 10 * DAY, now, 5)).toEqual([])
+  })
+
+  it('exports CSV with quoting', () => {
+    const h = new HistoryStore(null, clock)
+    h.record(T0, 'we,ird"host', 'p', 'direct', 3, 4)
+    expect(h.toCsv(T0, T0 + MINUTE)).toBe(
+      [
+        'bucket_start,resolution,kind,name,bytes_up,bytes_down',
+        '2026-11-22T12:00:00.000Z,minute,host,"we,ird""host",3,4',
+        '2026-11-22T12:00:00.000Z,minute,profile,p,3,4',
+        '2026-11-22T12:00:00.000Z,minute,route,direct,3,4',
+        ''
+      ].join('\n')
+    )
+  })
+
+  it('persists atomically and loads back', async () => {
+    const { store } = await HistoryStore.open(dir, clock)
+    store.record(T0, 'a.test', 'p', 'direct', 7, 9)
+    expect((await store.flush()).ok).toBe(true)
+    const reopened = await HistoryStore.open(dir, clock)
+    expect(reopened.problem).toBeNull()
+    expect(reopened.store.topHosts(T0, T0 + MINUTE, 1)).toEqual([{ host: 'a.test', up: 7, down: 9 }])
+    expect(await fs.readdir(dir)).toEqual(['history.json'])
+  })
+
+  it('moves a corrupt history file aside and starts empty', async () => {
+    await fs.writeFile(path.join(dir, 'history.json'), '{"version":1,"minutes":{"x":1}')
+    const { store, problem } = await HistoryStore.open(dir, clock)
+    expect(problem).toMatch(/history\.json is not valid JSON.*moved to .*history\.json\.corrupt-/)
+    expect(store.topHosts(0, now, 5)).toEqual([])
+    await fs.writeFile(
+      path.join(dir, 'history.json'),
+      JSON.stringify({ version: 1, minutes: { abc: {} }, days: {} })
+    )
+    const second = await HistoryStore.open(dir, clock)
+    expect(second.problem).toMatch(/history\.json is invalid/)
+    expect((await fs.readdir(dir)).filter((f) => f.includes('.corrupt-'))).toHaveLength(2)
+  })
+})

@@ -1,0 +1,123 @@
+/**
+ * KDE Plasma: `kioslaverc`, group `Proxy Settings`, written with kwriteconfig5/6 (by
+ * KDE_SESSION_VERSION), then KIO is told to re-read it over D-Bus.
+ */
+import { runCommand, type CommandRunner } from './command-runner.ts'
+import type { DesiredProxy, OsSnapshot, ProxyEndpoint, ProxyView, SystemProxyPlatform } from './types.ts'
+
+const FILE = 'kioslaverc'
+const GROUP = 'Proxy Settings'
+
+/** The keys Junction writes, and so snapshots and restores. An empty value means the key is absent. */
+export const KDE_KEYS = [
+  'ProxyType',
+  'httpProxy',
+  'httpsProxy',
+  'socksProxy',
+  'NoProxyFor',
+  'Proxy Config Script',
+  'ReversedException'
+] as const
+
+export type KdeSnapshot = Record<(typeof KDE_KEYS)[number], string>
+
+/** ProxyType values: 0 none, 1 manual, 2 PAC URL, 3 WPAD, 4 environment variables. */
+const TYPE = { none: '0', manual: '1', pac: '2', wpad: '3' }
+
+/** KDE writes `http://host port`; older files and hand edits have `http://host:port`. */
+export function parseKdeProxy(value: string): ProxyEndpoint | null {
+  const m = /^(?:[a-z0-9]+:\/\/)?(\[[^\]]+\]|[^\s:]+)(?:[\s:](\d+))?\/?$/i.exec(value.trim())
+  if (!m) return null
+  const host = m[1]!.replace(/^\[|\]$/g, '')
+  const port = Number(m[2] ?? 0)
+  return port > 0 ? { host, port } : null
+}
+
+export const kdeProxyValue = (scheme: string, { host, port }: ProxyEndpoint): string =>
+  `${scheme}://${host.includes(':') ? `[${host}]` : host} ${port}`
+
+export function viewKde(s: KdeSnapshot): ProxyView {
+  const type = s.ProxyType || TYPE.none
+  const pacUrl = s['Proxy Config Script'] || null
+  return {
+    mode:
+      type === TYPE.manual
+        ? 'manual'
+        : type === TYPE.pac
+          ? 'pac'
+          : type === TYPE.wpad
+            ? 'auto-detect'
+            : 'none',
+    http: parseKdeProxy(s.httpProxy),
+    https: parseKdeProxy(s.httpsProxy),
+    socks: parseKdeProxy(s.socksProxy),
+    bypass: s.NoProxyFor.split(',')
+      .map((h) => h.trim())
+      .filter(Boolean),
+    pacUrl,
+    autoDetect: type === TYPE.wpad
+  }
+}
+
+/** Key → value (null deletes the key), in the order `apply` writes them. */
+export function kdeWrites(desired: DesiredProxy): [string, string | null][] {
+  if (desired.mode === 'pac')
+    return [
+      ['Proxy Config Script', desired.url],
+      ['ProxyType', TYPE.pac]
+    ]
+  return [
+    ['httpProxy', kdeProxyValue('http', desired.http)],
+    ['httpsProxy', kdeProxyValue('http', desired.https)],
+    ['socksProxy', desired.socks ? kdeProxyValue('socks', desired.socks) : null],
+    ['NoProxyFor', desired.bypass.join(',')],
+    ['ReversedException', 'false'],
+    ['ProxyType', TYPE.manual]
+  ]
+}
+
+export function createKdePlatform(
+  run: CommandRunner = runCommand,
+  env: NodeJS.ProcessEnv = process.env
+): SystemProxyPlatform {
+  const version = env.KDE_SESSION_VERSION === '6' ? '6' : '5'
+  const options = { env }
+  const read = async (key: string) =>
+    (
+      await run(`kreadconfig${version}`, ['--file', FILE, '--group', GROUP, '--key', key], options)
+    ).stdout.replace(/\n$/, '')
+  const write = (key: string, value: string | null) =>
+    run(
+      `kwriteconfig${version}`,
+      value === null
+        ? ['--file', FILE, '--group', GROUP, '--key', key, '--delete']
+        : ['--file', FILE, '--group', GROUP, '--key', key, value],
+      options
+    )
+  // Running KIO clients re-read kioslaverc on this signal; without a session bus there are none to tell.
+  const notify = () =>
+    run(
+      'dbus-send',
+      ['--type=signal', '/KIO/Scheduler', 'org.kde.KIO.Scheduler.reparseSlaveConfiguration', 'string:'],
+      options
+    ).catch(() => undefined)
+
+  return {
+    id: 'kde',
+    async snapshot(): Promise<OsSnapshot> {
+      const data = {} as KdeSnapshot
+      for (const key of KDE_KEYS) data[key] = await read(key)
+      return { platform: 'kde', data }
+    },
+    view: (snapshot) => viewKde(snapshot.data as KdeSnapshot),
+    async apply(desired) {
+      for (const [key, value] of kdeWrites(desired)) await write(key, value)
+      await notify()
+    },
+    async restore(snapshot) {
+      const data = snapshot.data as KdeSnapshot
+      for (const key of KDE_KEYS) await write(key, data[key] === '' ? null : data[key])
+      await notify()
+    }
+  }
+}

@@ -11,14 +11,19 @@ import { ProxyEngine, type EngineState } from './engine/engine.ts'
 import { HistoryStore } from './stats/history-store.ts'
 import { RequestLogFile, RequestRing } from './stats/request-log.ts'
 import { TrafficStats } from './stats/traffic-stats.ts'
+import { attachSystemProxy } from './sysproxy/attach.ts'
+import { PacPublisher } from './sysproxy/pac.ts'
 
 export interface HeadlessOptions {
   port?: number
   profile?: string
   dataDir: string
+  /** Overrides the saved system-proxy mode for this run. */
+  systemProxy?: 'off' | 'manual' | 'pac'
 }
 
-export const USAGE = 'Usage: npm run serve -- [--port N] [--profile NAME] [--data-dir DIR]'
+export const USAGE =
+  'Usage: npm run serve -- [--port N] [--profile NAME] [--data-dir DIR] [--system-proxy off|manual|pac]'
 
 /** Reads `--port`, `--profile` and `--data-dir`; throws with a usage line on anything else. */
 export function parseHeadlessArgs(argv: string[]): HeadlessOptions {
@@ -27,7 +32,8 @@ export function parseHeadlessArgs(argv: string[]): HeadlessOptions {
     options: {
       port: { type: 'string' },
       profile: { type: 'string' },
-      'data-dir': { type: 'string' }
+      'data-dir': { type: 'string' },
+      'system-proxy': { type: 'string' }
     },
     strict: true,
     allowPositionals: false
@@ -40,6 +46,12 @@ export function parseHeadlessArgs(argv: string[]): HeadlessOptions {
     options.port = port
   }
   if (values.profile !== undefined) options.profile = values.profile
+  const mode = values['system-proxy']
+  if (mode !== undefined) {
+    if (mode !== 'off' && mode !== 'manual' && mode !== 'pac')
+      throw new Error(`--system-proxy must be off, manual or pac (was "${mode}")`)
+    options.systemProxy = mode
+  }
   return options
 }
 
@@ -104,10 +116,12 @@ export async function startHeadless(
   }
   const stats = new TrafficStats({ history, ring, logFile })
 
+  const pac = new PacPublisher()
   const engine = new ProxyEngine({
     host: settings.listenHost,
     port: options.port ?? settings.port,
     stats,
+    pac,
     ...(profile ? { profile } : {})
   })
   engine.on('state', (state) => log(describeState(state)))
@@ -115,12 +129,25 @@ export async function startHeadless(
   await engine.start()
   stats.start()
   history.startAutoFlush(historyFlushMs(), (message) => log(`history not saved: ${message}`))
+  const systemProxySettings = {
+    ...settings.systemProxy,
+    mode: options.systemProxy ?? settings.systemProxy.mode
+  }
+  const sysproxy = await attachSystemProxy({
+    dataDir: options.dataDir,
+    settings: systemProxySettings,
+    engine,
+    pac,
+    log
+  })
   return {
     engine,
     stats,
     history,
     ring,
     async stop() {
+      // The OS stops sending traffic here before the proxy goes away.
+      await sysproxy.detach()
       await engine.stop()
       await stats.stop()
       const saved = await history.stop()

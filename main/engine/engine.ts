@@ -39,6 +39,7 @@ import { stripHopByHop } from './hop-by-hop.ts'
 import { diagnoseSocks } from './socks-diagnosis.ts'
 import { describeUpstream, upstreamUrl } from './upstream.ts'
 import type { TrackedRequest, TrafficStats } from '../stats/traffic-stats.ts'
+import { servePac, type PacPublisher } from '../sysproxy/pac.ts'
 
 export interface ProxyAuth {
   username: string
@@ -59,6 +60,8 @@ export interface EngineOptions {
   connectTimeoutMs?: number
   /** Traffic accounting; off when absent. */
   stats?: TrafficStats | null
+  /** The PAC file served at /proxy.pac; none when absent. */
+  pac?: PacPublisher | null
 }
 
 /** What the engine decided for one request, emitted as it starts. */
@@ -104,6 +107,7 @@ const TRACKED = Symbol('junction.tracked')
 const RAW_REPLY = Symbol('junction.rawReply')
 
 type ConnectListener = (request: IncomingMessage, socket: Socket, head: Buffer) => void
+type RequestListener = (request: IncomingMessage, response: ServerResponse) => void
 
 interface Routed {
   route: Route
@@ -152,6 +156,7 @@ export class ProxyEngine extends EventEmitter<EngineEvents> {
   private readonly lookup: LookupFunction | undefined
   private readonly connectTimeoutMs: number
   private readonly stats: TrafficStats | null
+  private readonly pac: PacPublisher | null
   private routing: Route
   private server: Server | null = null
   private current: EngineState = { status: 'stopped' }
@@ -164,6 +169,7 @@ export class ProxyEngine extends EventEmitter<EngineEvents> {
     this.lookup = options.lookup
     this.connectTimeoutMs = options.connectTimeoutMs ?? 15_000
     this.stats = options.stats ?? null
+    this.pac = options.pac ?? null
     this.routing = buildRoute(options.profile ?? DIRECT_PROFILE)
   }
 
@@ -195,11 +201,16 @@ export class ProxyEngine extends EventEmitter<EngineEvents> {
       prepareRequestFunction: (opts) => this.prepare(opts)
     })
     server.on('requestFailed', ({ error }: { error: Error }) => this.emit('failure', error))
-    // Before proxy-chain's own handler, so its error replies can be reworded (see guardPlainResponse).
+    // Requests reach Junction before proxy-chain: origin-form requests (`GET /proxy.pac`) are answered
+    // here, and proxied ones get their error replies reworded (see guardPlainResponse).
     const stats = this.stats
-    server.server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
+    const chainOnRequest = server.server.listeners('request')[0] as RequestListener
+    server.server.removeAllListeners('request')
+    server.server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      if (req.url?.startsWith('/')) return this.onOriginForm(req, res)
       guardPlainResponse(req, res)
       if (stats) res.once('close', () => finishHttp(stats, req as RoutedRequestMessage, res))
+      chainOnRequest(req, res)
     })
     // CONNECT requests reach Junction first: direct tunnels are served here (see openDirectTunnel),
     // everything else goes on to proxy-chain.
@@ -315,6 +326,15 @@ export class ProxyEngine extends EventEmitter<EngineEvents> {
           reply?.code ?? null
         )
       })
+  }
+
+  /** A request for Junction itself rather than for a target: the PAC file, or a short explanation. */
+  private onOriginForm(req: IncomingMessage, res: ServerResponse): void {
+    if (servePac(req, res, this.pac?.current ?? null)) return
+    const body =
+      'This is the Junction proxy. Configure it as an HTTP/HTTPS proxy; /proxy.pac serves its PAC file.\n'
+    res.writeHead(400, { 'Content-Type': 'text/plain; charset=utf-8', [ERROR_HEADER]: 'not-a-proxy-request' })
+    res.end(body)
   }
 
   /**

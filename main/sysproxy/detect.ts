@@ -3,28 +3,24 @@
  * (XDG_CURRENT_DESKTOP, a colon-separated list such as `ubuntu:GNOME`).
  */
 import { runCommand, type CommandRunner } from './command-runner.ts'
+import { createMacPlatform } from './darwin.ts'
 import { createGnomePlatform } from './gnome.ts'
 import { createKdePlatform } from './kde.ts'
 import type { SystemProxyPlatform } from './types.ts'
+import { createWindowsPlatform } from './win32.ts'
 
 /** Desktops that keep their proxy in the GNOME gsettings schemas. */
 const GSETTINGS_DESKTOPS = ['GNOME', 'UNITY', 'CINNAMON', 'X-CINNAMON', 'BUDGIE', 'PANTHEON', 'DEEPIN']
 
 export type Detection = { platform: SystemProxyPlatform; reason: null } | { platform: null; reason: string }
 
-export interface PlatformFactories {
-  windows?: (run: CommandRunner) => SystemProxyPlatform
-  macos?: (run: CommandRunner) => SystemProxyPlatform
-}
-
 export function detectPlatform(
   os: NodeJS.Platform = process.platform,
   env: NodeJS.ProcessEnv = process.env,
-  factories: PlatformFactories = {},
   run: CommandRunner = runCommand
 ): Detection {
-  if (os === 'win32' && factories.windows) return { platform: factories.windows(run), reason: null }
-  if (os === 'darwin' && factories.macos) return { platform: factories.macos(run), reason: null }
+  if (os === 'win32') return { platform: createWindowsPlatform(run), reason: null }
+  if (os === 'darwin') return { platform: createMacPlatform(run), reason: null }
   if (os === 'linux') {
     const desktops = (env.XDG_CURRENT_DESKTOP ?? '').toUpperCase().split(':').filter(Boolean)
     if (desktops.includes('KDE')) return { platform: createKdePlatform(run, env), reason: null }

@@ -2,6 +2,7 @@ import { promises as fs } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { DEFAULT_SETTINGS } from '../../../common/model.ts'
 import { fail, ok } from '../../../common/result.ts'
 import { JsonFile } from '../../../main/config/json-file.ts'
 import { ProfileStore } from '../../../main/profiles/profile-store.ts'
@@ -168,12 +169,7 @@ describe('ProfileStore and SettingsStore', () => {
 
   it('settings: defaults, validated updates, persisted', async () => {
     const { store } = await SettingsStore.open(dir)
-    expect(store.get()).toEqual({
-      listenHost: '127.0.0.1',
-      port: 8899,
-      activeProfileId: 'direct',
-      requestLogFile: false
-    })
+    expect(store.get()).toEqual(DEFAULT_SETTINGS)
     expect(await store.update({ port: 70000 })).toMatchObject({ ok: false, error: { code: 'invalid-input' } })
     expect((await store.update({ port: 9000 })).ok).toBe(true)
     expect((await SettingsStore.open(dir)).store.get().port).toBe(9000)

@@ -1,0 +1,401 @@
+/**
+ * macOS system proxy through `networksetup`, per network service. macOS keeps proxy settings on each
+ * service (Wi-Fi, Ethernet, …) and uses the first active one in service order, so Junction writes every
+ * enabled service and reads the first for its view. `networksetup` often exits 0 with an error printed
+ * on stdout, so every reply is checked for one.
+ */
+import { CommandError, runCommand } from './command-runner.ts'
+import type { CommandRunner } from './command-runner.ts'
+import type { DesiredProxy, OsSnapshot, ProxyEndpoint, ProxyView, SystemProxyPlatform } from './types.ts'
+
+/** Absolute, so a GUI app's minimal PATH or a look-alike earlier in PATH cannot change what runs. */
+export const NETWORKSETUP = '/usr/sbin/networksetup'
+
+/** One of the web, secure web or SOCKS proxies of a service. */
+export interface MacProxyServer {
+  enabled: boolean
+  /** Empty when never set. */
+  server: string
+  port: number
+  /** Recorded only: networksetup cannot read the password back, so it cannot be restored either. */
+  authenticated: boolean
+}
+
+export interface MacServiceSettings {
+  name: string
+  web: MacProxyServer
+  secure: MacProxyServer
+  socks: MacProxyServer
+  bypass: string[]
+  /** `null` when networksetup reports `(null)`: never set. */
+  autoProxyUrl: string | null
+  autoProxyEnabled: boolean
+  autoDiscovery: boolean
+}
+
+/** Snapshot data: every enabled service, in the order networksetup lists them. */
+export interface MacSnapshotData {
+  services: MacServiceSettings[]
+}
+
+export interface MacNetworkService {
+  name: string
+  enabled: boolean
+}
+
+const PERMISSION = /requires admin|admin(?:istrator)? privileges|permission denied|not permitted/i
+
+/**
+ * Parses `-listallnetworkservices`: a header sentence, then one service per line, `*`-prefixed when the
+ * service is disabled.
+ */
+export function parseNetworkServices(text: string): MacNetworkService[] {
+  const services: MacNetworkService[] = []
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.trimEnd()
+    if (line === '' || line.startsWith('An asterisk (*)')) continue
+    if (line.startsWith('*')) services.push({ name: line.slice(1), enabled: false })
+    else services.push({ name: line, enabled: true })
+  }
+  return services
+}
+
+/** `Key: value` lines; the value keeps any further colons (URLs). */
+function keyValues(text: string): Map<string, string> {
+  const map = new Map<string, string>()
+  for (const line of text.split(/\r?\n/)) {
+    const colon = line.indexOf(':')
+    if (colon === -1) continue
+    map.set(line.slice(0, colon).trim(), line.slice(colon + 1).trim())
+  }
+  return map
+}
+
+function yesNo(value: string | undefined, what: string): boolean {
+  const v = value?.toLowerCase()
+  if (v === 'yes' || v === 'on' || v === '1') return true
+  if (v === 'no' || v === 'off' || v === '0') return false
+  throw new Error(`networksetup printed an unexpected ${what}: ${JSON.stringify(value ?? null)}`)
+}
+
+/** Parses `-getwebproxy`, `-getsecurewebproxy` or `-getsocksfirewallproxy` output. */
+export function parseProxyServerOutput(text: string): MacProxyServer {
+  const kv = keyValues(text)
+  const portText = kv.get('Port') ?? ''
+  if (!/^\d+$/.test(portText)) throw new Error(`networksetup printed an unexpected proxy port: ${portText}`)
+  return {
+    enabled: yesNo(kv.get('Enabled'), 'proxy state'),
+    server: kv.get('Server') ?? '',
+    port: Number(portText),
+    authenticated: kv.has('Authenticated Proxy Enabled')
+      ? yesNo(kv.get('Authenticated Proxy Enabled'), 'authentication state')
+      : false
+  }
+}
+
+/** Parses `-getproxybypassdomains`: one entry per line, or a sentence when there are none. */
+export function parseBypassDomains(text: string): string[] {
+  if (/There aren't any bypass domains set/i.test(text)) return []
+  return text
+    .split(/\r?\n/)
+    .map((s) => s.trim())
+    .filter((s) => s !== '')
+}
+
+/** Parses `-getautoproxyurl`: `URL: …` (`(null)` when never set) and `Enabled: Yes|No`. */
+export function parseAutoProxyUrl(text: string): { url: string | null; enabled: boolean } {
+  const kv = keyValues(text)
+  const url = kv.get('URL') ?? ''
+  return {
+    url: url === '' || url === '(null)' ? null : url,
+    enabled: yesNo(kv.get('Enabled'), 'auto proxy state')
+  }
+}
+
+/** Parses `-getproxyautodiscovery`: `Auto Proxy Discovery: On|Off`. */
+export function parseAutoDiscovery(text: string): boolean {
+  return yesNo(keyValues(text).get('Auto Proxy Discovery'), 'auto proxy discovery state')
+}
+
+interface ViewParts {
+  http: ProxyEndpoint | null
+  https: ProxyEndpoint | null
+  socks: ProxyEndpoint | null
+  bypass: string[]
+  pacUrl: string | null
+  autoDetect: boolean
+}
+
+/** PAC first, then manual proxies, then WPAD alone; bypass only matters (and is shown) with manual. */
+function assembleView(parts: ViewParts): ProxyView {
+  const manual = parts.http !== null || parts.https !== null || parts.socks !== null
+  return {
+    mode: parts.pacUrl !== null ? 'pac' : manual ? 'manual' : parts.autoDetect ? 'auto-detect' : 'none',
+    http: parts.http,
+    https: parts.https,
+    socks: parts.socks,
+    bypass: manual ? parts.bypass : [],
+    pacUrl: parts.pacUrl,
+    autoDetect: parts.autoDetect
+  }
+}
+
+function activeEndpoint(proxy: MacProxyServer): ProxyEndpoint | null {
+  return proxy.enabled && proxy.server !== '' ? { host: proxy.server, port: proxy.port } : null
+}
+
+/** Describes one service's settings; endpoints only when enabled, the PAC URL only when PAC is on. */
+export function describeMacService(service: MacServiceSettings): ProxyView {
+  return assembleView({
+    http: activeEndpoint(service.web),
+    https: activeEndpoint(service.secure),
+    socks: activeEndpoint(service.socks),
+    bypass: service.bypass,
+    pacUrl: service.autoProxyEnabled ? service.autoProxyUrl : null,
+    autoDetect: service.autoDiscovery
+  })
+}
+
+/**
+ * Parses `scutil --proxy` (the effective settings from the dynamic store, cheap to poll). Only top-level
+ * keys count: the per-interface copies under `__SCOPED__` are not what applications use.
+ */
+export function parseScutilProxy(text: string): ProxyView {
+  const top = new Map<string, string>()
+  const exceptions: string[] = []
+  // Depth inside keyed containers (`Key : <array> {`); the unkeyed `<dictionary> {` root does not count.
+  let depth = 0
+  let inExceptions = false
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.trim()
+    if (line === '') continue
+    if (line === '}') {
+      if (depth > 0) depth--
+      if (depth === 0) inExceptions = false
+      continue
+    }
+    const sep = line.indexOf(' : ')
+    if (line.endsWith('{')) {
+      if (sep === -1) continue
+      depth++
+      if (depth === 1 && line.slice(0, sep).trim() === 'ExceptionsList') inExceptions = true
+      continue
+    }
+    if (sep === -1) continue
+    const key = line.slice(0, sep).trim()
+    const value = line.slice(sep + 3).trim()
+    if (depth === 0) top.set(key, value)
+    else if (depth === 1 && inExceptions) exceptions.push(value)
+  }
+  const endpoint = (prefix: string): ProxyEndpoint | null => {
+    const host = top.get(`${prefix}Proxy`)
+    const port = Number(top.get(`${prefix}Port`))
+    return top.get(`${prefix}Enable`) === '1' && host && Number.isInteger(port) && port > 0
+      ? { host, port }
+      : null
+  }
+  const pacUrl = top.get('ProxyAutoConfigURLString')
+  return assembleView({
+    http: endpoint('HTTP'),
+    https: endpoint('HTTPS'),
+    socks: endpoint('SOCKS'),
+    bypass: exceptions,
+    pacUrl: top.get('ProxyAutoConfigEnable') === '1' && pacUrl ? pacUrl : null,
+    autoDetect: top.get('ProxyAutoDiscoveryEnable') === '1'
+  })
+}
+
+const onOff = (on: boolean) => (on ? 'on' : 'off')
+
+/** The networksetup argument lists that point every named service at `desired`. */
+export function buildApplyCommands(services: string[], desired: DesiredProxy): string[][] {
+  const commands: string[][] = []
+  for (const s of services) {
+    if (desired.mode === 'manual') {
+      commands.push(['-setwebproxy', s, desired.http.host, String(desired.http.port)])
+      commands.push(['-setsecurewebproxy', s, desired.https.host, String(desired.https.port)])
+      commands.push(
+        desired.socks
+          ? ['-setsocksfirewallproxy', s, desired.socks.host, String(desired.socks.port)]
+          : ['-setsocksfirewallproxystate', s, 'off']
+      )
+      // networksetup takes the word `Empty` to clear the list.
+      commands.push([
+        '-setproxybypassdomains',
+        s,
+        ...(desired.bypass.length > 0 ? desired.bypass : ['Empty'])
+      ])
+      commands.push(['-setautoproxystate', s, 'off'])
+      // WPAD would otherwise take precedence over the manual proxy; restore turns it back on if it was.
+      commands.push(['-setproxyautodiscovery', s, 'off'])
+    } else {
+      commands.push(['-setautoproxyurl', s, desired.url])
+      commands.push(['-setautoproxystate', s, 'on'])
+      commands.push(['-setwebproxystate', s, 'off'])
+      commands.push(['-setsecurewebproxystate', s, 'off'])
+      commands.push(['-setsocksfirewallproxystate', s, 'off'])
+      commands.push(['-setproxyautodiscovery', s, 'off'])
+    }
+  }
+  return commands
+}
+
+function restoreProxyServer(
+  set: string,
+  setState: string,
+  service: string,
+  proxy: MacProxyServer
+): string[][] {
+  // networksetup refuses an empty server, so a never-set proxy can only be switched off.
+  if (proxy.server === '') return [[setState, service, 'off']]
+  return [
+    [set, service, proxy.server, String(proxy.port)],
+    [setState, service, onOff(proxy.enabled)]
+  ]
+}
+
+/** The networksetup argument lists that write every recorded field of every service back. */
+export function buildRestoreCommands(data: MacSnapshotData): string[][] {
+  const commands: string[][] = []
+  for (const s of data.services) {
+    commands.push(...restoreProxyServer('-setwebproxy', '-setwebproxystate', s.name, s.web))
+    commands.push(...restoreProxyServer('-setsecurewebproxy', '-setsecurewebproxystate', s.name, s.secure))
+    commands.push(
+      ...restoreProxyServer('-setsocksfirewallproxy', '-setsocksfirewallproxystate', s.name, s.socks)
+    )
+    commands.push(['-setproxybypassdomains', s.name, ...(s.bypass.length > 0 ? s.bypass : ['Empty'])])
+    // `-setautoproxyurl` also switches PAC on, so the recorded state is written after it.
+    if (s.autoProxyUrl !== null) commands.push(['-setautoproxyurl', s.name, s.autoProxyUrl])
+    commands.push(['-setautoproxystate', s.name, onOff(s.autoProxyEnabled)])
+    commands.push(['-setproxyautodiscovery', s.name, onOff(s.autoDiscovery)])
+  }
+  return commands
+}
+
+function permissionError(args: string[], detail: string, stderr = ''): CommandError {
+  return new CommandError(
+    'permission',
+    NETWORKSETUP,
+    `Changing the macOS proxy settings needs administrator rights (networksetup ${args[0] ?? ''}: ${detail})`,
+    stderr
+  )
+}
+
+/**
+ * Finds an error in networksetup's output, which it often prints on stdout while exiting 0: a
+ * permission problem becomes failure 'permission', any other `** Error` line failure 'failed'.
+ */
+export function networksetupOutputError(args: string[], output: string): CommandError | null {
+  const lines = output.split(/\r?\n/).map((l) => l.trim())
+  const denied = lines.find((l) => PERMISSION.test(l))
+  if (denied !== undefined) return permissionError(args, denied)
+  const failed = lines.find((l) => l.startsWith('** Error'))
+  if (failed !== undefined)
+    return new CommandError('failed', NETWORKSETUP, `networksetup ${args[0] ?? ''} failed: ${failed}`)
+  return null
+}
+
+function asMacData(snapshot: OsSnapshot): MacSnapshotData {
+  const data = snapshot.data as Partial<MacSnapshotData> | null
+  if (snapshot.platform !== 'macos' || !data || typeof data !== 'object' || !Array.isArray(data.services))
+    throw new Error(`Not a macOS proxy snapshot (platform ${snapshot.platform})`)
+  return data as MacSnapshotData
+}
+
+/**
+ * Runs every step even when one fails, so a restore puts back as much as it can, then throws the first
+ * failure. A missing command stops at once: every later step would fail the same way.
+ */
+async function runAll(steps: Array<() => Promise<unknown>>): Promise<void> {
+  let failure: { error: unknown } | null = null
+  for (const step of steps) {
+    try {
+      await step()
+    } catch (error) {
+      if (error instanceof CommandError && error.failure === 'missing') throw error
+      failure ??= { error }
+    }
+  }
+  if (failure) throw failure.error
+}
+
+/**
+ * macOS platform: snapshot, describe, apply and restore the proxy settings of every enabled network
+ * service. Every command runs through `run` as an argument array.
+ */
+export function createMacPlatform(run: CommandRunner = runCommand): SystemProxyPlatform {
+  const networksetup = async (args: string[]): Promise<string> => {
+    let result
+    try {
+      result = await run(NETWORKSETUP, args)
+    } catch (error) {
+      if (
+        error instanceof CommandError &&
+        (error.failure === 'permission' ||
+          (error.failure === 'failed' && PERMISSION.test(`${error.message}\n${error.stderr}`)))
+      )
+        throw permissionError(args, error.message, error.stderr)
+      throw error
+    }
+    const problem = networksetupOutputError(args, `${result.stdout}\n${result.stderr}`)
+    if (problem) throw problem
+    return result.stdout
+  }
+
+  const enabledServices = async (): Promise<string[]> =>
+    parseNetworkServices(await networksetup(['-listallnetworkservices']))
+      .filter((s) => s.enabled)
+      .map((s) => s.name)
+
+  const readService = async (name: string): Promise<MacServiceSettings> => {
+    const web = parseProxyServerOutput(await networksetup(['-getwebproxy', name]))
+    const secure = parseProxyServerOutput(await networksetup(['-getsecurewebproxy', name]))
+    const socks = parseProxyServerOutput(await networksetup(['-getsocksfirewallproxy', name]))
+    const bypass = parseBypassDomains(await networksetup(['-getproxybypassdomains', name]))
+    const auto = parseAutoProxyUrl(await networksetup(['-getautoproxyurl', name]))
+    const autoDiscovery = parseAutoDiscovery(await networksetup(['-getproxyautodiscovery', name]))
+    return {
+      name,
+      web,
+      secure,
+      socks,
+      bypass,
+      autoProxyUrl: auto.url,
+      autoProxyEnabled: auto.enabled,
+      autoDiscovery
+    }
+  }
+
+  return {
+    id: 'macos',
+
+    async snapshot() {
+      const services: MacServiceSettings[] = []
+      for (const name of await enabledServices()) services.push(await readService(name))
+      const data: MacSnapshotData = { services }
+      return { platform: 'macos', data }
+    },
+
+    view(snapshot) {
+      const first = asMacData(snapshot).services[0]
+      if (first) return describeMacService(first)
+      return {
+        mode: 'none',
+        http: null,
+        https: null,
+        socks: null,
+        bypass: [],
+        pacUrl: null,
+        autoDetect: false
+      }
+    },
+
+    async apply(desired) {
+      for (const args of buildApplyCommands(await enabledServices(), desired)) await networksetup(args)
+    },
+
+    async restore(snapshot) {
+      await runAll(buildRestoreCommands(asMacData(snapshot)).map((args) => () => networksetup(args)))
+    }
+  }
+}

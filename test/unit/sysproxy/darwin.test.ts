@@ -1,0 +1,429 @@
+import { readFileSync } from 'node:fs'
+import path from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { CommandError } from '../../../main/sysproxy/command-runner.ts'
+import type { CommandRunner } from '../../../main/sysproxy/command-runner.ts'
+import type { OsSnapshot } from '../../../main/sysproxy/types.ts'
+import {
+  NETWORKSETUP,
+  buildApplyCommands,
+  buildRestoreCommands,
+  createMacPlatform,
+  networksetupOutputError,
+  parseAutoDiscovery,
+  parseAutoProxyUrl,
+  parseBypassDomains,
+  parseNetworkServices,
+  parseProxyServerOutput,
+  parseScutilProxy
+} from '../../../main/sysproxy/darwin.ts'
+import type { MacServiceSettings, MacSnapshotData } from '../../../main/sysproxy/darwin.ts'
+
+const fixture = (name: string) =>
+  readFileSync(path.join(import.meta.dirname, '../../fixtures/sysproxy/macos', name), 'utf8')
+
+const WIFI = 'Wi-Fi'
+const LAN = 'USB 10/100/1000 LAN'
+
+type Reply = string | Error | { stdout: string; stderr?: string }
+
+/**
+ * A `CommandRunner` that answers networksetup from a table keyed by its arguments and records every call.
+ * `-set…` commands succeed silently unless the table says otherwise; any other unlisted command fails.
+ */
+function fakeRunner(replies: Array<[string[], Reply]>) {
+  const table = new Map(replies.map(([args, reply]) => [JSON.stringify(args), reply]))
+  const calls: string[][] = []
+  const run: CommandRunner = async (file, args) => {
+    calls.push([...args])
+    if (file !== NETWORKSETUP) throw new Error(`unexpected program ${file}`)
+    let reply = table.get(JSON.stringify(args))
+    if (reply === undefined && args[0]?.startsWith('-set')) reply = ''
+    if (reply === undefined) throw new Error(`unexpected command ${JSON.stringify(args)}`)
+    if (reply instanceof Error) throw reply
+    return typeof reply === 'string' ? { stdout: reply, stderr: '' } : { stderr: '', ...reply }
+  }
+  return { run, calls }
+}
+
+/** Wi-Fi with manual proxies and an inactive PAC URL, a disabled Bluetooth PAN, a LAN with nothing set but WPAD. */
+const OFFICE: Array<[string[], Reply]> = [
+  [['-listallnetworkservices'], fixture('listallnetworkservices.txt')],
+  [['-getwebproxy', WIFI], fixture('getwebproxy-enabled.txt')],
+  [['-getsecurewebproxy', WIFI], fixture('getsecurewebproxy-enabled.txt')],
+  [['-getsocksfirewallproxy', WIFI], fixture('getsocksfirewallproxy-disabled-with-server.txt')],
+  [['-getproxybypassdomains', WIFI], fixture('getproxybypassdomains-list.txt')],
+  [['-getautoproxyurl', WIFI], fixture('getautoproxyurl-set-disabled.txt')],
+  [['-getproxyautodiscovery', WIFI], fixture('getproxyautodiscovery-off.txt')],
+  [['-getwebproxy', LAN], fixture('getproxy-disabled-never-set.txt')],
+  [['-getsecurewebproxy', LAN], fixture('getproxy-disabled-never-set.txt')],
+  [['-getsocksfirewallproxy', LAN], fixture('getproxy-disabled-never-set.txt')],
+  [['-getproxybypassdomains', LAN], fixture('getproxybypassdomains-none.txt')],
+  [['-getautoproxyurl', LAN], fixture('getautoproxyurl-null.txt')],
+  [['-getproxyautodiscovery', LAN], fixture('getproxyautodiscovery-on.txt')]
+]
+
+const NEVER_SET = { enabled: false, server: '', port: 0, authenticated: false }
+const OFFICE_WIFI: MacServiceSettings = {
+  name: WIFI,
+  web: { enabled: true, server: 'proxy.corp.example', port: 3128, authenticated: false },
+  secure: { enabled: true, server: 'proxy.corp.example', port: 3129, authenticated: true },
+  socks: { enabled: false, server: '127.0.0.1', port: 1080, authenticated: false },
+  bypass: ['*.local', '169.254/16', '*.corp.example'],
+  autoProxyUrl: 'http://old.corp.example/proxy.pac',
+  autoProxyEnabled: false,
+  autoDiscovery: false
+}
+const OFFICE_LAN: MacServiceSettings = {
+  name: LAN,
+  web: NEVER_SET,
+  secure: NEVER_SET,
+  socks: NEVER_SET,
+  bypass: [],
+  autoProxyUrl: null,
+  autoProxyEnabled: false,
+  autoDiscovery: true
+}
+
+const snapshotCommands = (service: string) => [
+  ['-getwebproxy', service],
+  ['-getsecurewebproxy', service],
+  ['-getsocksfirewallproxy', service],
+  ['-getproxybypassdomains', service],
+  ['-getautoproxyurl', service],
+  ['-getproxyautodiscovery', service]
+]
+
+const MANUAL = {
+  mode: 'manual' as const,
+  http: { host: '127.0.0.1', port: 8080 },
+  https: { host: '127.0.0.1', port: 8080 },
+  socks: { host: '127.0.0.1', port: 1080 },
+  bypass: ['localhost', '127.0.0.1', '*.local']
+}
+
+const adminError = (args: string[]) =>
+  new CommandError(
+    'permission',
+    NETWORKSETUP,
+    `${NETWORKSETUP} ${args[0]} failed (exit 14): ${fixture('error-admin-privileges.txt').trim()}`
+  )
+
+describe('networksetup parsers', () => {
+  it('lists services, marking the asterisked one disabled and skipping the header', () => {
+    expect(parseNetworkServices(fixture('listallnetworkservices.txt'))).toEqual([
+      { name: WIFI, enabled: true },
+      { name: 'Bluetooth PAN', enabled: false },
+      { name: LAN, enabled: true }
+    ])
+  })
+
+  it('reads enabled, disabled and never-set proxies', () => {
+    expect(parseProxyServerOutput(fixture('getwebproxy-enabled.txt'))).toEqual(OFFICE_WIFI.web)
+    expect(parseProxyServerOutput(fixture('getsecurewebproxy-enabled.txt'))).toEqual(OFFICE_WIFI.secure)
+    expect(parseProxyServerOutput(fixture('getsocksfirewallproxy-disabled-with-server.txt'))).toEqual(
+      OFFICE_WIFI.socks
+    )
+    expect(parseProxyServerOutput(fixture('getproxy-disabled-never-set.txt'))).toEqual(NEVER_SET)
+  })
+
+  it('refuses proxy output it does not understand rather than guessing', () => {
+    expect(() => parseProxyServerOutput('Enabled: Maybe\nServer: x\nPort: 1\n')).toThrow(
+      /unexpected proxy state/
+    )
+    expect(() => parseProxyServerOutput('Enabled: Yes\nServer: x\n')).toThrow(/unexpected proxy port/)
+    expect(() => parseAutoDiscovery('')).toThrow(/auto proxy discovery/)
+  })
+
+  it('reads bypass lists, present and absent', () => {
+    expect(parseBypassDomains(fixture('getproxybypassdomains-list.txt'))).toEqual(OFFICE_WIFI.bypass)
+    expect(parseBypassDomains(fixture('getproxybypassdomains-none.txt'))).toEqual([])
+  })
+
+  it('reads the auto proxy URL: null, set and on, set but off', () => {
+    expect(parseAutoProxyUrl(fixture('getautoproxyurl-null.txt'))).toEqual({ url: null, enabled: false })
+    expect(parseAutoProxyUrl(fixture('getautoproxyurl-set.txt'))).toEqual({
+      url: 'http://wpad.corp.example:8080/proxy.pac',
+      enabled: true
+    })
+    expect(parseAutoProxyUrl(fixture('getautoproxyurl-set-disabled.txt'))).toEqual({
+      url: 'http://old.corp.example/proxy.pac',
+      enabled: false
+    })
+  })
+
+  it('reads auto proxy discovery', () => {
+    expect(parseAutoDiscovery(fixture('getproxyautodiscovery-on.txt'))).toBe(true)
+    expect(parseAutoDiscovery(fixture('getproxyautodiscovery-off.txt'))).toBe(false)
+  })
+
+  it('recognises error lines, telling admin-rights errors apart', () => {
+    expect(networksetupOutputError(['-setwebproxy'], fixture('error-admin-privileges.txt'))).toMatchObject({
+      failure: 'permission',
+      message: expect.stringMatching(/needs administrator rights/)
+    })
+    expect(
+      networksetupOutputError(['-setwebproxy'], 'You cannot set the proxy on Wi-Fi (Permission denied)\n')
+    ).toMatchObject({ failure: 'permission' })
+    expect(networksetupOutputError(['-getwebproxy'], fixture('error-invalid-service.txt'))).toMatchObject({
+      failure: 'failed',
+      message: 'networksetup -getwebproxy failed: ** Error: The parameters were not valid.'
+    })
+    expect(networksetupOutputError(['-getwebproxy'], fixture('getwebproxy-enabled.txt'))).toBeNull()
+  })
+})
+
+describe('parseScutilProxy', () => {
+  it('reads manual proxies and exceptions, ignoring the __SCOPED__ copies', () => {
+    expect(parseScutilProxy(fixture('scutil-proxy-manual.txt'))).toEqual({
+      mode: 'manual',
+      http: { host: 'proxy.corp.example', port: 3128 },
+      https: { host: 'proxy.corp.example', port: 3129 },
+      socks: null,
+      bypass: ['*.local', '169.254/16', '*.corp.example'],
+      pacUrl: null,
+      autoDetect: false
+    })
+  })
+
+  it('reads a PAC configuration', () => {
+    expect(parseScutilProxy(fixture('scutil-proxy-pac.txt'))).toEqual({
+      mode: 'pac',
+      http: null,
+      https: null,
+      socks: null,
+      bypass: [],
+      pacUrl: 'http://wpad.corp.example:8080/proxy.pac',
+      autoDetect: false
+    })
+  })
+
+  it('reads no proxy even when a scoped interface has one', () => {
+    expect(parseScutilProxy(fixture('scutil-proxy-none.txt'))).toEqual({
+      mode: 'none',
+      http: null,
+      https: null,
+      socks: null,
+      bypass: [],
+      pacUrl: null,
+      autoDetect: false
+    })
+    expect(parseScutilProxy('<dictionary> {\n}\n').mode).toBe('none')
+  })
+
+  it('reads SOCKS with an IPv6 host and WPAD', () => {
+    expect(parseScutilProxy(fixture('scutil-proxy-socks-wpad.txt'))).toEqual({
+      mode: 'manual',
+      http: null,
+      https: null,
+      socks: { host: '::1', port: 1080 },
+      bypass: ['localhost'],
+      pacUrl: null,
+      autoDetect: true
+    })
+  })
+})
+
+describe('createMacPlatform', () => {
+  it('snapshots every enabled service in list order, skipping the disabled one', async () => {
+    const { run, calls } = fakeRunner(OFFICE)
+    const snapshot = await createMacPlatform(run).snapshot()
+    expect(calls).toEqual([['-listallnetworkservices'], ...snapshotCommands(WIFI), ...snapshotCommands(LAN)])
+    expect(snapshot).toEqual({ platform: 'macos', data: { services: [OFFICE_WIFI, OFFICE_LAN] } })
+    expect(JSON.parse(JSON.stringify(snapshot))).toEqual(snapshot)
+  })
+
+  it('describes the first enabled service', async () => {
+    const platform = createMacPlatform(fakeRunner(OFFICE).run)
+    expect(platform.view(await platform.snapshot())).toEqual({
+      mode: 'manual',
+      http: { host: 'proxy.corp.example', port: 3128 },
+      https: { host: 'proxy.corp.example', port: 3129 },
+      socks: null,
+      bypass: ['*.local', '169.254/16', '*.corp.example'],
+      pacUrl: null,
+      autoDetect: false
+    })
+  })
+
+  it('describes PAC and WPAD services, and a machine without services', () => {
+    const platform = createMacPlatform(fakeRunner([]).run)
+    const pacService = { ...OFFICE_LAN, autoProxyUrl: 'http://wpad/p.pac', autoProxyEnabled: true }
+    const view = (services: MacServiceSettings[]) =>
+      platform.view({ platform: 'macos', data: { services } satisfies MacSnapshotData })
+    expect(view([pacService, OFFICE_WIFI])).toMatchObject({
+      mode: 'pac',
+      pacUrl: 'http://wpad/p.pac',
+      autoDetect: true
+    })
+    expect(view([OFFICE_LAN])).toMatchObject({ mode: 'auto-detect', http: null, bypass: [] })
+    expect(view([])).toEqual({
+      mode: 'none',
+      http: null,
+      https: null,
+      socks: null,
+      bypass: [],
+      pacUrl: null,
+      autoDetect: false
+    })
+    const windows: OsSnapshot = { platform: 'windows', data: {} }
+    expect(() => platform.view(windows)).toThrow(/Not a macOS/)
+  })
+
+  it('applies a manual proxy with socks to every enabled service', async () => {
+    const { run, calls } = fakeRunner(OFFICE)
+    await createMacPlatform(run).apply(MANUAL)
+    const forService = (s: string) => [
+      ['-setwebproxy', s, '127.0.0.1', '8080'],
+      ['-setsecurewebproxy', s, '127.0.0.1', '8080'],
+      ['-setsocksfirewallproxy', s, '127.0.0.1', '1080'],
+      ['-setproxybypassdomains', s, 'localhost', '127.0.0.1', '*.local'],
+      ['-setautoproxystate', s, 'off'],
+      ['-setproxyautodiscovery', s, 'off']
+    ]
+    expect(calls).toEqual([['-listallnetworkservices'], ...forService(WIFI), ...forService(LAN)])
+  })
+
+  it('applies a manual proxy without socks and with an empty bypass list', async () => {
+    const { run, calls } = fakeRunner(OFFICE)
+    await createMacPlatform(run).apply({
+      ...MANUAL,
+      https: { host: '127.0.0.1', port: 8443 },
+      socks: null,
+      bypass: []
+    })
+    expect(calls.slice(0, 7)).toEqual([
+      ['-listallnetworkservices'],
+      ['-setwebproxy', WIFI, '127.0.0.1', '8080'],
+      ['-setsecurewebproxy', WIFI, '127.0.0.1', '8443'],
+      ['-setsocksfirewallproxystate', WIFI, 'off'],
+      ['-setproxybypassdomains', WIFI, 'Empty'],
+      ['-setautoproxystate', WIFI, 'off'],
+      ['-setproxyautodiscovery', WIFI, 'off']
+    ])
+    expect(calls).toHaveLength(13)
+  })
+
+  it('applies a PAC URL', async () => {
+    const { run, calls } = fakeRunner(OFFICE)
+    await createMacPlatform(run).apply({ mode: 'pac', url: 'http://127.0.0.1:8080/proxy.pac' })
+    const forService = (s: string) => [
+      ['-setautoproxyurl', s, 'http://127.0.0.1:8080/proxy.pac'],
+      ['-setautoproxystate', s, 'on'],
+      ['-setwebproxystate', s, 'off'],
+      ['-setsecurewebproxystate', s, 'off'],
+      ['-setsocksfirewallproxystate', s, 'off'],
+      ['-setproxyautodiscovery', s, 'off']
+    ]
+    expect(calls).toEqual([['-listallnetworkservices'], ...forService(WIFI), ...forService(LAN)])
+    expect(buildApplyCommands([WIFI, LAN], { mode: 'pac', url: 'http://127.0.0.1:8080/proxy.pac' })).toEqual(
+      calls.slice(1)
+    )
+  })
+
+  it('restores every field of every service, switching never-set proxies off without a server', async () => {
+    const snapshot = await createMacPlatform(fakeRunner(OFFICE).run).snapshot()
+    const { run, calls } = fakeRunner([])
+    await createMacPlatform(run).restore(JSON.parse(JSON.stringify(snapshot)) as OsSnapshot)
+    expect(calls).toEqual([
+      ['-setwebproxy', WIFI, 'proxy.corp.example', '3128'],
+      ['-setwebproxystate', WIFI, 'on'],
+      ['-setsecurewebproxy', WIFI, 'proxy.corp.example', '3129'],
+      ['-setsecurewebproxystate', WIFI, 'on'],
+      ['-setsocksfirewallproxy', WIFI, '127.0.0.1', '1080'],
+      ['-setsocksfirewallproxystate', WIFI, 'off'],
+      ['-setproxybypassdomains', WIFI, '*.local', '169.254/16', '*.corp.example'],
+      ['-setautoproxyurl', WIFI, 'http://old.corp.example/proxy.pac'],
+      ['-setautoproxystate', WIFI, 'off'],
+      ['-setproxyautodiscovery', WIFI, 'off'],
+      ['-setwebproxystate', LAN, 'off'],
+      ['-setsecurewebproxystate', LAN, 'off'],
+      ['-setsocksfirewallproxystate', LAN, 'off'],
+      ['-setproxybypassdomains', LAN, 'Empty'],
+      ['-setautoproxystate', LAN, 'off'],
+      ['-setproxyautodiscovery', LAN, 'on']
+    ])
+    expect(buildRestoreCommands(snapshot.data as MacSnapshotData)).toEqual(calls)
+  })
+
+  it('turns an admin-rights message printed with exit 0 into a permission error', async () => {
+    const { run, calls } = fakeRunner([
+      ...OFFICE,
+      [['-setwebproxy', WIFI, '127.0.0.1', '8080'], fixture('error-admin-privileges.txt')]
+    ])
+    const failure = createMacPlatform(run).apply(MANUAL)
+    await expect(failure).rejects.toBeInstanceOf(CommandError)
+    await expect(failure).rejects.toMatchObject({
+      failure: 'permission',
+      command: NETWORKSETUP,
+      message: expect.stringMatching(/needs administrator rights .*requires admin privileges/)
+    })
+    // Apply stops at the first refusal.
+    expect(calls.at(-1)).toEqual(['-setwebproxy', WIFI, '127.0.0.1', '8080'])
+  })
+
+  it('also recognises the error on stderr and from a non-zero exit', async () => {
+    const onStderr = fakeRunner([
+      ...OFFICE,
+      [
+        ['-setautoproxyurl', WIFI, 'http://x/p.pac'],
+        { stdout: '', stderr: fixture('error-admin-privileges.txt') }
+      ]
+    ])
+    await expect(
+      createMacPlatform(onStderr.run).apply({ mode: 'pac', url: 'http://x/p.pac' })
+    ).rejects.toMatchObject({
+      failure: 'permission'
+    })
+    const args = ['-setautoproxyurl', WIFI, 'http://x/p.pac']
+    const exited = fakeRunner([...OFFICE, [args, adminError(args)]])
+    await expect(
+      createMacPlatform(exited.run).apply({ mode: 'pac', url: 'http://x/p.pac' })
+    ).rejects.toMatchObject({
+      failure: 'permission',
+      message: expect.stringMatching(/needs administrator rights/)
+    })
+    const failedWithAdminText = new CommandError(
+      'failed',
+      NETWORKSETUP,
+      `${NETWORKSETUP} -setautoproxyurl failed (exit 1): You cannot set the proxy (Permission denied)`
+    )
+    const generic = fakeRunner([...OFFICE, [args, failedWithAdminText]])
+    await expect(
+      createMacPlatform(generic.run).apply({ mode: 'pac', url: 'http://x/p.pac' })
+    ).rejects.toMatchObject({
+      failure: 'permission'
+    })
+  })
+
+  it('reports other error lines as failures', async () => {
+    const { run } = fakeRunner([
+      [['-listallnetworkservices'], fixture('listallnetworkservices.txt')],
+      [['-getwebproxy', WIFI], fixture('error-invalid-service.txt')]
+    ])
+    await expect(createMacPlatform(run).snapshot()).rejects.toMatchObject({
+      failure: 'failed',
+      message: expect.stringContaining('The parameters were not valid')
+    })
+  })
+
+  it('keeps restoring after a refusal and then reports the first one', async () => {
+    const snapshot = await createMacPlatform(fakeRunner(OFFICE).run).snapshot()
+    const first = ['-setwebproxy', WIFI, 'proxy.corp.example', '3128']
+    const { run, calls } = fakeRunner([[first, fixture('error-admin-privileges.txt')]])
+    await expect(createMacPlatform(run).restore(snapshot)).rejects.toMatchObject({ failure: 'permission' })
+    expect(calls).toHaveLength(16)
+  })
+
+  it('propagates a missing networksetup unchanged', async () => {
+    const missing = new CommandError('missing', NETWORKSETUP, `${NETWORKSETUP} was not found`)
+    const { run, calls } = fakeRunner([[['-listallnetworkservices'], missing]])
+    await expect(createMacPlatform(run).snapshot()).rejects.toBe(missing)
+    await expect(createMacPlatform(run).apply(MANUAL)).rejects.toBe(missing)
+    const restoring = fakeRunner([[['-setwebproxy', WIFI, 'proxy.corp.example', '3128'], missing]])
+    const snapshot = await createMacPlatform(fakeRunner(OFFICE).run).snapshot()
+    await expect(createMacPlatform(restoring.run).restore(snapshot)).rejects.toBe(missing)
+    expect(restoring.calls).toHaveLength(1)
+    expect(calls).toHaveLength(2)
+  })
+})

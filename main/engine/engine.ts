@@ -15,15 +15,8 @@ import {
   type PrepareRequestFunctionOpts,
   type PrepareRequestFunctionResult
 } from 'proxy-chain'
-import {
-  DIRECT_PROFILE,
-  type Decision,
-  type EngineState,
-  type Profile,
-  type Upstream
-} from '../../common/model.ts'
+import { DIRECT_PROFILE, type EngineState, type Profile, type Upstream } from '../../common/model.ts'
 
-export type { EngineState }
 import { compileProfile, type CompiledRules, type Match } from '../rules/compile.ts'
 import { connectTarget, joinSockets } from './direct-tunnel.ts'
 import {
@@ -40,6 +33,8 @@ import { diagnoseSocks } from './socks-diagnosis.ts'
 import { describeUpstream, upstreamUrl } from './upstream.ts'
 import type { TrackedRequest, TrafficStats } from '../stats/traffic-stats.ts'
 import { servePac, type PacPublisher } from '../sysproxy/pac.ts'
+
+export type { EngineState }
 
 export interface ProxyAuth {
   username: string
@@ -64,20 +59,8 @@ export interface EngineOptions {
   pac?: PacPublisher | null
 }
 
-/** What the engine decided for one request, emitted as it starts. */
-export interface RoutedRequest {
-  connectionId: number
-  hostname: string
-  port: number
-  isHttp: boolean
-  profileId: string
-  ruleId: string | null
-  decision: Decision
-}
-
 interface EngineEvents {
   state: [EngineState]
-  routed: [RoutedRequest]
   /** Unexpected failures that proxy-chain turned into a 500; the process keeps running. */
   failure: [Error]
 }
@@ -281,18 +264,6 @@ export class ProxyEngine extends EventEmitter<EngineEvents> {
     const route = this.routing
     const routed: Routed = { route, match: route.rules.match({ hostname, port, isHttp }) }
     if (this.stats) this.track(this.stats, request, hostname, port, isHttp, routed)
-    if (this.listenerCount('routed') > 0) {
-      const { decision, rule } = routed.match
-      this.emit('routed', {
-        connectionId: (request.socket as GuardedSocket).proxyChainId ?? -1,
-        hostname,
-        port,
-        isHttp,
-        profileId: route.profile.id,
-        ruleId: rule?.rule.id ?? null,
-        decision
-      })
-    }
     return routed
   }
 

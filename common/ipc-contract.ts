@@ -1,19 +1,127 @@
 /**
- * The contract between the UI and the main process. Main implements `AppApi`, the preload exposes it
- * as `window.api`, the renderer calls it; channel names derive from the keys so they cannot drift.
+ * The contract between the UI and the main process. Main implements `AppApi` once (the service
+ * layer); Electron IPC and the headless dashboard's WebSocket both carry it; the preload exposes it as
+ * `window.api`. Channel names derive from the keys, and every payload is checked against
+ * `API_PAYLOADS` in main before a handler runs, because the sender is never trusted.
+ *
+ * Results cross as `{ ok: true, value } | { ok: false, error }`: Electron keeps only the message of a
+ * thrown error, and the UI needs the code too.
  */
-import type { EngineState } from './model.ts'
+import type {
+  EngineState,
+  Explanation,
+  HostTraffic,
+  Profile,
+  RequestLogEntry,
+  Settings,
+  StatsSnapshot
+} from './model.ts'
 import type { Result } from './result.ts'
 
+export type SystemProxyMode = 'off' | 'manual' | 'pac'
+
+export interface SystemProxyStatus {
+  /** What Junction is doing to the OS proxy right now. */
+  status: 'off' | 'on' | 'yielded' | 'unavailable'
+  mode: SystemProxyMode
+  /** Which controller is in use (windows, macos, gnome, kde), or null when none fits this desktop. */
+  platform: string | null
+  /** Why the system proxy is unavailable or yielded, in words. */
+  detail: string | null
+}
+
+export interface ShellCommandSet {
+  posix: string
+  powershell: string
+  cmd: string
+}
+
+export interface HistoryPoint {
+  at: number
+  up: number
+  down: number
+}
+
+/** Upstream passwords never travel to the UI; this stands in for a saved one, and saving it keeps it. */
+export const SECRET_PLACEHOLDER = '\u2022\u2022\u2022\u2022\u2022\u2022\u2022\u2022'
+
+type Async<T> = Promise<Result<T>>
+
 export interface AppApi {
-  getEngineState(): Promise<Result<EngineState>>
+  getEngineState(): Async<EngineState>
+  /** Passwords are replaced by SECRET_PLACEHOLDER. */
+  listProfiles(): Async<Profile[]>
+  saveProfile(profile: Profile): Async<Profile>
+  deleteProfile(id: string): Async<void>
+  setActiveProfile(id: string, options?: { closeConnections: boolean }): Async<EngineState>
+  reorderRules(profileId: string, ruleIds: string[]): Async<Profile>
+  explain(profileId: string, url: string): Async<Explanation>
+  getSettings(): Async<Settings>
+  updateSettings(patch: Partial<Settings>): Async<Settings>
+  getSystemProxy(): Async<SystemProxyStatus>
+  setSystemProxy(mode: SystemProxyMode): Async<SystemProxyStatus>
+  shellCommands(): Async<ShellCommandSet>
+  getStats(): Async<StatsSnapshot>
+  getRequestLog(query: { limit: number; host?: string }): Async<RequestLogEntry[]>
+  topHosts(query: { from: number; to: number; limit: number }): Async<HostTraffic[]>
+  historySeries(query: {
+    from: number
+    to: number
+    kind: 'host' | 'profile' | 'route'
+    name: string
+  }): Async<HistoryPoint[]>
+  exportHistoryCsv(query: { from: number; to: number }): Async<string>
+  closeConnection(id: number): Async<boolean>
+  closeProfileConnections(profileId: string): Async<number>
+  /** Profiles and settings as JSON, without upstream passwords. */
+  exportConfig(): Async<string>
+  importConfig(json: string): Async<{ profiles: number }>
 }
 
 export interface AppEvents {
   onEngineState: EngineState
+  onStats: StatsSnapshot
+  onSystemProxy: SystemProxyStatus
+  onError: { message: string }
 }
 
-export const API_METHODS = ['getEngineState'] as const satisfies readonly (keyof AppApi)[]
-export const API_EVENTS = ['onEngineState'] as const satisfies readonly (keyof AppEvents)[]
+export type ApiMethod = keyof AppApi
+export type ApiEvent = keyof AppEvents
 
-export const channelFor = (name: keyof AppApi | keyof AppEvents): string => `junction:${name}`
+export const API_METHODS = [
+  'getEngineState',
+  'listProfiles',
+  'saveProfile',
+  'deleteProfile',
+  'setActiveProfile',
+  'reorderRules',
+  'explain',
+  'getSettings',
+  'updateSettings',
+  'getSystemProxy',
+  'setSystemProxy',
+  'shellCommands',
+  'getStats',
+  'getRequestLog',
+  'topHosts',
+  'historySeries',
+  'exportHistoryCsv',
+  'closeConnection',
+  'closeProfileConnections',
+  'exportConfig',
+  'importConfig'
+] as const satisfies readonly ApiMethod[]
+export const API_EVENTS = [
+  'onEngineState',
+  'onStats',
+  'onSystemProxy',
+  'onError'
+] as const satisfies readonly ApiEvent[]
+
+export const channelFor = (name: ApiMethod | ApiEvent): string => `junction:${name}`
+
+/** True when two key sets are equal; used at compile time to keep the lists above complete. */
+export type SameKeys<A, B> = [Exclude<keyof A, keyof B>, Exclude<keyof B, keyof A>] extends [never, never]
+  ? true
+  : false
+export const METHOD_LIST_COMPLETE: SameKeys<AppApi, Record<(typeof API_METHODS)[number], true>> = true

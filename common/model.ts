@@ -93,7 +93,9 @@ export const ProfileSchema = z.object({
   name: z.string().min(1, 'must not be empty').max(100),
   upstreams: z.array(UpstreamSchema),
   rules: z.array(RuleSchema),
-  defaultAction: ActionSchema
+  defaultAction: ActionSchema,
+  /** In PAC mode, send nothing direct when Junction is unreachable (the default falls back to DIRECT). */
+  pacFailClosed: z.boolean().optional()
 })
 export type Profile = z.infer<typeof ProfileSchema>
 
@@ -112,7 +114,17 @@ export const SettingsSchema = z.object({
   port: z.number().int().min(0).max(65535),
   activeProfileId: id,
   /** Also write the request log to `<data dir>/logs/requests.log` (rotated at 10 MiB, 3 kept). */
-  requestLogFile: z.boolean()
+  requestLogFile: z.boolean(),
+  systemProxy: z.object({
+    /** `off`: Junction never touches the OS proxy. */
+    mode: z.enum(['off', 'manual', 'pac']),
+    /** Also point the OS's SOCKS proxy at Junction (manual mode). */
+    socks: z.boolean(),
+    /** Hosts that bypass the proxy; empty means the platform default (localhost, 127.0.0.0/8, ::1 …). */
+    bypass: z.array(z.string().min(1).max(253)).max(500),
+    /** When another program changes the OS proxy while Junction has it on. */
+    guard: z.enum(['reapply', 'yield'])
+  })
 })
 export type Settings = z.infer<typeof SettingsSchema>
 
@@ -120,7 +132,8 @@ export const DEFAULT_SETTINGS: Settings = {
   listenHost: '127.0.0.1',
   port: 8899,
   activeProfileId: 'direct',
-  requestLogFile: false
+  requestLogFile: false,
+  systemProxy: { mode: 'off', socks: false, bypass: [], guard: 'reapply' }
 }
 
 /** What the engine decided for one request, as reported to logs, statistics and `explain`. */

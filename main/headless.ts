@@ -11,7 +11,7 @@ import { ProxyEngine, type EngineState } from './engine/engine.ts'
 import { HistoryStore } from './stats/history-store.ts'
 import { RequestLogFile, RequestRing } from './stats/request-log.ts'
 import { TrafficStats } from './stats/traffic-stats.ts'
-import { attachSystemProxy } from './sysproxy/attach.ts'
+import { attachSystemProxy, type AttachedSystemProxy } from './sysproxy/attach.ts'
 import { PacPublisher } from './sysproxy/pac.ts'
 
 export interface HeadlessOptions {
@@ -67,10 +67,14 @@ export function describeState(state: EngineState): string {
 }
 
 export interface HeadlessHandle {
+  dataDir: string
   engine: ProxyEngine
+  profiles: ProfileStore
+  settings: SettingsStore
   stats: TrafficStats
   history: HistoryStore
   ring: RequestRing
+  systemProxy: AttachedSystemProxy
   stop(): Promise<void>
 }
 
@@ -89,7 +93,8 @@ export async function startHeadless(
   const profilesOpened = await ProfileStore.open(options.dataDir)
   for (const problem of [settingsOpened.problem, profilesOpened.problem])
     if (problem) log(`config problem: ${problem}`)
-  const settings = settingsOpened.store.get()
+  const settingsStore = settingsOpened.store
+  const settings = settingsStore.get()
   const profiles = profilesOpened.store
 
   const wanted = options.profile ?? settings.activeProfileId
@@ -141,10 +146,14 @@ export async function startHeadless(
     log
   })
   return {
+    dataDir: options.dataDir,
     engine,
+    profiles,
+    settings: settingsStore,
     stats,
     history,
     ring,
+    systemProxy: sysproxy,
     async stop() {
       // The OS stops sending traffic here before the proxy goes away.
       await sysproxy.detach()

@@ -1,66 +1,95 @@
 /**
- * Desktop entry point: one window over the same engine and configuration headless mode uses.
- * Only window and IPC glue lives here; everything else is plain Node under main/.
+ * Desktop entry point: window, tray and IPC glue around the same services headless mode runs.
+ * Everything that is not Electron glue lives in plain-Node modules under main/.
  */
-import { app, BrowserWindow, ipcMain, session, shell } from 'electron'
+import { app, BrowserWindow, ipcMain, powerMonitor, session, shell } from 'electron'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { API_EVENTS, channelFor, type AppApi } from '../common/ipc-contract.ts'
-import { ok } from '../common/result.ts'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { channelFor, type AppEvents, type ApiEvent } from '../common/ipc-contract.ts'
 import { startHeadless, type HeadlessHandle } from './headless.ts'
+import { forwardEvents } from './ipc/events.ts'
+import { registerIpc, trustedOrigins } from './ipc/register.ts'
+import { runShutdown } from './lifecycle/shutdown.ts'
+import { createJunctionService } from './services/junction-service.ts'
+import { CONTENT_SECURITY_POLICY, mainWindowOptions } from './window.ts'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
-let handle: HeadlessHandle | null = null
+const rendererFile = path.join(here, '../renderer/index.html')
+let junction: HeadlessHandle | null = null
 let window: BrowserWindow | null = null
+let quitting = false
 
 function createWindow(): BrowserWindow {
-  const win = new BrowserWindow({
-    width: 1100,
-    height: 720,
-    show: false,
-    title: 'Junction',
-    webPreferences: {
-      preload: path.join(here, '../preload/index.cjs'),
-      contextIsolation: true,
-      sandbox: true,
-      nodeIntegration: false,
-      webSecurity: true
-    }
-  })
+  const win = new BrowserWindow(mainWindowOptions(path.join(here, '../preload/index.cjs')))
   win.once('ready-to-show', () => win.show())
+  // Links to the web open in the browser; the window itself never navigates or opens others.
   win.webContents.setWindowOpenHandler(({ url }) => {
     if (url.startsWith('https://')) void shell.openExternal(url)
     return { action: 'deny' }
   })
   win.webContents.on('will-navigate', (event) => event.preventDefault())
+  win.webContents.on('will-attach-webview', (event) => event.preventDefault())
   if (process.env.ELECTRON_RENDERER_URL) void win.loadURL(process.env.ELECTRON_RENDERER_URL)
-  else void win.loadFile(path.join(here, '../renderer/index.html'))
+  else void win.loadFile(rendererFile)
   return win
 }
 
-const handlers: AppApi = {
-  getEngineState: async () => ok(handle!.engine.state)
+async function start(): Promise<void> {
+  const ses = session.defaultSession
+  ses.setPermissionRequestHandler((_wc, _permission, callback) => callback(false))
+  ses.setPermissionCheckHandler(() => false)
+  ses.webRequest.onHeadersReceived((details, callback) =>
+    callback({
+      responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [CONTENT_SECURITY_POLICY] }
+    })
+  )
+  junction = await startHeadless({ dataDir: app.getPath('userData') })
+  registerIpc(
+    ipcMain,
+    createJunctionService(junction),
+    trustedOrigins(process.env.ELECTRON_RENDERER_URL, pathToFileURL(rendererFile).href)
+  )
+  window = createWindow()
+  // Windows ends the session without before-quit.
+  window.on('session-end', () => void junction?.systemProxy.detach())
+  const send = <K extends ApiEvent>(event: K, payload: AppEvents[K]) => {
+    if (window && !window.isDestroyed()) window.webContents.send(channelFor(event), payload)
+  }
+  forwardEvents(junction, send)
 }
 
 if (!app.requestSingleInstanceLock()) {
   app.quit()
 } else {
   app.on('second-instance', () => {
-    if (window?.isMinimized()) window.restore()
-    window?.focus()
+    if (!window) return
+    if (window.isMinimized()) window.restore()
+    window.show()
+    window.focus()
   })
-  app.whenReady().then(async () => {
-    session.defaultSession.setPermissionRequestHandler((_wc, _permission, callback) => callback(false))
-    handle = await startHeadless({ dataDir: app.getPath('userData') })
-    for (const name of Object.keys(handlers) as (keyof AppApi)[]) {
-      ipcMain.handle(channelFor(name), () => handlers[name]())
-    }
-    window = createWindow()
-    const [stateEvent] = API_EVENTS
-    handle.engine.on('state', (state) => window?.webContents.send(channelFor(stateEvent), state))
+  app.whenReady().then(start, (error: Error) => {
+    console.error(`[junction] could not start: ${error.message}`)
+    app.exit(1)
   })
   app.on('window-all-closed', () => app.quit())
-  app.on('before-quit', () => {
-    void handle?.stop()
+  // The OS is going down: there may be no time for before-quit, so put the proxy settings back now.
+  app.whenReady().then(() => powerMonitor.on('shutdown', () => void junction?.systemProxy.detach()))
+  // Restore the OS proxy and stop the engine before quitting, within 3 s whatever happens.
+  app.on('before-quit', (event) => {
+    if (quitting || !junction) return
+    quitting = true
+    event.preventDefault()
+    const running = junction
+    void runShutdown([
+      { name: 'system proxy', run: () => running.systemProxy.detach() },
+      { name: 'engine', run: () => running.stop() }
+    ]).then((report) => {
+      for (const f of report.failed) console.error(`[junction] shutdown: ${f.name} failed: ${f.message}`)
+      app.quit()
+    })
+  })
+  process.on('uncaughtException', (error) => {
+    console.error(`[junction] unexpected error: ${error.stack ?? error.message}`)
+    if (!quitting) app.quit()
   })
 }

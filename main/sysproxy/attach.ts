@@ -9,6 +9,8 @@ import { detectPlatform } from './detect.ts'
 import { defaultBypass, desiredProxy } from './desired.ts'
 import type { PacPublisher } from './pac.ts'
 import { shellCommands } from './shell-commands.ts'
+import type { ShellCommandSet, SystemProxyMode, SystemProxyStatus } from '../../common/ipc-contract.ts'
+import { fail, ok, type Result } from '../../common/result.ts'
 import { SystemProxy } from './system-proxy.ts'
 import type { SystemProxyPlatform } from './types.ts'
 
@@ -26,12 +28,17 @@ export interface AttachOptions {
 
 export interface AttachedSystemProxy {
   systemProxy: SystemProxy | null
+  status(): SystemProxyStatus
+  /** Turns the OS proxy on in a mode, or off; the result says what happened. */
+  setMode(mode: SystemProxyMode): Promise<Result<SystemProxyStatus>>
+  shellCommands(): ShellCommandSet | null
   /** Restores the OS settings (if Junction changed them). */
   detach(): Promise<void>
 }
 
 export async function attachSystemProxy(options: AttachOptions): Promise<AttachedSystemProxy> {
-  const { engine, pac, log, settings } = options
+  const { engine, pac, log } = options
+  let settings = options.settings
   const detection =
     options.platform !== undefined
       ? { platform: options.platform, reason: 'no system proxy platform was given' }
@@ -52,14 +59,34 @@ export async function attachSystemProxy(options: AttachOptions): Promise<Attache
   publish(engine.profile)
   engine.on('state', () => publish(engine.profile))
 
+  const shell = (): ShellCommandSet | null =>
+    engine.state.status === 'running'
+      ? shellCommands({ host: engine.state.host, port: engine.state.port }, bypassFor())
+      : null
+
   if (!detected) {
-    if (settings.mode !== 'off' && engine.state.status === 'running') {
-      log(`system proxy: ${detection.reason}`)
-      log(
-        `system proxy: in a terminal, run: ${shellCommands({ host: engine.state.host, port: engine.state.port }, bypassFor()).posix}`
-      )
+    const reason = detection.reason ?? 'no system proxy controller fits this machine'
+    if (settings.mode !== 'off') {
+      log(`system proxy: ${reason}`)
+      const commands = shell()
+      if (commands) log(`system proxy: in a terminal, run: ${commands.posix}`)
     }
-    return { systemProxy: null, detach: async () => undefined }
+    const status = (): SystemProxyStatus => ({
+      status: 'unavailable',
+      mode: settings.mode,
+      platform: null,
+      detail: reason
+    })
+    return {
+      systemProxy: null,
+      status,
+      setMode: async (mode) => {
+        settings = { ...settings, mode }
+        return mode === 'off' ? ok(status()) : fail('engine-error', reason)
+      },
+      shellCommands: shell,
+      detach: async () => undefined
+    }
   }
 
   const systemProxy = new SystemProxy(detected, {
@@ -73,20 +100,40 @@ export async function attachSystemProxy(options: AttachOptions): Promise<Attache
   )
   systemProxy.on('error', (message) => log(`system proxy: ${message}`))
 
+  const status = (): SystemProxyStatus => {
+    const state = systemProxy.state
+    return {
+      status: state.status,
+      mode: settings.mode,
+      platform: detected.id,
+      detail: state.status === 'yielded' ? state.reason : null
+    }
+  }
+
+  const setMode = async (mode: SystemProxyMode): Promise<Result<SystemProxyStatus>> => {
+    settings = { ...settings, mode }
+    const state = engine.state
+    const desired =
+      state.status === 'running' ? desiredProxy(settings, detected.id, state.host, state.port) : null
+    if (!desired) {
+      const off = await systemProxy.disable()
+      return off.ok ? ok(status()) : off
+    }
+    const enabled = await systemProxy.enable(desired)
+    if (!enabled.ok) return enabled
+    log(
+      `system proxy: ${desired.mode === 'pac' ? `PAC ${desired.url}` : `manual → ${desired.http.host}:${desired.http.port}`} (${detected.id})`
+    )
+    return ok(status())
+  }
+
   const recovered = await systemProxy.recover()
   if (!recovered.ok) log(`system proxy: ${recovered.error.message}`)
   else if (recovered.value) log(`system proxy: ${recovered.value}`)
 
-  const state = engine.state
-  const desired =
-    state.status === 'running' ? desiredProxy(settings, detected.id, state.host, state.port) : null
-  if (desired) {
-    const enabled = await systemProxy.enable(desired)
-    log(
-      enabled.ok
-        ? `system proxy: ${desired.mode === 'pac' ? `PAC ${desired.url}` : `manual → ${desired.http.host}:${desired.http.port}`} (${detected.id})`
-        : `system proxy: ${enabled.error.message}`
-    )
+  if (settings.mode !== 'off') {
+    const enabled = await setMode(settings.mode)
+    if (!enabled.ok) log(`system proxy: ${enabled.error.message}`)
   }
   // Never leave the OS pointing at a proxy that is gone.
   engine.on('state', (s) => {
@@ -95,6 +142,9 @@ export async function attachSystemProxy(options: AttachOptions): Promise<Attache
 
   return {
     systemProxy,
+    status,
+    setMode,
+    shellCommands: shell,
     async detach() {
       const wasOn = systemProxy.state.status === 'on'
       const restored = await systemProxy.disable()

@@ -1,0 +1,44 @@
+/**
+ * Argument schemas for every method of the contract, checked in main before any handler runs.
+ * Separate from ipc-contract.ts so that the sandboxed preload does not bundle zod.
+ */
+import { z } from 'zod'
+import type { AppApi, SameKeys } from './ipc-contract.ts'
+import { ProfileSchema, SettingsSchema } from './model.ts'
+
+const id = z.string().min(1).max(64)
+const range = z.object({ from: z.number().int().nonnegative(), to: z.number().int().nonnegative() })
+const historyKind = z.enum(['host', 'profile', 'route'])
+
+export const API_PAYLOADS = {
+  getEngineState: z.tuple([]),
+  listProfiles: z.tuple([]),
+  saveProfile: z.tuple([ProfileSchema]),
+  deleteProfile: z.tuple([id]),
+  setActiveProfile: z.tuple([id, z.object({ closeConnections: z.boolean() }).optional()]),
+  reorderRules: z.tuple([id, z.array(id).max(200_000)]),
+  explain: z.tuple([id, z.string().min(1).max(2048)]),
+  getSettings: z.tuple([]),
+  updateSettings: z.tuple([SettingsSchema.partial()]),
+  getSystemProxy: z.tuple([]),
+  setSystemProxy: z.tuple([z.enum(['off', 'manual', 'pac'])]),
+  shellCommands: z.tuple([]),
+  getStats: z.tuple([]),
+  getRequestLog: z.tuple([
+    z.object({ limit: z.number().int().min(1).max(5000), host: z.string().max(253).optional() })
+  ]),
+  topHosts: z.tuple([range.extend({ limit: z.number().int().min(1).max(1000) })]),
+  historySeries: z.tuple([range.extend({ kind: historyKind, name: z.string().min(1).max(253) })]),
+  exportHistoryCsv: z.tuple([range]),
+  closeConnection: z.tuple([z.number().int().nonnegative()]),
+  closeProfileConnections: z.tuple([id]),
+  exportConfig: z.tuple([]),
+  importConfig: z.tuple([
+    z
+      .string()
+      .min(2)
+      .max(20 * 1024 * 1024)
+  ])
+} as const
+
+export const PAYLOADS_COMPLETE: SameKeys<AppApi, typeof API_PAYLOADS> = true

@@ -1,0 +1,199 @@
+/**
+ * The one implementation of the UI contract (`AppApi`), on top of the running engine, the stores,
+ * statistics and the system proxy. Electron IPC and the headless dashboard both call it through
+ * `dispatch`, which validates every payload first. Never imports Electron.
+ */
+import { SECRET_PLACEHOLDER, type AppApi } from '../../common/ipc-contract.ts'
+import { DIRECT_PROFILE, SettingsSchema, type Profile } from '../../common/model.ts'
+import { fail, ok, type Result } from '../../common/result.ts'
+import type { HeadlessHandle } from '../headless.ts'
+import { explain } from '../rules/explain.ts'
+import { parseProfile } from '../rules/validate.ts'
+
+/** Replaces upstream passwords with a placeholder: they never travel to the UI. */
+export function maskSecrets(profile: Profile): Profile {
+  return {
+    ...profile,
+    upstreams: profile.upstreams.map((u) => (u.password ? { ...u, password: SECRET_PLACEHOLDER } : u))
+  }
+}
+
+/** Puts stored passwords back where the UI sent the placeholder. */
+function unmaskSecrets(incoming: Profile, stored: Profile | undefined): Result<Profile> {
+  const upstreams = []
+  for (const upstream of incoming.upstreams) {
+    if (upstream.password !== SECRET_PLACEHOLDER) {
+      upstreams.push(upstream)
+      continue
+    }
+    const previous = stored?.upstreams.find((u) => u.id === upstream.id)?.password
+    if (previous === undefined)
+      return fail('invalid-input', `Upstream "${upstream.name}" has no saved password; enter the password`)
+    upstreams.push({ ...upstream, password: previous })
+  }
+  return ok({ ...incoming, upstreams })
+}
+
+export function createJunctionService(app: HeadlessHandle): AppApi {
+  const { engine, profiles, settings, stats, history, ring, systemProxy } = app
+
+  async function activate(profile: Profile): Promise<Result<void>> {
+    const saved = await settings.update({ activeProfileId: profile.id })
+    if (!saved.ok) return saved
+    engine.applyProfile(profile)
+    return ok(undefined)
+  }
+
+  return {
+    getEngineState: async () => ok(engine.state),
+
+    listProfiles: async () => ok(profiles.list().map(maskSecrets)),
+
+    async saveProfile(input) {
+      const unmasked = unmaskSecrets(input, profiles.get(input.id))
+      if (!unmasked.ok) return unmasked
+      const saved = await profiles.put(unmasked.value)
+      if (!saved.ok) return saved
+      if (engine.profile.id === saved.value.id) engine.applyProfile(saved.value)
+      return ok(maskSecrets(saved.value))
+    },
+
+    async deleteProfile(id) {
+      if (engine.profile.id === id) {
+        const switched = await activate(DIRECT_PROFILE)
+        if (!switched.ok) return switched
+      }
+      return profiles.remove(id)
+    },
+
+    async setActiveProfile(id, options) {
+      const profile = profiles.get(id)
+      if (!profile) return fail('not-found', `No profile with id "${id}"`)
+      const previous = engine.profile.id
+      const switched = await activate(profile)
+      if (!switched.ok) return switched
+      if (options?.closeConnections && previous !== id) stats.closeProfile(previous, 'profile switched')
+      return ok(engine.state)
+    },
+
+    async reorderRules(profileId, ruleIds) {
+      const profile = profiles.get(profileId)
+      if (!profile) return fail('not-found', `No profile with id "${profileId}"`)
+      const byId = new Map(profile.rules.map((r) => [r.id, r]))
+      if (
+        ruleIds.length !== byId.size ||
+        new Set(ruleIds).size !== ruleIds.length ||
+        !ruleIds.every((r) => byId.has(r))
+      )
+        return fail('invalid-input', 'The new order must list every rule of the profile exactly once')
+      const saved = await profiles.put({ ...profile, rules: ruleIds.map((r) => byId.get(r)!) })
+      if (!saved.ok) return saved
+      if (engine.profile.id === profileId) engine.applyProfile(saved.value)
+      return ok(maskSecrets(saved.value))
+    },
+
+    async explain(profileId, url) {
+      const profile = profiles.get(profileId)
+      if (!profile) return fail('not-found', `No profile with id "${profileId}"`)
+      try {
+        return ok(explain(profile, url))
+      } catch (error) {
+        return fail('invalid-input', `Cannot explain "${url}": ${(error as Error).message}`)
+      }
+    },
+
+    getSettings: async () => ok(settings.get()),
+
+    async updateSettings(patch) {
+      const saved = await settings.update(patch)
+      if (!saved.ok) return saved
+      if (patch.systemProxy) {
+        const applied = await systemProxy.setMode(saved.value.systemProxy.mode)
+        if (!applied.ok) return applied
+      }
+      return saved
+    },
+
+    getSystemProxy: async () => ok(systemProxy.status()),
+
+    async setSystemProxy(mode) {
+      const applied = await systemProxy.setMode(mode)
+      if (!applied.ok) return applied
+      const current = settings.get().systemProxy
+      const saved = await settings.update({ systemProxy: { ...current, mode } })
+      return saved.ok ? applied : saved
+    },
+
+    async shellCommands() {
+      const commands = systemProxy.shellCommands()
+      return commands ? ok(commands) : fail('engine-error', 'The proxy is not running')
+    },
+
+    getStats: async () => ok(stats.snapshot),
+
+    getRequestLog: async ({ limit, host }) =>
+      ok(ring.list(limit, host ? (entry) => entry.host.includes(host.toLowerCase()) : undefined)),
+
+    topHosts: async ({ from, to, limit }) => ok(history.topHosts(from, to, limit)),
+
+    historySeries: async ({ from, to, kind, name }) => ok(history.series(kind, name, from, to)),
+
+    exportHistoryCsv: async ({ from, to }) => ok(history.toCsv(from, to)),
+
+    closeConnection: async (id) => ok(stats.closeConnection(id)),
+
+    closeProfileConnections: async (profileId) => ok(stats.closeProfile(profileId)),
+
+    async exportConfig() {
+      const list = profiles
+        .list()
+        .filter((p) => p.id !== DIRECT_PROFILE.id)
+        .map((p) => ({ ...p, upstreams: p.upstreams.map(({ password: _password, ...u }) => u) }))
+      return ok(
+        JSON.stringify(
+          { format: 'junction-config', version: 1, settings: settings.get(), profiles: list },
+          null,
+          2
+        )
+      )
+    },
+
+    async importConfig(json) {
+      let doc: { format?: unknown; settings?: unknown; profiles?: unknown }
+      try {
+        doc = JSON.parse(json) as typeof doc
+      } catch (error) {
+        return fail('invalid-input', `The file is not valid JSON: ${(error as Error).message}`)
+      }
+      if (doc?.format !== 'junction-config' || !Array.isArray(doc.profiles))
+        return fail('invalid-input', 'This is not a Junction configuration export')
+      // Check everything before writing anything: an import applies whole or not at all.
+      const parsed: Profile[] = []
+      const details: string[] = []
+      for (const raw of doc.profiles) {
+        const result = parseProfile(raw)
+        if (result.ok) parsed.push(result.value)
+        else details.push(...(result.error.details ?? [result.error.message]))
+      }
+      const importedSettings = SettingsSchema.partial().safeParse(doc.settings ?? {})
+      if (!importedSettings.success) details.push(`settings: ${importedSettings.error.issues[0]?.message}`)
+      if (details.length > 0) return fail('invalid-input', `Nothing was imported: ${details[0]}`, details)
+      for (const profile of parsed) {
+        // Exports carry no passwords: keep the ones already saved for the same upstreams.
+        const stored = profiles.get(profile.id)
+        const upstreams = profile.upstreams.map((u) => {
+          const password = u.password ?? stored?.upstreams.find((s) => s.id === u.id)?.password
+          return password === undefined ? u : { ...u, password }
+        })
+        const saved = await profiles.put({ ...profile, upstreams })
+        if (!saved.ok) return saved
+      }
+      if (importedSettings.success) {
+        const { activeProfileId: _ignored, ...rest } = importedSettings.data
+        const saved = await settings.update(rest)
+        if (!saved.ok) return saved
+      }
+      return ok({ profiles: parsed.length })
+    }
+  }
+}

@@ -1,0 +1,154 @@
+/**
+ * The service layer for real: a headless Junction with a data directory, driven through `dispatch`
+ * the way Electron IPC and the dashboard drive it, with traffic through a real squid.
+ */
+import { promises as fs } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { SECRET_PLACEHOLDER, type AppApi } from '../../common/ipc-contract.ts'
+import type { Profile } from '../../common/model.ts'
+import type { Result } from '../../common/result.ts'
+import { startHeadless, type HeadlessHandle } from '../../main/headless.ts'
+import { dispatch } from '../../main/services/dispatch.ts'
+import { createJunctionService } from '../../main/services/junction-service.ts'
+import { proxyGet } from '../harness/client.ts'
+import { startWorld, type World } from './world.ts'
+
+let world: World
+let dataDir: string
+let app: HeadlessHandle
+let api: AppApi
+
+const call = async <T>(name: string, ...args: unknown[]): Promise<T> => {
+  const result = (await dispatch(api, name, args)) as Result<T>
+  if (!result.ok) throw new Error(`${name}: ${result.error.message}`)
+  return result.value
+}
+
+beforeAll(async () => {
+  world = await startWorld()
+  dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'junction-service-'))
+  app = await startHeadless({ dataDir, port: 0 }, () => undefined)
+  api = createJunctionService(app)
+}, 60_000)
+afterAll(async () => {
+  await app?.stop()
+  await world?.close()
+  await fs.rm(dataDir, { recursive: true, force: true })
+})
+
+const work = (): Profile => ({
+  id: 'work',
+  name: 'Work',
+  upstreams: [world.upstreams.squid],
+  rules: [
+    {
+      id: 'ads',
+      enabled: true,
+      matchers: [{ type: 'domain', value: 'ads.test' }],
+      action: { type: 'block', status: 403, body: 'no ads' }
+    },
+    {
+      id: 'local',
+      enabled: true,
+      matchers: [{ type: 'host', value: 'localhost' }],
+      action: { type: 'direct' }
+    }
+  ],
+  defaultAction: { type: 'upstream', upstreamId: 'squid' }
+})
+
+describe('service', () => {
+  it('create a profile, make it active, and traffic follows it', async () => {
+    const port = app.engine.port!
+    const viaDirect = await proxyGet(port, `${world.origin.url}/echo`)
+    expect(JSON.parse(viaDirect.body.toString()).headers.via).toBeUndefined()
+
+    const saved = await call<Profile>('saveProfile', work())
+    expect(saved.upstreams[0]!.password).toBe(SECRET_PLACEHOLDER)
+    const state = await call<{ profileId: string }>('setActiveProfile', 'work')
+    expect(state.profileId).toBe('work')
+
+    const viaSquid = await proxyGet(port, `${world.origin.url}/echo`)
+    expect(JSON.parse(viaSquid.body.toString()).headers.via).toMatch(/squid/)
+    expect((await proxyGet(port, 'http://x.ads.test/')).status).toBe(403)
+    // The choice is saved.
+    expect(JSON.parse(await fs.readFile(path.join(dataDir, 'settings.json'), 'utf8')).activeProfileId).toBe(
+      'work'
+    )
+  })
+
+  it('never sends passwords to the UI, and saving the placeholder keeps the stored one', async () => {
+    const listed = await call<Profile[]>('listProfiles')
+    const work = listed.find((p) => p.id === 'work')!
+    expect(JSON.stringify(listed)).not.toContain(world.upstreams.squid.password!)
+    await call('saveProfile', { ...work, name: 'Work (renamed)' })
+    // Traffic still authenticates at squid, so the real password was kept.
+    const res = await proxyGet(app.engine.port!, `${world.origin.url}/echo`)
+    expect(res.status).toBe(200)
+    expect(app.profiles.get('work')!.upstreams[0]!.password).toBe(world.upstreams.squid.password)
+  })
+
+  it('explains a URL, reorders rules and refuses a bad order', async () => {
+    expect((await call<{ text: string }>('explain', 'work', 'http://x.ads.test/')).text).toMatch(
+      /^rule "ads" #1/
+    )
+    const reordered = await call<Profile>('reorderRules', 'work', ['local', 'ads'])
+    expect(reordered.rules.map((r) => r.id)).toEqual(['local', 'ads'])
+    expect(await dispatch(api, 'reorderRules', ['work', ['ads']])).toMatchObject({
+      ok: false,
+      error: { code: 'invalid-input' }
+    })
+  })
+
+  it('rejects invalid input with a specific message and saves nothing', async () => {
+    const before = await fs.readFile(path.join(dataDir, 'profiles.json'), 'utf8')
+    const bad = await dispatch(api, 'saveProfile', [
+      {
+        ...work(),
+        rules: [
+          { id: 'r', enabled: true, matchers: [{ type: 'regex', value: '(' }], action: { type: 'direct' } }
+        ]
+      }
+    ])
+    expect(bad).toMatchObject({
+      ok: false,
+      error: { code: 'invalid-input', message: expect.stringMatching(/regex/) }
+    })
+    expect(await dispatch(api, 'noSuchCall', [])).toMatchObject({
+      ok: false,
+      error: { message: 'Unknown call "noSuchCall"' }
+    })
+    expect(await fs.readFile(path.join(dataDir, 'profiles.json'), 'utf8')).toBe(before)
+  })
+
+  it('reports statistics, the request log and history; exports and re-imports the configuration', async () => {
+    app.stats.tick()
+    const stats = await call<{ totalDown: number }>('getStats')
+    expect(stats.totalDown).toBeGreaterThan(0)
+    const log = await call<{ host: string }[]>('getRequestLog', { limit: 10, host: 'ads.test' })
+    expect(log.map((e) => e.host)).toEqual(['x.ads.test'])
+    const top = await call<{ host: string }[]>('topHosts', {
+      from: Date.now() - 3_600_000,
+      to: Date.now() + 60_000,
+      limit: 5
+    })
+    expect(top.map((h) => h.host)).toContain('127.0.0.1')
+    const exported = await call<string>('exportConfig')
+    expect(exported).not.toContain(world.upstreams.squid.password!)
+    expect(await call('importConfig', exported)).toEqual({ profiles: 1 })
+    expect(app.profiles.get('work')!.upstreams[0]!.password).toBe(world.upstreams.squid.password)
+    expect(
+      await dispatch(api, 'importConfig', ['{"format":"junction-config","profiles":[{"id":"x"}]}'])
+    ).toMatchObject({
+      ok: false,
+      error: { message: expect.stringMatching(/^Nothing was imported/) }
+    })
+  })
+
+  it('deleting the active profile falls back to Direct', async () => {
+    await call('deleteProfile', 'work')
+    expect(app.engine.state).toMatchObject({ profileId: 'direct' })
+  })
+})

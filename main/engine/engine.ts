@@ -4,7 +4,7 @@
  * this same class.
  */
 import { EventEmitter } from 'node:events'
-import type { IncomingMessage, ServerResponse } from 'node:http'
+import { createServer, ServerResponse, type IncomingMessage } from 'node:http'
 import type { LookupFunction, Socket } from 'node:net'
 import { timingSafeEqual } from 'node:crypto'
 import https from 'node:https'
@@ -184,22 +184,29 @@ export class ProxyEngine extends EventEmitter<EngineEvents> {
       prepareRequestFunction: (opts) => this.prepare(opts)
     })
     server.on('requestFailed', ({ error }: { error: Error }) => this.emit('failure', error))
-    // Requests reach Junction before proxy-chain: origin-form requests (`GET /proxy.pac`) are answered
-    // here, and proxied ones get their error replies reworded (see guardPlainResponse).
-    const stats = this.stats
+    // proxy-chain's HTTP server, rebuilt with Junction's response class (see JunctionResponse); its
+    // handlers move over unchanged.
+    const http = createServer({ ServerResponse: JunctionResponse })
+    for (const event of ['clientError', 'connection'] as const) {
+      // Node's own connection handler is on both servers already; only proxy-chain's move.
+      const own = new Set(http.listeners(event))
+      for (const listener of server.server.listeners(event))
+        if (!own.has(listener)) http.on(event, listener as () => void)
+    }
     const chainOnRequest = server.server.listeners('request')[0] as RequestListener
-    server.server.removeAllListeners('request')
-    server.server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const chainOnConnect = server.server.listeners('connect')[0] as ConnectListener
+    server.server = http
+    // Requests reach Junction before proxy-chain: origin-form requests (`GET /proxy.pac`) are answered
+    // here, and proxied ones are counted.
+    const stats = this.stats
+    http.on('request', (req: IncomingMessage, res: ServerResponse) => {
       if (req.url?.startsWith('/')) return this.onOriginForm(req, res)
-      guardPlainResponse(req, res)
       if (stats) res.once('close', () => finishHttp(stats, req as RoutedRequestMessage, res))
       chainOnRequest(req, res)
     })
     // CONNECT requests reach Junction first: direct tunnels are served here (see openDirectTunnel),
     // everything else goes on to proxy-chain.
-    const chainOnConnect = server.server.listeners('connect')[0] as ConnectListener
-    server.server.removeAllListeners('connect')
-    server.server.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) =>
+    http.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) =>
       this.onConnect(req, socket, head, chainOnConnect)
     )
     try {
@@ -424,31 +431,31 @@ function parseBasicAuth(header: string | undefined): { username: string; passwor
  * proxy-chain answers a failed plain-HTTP forward by setting a 59x (or, for a direct DNS failure,
  * 404) status and calling `end(statusText)` without ever calling `writeHead`; a relayed origin
  * response always calls `writeHead` first. So an `end` while headers are unsent is proxy-chain's own
- * error reply, and only those are reworded.
+ * error reply, and only those are reworded. This is a response class rather than a wrapper installed
+ * per response: a new `end` function on every response measurably raised garbage-collection work.
  */
-function guardPlainResponse(req: IncomingMessage, res: ServerResponse): void {
-  const end = res.end
-  res.end = function (this: ServerResponse, ...args: unknown[]) {
-    res.end = end
-    const failure = (req as RoutedRequestMessage)[FAILURE_CONTEXT]
-    if (failure && !res.headersSent && res.getHeader(ERROR_HEADER) === undefined) {
-      const status = res.statusCode === 404 && failure.upstream ? 0 : res.statusCode
-      const reply = replyForProxyChainStatus(status, res.statusMessage ?? '', failure)
-      const send = (final: ErrorReply): ServerResponse => {
-        res.statusCode = final.status
-        res.statusMessage = ''
-        res.setHeader('Content-Type', 'text/plain; charset=utf-8')
-        res.setHeader(ERROR_HEADER, final.code)
-        return (end as (body: string) => ServerResponse).call(res, `${final.message}\n`)
-      }
-      if (reply?.code === 'upstream-error' && failure.diagnose) {
-        void failure.diagnose().then((text) => send(replyForProxyChainStatus(599, text, failure) ?? reply))
-        return res
-      }
-      if (reply) return send(reply)
+class JunctionResponse extends ServerResponse {
+  override end(...args: unknown[]): this {
+    const end = ServerResponse.prototype.end as (...a: unknown[]) => this
+    const failure = (this.req as RoutedRequestMessage | undefined)?.[FAILURE_CONTEXT]
+    if (!failure || this.headersSent || this.getHeader(ERROR_HEADER) !== undefined)
+      return end.apply(this, args)
+    const status = this.statusCode === 404 && failure.upstream ? 0 : this.statusCode
+    const reply = replyForProxyChainStatus(status, this.statusMessage ?? '', failure)
+    if (!reply) return end.apply(this, args)
+    const send = (final: ErrorReply): this => {
+      this.statusCode = final.status
+      this.statusMessage = ''
+      this.setHeader('Content-Type', 'text/plain; charset=utf-8')
+      this.setHeader(ERROR_HEADER, final.code)
+      return end.call(this, `${final.message}\n`)
     }
-    return (end as (...a: unknown[]) => ServerResponse).apply(this, args)
-  } as typeof res.end
+    if (reply.code === 'upstream-error' && failure.diagnose) {
+      void failure.diagnose().then((text) => send(replyForProxyChainStatus(599, text, failure) ?? reply))
+      return this
+    }
+    return send(reply)
+  }
 }
 
 /**

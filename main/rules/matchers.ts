@@ -19,14 +19,23 @@ export function normalizeTarget(target: RouteTarget): NormalizedTarget {
   return { hostname: host, port: target.port, isHttp: target.isHttp, ip: parseIpLiteral(host) }
 }
 
-/** Cheap shape checks first: most hosts are names, and ipaddr parsing costs more than a char test. */
+const DOTTED_QUAD = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/
+
+/**
+ * Cheap shape checks first: most hosts are names. Dotted-quad IPv4, the common literal, is parsed
+ * here directly; ipaddr's general parser cost several microseconds per request.
+ */
 function parseIpLiteral(host: string): ipaddr.IPv4 | ipaddr.IPv6 | null {
-  const looksV4 = host.length > 0 && host.charCodeAt(host.length - 1) <= 57 && /^[\d.]+$/.test(host)
-  const looksV6 = host.includes(':')
-  if (!looksV4 && !looksV6) return null
-  if (looksV4 && !ipaddr.IPv4.isValidFourPartDecimal(host)) return null
-  if (looksV6 && !ipaddr.IPv6.isValid(host)) return null
-  return ipaddr.process(host)
+  if (host.length === 0) return null
+  if (host.includes(':')) return ipaddr.IPv6.isValid(host) ? ipaddr.process(host) : null
+  const last = host.charCodeAt(host.length - 1)
+  if (last >= 48 && last <= 57) {
+    const m = DOTTED_QUAD.exec(host)
+    if (!m) return null
+    const octets = [Number(m[1]), Number(m[2]), Number(m[3]), Number(m[4])]
+    return octets.every((o) => o <= 255) ? new ipaddr.IPv4(octets) : null
+  }
+  return null
 }
 
 export type Predicate = (target: NormalizedTarget) => boolean

@@ -1,0 +1,204 @@
+/**
+ * The tray icon's menu, tooltip and image as plain data, so they can be tested without Electron.
+ *
+ * `buildTrayTemplate` returns items shaped like a subset of Electron's `MenuItemConstructorOptions`, except
+ * that a clickable item carries an `action` (data) instead of a `click` function. The desktop shell turns
+ * actions into handlers with `bindTrayActions` and passes the result to `Menu.buildFromTemplate`.
+ */
+import path from 'node:path'
+
+export interface TrayProfile {
+  id: string
+  name: string
+}
+
+export interface TrayState {
+  systemProxyOn: boolean
+  /**
+   * Whether this desktop can switch the system proxy at all (a supported OS / desktop environment).
+   * When false, the "System proxy" item is shown disabled with a hint.
+   */
+  systemProxyAvailable: boolean
+  /** Address the local proxy listens on, e.g. `127.0.0.1:8899`; null while it is stopped. */
+  listen: string | null
+  profiles: TrayProfile[]
+  activeProfileId: string
+  /** Bytes per second through the proxy, client → upstream. */
+  upRate: number
+  /** Bytes per second through the proxy, upstream → client. */
+  downRate: number
+}
+
+export type TrayAction =
+  | { kind: 'toggle-system-proxy' }
+  | { kind: 'switch-profile'; profileId: string }
+  | { kind: 'open-window' }
+  | { kind: 'quit' }
+
+export type TrayMenuItemType = 'normal' | 'separator' | 'checkbox' | 'radio' | 'submenu'
+
+export interface TrayMenuItem {
+  id?: string
+  label?: string
+  type?: TrayMenuItemType
+  checked?: boolean
+  enabled?: boolean
+  submenu?: TrayMenuItem[]
+  /** What a click does; the shell maps it to a handler. Items without an action do nothing. */
+  action?: TrayAction
+}
+
+/** A `TrayMenuItem` with its action bound to a `click` handler: assignable to `MenuItemConstructorOptions`. */
+export interface BoundTrayMenuItem {
+  id?: string
+  label?: string
+  type?: TrayMenuItemType
+  checked?: boolean
+  enabled?: boolean
+  submenu?: BoundTrayMenuItem[]
+  click?: () => void
+}
+
+export const SYSTEM_PROXY_LABEL = 'System proxy'
+export const SYSTEM_PROXY_UNAVAILABLE_LABEL = 'System proxy (not supported on this desktop)'
+/** Profile names longer than this are shortened with an ellipsis so the menu stays narrow. */
+export const MAX_PROFILE_LABEL = 40
+
+const separator = (): TrayMenuItem => ({ type: 'separator' })
+
+/** The tray menu for `state`. Pure: the same state always yields an equal template. */
+export function buildTrayTemplate(state: TrayState): TrayMenuItem[] {
+  const systemProxy: TrayMenuItem = state.systemProxyAvailable
+    ? {
+        id: 'system-proxy',
+        label: SYSTEM_PROXY_LABEL,
+        type: 'checkbox',
+        checked: state.systemProxyOn,
+        action: { kind: 'toggle-system-proxy' }
+      }
+    : {
+        id: 'system-proxy',
+        label: SYSTEM_PROXY_UNAVAILABLE_LABEL,
+        type: 'checkbox',
+        checked: state.systemProxyOn,
+        enabled: false
+      }
+
+  const profiles: TrayMenuItem[] =
+    state.profiles.length > 0
+      ? state.profiles.map((profile) => ({
+          id: `profile:${profile.id}`,
+          label: shortenLabel(profile.name, MAX_PROFILE_LABEL),
+          type: 'radio',
+          checked: profile.id === state.activeProfileId,
+          action: { kind: 'switch-profile', profileId: profile.id }
+        }))
+      : [{ id: 'profile:none', label: 'No profiles', enabled: false }]
+
+  return [
+    systemProxy,
+    separator(),
+    { id: 'profile-header', label: 'Profile', enabled: false },
+    ...profiles,
+    separator(),
+    {
+      id: 'listen',
+      label: state.listen === null ? 'Proxy stopped' : `Listening on ${state.listen}`,
+      enabled: false
+    },
+    separator(),
+    { id: 'open-window', label: 'Open Junction', action: { kind: 'open-window' } },
+    { id: 'quit', label: 'Quit Junction', action: { kind: 'quit' } }
+  ]
+}
+
+/**
+ * Replaces every `action` with a `click` that calls `dispatch(action)`, recursively; the result can be
+ * given to Electron's `Menu.buildFromTemplate`.
+ */
+export function bindTrayActions(
+  items: readonly TrayMenuItem[],
+  dispatch: (action: TrayAction) => void
+): BoundTrayMenuItem[] {
+  return items.map(({ action, submenu, ...rest }) => {
+    const bound: BoundTrayMenuItem = { ...rest }
+    if (submenu !== undefined) bound.submenu = bindTrayActions(submenu, dispatch)
+    if (action !== undefined) bound.click = () => dispatch(action)
+    return bound
+  })
+}
+
+/**
+ * Tooltip text, e.g. `Junction — on · ↑ 1.2 KiB/s ↓ 35 KiB/s`. "on"/"off" is the system proxy; the rates
+ * are shown while the local proxy listens (it also serves clients configured by hand), otherwise
+ * "proxy stopped". Short enough for Windows' 127-character tray tooltip limit.
+ */
+export function trayTooltip(state: TrayState): string {
+  const status = state.systemProxyOn ? 'on' : 'off'
+  const detail =
+    state.listen === null ? 'proxy stopped' : `↑ ${formatRate(state.upRate)} ↓ ${formatRate(state.downRate)}`
+  return `Junction — ${status} · ${detail}`
+}
+
+/**
+ * File name in resources/tray for the current state. macOS gets the black-and-alpha template images, which
+ * the menu bar recolours for light and dark mode; their names do not end in "Template", so the shell must
+ * call `image.setTemplateImage(true)` (see `isTemplateIcon`). The `@2x` files next to them are picked up by
+ * `nativeImage.createFromPath` automatically.
+ */
+export function trayIconName(state: TrayState, platform: NodeJS.Platform): string {
+  const suffix = state.systemProxyOn ? 'on' : 'off'
+  return platform === 'darwin' ? `trayTemplate-${suffix}.png` : `tray-${suffix}.png`
+}
+
+/** Whether `trayIconName` returned a macOS template image. */
+export function isTemplateIcon(name: string): boolean {
+  return name.startsWith('trayTemplate')
+}
+
+/**
+ * Folder holding the tray icons: `<resources>/tray` in a packaged app (electron-builder copies
+ * resources/tray there via extraResources), `<app root>/resources/tray` when run from the source tree.
+ */
+export function trayIconDirectory(where: {
+  packaged: boolean
+  resourcesPath: string
+  appRoot: string
+}): string {
+  return where.packaged
+    ? path.join(where.resourcesPath, 'tray')
+    : path.join(where.appRoot, 'resources', 'tray')
+}
+
+const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'] as const
+
+/**
+ * A byte count in binary units: whole bytes below 1 KiB (`1023 B`), one decimal below 10 (`1.5 MiB`),
+ * whole numbers from 10 on (`35 KiB`). Negative, NaN and infinite inputs count as 0.
+ */
+export function formatBytes(bytes: number): string {
+  let value = Number.isFinite(bytes) && bytes > 0 ? Math.round(bytes) : 0
+  let unit = 0
+  while (value >= 1024 && unit < UNITS.length - 1) {
+    value /= 1024
+    unit++
+  }
+  if (unit === 0) return `${value} B`
+  let text = value < 9.95 ? value.toFixed(1) : String(Math.round(value))
+  // Rounding can reach 1024 (1023.7 KiB): show it as 1.0 of the next unit instead.
+  if (text === '1024' && unit < UNITS.length - 1) {
+    unit++
+    text = '1.0'
+  }
+  return `${text} ${UNITS[unit]}`
+}
+
+/** A transfer rate in bytes per second, e.g. `1.2 KiB/s`. */
+export function formatRate(bytesPerSecond: number): string {
+  return `${formatBytes(bytesPerSecond)}/s`
+}
+
+function shortenLabel(text: string, max: number): string {
+  const chars = [...text.trim()]
+  return chars.length <= max ? chars.join('') : `${chars.slice(0, max - 1).join('')}…`
+}

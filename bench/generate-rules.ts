@@ -13,7 +13,20 @@ export function seededRandom(seed: number): (n: number) => number {
   }
 }
 
-const WORDS = ['ads', 'cdn', 'img', 'api', 'static', 'track', 'media', 'mail', 'shop', 'news', 'video', 'auth']
+const WORDS = [
+  'ads',
+  'cdn',
+  'img',
+  'api',
+  'static',
+  'track',
+  'media',
+  'mail',
+  'shop',
+  'news',
+  'video',
+  'auth'
+]
 const TLDS = ['com', 'net', 'org', 'io', 'de', 'co.uk']
 
 export function randomDomain(rand: (n: number) => number, i: number): string {
@@ -31,15 +44,28 @@ export function generateRules(count: number, seed = 1, regexCount = 20): Rule[] 
       if (kind < 70) matchers = [{ type: 'domain', value: randomDomain(rand, i) }]
       else if (kind < 85) matchers = [{ type: 'host', value: `www.${randomDomain(rand, i)}` }]
       else if (kind < 90) matchers = [{ type: 'wildcard', value: `*.${WORDS[rand(WORDS.length)]}${i}.*.com` }]
-      else if (kind < 99) matchers = [{ type: 'ip', value: `10.${rand(256)}.${rand(256)}.0/${[16, 24, 28][rand(3)]}` }]
-      else matchers = [{ type: 'domain', value: randomDomain(rand, i) }, { type: 'port', value: String(8000 + rand(100)) }]
+      else if (kind < 99)
+        matchers = [{ type: 'ip', value: `10.${rand(256)}.${rand(256)}.0/${[16, 24, 28][rand(3)]}` }]
+      else
+        matchers = [
+          { type: 'domain', value: randomDomain(rand, i) },
+          { type: 'port', value: String(8000 + rand(100)) }
+        ]
     }
-    const action: Rule['action'] = rand(2) ? { type: 'block', status: 403, body: 'Blocked' } : { type: 'direct' }
+    const action: Rule['action'] = rand(2)
+      ? { type: 'block', status: 403, body: 'Blocked' }
+      : { type: 'direct' }
     rules.push({ id: `r${i}`, enabled: true, matchers, action })
   }
   return rules
 }
 
 export function generateProfile(count: number, seed = 1): Profile {
-  return { id: 'bench', name: 'Bench', upstreams: [], rules: generateRules(count, seed), defaultAction: { type: 'direct' } }
+  return {
+    id: 'bench',
+    name: 'Bench',
+    upstreams: [],
+    rules: generateRules(count, seed),
+    defaultAction: { type: 'direct' }
+  }
 }

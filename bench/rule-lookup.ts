@@ -63,5 +63,12 @@ export function measureLookups(ruleCount: number, lookups = 200_000): LookupFigu
   if (sink === 0) throw new Error('no lookup matched a rule: the probe set is wrong')
   times.sort()
   const mean = times.reduce((s, v) => s + v, 0) / times.length
-  return { rules: ruleCount, lookups, compileMs, p50ns: percentile(times, 0.5), p99ns: percentile(times, 0.99), meanNs: mean }
+  return {
+    rules: ruleCount,
+    lookups,
+    compileMs,
+    p50ns: percentile(times, 0.5),
+    p99ns: percentile(times, 0.99),
+    meanNs: mean
+  }
 }

@@ -1,0 +1,236 @@
+/**
+ * `npm run bench`: rule lookup latency at 1,000 and 100,000 rules, then HTTP requests/s and CONNECT
+ * tunnels/s through the engine (1,000 rules) against bare proxy-chain, all in one run on one machine.
+ * Prints the figures with the targets and PASS/MISS, and writes everything to bench/results/latest.json.
+ *
+ * A missed target is a finding, not a failure: the exit code is non-zero only if the benchmark itself
+ * could not run (a child failed to start, traffic was not proxied …).
+ *
+ * Options: --rounds N (measured rounds per variant, default 5), --seconds S (per round, default 3),
+ * --warmup S (uncounted load on each new proxy process, default 6), --connections N (default 20),
+ * --only PARTS (a comma list of lookup, http, connect; default all three).
+ *
+ * `node bench/profile.ts http|connect` shows where the engine's extra CPU goes.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs'
+import os from 'node:os'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { measureLookups, type LookupFigures } from './rule-lookup.ts'
+import {
+  DEFAULT_THROUGHPUT,
+  killAllChildren,
+  measureThroughput,
+  type ThroughputFigures,
+  type ThroughputOptions,
+  type Workload,
+  type WorkloadFigures
+} from './throughput.ts'
+
+const LOOKUP_RULE_COUNTS = [1000, 100_000]
+const LOOKUP_P50_TARGET_NS = 2000
+const RATIO_TARGET = 0.95
+const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url))
+
+interface TargetResult {
+  target: string
+  figure: string
+  pass: boolean
+  /** Set when errors during the measurement make the figure untrustworthy. */
+  suspect: boolean
+}
+
+const PARTS = ['lookup', 'http', 'connect'] as const
+
+function parseOptions(argv: string[]): ThroughputOptions & { lookup: boolean; workloads: Workload[] } {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      rounds: { type: 'string' },
+      seconds: { type: 'string' },
+      warmup: { type: 'string' },
+      connections: { type: 'string' },
+      only: { type: 'string' }
+    },
+    strict: true
+  })
+  const number = (name: string, value: string | undefined, fallback: number, min: number): number => {
+    if (value === undefined) return fallback
+    const parsed = Number(value)
+    if (!Number.isFinite(parsed) || parsed < min) throw new Error(`--${name} must be a number ≥ ${min}`)
+    return parsed
+  }
+  const only = values.only?.split(',').map((part) => part.trim()) ?? [...PARTS]
+  for (const part of only)
+    if (!(PARTS as readonly string[]).includes(part))
+      throw new Error(`--only takes a comma list of ${PARTS.join(', ')} (was "${part}")`)
+  return {
+    rounds: Math.round(number('rounds', values.rounds, DEFAULT_THROUGHPUT.rounds, 1)),
+    seconds: number('seconds', values.seconds, DEFAULT_THROUGHPUT.seconds, 0.5),
+    warmupSeconds: number('warmup', values.warmup, DEFAULT_THROUGHPUT.warmupSeconds, 0),
+    connections: Math.round(number('connections', values.connections, DEFAULT_THROUGHPUT.connections, 1)),
+    lookup: only.includes('lookup'),
+    workloads: (['http', 'connect'] as const).filter((w) => only.includes(w))
+  }
+}
+
+const int = (n: number): string => Math.round(n).toLocaleString('en-US')
+// Truncated, not rounded, so that a ratio just below the target never prints as the target.
+const ratio = (n: number): string => (Math.floor(n * 1000) / 1000).toFixed(3)
+const ns = (n: number): string => `${int(n)} ns`
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)))
+  return rows
+    .map((row) =>
+      row
+        .map((cell, column) => (column === 0 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!)))
+        .join('   ')
+        .trimEnd()
+    )
+    .map((line) => `  ${line}`)
+    .join('\n')
+}
+
+function lookupTable(lookups: LookupFigures[]): string {
+  return table([
+    ['rules', 'compile', 'p50', 'p99', 'mean'],
+    ...lookups.map((l) => [
+      int(l.rules),
+      `${l.compileMs.toFixed(1)} ms`,
+      ns(l.p50ns),
+      ns(l.p99ns),
+      ns(l.meanNs)
+    ])
+  ])
+}
+
+/** The workloads that ran, with their display names. */
+function ran(t: ThroughputFigures): { name: string; op: string; unit: string; w: WorkloadFigures }[] {
+  const all = [
+    { name: 'HTTP', op: 'request', w: t.http },
+    { name: 'CONNECT', op: 'tunnel', w: t.connect }
+  ]
+  return all.flatMap(({ name, op, w }) => (w ? [{ name, op, unit: w.unit, w }] : []))
+}
+
+function throughputTable(t: ThroughputFigures): string {
+  return table([
+    ['workload', 'bare (median)', 'engine (median)', 'engine/bare', 'bare rounds', 'engine rounds'],
+    ...ran(t).map(({ name, unit, w }) => [
+      `${name} ${unit}`,
+      int(w.bare.median),
+      int(w.engine.median),
+      ratio(w.ratio),
+      w.bare.rounds.map((r) => int(r.perSecond)).join(' / '),
+      w.engine.rounds.map((r) => int(r.perSecond)).join(' / ')
+    ])
+  ])
+}
+
+function cpuTable(t: ThroughputFigures): string | null {
+  const workloads = ran(t)
+  if (workloads.some(({ w }) => w.cpuRatio === null)) return null
+  return table([
+    ['proxy CPU time', 'bare (median)', 'engine (median)', 'engine/bare'],
+    ...workloads.map(({ name, op, w }) => [
+      `${name} µs/${op}`,
+      w.bare.medianCpuUsPerOp!.toFixed(1),
+      w.engine.medianCpuUsPerOp!.toFixed(1),
+      ratio(w.cpuRatio!)
+    ])
+  ])
+}
+
+function evaluate(lookups: LookupFigures[], throughput: ThroughputFigures | null): TargetResult[] {
+  const results: TargetResult[] = []
+  const largest = lookups.find((l) => l.rules === 100_000)
+  if (largest)
+    results.push({
+      target: `lookup p50 at 100,000 rules < ${int(LOOKUP_P50_TARGET_NS)} ns`,
+      figure: ns(largest.p50ns),
+      pass: largest.p50ns < LOOKUP_P50_TARGET_NS,
+      suspect: false
+    })
+  if (throughput)
+    for (const { name, w } of ran(throughput))
+      results.push({
+        target: `${name}: engine (${int(throughput.engineRules)} rules) ≥ ${RATIO_TARGET}× bare proxy-chain`,
+        figure: `${ratio(w.ratio)}×`,
+        pass: w.ratio >= RATIO_TARGET,
+        suspect: w.suspect.length > 0
+      })
+  return results
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv.slice(2))
+  const cpus = os.cpus()
+  const machine = {
+    node: process.version,
+    platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+    cpus: cpus.length,
+    cpuModel: cpus[0]?.model ?? 'unknown'
+  }
+  const log = (line: string): void => console.log(line)
+  const startedAt = new Date()
+  log(`Junction benchmark — Node ${machine.node}, ${machine.cpus}× ${machine.cpuModel}, ${machine.platform}`)
+
+  const lookups: LookupFigures[] = []
+  if (options.lookup) {
+    log('\nRule lookup (ns per lookup, clock overhead subtracted)')
+    for (const count of LOOKUP_RULE_COUNTS) lookups.push(measureLookups(count))
+    log(lookupTable(lookups))
+  }
+
+  let throughput: ThroughputFigures | null = null
+  if (options.workloads.length > 0) {
+    log(
+      `\nThroughput: ${options.connections} connections; per workload one new bare and one new engine ` +
+        `process, each warmed up for ${options.warmupSeconds} s, then ${options.rounds} alternating rounds ` +
+        `of ${options.seconds} s each`
+    )
+    throughput = await measureThroughput({ ...options, log })
+    log('')
+    log(throughputTable(throughput))
+    const cpu = cpuTable(throughput)
+    // Requests/s on a small machine swings with any other load; CPU per operation barely does.
+    if (cpu) log(`\nProxy process CPU per operation (above 1: the engine costs more)\n${cpu}`)
+    for (const { name, w } of ran(throughput)) for (const line of w.suspect) log(`  SUSPECT ${name}: ${line}`)
+  }
+
+  const targets = evaluate(lookups, throughput)
+  log('\nTargets')
+  log(
+    table([
+      ['target', 'measured', 'result'],
+      ...targets.map((t) => [
+        t.target,
+        t.figure,
+        `${t.pass ? 'PASS' : 'MISS'}${t.suspect ? ' (suspect)' : ''}`
+      ])
+    ])
+  )
+
+  mkdirSync(RESULTS_DIR, { recursive: true })
+  const file = `${RESULTS_DIR}latest.json`
+  const finishedAt = new Date()
+  const seconds = (finishedAt.getTime() - startedAt.getTime()) / 1000
+  const report = { startedAt, finishedAt, seconds, machine, options, lookups, throughput, targets }
+  writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`)
+  log(`\nFull figures: ${file} (${seconds.toFixed(0)} s)`)
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const)
+  process.once(signal, () => {
+    killAllChildren()
+    process.exit(130)
+  })
+
+main().catch((error: unknown) => {
+  console.error(
+    `\nbenchmark failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`
+  )
+  killAllChildren()
+  process.exitCode = 1
+})

@@ -1,0 +1,72 @@
+/**
+ * Child process for the throughput benchmark: `node bench/proxy-server.ts bare|engine`.
+ *
+ * `bare` is proxy-chain as it ships, `engine` is Junction's ProxyEngine with 1,000 rules (none of which
+ * match 127.0.0.1, so traffic takes the default direct route after a full lookup). Each runs in its own
+ * process so that the load generator never shares its event loop. Prints `{"port":N}` once listening.
+ *
+ * With BENCH_CPU_PROFILE=<file> (set by profile.ts), SIGUSR2 starts V8's sampling profiler and shutdown
+ * writes the profile to <file>, so that start-up and JIT warm-up can be left out of it.
+ */
+import { writeFileSync } from 'node:fs'
+import { Session } from 'node:inspector/promises'
+import { Server } from 'proxy-chain'
+import { ProxyEngine } from '../main/engine/engine.ts'
+import { announcePort, ENGINE_RULES, exitOnSignalOrOrphan } from './child-common.ts'
+import { generateProfile } from './generate-rules.ts'
+
+/** Sampling interval: fine enough to see per-request costs of a few microseconds in a 10 s profile. */
+const PROFILE_INTERVAL_US = 250
+
+/** Returns what to run at shutdown: writes the profile if one was started. */
+function profilerControl(file: string | undefined): () => Promise<void> {
+  if (!file) return async () => {}
+  const session = new Session()
+  session.connect()
+  let started: Promise<void> | null = null
+  // Installed before the port is announced, so the signal never meets Node's default (terminate).
+  process.on('SIGUSR2', () => {
+    started ??= (async () => {
+      await session.post('Profiler.enable')
+      await session.post('Profiler.setSamplingInterval', { interval: PROFILE_INTERVAL_US })
+      await session.post('Profiler.start')
+    })()
+  })
+  return async () => {
+    if (!started) return
+    await started
+    const { profile } = await session.post('Profiler.stop')
+    writeFileSync(file, JSON.stringify(profile))
+  }
+}
+
+async function main(variant: string | undefined): Promise<void> {
+  const writeProfile = profilerControl(process.env.BENCH_CPU_PROFILE)
+  if (variant === 'bare') {
+    const server = new Server({ host: '127.0.0.1', port: 0 })
+    await server.listen()
+    exitOnSignalOrOrphan(async () => {
+      await writeProfile()
+      await server.close(true)
+    })
+    announcePort(server.port)
+  } else if (variant === 'engine') {
+    const engine = new ProxyEngine({ host: '127.0.0.1', port: 0, profile: generateProfile(ENGINE_RULES, 1) })
+    // The desktop app and headless mode always listen for failures; an unhandled 'failure' is not the
+    // engine's cost, but must still be seen if it happens.
+    engine.on('failure', (error) => console.error(`engine failure: ${error.message}`))
+    await engine.start()
+    exitOnSignalOrOrphan(async () => {
+      await writeProfile()
+      await engine.stop()
+    })
+    announcePort(engine.port!)
+  } else {
+    throw new Error(`usage: node bench/proxy-server.ts bare|engine (was ${variant ?? 'nothing'})`)
+  }
+}
+
+main(process.argv[2]).catch((error: unknown) => {
+  console.error(error)
+  process.exit(1)
+})

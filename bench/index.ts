@@ -1,6 +1,7 @@
 /**
- * `npm run bench`: rule lookup latency at 1,000 and 100,000 rules, then HTTP requests/s and CONNECT
- * tunnels/s through the engine (1,000 rules) against bare proxy-chain, all in one run on one machine.
+ * `npm run bench`: rule lookup latency at 1,000 and 100,000 rules; HTTP requests/s and CONNECT
+ * tunnels/s through the engine (1,000 rules) against bare proxy-chain, and with statistics and logging
+ * on against off; proxy memory with 5,000 open tunnels, statistics on and off. One run, one machine.
  * Prints the figures with the targets and PASS/MISS, and writes everything to bench/results/latest.json.
  *
  * A missed target is a finding, not a failure: the exit code is non-zero only if the benchmark itself
@@ -8,7 +9,7 @@
  *
  * Options: --rounds N (measured rounds per variant, default 5), --seconds S (per round, default 3),
  * --warmup S (uncounted load on each new proxy process, default 6), --connections N (default 20),
- * --only PARTS (a comma list of lookup, http, connect; default all three).
+ * --only PARTS (a comma list of lookup, http, connect, stats, memory; default all).
  *
  * `node bench/profile.ts http|connect` shows where the engine's extra CPU goes.
  */
@@ -17,8 +18,11 @@ import os from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { measureLookups, type LookupFigures } from './rule-lookup.ts'
+import { measureMemory, type MemoryFigures } from './memory.ts'
+import { ENGINE_RULES } from './child-common.ts'
 import {
   DEFAULT_THROUGHPUT,
+  type Comparison,
   killAllChildren,
   measureThroughput,
   type ThroughputFigures,
@@ -30,6 +34,9 @@ import {
 const LOOKUP_RULE_COUNTS = [1000, 100_000]
 const LOOKUP_P50_TARGET_NS = 2000
 const RATIO_TARGET = 0.95
+const STATS_RATIO_TARGET = 0.97
+const MEMORY_RATIO_TARGET = 1.2
+const MEMORY_CONNECTIONS = 5000
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url))
 
 interface TargetResult {
@@ -40,9 +47,12 @@ interface TargetResult {
   suspect: boolean
 }
 
-const PARTS = ['lookup', 'http', 'connect'] as const
+/** lookup: rule lookups; http/connect: engine vs bare proxy-chain; stats: statistics on vs off; memory. */
+const PARTS = ['lookup', 'http', 'connect', 'stats', 'memory'] as const
 
-function parseOptions(argv: string[]): ThroughputOptions & { lookup: boolean; workloads: Workload[] } {
+function parseOptions(
+  argv: string[]
+): ThroughputOptions & { lookup: boolean; workloads: Workload[]; stats: boolean; memory: boolean } {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -70,7 +80,9 @@ function parseOptions(argv: string[]): ThroughputOptions & { lookup: boolean; wo
     warmupSeconds: number('warmup', values.warmup, DEFAULT_THROUGHPUT.warmupSeconds, 0),
     connections: Math.round(number('connections', values.connections, DEFAULT_THROUGHPUT.connections, 1)),
     lookup: only.includes('lookup'),
-    workloads: (['http', 'connect'] as const).filter((w) => only.includes(w))
+    workloads: (['http', 'connect'] as const).filter((w) => only.includes(w)),
+    stats: only.includes('stats'),
+    memory: only.includes('memory')
   }
 }
 
@@ -115,15 +127,23 @@ function ran(t: ThroughputFigures): { name: string; op: string; unit: string; w:
 }
 
 function throughputTable(t: ThroughputFigures): string {
+  const { baseline, candidate } = t.comparison
   return table([
-    ['workload', 'bare (median)', 'engine (median)', 'engine/bare', 'bare rounds', 'engine rounds'],
+    [
+      'workload',
+      `${baseline} (median)`,
+      `${candidate} (median)`,
+      'ratio',
+      `${baseline} rounds`,
+      `${candidate} rounds`
+    ],
     ...ran(t).map(({ name, unit, w }) => [
       `${name} ${unit}`,
-      int(w.bare.median),
-      int(w.engine.median),
+      int(w.baseline.median),
+      int(w.candidate.median),
       ratio(w.ratio),
-      w.bare.rounds.map((r) => int(r.perSecond)).join(' / '),
-      w.engine.rounds.map((r) => int(r.perSecond)).join(' / ')
+      w.baseline.rounds.map((r) => int(r.perSecond)).join(' / '),
+      w.candidate.rounds.map((r) => int(r.perSecond)).join(' / ')
     ])
   ])
 }
@@ -131,18 +151,47 @@ function throughputTable(t: ThroughputFigures): string {
 function cpuTable(t: ThroughputFigures): string | null {
   const workloads = ran(t)
   if (workloads.some(({ w }) => w.cpuRatio === null)) return null
+  const { baseline, candidate } = t.comparison
   return table([
-    ['proxy CPU time', 'bare (median)', 'engine (median)', 'engine/bare'],
+    ['proxy CPU time', `${baseline} (median)`, `${candidate} (median)`, 'ratio'],
     ...workloads.map(({ name, op, w }) => [
       `${name} µs/${op}`,
-      w.bare.medianCpuUsPerOp!.toFixed(1),
-      w.engine.medianCpuUsPerOp!.toFixed(1),
+      w.baseline.medianCpuUsPerOp!.toFixed(1),
+      w.candidate.medianCpuUsPerOp!.toFixed(1),
       ratio(w.cpuRatio!)
     ])
   ])
 }
 
-function evaluate(lookups: LookupFigures[], throughput: ThroughputFigures | null): TargetResult[] {
+function memoryTable(figures: MemoryFigures[]): string {
+  return table([
+    ['variant', 'connections', 'idle RSS', 'loaded RSS', 'per connection'],
+    ...figures.map((m) => [
+      m.variant,
+      int(m.connections),
+      `${m.idleRssMiB.toFixed(1)} MiB`,
+      `${m.loadedRssMiB.toFixed(1)} MiB`,
+      `${m.perConnectionKiB.toFixed(1)} KiB`
+    ])
+  ])
+}
+
+function ratioTargets(t: ThroughputFigures | null, label: string, target: number): TargetResult[] {
+  if (!t) return []
+  return ran(t).map(({ name, w }) => ({
+    target: `${name}: ${label} ≥ ${target}×`,
+    figure: `${ratio(w.ratio)}×`,
+    pass: w.ratio >= target,
+    suspect: w.suspect.length > 0
+  }))
+}
+
+function evaluate(
+  lookups: LookupFigures[],
+  engineVsBare: ThroughputFigures | null,
+  statsOnOff: ThroughputFigures | null,
+  memory: MemoryFigures[]
+): TargetResult[] {
   const results: TargetResult[] = []
   const largest = lookups.find((l) => l.rules === 100_000)
   if (largest)
@@ -152,15 +201,43 @@ function evaluate(lookups: LookupFigures[], throughput: ThroughputFigures | null
       pass: largest.p50ns < LOOKUP_P50_TARGET_NS,
       suspect: false
     })
-  if (throughput)
-    for (const { name, w } of ran(throughput))
-      results.push({
-        target: `${name}: engine (${int(throughput.engineRules)} rules) ≥ ${RATIO_TARGET}× bare proxy-chain`,
-        figure: `${ratio(w.ratio)}×`,
-        pass: w.ratio >= RATIO_TARGET,
-        suspect: w.suspect.length > 0
-      })
+  results.push(
+    ...ratioTargets(engineVsBare, `engine (${int(ENGINE_RULES)} rules) / bare proxy-chain`, RATIO_TARGET)
+  )
+  results.push(
+    ...ratioTargets(statsOnOff, 'engine with statistics and logging / without', STATS_RATIO_TARGET)
+  )
+  const off = memory.find((m) => m.variant === 'engine')
+  const on = memory.find((m) => m.variant === 'engine-stats')
+  if (off && on)
+    results.push({
+      target: `RSS with ${int(on.connections)} open tunnels: statistics on / off ≤ ${MEMORY_RATIO_TARGET}×`,
+      figure: `${ratio(on.loadedRssMiB / off.loadedRssMiB)}× (${on.loadedRssMiB.toFixed(0)} / ${off.loadedRssMiB.toFixed(0)} MiB)`,
+      pass: on.loadedRssMiB / off.loadedRssMiB <= MEMORY_RATIO_TARGET,
+      suspect: false
+    })
   return results
+}
+
+async function compare(
+  title: string,
+  comparison: Comparison,
+  options: ThroughputOptions,
+  log: (line: string) => void
+): Promise<ThroughputFigures> {
+  log(
+    `\n${title}: ${options.connections} connections; per workload one new ${comparison.baseline} and one new ` +
+      `${comparison.candidate} process, each warmed up for ${options.warmupSeconds} s, then ${options.rounds} ` +
+      `alternating rounds of ${options.seconds} s each`
+  )
+  const figures = await measureThroughput({ ...options, log }, comparison)
+  log('')
+  log(throughputTable(figures))
+  const cpu = cpuTable(figures)
+  // Requests/s on a small machine swings with any other load; CPU per operation barely does.
+  if (cpu) log(`\nProxy process CPU per operation (above 1: the candidate costs more)\n${cpu}`)
+  for (const { name, w } of ran(figures)) for (const line of w.suspect) log(`  SUSPECT ${name}: ${line}`)
+  return figures
 }
 
 async function main(): Promise<void> {
@@ -183,23 +260,31 @@ async function main(): Promise<void> {
     log(lookupTable(lookups))
   }
 
-  let throughput: ThroughputFigures | null = null
-  if (options.workloads.length > 0) {
-    log(
-      `\nThroughput: ${options.connections} connections; per workload one new bare and one new engine ` +
-        `process, each warmed up for ${options.warmupSeconds} s, then ${options.rounds} alternating rounds ` +
-        `of ${options.seconds} s each`
-    )
-    throughput = await measureThroughput({ ...options, log })
-    log('')
-    log(throughputTable(throughput))
-    const cpu = cpuTable(throughput)
-    // Requests/s on a small machine swings with any other load; CPU per operation barely does.
-    if (cpu) log(`\nProxy process CPU per operation (above 1: the engine costs more)\n${cpu}`)
-    for (const { name, w } of ran(throughput)) for (const line of w.suspect) log(`  SUSPECT ${name}: ${line}`)
+  const throughput =
+    options.workloads.length > 0
+      ? await compare(
+          'Throughput, engine vs bare proxy-chain',
+          { baseline: 'bare', candidate: 'engine' },
+          options,
+          log
+        )
+      : null
+  const statistics = options.stats
+    ? await compare(
+        'Throughput, statistics and logging on vs off',
+        { baseline: 'engine', candidate: 'engine-stats' },
+        { ...options, workloads: ['http', 'connect'] },
+        log
+      )
+    : null
+  let memory: MemoryFigures[] = []
+  if (options.memory) {
+    log(`\nMemory: proxy process RSS idle and with ${int(MEMORY_CONNECTIONS)} open CONNECT tunnels`)
+    memory = await measureMemory(['engine', 'engine-stats'], MEMORY_CONNECTIONS)
+    log(memoryTable(memory))
   }
 
-  const targets = evaluate(lookups, throughput)
+  const targets = evaluate(lookups, throughput, statistics, memory)
   log('\nTargets')
   log(
     table([
@@ -216,7 +301,18 @@ async function main(): Promise<void> {
   const file = `${RESULTS_DIR}latest.json`
   const finishedAt = new Date()
   const seconds = (finishedAt.getTime() - startedAt.getTime()) / 1000
-  const report = { startedAt, finishedAt, seconds, machine, options, lookups, throughput, targets }
+  const report = {
+    startedAt,
+    finishedAt,
+    seconds,
+    machine,
+    options,
+    lookups,
+    throughput,
+    statistics,
+    memory,
+    targets
+  }
   writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`)
   log(`\nFull figures: ${file} (${seconds.toFixed(0)} s)`)
 }

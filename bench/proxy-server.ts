@@ -1,17 +1,24 @@
 /**
- * Child process for the throughput benchmark: `node bench/proxy-server.ts bare|engine`.
+ * Child process for the throughput benchmark: `node bench/proxy-server.ts bare|engine|engine-stats`.
  *
  * `bare` is proxy-chain as it ships, `engine` is Junction's ProxyEngine with 1,000 rules (none of which
- * match 127.0.0.1, so traffic takes the default direct route after a full lookup). Each runs in its own
+ * match 127.0.0.1, so traffic takes the default direct route after a full lookup), `engine-stats` the same
+ * engine with statistics and logging on. Each runs in its own
  * process so that the load generator never shares its event loop. Prints `{"port":N}` once listening.
  *
  * With BENCH_CPU_PROFILE=<file> (set by profile.ts), SIGUSR2 starts V8's sampling profiler and shutdown
  * writes the profile to <file>, so that start-up and JIT warm-up can be left out of it.
  */
 import { writeFileSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
 import { Session } from 'node:inspector/promises'
 import { Server } from 'proxy-chain'
 import { ProxyEngine } from '../main/engine/engine.ts'
+import { HistoryStore } from '../main/stats/history-store.ts'
+import { RequestLogFile, RequestRing } from '../main/stats/request-log.ts'
+import { TrafficStats } from '../main/stats/traffic-stats.ts'
 import { announcePort, ENGINE_RULES, exitOnSignalOrOrphan } from './child-common.ts'
 import { generateProfile } from './generate-rules.ts'
 
@@ -40,6 +47,28 @@ function profilerControl(file: string | undefined): () => Promise<void> {
   }
 }
 
+/**
+ * Statistics and logging as headless mode runs them: live accounting ticking every second, history
+ * flushed to disk, the in-memory request log and the request log file, in a temporary data directory.
+ */
+async function startAccounting(): Promise<{ stats: TrafficStats; stop(): Promise<void> }> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'junction-bench-'))
+  const { store: history } = await HistoryStore.open(dir)
+  const logFile = new RequestLogFile({ dir: path.join(dir, 'logs') })
+  await logFile.open()
+  const stats = new TrafficStats({ history, ring: new RequestRing(5000), logFile })
+  stats.start()
+  history.startAutoFlush(15_000, (message) => console.error(`history: ${message}`))
+  return {
+    stats,
+    async stop() {
+      await stats.stop()
+      await history.stop()
+      await rm(dir, { recursive: true, force: true })
+    }
+  }
+}
+
 async function main(variant: string | undefined): Promise<void> {
   const writeProfile = profilerControl(process.env.BENCH_CPU_PROFILE)
   if (variant === 'bare') {
@@ -50,8 +79,14 @@ async function main(variant: string | undefined): Promise<void> {
       await server.close(true)
     })
     announcePort(server.port)
-  } else if (variant === 'engine') {
-    const engine = new ProxyEngine({ host: '127.0.0.1', port: 0, profile: generateProfile(ENGINE_RULES, 1) })
+  } else if (variant === 'engine' || variant === 'engine-stats') {
+    const accounting = variant === 'engine-stats' ? await startAccounting() : null
+    const engine = new ProxyEngine({
+      host: '127.0.0.1',
+      port: 0,
+      profile: generateProfile(ENGINE_RULES, 1),
+      stats: accounting?.stats ?? null
+    })
     // The desktop app and headless mode always listen for failures; an unhandled 'failure' is not the
     // engine's cost, but must still be seen if it happens.
     engine.on('failure', (error) => console.error(`engine failure: ${error.message}`))
@@ -59,10 +94,13 @@ async function main(variant: string | undefined): Promise<void> {
     exitOnSignalOrOrphan(async () => {
       await writeProfile()
       await engine.stop()
+      await accounting?.stop()
     })
     announcePort(engine.port!)
   } else {
-    throw new Error(`usage: node bench/proxy-server.ts bare|engine (was ${variant ?? 'nothing'})`)
+    throw new Error(
+      `usage: node bench/proxy-server.ts bare|engine|engine-stats (was ${variant ?? 'nothing'})`
+    )
   }
 }
 

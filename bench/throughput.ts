@@ -22,7 +22,14 @@ import autocannon from 'autocannon'
 import { BODY_BYTES, ENGINE_RULES, SERVED_PATH } from './child-common.ts'
 import { cpuDelta, cpuSnapshot } from './cpu-usage.ts'
 
-export type Variant = 'bare' | 'engine'
+/** `bare` proxy-chain, the `engine` with 1,000 rules, and the engine with statistics and logging on. */
+export type Variant = 'bare' | 'engine' | 'engine-stats'
+
+/** Two variants measured against each other: the ratio is candidate / baseline. */
+export interface Comparison {
+  baseline: Variant
+  candidate: Variant
+}
 export type Workload = 'http' | 'connect'
 
 export interface ThroughputOptions {
@@ -82,17 +89,19 @@ export interface VariantFigures {
 export interface WorkloadFigures {
   workload: Workload
   unit: 'requests/s' | 'tunnels/s'
-  bare: VariantFigures
-  engine: VariantFigures
-  /** Median engine / median bare throughput: the figure the ≥ 0.95 target is about. */
+  comparison: Comparison
+  baseline: VariantFigures
+  candidate: VariantFigures
+  /** Median candidate / median baseline throughput: the figure the targets are about. */
   ratio: number
-  /** Median engine / median bare proxy CPU per operation (above 1: the engine costs more). */
+  /** Median candidate / median baseline proxy CPU per operation (above 1: the candidate costs more). */
   cpuRatio: number | null
   /** Why the figures may not be trusted (errors, proxy stderr); empty when clean. */
   suspect: string[]
 }
 
 export interface ThroughputFigures {
+  comparison: Comparison
   engineRules: number
   connections: number
   rounds: number
@@ -469,11 +478,15 @@ function variantFigures(warmup: LoadFigures | null, rounds: RoundFigures[]): Var
 async function measureWorkload(
   workload: Workload,
   origin: Child,
-  options: ThroughputOptions
+  options: ThroughputOptions,
+  comparison: Comparison
 ): Promise<WorkloadFigures> {
-  const variants = ['bare', 'engine'] as const
-  const rounds: Record<Variant, RoundFigures[]> = { bare: [], engine: [] }
-  const warmups: Record<Variant, LoadFigures | null> = { bare: null, engine: null }
+  const variants = [comparison.baseline, comparison.candidate]
+  const rounds = Object.fromEntries(variants.map((v) => [v, [] as RoundFigures[]])) as Record<
+    Variant,
+    RoundFigures[]
+  >
+  const warmups = Object.fromEntries(variants.map((v) => [v, null])) as Record<Variant, LoadFigures | null>
   const suspect: string[] = []
   const unit = workload === 'http' ? 'requests/s' : 'tunnels/s'
   const int = (n: number): string => Math.round(n).toLocaleString('en-US')
@@ -491,7 +504,7 @@ async function measureWorkload(
           options.connections
         )
         options.log?.(
-          `  ${workload} warm-up    ${variant.padEnd(6)} ${int(warmups[variant].perSecond)} ${unit} (not counted)`
+          `  ${workload} warm-up    ${variant.padEnd(12)} ${int(warmups[variant].perSecond)} ${unit} (not counted)`
         )
       }
     for (let round = 1; round <= options.rounds; round++)
@@ -506,7 +519,7 @@ async function measureWorkload(
         if (foreign !== null && foreign > FOREIGN_CPU_LIMIT)
           suspect.push(`${variant} round ${round}: ${pct(foreign)} of the machine's CPU went to other work`)
         options.log?.(
-          `  ${workload} round ${round}/${options.rounds} ${variant.padEnd(6)} ${int(figures.perSecond)} ${unit}` +
+          `  ${workload} round ${round}/${options.rounds} ${variant.padEnd(12)} ${int(figures.perSecond)} ${unit}` +
             (figures.proxyCpuUsPerOp === null
               ? ''
               : `, proxy CPU ${figures.proxyCpuUsPerOp.toFixed(1)} µs/op`) +
@@ -520,13 +533,22 @@ async function measureWorkload(
   }
   // A proxy that died between rounds is only noticed here, so its stop failure must surface.
   await stopAll([...proxies.values()], true)
-  const bare = variantFigures(warmups.bare, rounds.bare)
-  const engine = variantFigures(warmups.engine, rounds.engine)
+  const baseline = variantFigures(warmups[comparison.baseline], rounds[comparison.baseline])
+  const candidate = variantFigures(warmups[comparison.candidate], rounds[comparison.candidate])
   const cpuRatio =
-    bare.medianCpuUsPerOp !== null && engine.medianCpuUsPerOp !== null
-      ? engine.medianCpuUsPerOp / bare.medianCpuUsPerOp
+    baseline.medianCpuUsPerOp !== null && candidate.medianCpuUsPerOp !== null
+      ? candidate.medianCpuUsPerOp / baseline.medianCpuUsPerOp
       : null
-  return { workload, unit, bare, engine, ratio: engine.median / bare.median, cpuRatio, suspect }
+  return {
+    workload,
+    unit,
+    comparison,
+    baseline,
+    candidate,
+    ratio: candidate.median / baseline.median,
+    cpuRatio,
+    suspect
+  }
 }
 
 /** Stops every child, even if some fail; rethrows the first failure when asked to. */
@@ -541,14 +563,16 @@ function pct(share: number): string {
 }
 
 export async function measureThroughput(
-  options: ThroughputOptions = DEFAULT_THROUGHPUT
+  options: ThroughputOptions = DEFAULT_THROUGHPUT,
+  comparison: Comparison = { baseline: 'bare', candidate: 'engine' }
 ): Promise<ThroughputFigures> {
   const origin = await startChild('./origin-server.ts', [], 'origin child')
   try {
     const run = (workload: Workload): boolean => options.workloads?.includes(workload) ?? true
-    const http = run('http') ? await measureWorkload('http', origin, options) : null
-    const connect = run('connect') ? await measureWorkload('connect', origin, options) : null
+    const http = run('http') ? await measureWorkload('http', origin, options, comparison) : null
+    const connect = run('connect') ? await measureWorkload('connect', origin, options, comparison) : null
     return {
+      comparison,
       engineRules: ENGINE_RULES,
       connections: options.connections,
       rounds: options.rounds,

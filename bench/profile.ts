@@ -6,7 +6,7 @@
  * both, side by side. The .cpuprofile files land in bench/results/ (open them in Chrome DevTools).
  *
  * Options: --seconds S (profiled load, default 10), --warmup S (default 6), --connections N
- * (default 20), --top N (functions listed, default 25).
+ * (default 20), --top N (functions listed, default 25), --compare A,B (variants, default bare,engine).
  */
 import { mkdirSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
@@ -23,6 +23,15 @@ import {
 } from './throughput.ts'
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url))
+const VARIANTS: readonly Variant[] = ['bare', 'engine', 'engine-stats']
+/** `--compare engine,engine-stats` profiles other variants than bare proxy-chain against the engine. */
+const [BASELINE, CANDIDATE] = (() => {
+  const i = process.argv.indexOf('--compare')
+  const pair = (i === -1 ? 'bare,engine' : (process.argv[i + 1] ?? '')).split(',') as Variant[]
+  if (pair.length !== 2 || !pair.every((v) => VARIANTS.includes(v)))
+    throw new Error(`--compare takes two of ${VARIANTS.join(', ')}, e.g. engine,engine-stats`)
+  return pair as [Variant, Variant]
+})()
 const ROOT_URL = new URL('../', import.meta.url).href
 
 interface ProfileNode {
@@ -132,7 +141,7 @@ function printComparison(title: string, bare: Map<string, number>, engine: Map<s
     .sort((a, b) => (engine.get(b) ?? 0) - (engine.get(a) ?? 0))
     .slice(0, top)
   const width = Math.max(...keys.map((k) => k.length), title.length)
-  console.log(`\n  ${title.padEnd(width)}   bare µs/op   engine µs/op   difference`)
+  console.log(`\n  ${title.padEnd(width)}   ${BASELINE} µs/op   ${CANDIDATE} µs/op   difference`)
   for (const key of keys) {
     const b = bare.get(key) ?? 0
     const e = engine.get(key) ?? 0
@@ -151,7 +160,8 @@ async function main(): Promise<void> {
       seconds: { type: 'string', default: '10' },
       warmup: { type: 'string', default: '6' },
       connections: { type: 'string', default: String(DEFAULT_THROUGHPUT.connections) },
-      top: { type: 'string', default: '25' }
+      top: { type: 'string', default: '25' },
+      compare: { type: 'string' }
     }
   })
   const workload = positionals[0]
@@ -169,13 +179,13 @@ async function main(): Promise<void> {
   let engine: Breakdown
   try {
     console.log(`Profiling ${workload}: ${options.warmup} s warm-up, then ${options.seconds} s profiled`)
-    bare = await profileVariant(workload, 'bare', origin, options)
-    engine = await profileVariant(workload, 'engine', origin, options)
+    bare = await profileVariant(workload, BASELINE, origin, options)
+    engine = await profileVariant(workload, CANDIDATE, origin, options)
   } finally {
     await origin.stop()
   }
   console.log(
-    `\n  sampled CPU per op (idle excluded): bare ${bare.totalUs.toFixed(1)} µs, engine ` +
+    `\n  sampled CPU per op (idle excluded): ${BASELINE} ${bare.totalUs.toFixed(1)} µs, ${CANDIDATE} ` +
       `${engine.totalUs.toFixed(1)} µs (${(engine.totalUs / bare.totalUs).toFixed(3)}×)`
   )
   printComparison('area', bare.areas, engine.areas, 20)
@@ -183,7 +193,7 @@ async function main(): Promise<void> {
   const junction = (map: Map<string, number>): Map<string, number> =>
     new Map([...map].filter(([key]) => / (main|common)\//.test(key)))
   printComparison('Junction function (inclusive)', junction(bare.inclusive), junction(engine.inclusive), top)
-  console.log(`\nProfiles: ${RESULTS_DIR}profile-${workload}-{bare,engine}.cpuprofile`)
+  console.log(`\nProfiles: ${RESULTS_DIR}profile-${workload}-{${BASELINE},${CANDIDATE}}.cpuprofile`)
 }
 
 main().catch((error: unknown) => {

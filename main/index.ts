@@ -11,6 +11,8 @@ import { forwardEvents } from './ipc/events.ts'
 import { registerIpc, trustedOrigins } from './ipc/register.ts'
 import { runShutdown } from './lifecycle/shutdown.ts'
 import { createJunctionService } from './services/junction-service.ts'
+import { createTray } from './tray/tray.ts'
+import { trayIconDirectory } from './tray/tray-menu.ts'
 import { CONTENT_SECURITY_POLICY, mainWindowOptions } from './window.ts'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
@@ -44,6 +46,7 @@ async function start(): Promise<void> {
     })
   )
   junction = await startHeadless({ dataDir: app.getPath('userData') })
+  const api = createJunctionService(junction)
   registerIpc(
     ipcMain,
     createJunctionService(junction),
@@ -56,6 +59,21 @@ async function start(): Promise<void> {
     if (window && !window.isDestroyed()) window.webContents.send(channelFor(event), payload)
   }
   forwardEvents(junction, send)
+  createTray({
+    junction,
+    api,
+    iconDirectory: trayIconDirectory({
+      packaged: app.isPackaged,
+      resourcesPath: process.resourcesPath,
+      appRoot: app.getAppPath()
+    }),
+    openWindow: () => {
+      if (!window || window.isDestroyed()) window = createWindow()
+      window.show()
+      window.focus()
+    },
+    quit: () => app.quit()
+  })
 }
 
 if (!app.requestSingleInstanceLock()) {

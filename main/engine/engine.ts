@@ -291,19 +291,10 @@ export class ProxyEngine extends EventEmitter<EngineEvents> {
       kind: isHttp ? 'http' : 'connect',
       profileId: route.profile.id,
       ruleId: rule?.rule.id ?? null,
-      route: decision.action === 'upstream' ? decision.upstreamId : decision.action
+      route: decision.action === 'upstream' ? decision.upstreamId : decision.action,
+      ...(isHttp ? {} : { replyOnClose: tunnelReply })
     })
     ;(request as RoutedRequestMessage)[TRACKED] = tracked
-    // A tunnel is one request that lasts as long as its connection.
-    if (!isHttp)
-      socket.once('close', () => {
-        const reply = socket[RAW_REPLY]
-        stats.requestFinished(
-          tracked,
-          reply ? reply.status : socket.bytesWritten > 0 ? 200 : 0,
-          reply?.code ?? null
-        )
-      })
   }
 
   /** A request for Junction itself rather than for a target: the PAC file, or a short explanation. */
@@ -484,6 +475,14 @@ function guardSocketEnd(socket: GuardedSocket): void {
     }
     return (end as (...a: unknown[]) => Socket).apply(this, args)
   } as typeof socket.end
+}
+
+/** What a tunnel's client was told: the raw reply if one was written, else 200 once bytes flowed. */
+function tunnelReply(socket: Socket): { status: number; code: string | null } {
+  const reply = (socket as GuardedSocket)[RAW_REPLY]
+  return reply
+    ? { status: reply.status, code: reply.code }
+    : { status: socket.bytesWritten > 0 ? 200 : 0, code: null }
 }
 
 /**

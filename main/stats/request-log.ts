@@ -4,7 +4,7 @@
  * credentials or query strings; each line is passed through `redactUrl` as well, in case a host or
  * error text ever does.
  */
-import { createWriteStream, promises as fs, type WriteStream } from 'node:fs'
+import { promises as fs } from 'node:fs'
 import path from 'node:path'
 import type { RequestLogEntry } from '../../common/model.ts'
 import { redactUrl } from '../engine/upstream.ts'
@@ -49,13 +49,18 @@ export interface LogFileOptions {
   keep?: number
 }
 
+/**
+ * Entries are collected in memory and written once a second (or every 1,000): one write per batch
+ * instead of one per request keeps logging off the proxy's hot path.
+ */
 export class RequestLogFile {
   readonly path: string
   private readonly maxBytes: number
   private readonly keep: number
-  private stream: WriteStream | null = null
   private size = 0
-  private rotating: Promise<void> = Promise.resolve()
+  private pending: RequestLogEntry[] = []
+  private timer: NodeJS.Timeout | null = null
+  private writing: Promise<void> = Promise.resolve()
 
   constructor(options: LogFileOptions) {
     this.path = path.join(options.dir, 'requests.log')
@@ -69,37 +74,58 @@ export class RequestLogFile {
       (s) => s.size,
       () => 0
     )
-    this.stream = createWriteStream(this.path, { flags: 'a', mode: 0o600 })
+    this.timer = setInterval(() => void this.flush(), 1000)
+    this.timer.unref()
   }
 
   write(entry: RequestLogEntry): void {
-    const line = `${redactUrl(JSON.stringify(entry))}\n`
-    const bytes = Buffer.byteLength(line)
-    if (this.size + bytes > this.maxBytes && this.size > 0) {
-      this.size = 0
-      this.rotating = this.rotating.then(() => this.rotate())
-    }
+    this.pending.push(entry)
+    if (this.pending.length >= 1000) void this.flush()
+  }
+
+  /** Appends what is pending, rotating first whenever the file would grow past its limit. */
+  private flush(): Promise<void> {
+    if (this.pending.length === 0) return this.writing
+    const entries = this.pending
+    this.pending = []
+    this.writing = this.writing.then(async () => {
+      let chunk = ''
+      let chunkBytes = 0
+      for (const entry of entries) {
+        const json = JSON.stringify(entry)
+        // Only text with an `@` can hold user:password@ credentials.
+        const line = `${json.includes('@') ? redactUrl(json) : json}\n`
+        const bytes = Buffer.byteLength(line)
+        if (this.size + chunkBytes + bytes > this.maxBytes && this.size + chunkBytes > 0) {
+          if (chunk) await this.append(chunk, chunkBytes)
+          chunk = ''
+          chunkBytes = 0
+          await this.rotate()
+        }
+        chunk += line
+        chunkBytes += bytes
+      }
+      if (chunk) await this.append(chunk, chunkBytes)
+    })
+    return this.writing
+  }
+
+  private async append(text: string, bytes: number): Promise<void> {
+    await fs.appendFile(this.path, text, { mode: 0o600 })
     this.size += bytes
-    void this.rotating.then(() => this.stream?.write(line))
   }
 
   private async rotate(): Promise<void> {
-    await this.closeStream()
     for (let i = this.keep; i >= 1; i--) {
       const from = i === 1 ? this.path : `${this.path}.${i - 1}`
       await fs.rename(from, `${this.path}.${i}`).catch(() => undefined)
     }
-    this.stream = createWriteStream(this.path, { flags: 'a', mode: 0o600 })
-  }
-
-  private closeStream(): Promise<void> {
-    const stream = this.stream
-    this.stream = null
-    return stream ? new Promise((resolve) => stream.end(resolve)) : Promise.resolve()
+    this.size = 0
   }
 
   async close(): Promise<void> {
-    await this.rotating
-    await this.closeStream()
+    if (this.timer) clearInterval(this.timer)
+    this.timer = null
+    await this.flush()
   }
 }

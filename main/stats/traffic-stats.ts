@@ -30,9 +30,16 @@ export interface RequestInfo {
   profileId: string
   ruleId: string | null
   route: RouteLabel
+  /**
+   * For a tunnel, which lasts as long as its connection: what the client was told, read when the
+   * connection closes. Plain requests are finished by the engine when their response is done.
+   */
+  replyOnClose?: (socket: Socket) => { status: number; code: string | null }
 }
 
-interface ConnectionRecord extends ConnectionView {
+interface ConnectionRecord extends Omit<ConnectionView, 'client' | 'target'> {
+  port: number
+  current: TrackedRequest | null
   socket: Socket
   /** Socket counters already attributed to history. */
   accountedUp: number
@@ -100,8 +107,8 @@ export class TrafficStats extends EventEmitter<Events> {
     if (!record) {
       record = {
         id,
-        client: `${socket.remoteAddress}:${socket.remotePort}`,
-        target: '',
+        port: info.port,
+        current: null,
         host: info.host,
         kind: info.kind,
         profileId: info.profileId,
@@ -127,7 +134,7 @@ export class TrafficStats extends EventEmitter<Events> {
       // The previous request's bytes belong to its own host and route.
       this.account(record, now)
     }
-    record.target = `${info.host.includes(':') ? `[${info.host}]` : info.host}:${info.port}`
+    record.port = info.port
     record.host = info.host
     record.kind = info.kind
     record.profileId = info.profileId
@@ -135,7 +142,9 @@ export class TrafficStats extends EventEmitter<Events> {
     record.route = info.route
     record.requests++
     record.lastActivityAt = now
-    return { connection: record, info, startedAt: now, done: false }
+    const tracked: TrackedRequest = { connection: record, info, startedAt: now, done: false }
+    record.current = tracked
+    return tracked
   }
 
   /** Called once per request: when an HTTP response is done, or when a tunnel closes. */
@@ -194,6 +203,11 @@ export class TrafficStats extends EventEmitter<Events> {
 
   private connectionClosed(record: ConnectionRecord, hadError: boolean): void {
     this.account(record, this.now())
+    const current = record.current
+    if (current && !current.done && current.info.replyOnClose) {
+      const { status, code } = current.info.replyOnClose(record.socket)
+      this.requestFinished(current, status, code)
+    }
     record.state = 'closed'
     record.closeReason = record.presetCloseReason ?? this.stoppingReason ?? (hadError ? 'error' : 'closed')
     this.open.delete(record.id)
@@ -276,11 +290,13 @@ export class TrafficStats extends EventEmitter<Events> {
   }
 }
 
+/** Strings are built here, for the few connections a snapshot shows, not per request. */
 function toView(record: ConnectionRecord): ConnectionView {
+  const { socket, host, port } = record
   return {
     id: record.id,
-    client: record.client,
-    target: record.target,
+    client: `${socket.remoteAddress}:${socket.remotePort}`,
+    target: `${host.includes(':') ? `[${host}]` : host}:${port}`,
     host: record.host,
     kind: record.kind,
     profileId: record.profileId,

@@ -124,6 +124,13 @@ export const SettingsSchema = z.object({
     bypass: z.array(z.string().min(1).max(253)).max(500),
     /** When another program changes the OS proxy while Junction has it on. */
     guard: z.enum(['reapply', 'yield'])
+  }),
+  /** Desktop app only; headless mode ignores these. */
+  desktop: z.object({
+    startAtLogin: z.boolean(),
+    startMinimized: z.boolean(),
+    /** Closing the window keeps Junction running in the tray. */
+    closeToTray: z.boolean()
   })
 })
 export type Settings = z.infer<typeof SettingsSchema>
@@ -133,7 +140,8 @@ export const DEFAULT_SETTINGS: Settings = {
   port: 8899,
   activeProfileId: 'direct',
   requestLogFile: false,
-  systemProxy: { mode: 'off', socks: false, bypass: [], guard: 'reapply' }
+  systemProxy: { mode: 'off', socks: false, bypass: [], guard: 'reapply' },
+  desktop: { startAtLogin: false, startMinimized: false, closeToTray: true }
 }
 
 /** What the engine decided for one request, as reported to logs, statistics and `explain`. */

@@ -5,6 +5,7 @@
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { ProfileStore } from './profiles/profile-store.ts'
+import type { SecretCodec } from './profiles/secrets.ts'
 import { SettingsStore } from './config/settings-store.ts'
 import { defaultDataDir } from './config/data-dir.ts'
 import { ProxyEngine, type EngineState } from './engine/engine.ts'
@@ -20,6 +21,8 @@ export interface HeadlessOptions {
   dataDir: string
   /** Overrides the saved system-proxy mode for this run. */
   systemProxy?: 'off' | 'manual' | 'pac'
+  /** Seals upstream passwords on disk (the desktop app passes the OS keychain). */
+  secrets?: SecretCodec | null
 }
 
 export const USAGE =
@@ -90,7 +93,7 @@ export async function startHeadless(
 ): Promise<HeadlessHandle> {
   log(`data directory: ${options.dataDir}`)
   const settingsOpened = await SettingsStore.open(options.dataDir)
-  const profilesOpened = await ProfileStore.open(options.dataDir)
+  const profilesOpened = await ProfileStore.open(options.dataDir, options.secrets ?? null)
   for (const problem of [settingsOpened.problem, profilesOpened.problem])
     if (problem) log(`config problem: ${problem}`)
   const settingsStore = settingsOpened.store

@@ -2,11 +2,13 @@
  * Desktop entry point: window, tray and IPC glue around the same services headless mode runs.
  * Everything that is not Electron glue lives in plain-Node modules under main/.
  */
-import { app, BrowserWindow, ipcMain, powerMonitor, session, shell } from 'electron'
+import { app, BrowserWindow, ipcMain, powerMonitor, safeStorage, session, shell } from 'electron'
 import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { channelFor, type AppEvents, type ApiEvent } from '../common/ipc-contract.ts'
+import { channelFor, type AppApi, type AppEvents, type ApiEvent } from '../common/ipc-contract.ts'
+import type { Settings } from '../common/model.ts'
 import { startHeadless, type HeadlessHandle } from './headless.ts'
+import type { SecretCodec } from './profiles/secrets.ts'
 import { forwardEvents } from './ipc/events.ts'
 import { registerIpc, trustedOrigins } from './ipc/register.ts'
 import { runShutdown } from './lifecycle/shutdown.ts'
@@ -21,9 +23,16 @@ let junction: HeadlessHandle | null = null
 let window: BrowserWindow | null = null
 let quitting = false
 
-function createWindow(): BrowserWindow {
+function createWindow(show: boolean): BrowserWindow {
   const win = new BrowserWindow(mainWindowOptions(path.join(here, '../preload/index.cjs')))
-  win.once('ready-to-show', () => win.show())
+  if (show) win.once('ready-to-show', () => win.show())
+  // Close to tray: the window hides and Junction keeps routing; Quit in the tray really quits.
+  win.on('close', (event) => {
+    if (!quitting && junction?.settings.get().desktop.closeToTray) {
+      event.preventDefault()
+      win.hide()
+    }
+  })
   // Links to the web open in the browser; the window itself never navigates or opens others.
   win.webContents.setWindowOpenHandler(({ url }) => {
     if (url.startsWith('https://')) void shell.openExternal(url)
@@ -36,6 +45,26 @@ function createWindow(): BrowserWindow {
   return win
 }
 
+/**
+ * Upstream passwords are sealed with the OS keychain. Linux without a keyring falls back to a
+ * hard-coded key ("basic_text"), which protects nothing, so that counts as unavailable.
+ */
+function keychain(): SecretCodec | null {
+  const available =
+    safeStorage.isEncryptionAvailable() &&
+    (process.platform !== 'linux' || safeStorage.getSelectedStorageBackend() !== 'basic_text')
+  if (!available) {
+    console.log(
+      '[junction] no OS keychain is available: upstream passwords are stored unencrypted in profiles.json (readable by your user only)'
+    )
+    return null
+  }
+  return {
+    seal: (plain) => safeStorage.encryptString(plain).toString('base64'),
+    open: (sealed) => safeStorage.decryptString(Buffer.from(sealed, 'base64'))
+  }
+}
+
 async function start(): Promise<void> {
   const ses = session.defaultSession
   ses.setPermissionRequestHandler((_wc, _permission, callback) => callback(false))
@@ -45,14 +74,25 @@ async function start(): Promise<void> {
       responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [CONTENT_SECURITY_POLICY] }
     })
   )
-  junction = await startHeadless({ dataDir: app.getPath('userData') })
-  const api = createJunctionService(junction)
+  junction = await startHeadless({ dataDir: app.getPath('userData'), secrets: keychain() })
+  const applyDesktop = (settings: Settings) =>
+    app.setLoginItemSettings({ openAtLogin: settings.desktop.startAtLogin })
+  const service = createJunctionService(junction)
+  const api: AppApi = {
+    ...service,
+    async updateSettings(patch) {
+      const result = await service.updateSettings(patch)
+      if (result.ok) applyDesktop(result.value)
+      return result
+    }
+  }
+  applyDesktop(junction.settings.get())
   registerIpc(
     ipcMain,
     createJunctionService(junction),
     trustedOrigins(process.env.ELECTRON_RENDERER_URL, pathToFileURL(rendererFile).href)
   )
-  window = createWindow()
+  window = createWindow(!junction.settings.get().desktop.startMinimized)
   // Windows ends the session without before-quit.
   window.on('session-end', () => void junction?.systemProxy.detach())
   const send = <K extends ApiEvent>(event: K, payload: AppEvents[K]) => {
@@ -68,7 +108,7 @@ async function start(): Promise<void> {
       appRoot: app.getAppPath()
     }),
     openWindow: () => {
-      if (!window || window.isDestroyed()) window = createWindow()
+      if (!window || window.isDestroyed()) window = createWindow(true)
       window.show()
       window.focus()
     },

@@ -8,6 +8,7 @@ import { DIRECT_PROFILE, type Profile } from '../../common/model.ts'
 import { fail, ok, type Result } from '../../common/result.ts'
 import { JsonFile } from '../config/json-file.ts'
 import { parseProfile } from '../rules/validate.ts'
+import { openSecrets, SEALED_PREFIX, type SecretCodec } from './secrets.ts'
 
 export const PROFILES_FILE = 'profiles.json'
 export const PROFILES_VERSION = 1
@@ -36,24 +37,53 @@ function parseDoc(data: unknown): Result<ProfilesDoc> {
 
 export class ProfileStore {
   private readonly file: JsonFile<ProfilesDoc>
+  private readonly secrets: SecretCodec | null
   private profiles: Profile[] = []
+  /** Sealed passwords this process cannot open, written back as they were. */
+  private unopened = new Map<string, string>()
 
-  private constructor(file: JsonFile<ProfilesDoc>) {
+  private constructor(file: JsonFile<ProfilesDoc>, secrets: SecretCodec | null) {
     this.file = file
+    this.secrets = secrets
   }
 
-  /** Loads the profiles; `problem` says what was wrong with the file if it could not be used. */
-  static async open(dataDir: string): Promise<{ store: ProfileStore; problem: string | null }> {
+  /**
+   * Loads the profiles; `problem` says what was wrong with the file if it could not be used.
+   * With `secrets`, upstream passwords are sealed on disk (see secrets.ts).
+   */
+  static async open(
+    dataDir: string,
+    secrets: SecretCodec | null = null
+  ): Promise<{ store: ProfileStore; problem: string | null }> {
+    const secretProblems: string[] = []
+    let unopened = new Map<string, string>()
     const file = new JsonFile<ProfilesDoc>({
       path: path.join(dataDir, PROFILES_FILE),
       version: PROFILES_VERSION,
       defaults: () => ({ profiles: [] }),
-      parse: parseDoc
+      parse: (data) => {
+        unopened = openSecrets(data, secrets, secretProblems)
+        return parseDoc(data)
+      }
     })
-    const store = new ProfileStore(file)
+    const store = new ProfileStore(file, secrets)
     const loaded = await file.load()
     store.profiles = loaded.value.profiles
-    return { store, problem: loaded.problem }
+    store.unopened = loaded.problem ? new Map() : unopened
+    return { store, problem: [loaded.problem, ...secretProblems].filter(Boolean).join('; ') || null }
+  }
+
+  /** The profiles as written to disk: passwords sealed when a keychain is available. */
+  private forDisk(profiles: Profile[]): Profile[] {
+    return profiles.map((profile) => ({
+      ...profile,
+      upstreams: profile.upstreams.map((u) => {
+        const kept = u.password === undefined ? this.unopened.get(`${profile.id}/${u.id}`) : undefined
+        if (kept !== undefined) return { ...u, password: kept }
+        if (u.password === undefined || !this.secrets) return u
+        return { ...u, password: SEALED_PREFIX + this.secrets.seal(u.password) }
+      })
+    }))
   }
 
   /** Direct first, then the user's profiles in the order they were created. */
@@ -88,7 +118,7 @@ export class ProfileStore {
   }
 
   private async commit(next: Profile[]): Promise<Result<void>> {
-    const saved = await this.file.save({ profiles: next })
+    const saved = await this.file.save({ profiles: this.forDisk(next) })
     if (saved.ok) this.profiles = next
     return saved
   }

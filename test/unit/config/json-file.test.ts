@@ -175,3 +175,58 @@ describe('ProfileStore and SettingsStore', () => {
     expect((await SettingsStore.open(dir)).store.get().port).toBe(9000)
   })
 })
+
+describe('sealed upstream passwords', () => {
+  // A stand-in keychain: reversible, and visibly not the password.
+  const keychain = {
+    seal: (plain: string) => Buffer.from(`k:${plain}`).toString('base64'),
+    open: (sealed: string) => {
+      const text = Buffer.from(sealed, 'base64').toString()
+      if (!text.startsWith('k:')) throw new Error('wrong key')
+      return text.slice(2)
+    }
+  }
+  const withSecret = {
+    id: 'corp',
+    name: 'Corp',
+    upstreams: [
+      {
+        id: 'sq',
+        name: 'Squid',
+        scheme: 'http',
+        host: '10.0.0.1',
+        port: 3128,
+        username: 'me',
+        password: 'hunter2'
+      }
+    ],
+    rules: [],
+    defaultAction: { type: 'upstream', upstreamId: 'sq' }
+  }
+
+  it('seals passwords on disk and opens them again with the keychain', async () => {
+    const { store } = await ProfileStore.open(dir, keychain)
+    expect((await store.put(withSecret)).ok).toBe(true)
+    const onDisk = await fs.readFile(path.join(dir, 'profiles.json'), 'utf8')
+    expect(onDisk).not.toContain('hunter2')
+    expect(onDisk).toContain('"password": "sealed:')
+    const reopened = await ProfileStore.open(dir, keychain)
+    expect(reopened.problem).toBeNull()
+    expect(reopened.store.get('corp')!.upstreams[0]!.password).toBe('hunter2')
+  })
+
+  it('without the keychain: reports it, uses no password, and keeps the sealed one on disk', async () => {
+    await (await ProfileStore.open(dir, keychain)).store.put(withSecret)
+    const sealed = JSON.parse(await fs.readFile(path.join(dir, 'profiles.json'), 'utf8')).profiles[0]
+      .upstreams[0].password
+    const { store, problem } = await ProfileStore.open(dir, null)
+    expect(problem).toMatch(
+      /password of upstream "sq" in profile "Corp" is sealed by the desktop app's keychain/
+    )
+    expect(store.get('corp')!.upstreams[0]!.password).toBeUndefined()
+    await store.put({ ...store.get('corp')!, name: 'Corp 2' })
+    const after = JSON.parse(await fs.readFile(path.join(dir, 'profiles.json'), 'utf8')).profiles[0]
+    expect(after.name).toBe('Corp 2')
+    expect(after.upstreams[0].password).toBe(sealed)
+  })
+})

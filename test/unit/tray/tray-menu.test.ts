@@ -1,0 +1,307 @@
+import { existsSync } from 'node:fs'
+import path from 'node:path'
+import type { MenuItemConstructorOptions } from 'electron'
+import { describe, expect, it, vi } from 'vitest'
+import {
+  MAX_PROFILE_LABEL,
+  bindTrayActions,
+  buildTrayTemplate,
+  formatBytes,
+  formatRate,
+  isTemplateIcon,
+  trayIconDirectory,
+  trayIconName,
+  trayTooltip
+} from '../../../main/tray/tray-menu.ts'
+import type { TrayAction, TrayMenuItem, TrayState } from '../../../main/tray/tray-menu.ts'
+
+const TRAY_DIR = path.join(import.meta.dirname, '../../../resources/tray')
+const KiB = 1024
+const MiB = 1024 * KiB
+const GiB = 1024 * MiB
+
+const base: TrayState = {
+  systemProxyOn: false,
+  systemProxyAvailable: true,
+  listen: '127.0.0.1:8899',
+  profiles: [{ id: 'direct', name: 'Direct' }],
+  activeProfileId: 'direct',
+  upRate: 0,
+  downRate: 0
+}
+const state = (patch: Partial<TrayState>): TrayState => ({ ...base, ...patch })
+
+const tail: TrayMenuItem[] = [
+  { type: 'separator' },
+  { id: 'open-window', label: 'Open Junction', action: { kind: 'open-window' } },
+  { id: 'quit', label: 'Quit Junction', action: { kind: 'quit' } }
+]
+
+describe('buildTrayTemplate', () => {
+  it('system proxy off', () => {
+    expect(buildTrayTemplate(base)).toEqual([
+      {
+        id: 'system-proxy',
+        label: 'System proxy',
+        type: 'checkbox',
+        checked: false,
+        action: { kind: 'toggle-system-proxy' }
+      },
+      { type: 'separator' },
+      { id: 'profile-header', label: 'Profile', enabled: false },
+      {
+        id: 'profile:direct',
+        label: 'Direct',
+        type: 'radio',
+        checked: true,
+        action: { kind: 'switch-profile', profileId: 'direct' }
+      },
+      { type: 'separator' },
+      { id: 'listen', label: 'Listening on 127.0.0.1:8899', enabled: false },
+      ...tail
+    ])
+  })
+
+  it('system proxy on', () => {
+    expect(buildTrayTemplate(state({ systemProxyOn: true, listen: '127.0.0.1:9000' }))).toEqual([
+      {
+        id: 'system-proxy',
+        label: 'System proxy',
+        type: 'checkbox',
+        checked: true,
+        action: { kind: 'toggle-system-proxy' }
+      },
+      { type: 'separator' },
+      { id: 'profile-header', label: 'Profile', enabled: false },
+      {
+        id: 'profile:direct',
+        label: 'Direct',
+        type: 'radio',
+        checked: true,
+        action: { kind: 'switch-profile', profileId: 'direct' }
+      },
+      { type: 'separator' },
+      { id: 'listen', label: 'Listening on 127.0.0.1:9000', enabled: false },
+      ...tail
+    ])
+  })
+
+  it('several profiles: one radio item each, only the active one checked, in the given order', () => {
+    const template = buildTrayTemplate(
+      state({
+        profiles: [
+          { id: 'direct', name: 'Direct' },
+          { id: 'p-work', name: 'Work VPN' },
+          { id: 'p-home', name: 'Home (SOCKS5)' }
+        ],
+        activeProfileId: 'p-work'
+      })
+    )
+    expect(template.slice(2, 6)).toEqual([
+      { id: 'profile-header', label: 'Profile', enabled: false },
+      {
+        id: 'profile:direct',
+        label: 'Direct',
+        type: 'radio',
+        checked: false,
+        action: { kind: 'switch-profile', profileId: 'direct' }
+      },
+      {
+        id: 'profile:p-work',
+        label: 'Work VPN',
+        type: 'radio',
+        checked: true,
+        action: { kind: 'switch-profile', profileId: 'p-work' }
+      },
+      {
+        id: 'profile:p-home',
+        label: 'Home (SOCKS5)',
+        type: 'radio',
+        checked: false,
+        action: { kind: 'switch-profile', profileId: 'p-home' }
+      }
+    ])
+    expect(template[6]).toEqual({ type: 'separator' })
+    expect(template).toHaveLength(11)
+  })
+
+  it('system proxy unavailable: disabled, with a hint and no action', () => {
+    expect(buildTrayTemplate(state({ systemProxyAvailable: false }))[0]).toEqual({
+      id: 'system-proxy',
+      label: 'System proxy (not supported on this desktop)',
+      type: 'checkbox',
+      checked: false,
+      enabled: false
+    })
+  })
+
+  it('proxy stopped', () => {
+    const template = buildTrayTemplate(state({ listen: null }))
+    expect(template.find((item) => item.id === 'listen')).toEqual({
+      id: 'listen',
+      label: 'Proxy stopped',
+      enabled: false
+    })
+  })
+
+  it('no profiles: a disabled placeholder instead of radio items', () => {
+    const template = buildTrayTemplate(state({ profiles: [], activeProfileId: '' }))
+    expect(template.slice(2, 5)).toEqual([
+      { id: 'profile-header', label: 'Profile', enabled: false },
+      { id: 'profile:none', label: 'No profiles', enabled: false },
+      { type: 'separator' }
+    ])
+  })
+
+  it('shortens long profile names', () => {
+    const name = 'A very long profile name that goes on and on and on'
+    const [, , , item] = buildTrayTemplate(state({ profiles: [{ id: 'x', name }], activeProfileId: 'x' }))
+    expect(item?.label).toBe(`${name.slice(0, MAX_PROFILE_LABEL - 1)}…`)
+    expect([...(item?.label ?? '')]).toHaveLength(MAX_PROFILE_LABEL)
+  })
+
+  it('returns fresh objects each time', () => {
+    const a = buildTrayTemplate(base)
+    const b = buildTrayTemplate(base)
+    expect(a).toEqual(b)
+    expect(a[1]).not.toBe(b[1])
+    expect(a[1]).not.toBe(a[4])
+  })
+})
+
+describe('bindTrayActions', () => {
+  it('turns actions into click handlers and keeps everything else', () => {
+    const dispatch = vi.fn<(action: TrayAction) => void>()
+    const bound = bindTrayActions(
+      buildTrayTemplate(
+        state({
+          profiles: [
+            { id: 'direct', name: 'Direct' },
+            { id: 'w', name: 'Work' }
+          ]
+        })
+      ),
+      dispatch
+    )
+    // The bound template is what Menu.buildFromTemplate accepts.
+    const options: MenuItemConstructorOptions[] = bound
+    expect(options.every((item) => !('action' in item))).toBe(true)
+
+    for (const item of bound) item.click?.()
+    expect(dispatch.mock.calls.map(([action]) => action)).toEqual([
+      { kind: 'toggle-system-proxy' },
+      { kind: 'switch-profile', profileId: 'direct' },
+      { kind: 'switch-profile', profileId: 'w' },
+      { kind: 'open-window' },
+      { kind: 'quit' }
+    ])
+    expect(bound.find((item) => item.id === 'listen')).toEqual({
+      id: 'listen',
+      label: 'Listening on 127.0.0.1:8899',
+      enabled: false
+    })
+    expect(bound.find((item) => item.id === 'listen')?.click).toBeUndefined()
+  })
+
+  it('binds submenus recursively', () => {
+    const dispatch = vi.fn<(action: TrayAction) => void>()
+    const [item] = bindTrayActions(
+      [{ label: 'More', type: 'submenu', submenu: [{ label: 'Quit', action: { kind: 'quit' } }] }],
+      dispatch
+    )
+    item?.submenu?.[0]?.click?.()
+    expect(dispatch).toHaveBeenCalledWith({ kind: 'quit' })
+  })
+})
+
+describe('trayTooltip', () => {
+  it('on, with rates', () => {
+    expect(trayTooltip(state({ systemProxyOn: true, upRate: 1229, downRate: 35 * KiB }))).toBe(
+      'Junction — on · ↑ 1.2 KiB/s ↓ 35 KiB/s'
+    )
+  })
+
+  it('off, idle', () => {
+    expect(trayTooltip(base)).toBe('Junction — off · ↑ 0 B/s ↓ 0 B/s')
+  })
+
+  it('off, with traffic from clients configured by hand', () => {
+    expect(trayTooltip(state({ upRate: 512, downRate: 1.5 * MiB }))).toBe(
+      'Junction — off · ↑ 512 B/s ↓ 1.5 MiB/s'
+    )
+  })
+
+  it('proxy stopped', () => {
+    expect(trayTooltip(state({ listen: null, upRate: 99, downRate: 99 }))).toBe(
+      'Junction — off · proxy stopped'
+    )
+  })
+
+  it('stays within the Windows tooltip limit', () => {
+    const tooltip = trayTooltip(state({ systemProxyOn: true, upRate: 1023 * GiB, downRate: 1023 * GiB }))
+    expect(tooltip.length).toBeLessThan(128)
+  })
+})
+
+describe('tray icons', () => {
+  it.each([
+    ['darwin', false, 'trayTemplate-off.png'],
+    ['darwin', true, 'trayTemplate-on.png'],
+    ['win32', false, 'tray-off.png'],
+    ['win32', true, 'tray-on.png'],
+    ['linux', false, 'tray-off.png'],
+    ['linux', true, 'tray-on.png']
+  ] as const)('%s, system proxy on=%s → %s', (platform, on, name) => {
+    expect(trayIconName(state({ systemProxyOn: on }), platform)).toBe(name)
+    expect(isTemplateIcon(name)).toBe(platform === 'darwin')
+    expect(existsSync(path.join(TRAY_DIR, name))).toBe(true)
+    expect(existsSync(path.join(TRAY_DIR, name.replace('.png', '@2x.png')))).toBe(true)
+  })
+
+  it('icon folder, packaged and from the source tree', () => {
+    expect(
+      trayIconDirectory({ packaged: true, resourcesPath: '/opt/Junction/resources', appRoot: '/x' })
+    ).toBe(path.join('/opt/Junction/resources', 'tray'))
+    expect(trayIconDirectory({ packaged: false, resourcesPath: '/x', appRoot: '/src/junction' })).toBe(
+      path.join('/src/junction', 'resources', 'tray')
+    )
+  })
+})
+
+describe('formatBytes / formatRate', () => {
+  it.each([
+    [0, '0 B'],
+    [1, '1 B'],
+    [1023, '1023 B'],
+    [1023.4, '1023 B'],
+    [1023.6, '1.0 KiB'],
+    [1024, '1.0 KiB'],
+    [1229, '1.2 KiB'],
+    [1536, '1.5 KiB'],
+    [10 * KiB - 1, '10 KiB'],
+    [35 * KiB, '35 KiB'],
+    [MiB - 1, '1.0 MiB'],
+    [MiB, '1.0 MiB'],
+    [1.5 * MiB, '1.5 MiB'],
+    [999 * MiB, '999 MiB'],
+    [GiB, '1.0 GiB'],
+    [2.25 * GiB, '2.3 GiB'],
+    [512 * GiB, '512 GiB'],
+    [1024 * GiB, '1.0 TiB'],
+    [2048 * 1024 * 1024 * GiB, '2048 PiB']
+  ])('%d bytes → %s', (bytes, text) => {
+    expect(formatBytes(bytes)).toBe(text)
+  })
+
+  it.each([-1, -Infinity, Infinity, Number.NaN])('%d counts as 0', (bytes) => {
+    expect(formatBytes(bytes)).toBe('0 B')
+  })
+
+  it('rates are per second', () => {
+    expect(formatRate(0)).toBe('0 B/s')
+    expect(formatRate(1023)).toBe('1023 B/s')
+    expect(formatRate(1024)).toBe('1.0 KiB/s')
+    expect(formatRate(1.5 * MiB)).toBe('1.5 MiB/s')
+    expect(formatRate(3 * GiB)).toBe('3.0 GiB/s')
+  })
+})

@@ -42,14 +42,27 @@ describe('desktop app', () => {
       try {
         const window = await app.firstWindow()
         await expect(window.title()).resolves.toBe('Junction')
-        const state = await window.evaluate(() =>
-          (window as unknown as { api: { getEngineState(): Promise<unknown> } }).api.getEngineState()
-        )
-        expect(state).toMatchObject({ ok: true, value: { status: 'running' } })
+        type Api = { api: Record<string, (...a: unknown[]) => Promise<{ ok: boolean }>> }
+        const call = (name: string, ...args: unknown[]) =>
+          window.evaluate(([n, a]) => (window as unknown as Api).api[n as string]!(...(a as unknown[])), [
+            name,
+            args
+          ] as const)
+        expect(await call('getEngineState')).toMatchObject({ ok: true, value: { status: 'running' } })
+        // The toggle goes through IPC to the system-proxy controller; on a bare X server there is
+        // none, which it must say.
+        const toggled = (await call('setSystemProxy', 'manual')) as {
+          ok: boolean
+          error?: { message: string }
+        }
+        expect(toggled.ok || /cannot set the system proxy/.test(toggled.error?.message ?? '')).toBe(true)
+        expect(await app.evaluate(({ BrowserWindow }) => BrowserWindow.getAllWindows().length)).toBe(1)
       } finally {
         await app.close()
-        await fs.rm(dataDir, { recursive: true, force: true })
       }
+      // Quitting put the OS proxy back: no journal is left behind.
+      expect(existsSync(path.join(dataDir, 'sysproxy-journal.json'))).toBe(false)
+      await fs.rm(dataDir, { recursive: true, force: true })
     },
     60_000
   )

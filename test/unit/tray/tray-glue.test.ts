@@ -1,0 +1,120 @@
+/**
+ * The tray glue with Electron mocked: icon, tooltip and menu follow the state, clicks reach the
+ * service, and the menu is rebuilt only when its content changes.
+ */
+import { EventEmitter } from 'node:events'
+import { beforeEach, describe, expect, it, vi } from 'vitest'
+
+const built: unknown[] = []
+const trays: FakeTray[] = []
+class FakeTray extends EventEmitter {
+  image = ''
+  tooltip = ''
+  menu: { items: { label?: string; click?: () => void }[] } | null = null
+  destroyed = false
+  constructor() {
+    super()
+    trays.push(this)
+  }
+  setImage(image: { path: string }) {
+    this.image = image.path
+  }
+  setToolTip(text: string) {
+    this.tooltip = text
+  }
+  setContextMenu(menu: FakeTray['menu']) {
+    this.menu = menu
+  }
+  destroy() {
+    this.destroyed = true
+  }
+}
+vi.mock('electron', () => ({
+  Tray: FakeTray,
+  Menu: {
+    buildFromTemplate: (items: unknown[]) => {
+      built.push(items)
+      return { items }
+    }
+  },
+  nativeImage: {
+    createEmpty: () => ({ path: '' }),
+    createFromPath: (p: string) => ({ path: p, setTemplateImage: vi.fn() })
+  }
+}))
+
+const { createTray } = await import('../../../main/tray/tray.ts')
+
+function fakeJunction() {
+  const engine = Object.assign(new EventEmitter(), {
+    state: { status: 'running', host: '127.0.0.1', port: 8899, profileId: 'direct', profileName: 'Direct' },
+    profile: { id: 'direct', name: 'Direct' }
+  })
+  const stats = Object.assign(new EventEmitter(), { snapshot: { upRate: 0, downRate: 2048 } })
+  let proxy = 'off'
+  return {
+    junction: {
+      engine,
+      stats,
+      systemProxy: { status: () => ({ status: proxy, mode: 'manual', platform: 'gnome', detail: null }) },
+      profiles: {
+        list: () => [
+          { id: 'direct', name: 'Direct' },
+          { id: 'work', name: 'Work' }
+        ]
+      },
+      settings: { get: () => ({ systemProxy: { mode: 'pac' } }) }
+    },
+    setProxy: (s: string) => (proxy = s)
+  }
+}
+
+beforeEach(() => {
+  built.length = 0
+  trays.length = 0
+})
+
+describe('tray', () => {
+  it('shows state, turns clicks into service calls, and rebuilds the menu only on change', async () => {
+    const { junction, setProxy } = fakeJunction()
+    const api = {
+      setSystemProxy: vi.fn().mockResolvedValue({ ok: true }),
+      setActiveProfile: vi.fn().mockResolvedValue({ ok: true })
+    }
+    const openWindow = vi.fn()
+    const quit = vi.fn()
+    const remove = createTray({
+      junction: junction as never,
+      api: api as never,
+      iconDirectory: '/icons',
+      openWindow,
+      quit
+    })
+    const tray = trays[0]!
+    expect(tray.image).toBe(
+      process.platform === 'darwin' ? '/icons/trayTemplate-off.png' : '/icons/tray-off.png'
+    )
+    expect(tray.tooltip).toBe('Junction — off · ↑ 0 B/s ↓ 2.0 KiB/s')
+    const item = (label: string) => tray.menu!.items.find((i) => i.label === label)!
+    item('System proxy').click!()
+    // Off → on uses the saved mode.
+    expect(api.setSystemProxy).toHaveBeenCalledWith('pac')
+    item('Work').click!()
+    expect(api.setActiveProfile).toHaveBeenCalledWith('work')
+    item('Open Junction').click!()
+    expect(openWindow).toHaveBeenCalled()
+    item('Quit Junction').click!()
+    expect(quit).toHaveBeenCalled()
+
+    const menusBefore = built.length
+    junction.stats.emit('snapshot')
+    expect(built.length).toBe(menusBefore)
+    setProxy('on')
+    junction.stats.emit('snapshot')
+    expect(built.length).toBe(menusBefore + 1)
+    expect(tray.image).toMatch(/tray(Template)?-on\.png$/)
+    remove()
+    expect(tray.destroyed).toBe(true)
+    expect(junction.stats.listenerCount('snapshot')).toBe(0)
+  })
+})

@@ -69,3 +69,20 @@ export const runCommand: CommandRunner = (file, args, options = {}) =>
     )
     if (options.input !== undefined) child.stdin?.end(options.input)
   })
+
+/**
+ * Runs every step even when one fails, so a restore puts back as much as it can, then throws the first
+ * failure. A missing command stops at once: every later step would fail the same way.
+ */
+export async function runAll(steps: Array<() => Promise<unknown>>): Promise<void> {
+  let failure: { error: unknown } | null = null
+  for (const step of steps) {
+    try {
+      await step()
+    } catch (error) {
+      if (error instanceof CommandError && error.failure === 'missing') throw error
+      failure ??= { error }
+    }
+  }
+  if (failure) throw failure.error
+}

@@ -4,7 +4,7 @@
  * enabled service and reads the first for its view. `networksetup` often exits 0 with an error printed
  * on stdout, so every reply is checked for one.
  */
-import { CommandError, runCommand } from './command-runner.ts'
+import { CommandError, runAll, runCommand } from './command-runner.ts'
 import type { CommandRunner } from './command-runner.ts'
 import type { DesiredProxy, OsSnapshot, ProxyEndpoint, ProxyView, SystemProxyPlatform } from './types.ts'
 
@@ -300,23 +300,6 @@ function asMacData(snapshot: OsSnapshot): MacSnapshotData {
   if (snapshot.platform !== 'macos' || !data || typeof data !== 'object' || !Array.isArray(data.services))
     throw new Error(`Not a macOS proxy snapshot (platform ${snapshot.platform})`)
   return data as MacSnapshotData
-}
-
-/**
- * Runs every step even when one fails, so a restore puts back as much as it can, then throws the first
- * failure. A missing command stops at once: every later step would fail the same way.
- */
-async function runAll(steps: Array<() => Promise<unknown>>): Promise<void> {
-  let failure: { error: unknown } | null = null
-  for (const step of steps) {
-    try {
-      await step()
-    } catch (error) {
-      if (error instanceof CommandError && error.failure === 'missing') throw error
-      failure ??= { error }
-    }
-  }
-  if (failure) throw failure.error
 }
 
 /**

@@ -4,7 +4,7 @@
  * `DefaultConnectionSettings` blob is what WinINet actually reads (the plain values are its legacy
  * mirror), so every change writes both.
  */
-import { CommandError, runCommand } from './command-runner.ts'
+import { CommandError, runAll, runCommand } from './command-runner.ts'
 import type { CommandRunner } from './command-runner.ts'
 import type { DesiredProxy, OsSnapshot, ProxyEndpoint, ProxyView, SystemProxyPlatform } from './types.ts'
 
@@ -428,21 +428,4 @@ export function regAddData(value: RegValue): string {
   if ((value.type === 'REG_DWORD' || value.type === 'REG_QWORD') && /^0x[0-9a-f]+$/i.test(value.data))
     return BigInt(value.data).toString(10)
   return value.data
-}
-
-/**
- * Runs every step even when one fails, so a restore puts back as much as it can, then throws the first
- * failure. A missing command stops at once: every later step would fail the same way.
- */
-export async function runAll(steps: Array<() => Promise<unknown>>): Promise<void> {
-  let failure: { error: unknown } | null = null
-  for (const step of steps) {
-    try {
-      await step()
-    } catch (error) {
-      if (error instanceof CommandError && error.failure === 'missing') throw error
-      failure ??= { error }
-    }
-  }
-  if (failure) throw failure.error
 }

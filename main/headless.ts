@@ -2,8 +2,12 @@
  * Headless mode: the engine with the stored configuration, no window. Used by `npm run serve`, by
  * `npm start` where no desktop can be shown, and by tests that need a whole Junction process.
  */
+import { promises as fs } from 'node:fs'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
+import { startDashboard, type Dashboard } from './dashboard/dashboard-server.ts'
+import { forwardEvents } from './ipc/events.ts'
+import { createJunctionService } from './services/junction-service.ts'
 import { ProfileStore } from './profiles/profile-store.ts'
 import type { SecretCodec } from './profiles/secrets.ts'
 import { SettingsStore } from './config/settings-store.ts'
@@ -23,10 +27,15 @@ export interface HeadlessOptions {
   systemProxy?: 'off' | 'manual' | 'pac'
   /** Seals upstream passwords on disk (the desktop app passes the OS keychain). */
   secrets?: SecretCodec | null
+  /** Port of the web dashboard (0: any free port); null turns the dashboard off. */
+  dashboardPort?: number | null
 }
 
+/** The built UI (electron-vite build), served by the dashboard. */
+const RENDERER_DIR = path.resolve(import.meta.dirname, '../out/renderer')
+
 export const USAGE =
-  'Usage: npm run serve -- [--port N] [--profile NAME] [--data-dir DIR] [--system-proxy off|manual|pac]'
+  'Usage: npm run serve -- [--port N] [--profile NAME] [--data-dir DIR] [--system-proxy off|manual|pac] [--dashboard-port N | --no-dashboard]'
 
 /** Reads `--port`, `--profile` and `--data-dir`; throws with a usage line on anything else. */
 export function parseHeadlessArgs(argv: string[]): HeadlessOptions {
@@ -36,7 +45,9 @@ export function parseHeadlessArgs(argv: string[]): HeadlessOptions {
       port: { type: 'string' },
       profile: { type: 'string' },
       'data-dir': { type: 'string' },
-      'system-proxy': { type: 'string' }
+      'system-proxy': { type: 'string' },
+      'dashboard-port': { type: 'string' },
+      'no-dashboard': { type: 'boolean' }
     },
     strict: true,
     allowPositionals: false
@@ -55,6 +66,13 @@ export function parseHeadlessArgs(argv: string[]): HeadlessOptions {
       throw new Error(`--system-proxy must be off, manual or pac (was "${mode}")`)
     options.systemProxy = mode
   }
+  const dashboard = values['dashboard-port']
+  if (dashboard !== undefined) {
+    if (!/^\d+$/.test(dashboard) || Number(dashboard) > 65535)
+      throw new Error(`--dashboard-port must be 0–65535 (was "${dashboard}")`)
+    options.dashboardPort = Number(dashboard)
+  }
+  if (values['no-dashboard']) options.dashboardPort = null
   return options
 }
 
@@ -186,6 +204,26 @@ export async function main(argv: string[]): Promise<void> {
     process.exitCode = 1
     return
   }
+  let dashboard: Dashboard | null = null
+  if (options.dashboardPort !== null) {
+    try {
+      dashboard = await startDashboard({
+        api: createJunctionService(handle),
+        staticDir: RENDERER_DIR,
+        port: options.dashboardPort ?? 0
+      })
+      forwardEvents(handle, dashboard.broadcast)
+      const built = await fs.access(path.join(RENDERER_DIR, 'index.html')).then(
+        () => true,
+        () => false
+      )
+      console.log(
+        `[junction] dashboard: ${dashboard.url}${built ? '' : ' (the UI is not built yet: run npm run build)'}`
+      )
+    } catch (error) {
+      console.error(`[junction] dashboard not started: ${(error as Error).message}`)
+    }
+  }
   let stopping = false
   const shutdown = (signal: string): void => {
     if (stopping) return
@@ -194,7 +232,7 @@ export async function main(argv: string[]): Promise<void> {
     // Connections are closed forcibly, so this is quick; the cap only guards against the unexpected.
     const cap = setTimeout(() => process.exit(1), 3000)
     cap.unref()
-    void handle.stop().then(() => clearTimeout(cap))
+    void Promise.all([dashboard?.close(), handle.stop()]).then(() => clearTimeout(cap))
   }
   process.once('SIGINT', () => shutdown('SIGINT'))
   process.once('SIGTERM', () => shutdown('SIGTERM'))

@@ -8,6 +8,9 @@
 export const ENGINE_RULES = 1000
 /** Size of the origin's answer to every request. */
 export const BODY_BYTES = 1024
+/** Origin path whose answer is BULK_BYTES long, for data throughput through tunnels. */
+export const BULK_PATH = '/bulk'
+export const BULK_BYTES = 1024 * 1024
 /** Origin path that reports how many other requests it has answered. */
 export const SERVED_PATH = '/__served'
 

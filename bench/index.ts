@@ -121,7 +121,8 @@ function lookupTable(lookups: LookupFigures[]): string {
 function ran(t: ThroughputFigures): { name: string; op: string; unit: string; w: WorkloadFigures }[] {
   const all = [
     { name: 'HTTP', op: 'request', w: t.http },
-    { name: 'CONNECT', op: 'tunnel', w: t.connect }
+    { name: 'CONNECT', op: 'tunnel', w: t.connect },
+    { name: 'CONNECT data', op: 'MiB', w: t.connectBulk }
   ]
   return all.flatMap(({ name, op, w }) => (w ? [{ name, op, unit: w.unit, w }] : []))
 }
@@ -273,7 +274,7 @@ async function main(): Promise<void> {
     ? await compare(
         'Throughput, statistics and logging on vs off',
         { baseline: 'engine', candidate: 'engine-stats' },
-        { ...options, workloads: ['http', 'connect'] },
+        { ...options, workloads: ['http', 'connect', 'connect-bulk'] },
         log
       )
     : null

@@ -1,15 +1,23 @@
 /**
  * Child process for the throughput benchmark: the origin every proxied request ends at. Answers every
- * request 200 with the same 1 KiB body (keep-alive allowed), so the origin's own cost is small and
- * identical for both proxies. Prints `{"port":N}` once listening.
+ * request 200 with the same 1 KiB body (1 MiB for /bulk; keep-alive allowed), so the origin's own cost
+ * is small and identical for both proxies. Prints `{"port":N}` once listening.
  *
  * `GET /__served` reports how many other requests it has answered: the benchmark compares that with
  * the client's count to prove the traffic really went through the proxy to this server.
  */
 import http from 'node:http'
-import { announcePort, BODY_BYTES, exitOnSignalOrOrphan, SERVED_PATH } from './child-common.ts'
+import {
+  announcePort,
+  BODY_BYTES,
+  BULK_BYTES,
+  BULK_PATH,
+  exitOnSignalOrOrphan,
+  SERVED_PATH
+} from './child-common.ts'
 
 const body = Buffer.alloc(BODY_BYTES, 'x')
+const bulk = Buffer.alloc(BULK_BYTES, 'b')
 let served = 0
 
 const server = http.createServer((req, res) => {
@@ -19,8 +27,9 @@ const server = http.createServer((req, res) => {
     return
   }
   served++
-  res.writeHead(200, { 'content-type': 'text/plain', 'content-length': BODY_BYTES })
-  res.end(body)
+  const payload = req.url === BULK_PATH ? bulk : body
+  res.writeHead(200, { 'content-type': 'text/plain', 'content-length': payload.length })
+  res.end(payload)
 })
 // Longer than any pause between benchmark rounds, so idle proxy→origin keep-alive sockets are not
 // closed under a proxy while it is being measured.

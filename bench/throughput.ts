@@ -19,7 +19,7 @@ import http from 'node:http'
 import net from 'node:net'
 import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
-import { BODY_BYTES, ENGINE_RULES, SERVED_PATH } from './child-common.ts'
+import { BODY_BYTES, BULK_BYTES, BULK_PATH, ENGINE_RULES, SERVED_PATH } from './child-common.ts'
 import { cpuDelta, cpuSnapshot } from './cpu-usage.ts'
 
 /** `bare` proxy-chain, the `engine` with 1,000 rules, and the engine with statistics and logging on. */
@@ -30,7 +30,8 @@ export interface Comparison {
   baseline: Variant
   candidate: Variant
 }
-export type Workload = 'http' | 'connect'
+/** http: requests/s; connect: whole short tunnels/s; connect-bulk: MiB/s through long-lived tunnels. */
+export type Workload = 'http' | 'connect' | 'connect-bulk'
 
 export interface ThroughputOptions {
   /** Measured rounds per variant and workload. */
@@ -88,7 +89,7 @@ export interface VariantFigures {
 
 export interface WorkloadFigures {
   workload: Workload
-  unit: 'requests/s' | 'tunnels/s'
+  unit: 'requests/s' | 'tunnels/s' | 'MiB/s'
   comparison: Comparison
   baseline: VariantFigures
   candidate: VariantFigures
@@ -110,6 +111,7 @@ export interface ThroughputFigures {
   /** Null when the workload was not run (see ThroughputOptions.workloads). */
   http: WorkloadFigures | null
   connect: WorkloadFigures | null
+  connectBulk: WorkloadFigures | null
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -409,7 +411,83 @@ export async function connectLoad(
 // ---------------------------------------------------------------------------------------------------
 // Rounds
 
-export const LOADS: Record<Workload, typeof httpLoad> = { http: httpLoad, connect: connectLoad }
+/**
+ * Data throughput through tunnels: each worker opens one tunnel and downloads 1 MiB responses over it
+ * (keep-alive) until the deadline. `completed` counts whole MiB received.
+ */
+export async function connectBulkLoad(
+  proxyPort: number,
+  originPort: number,
+  seconds: number,
+  workers: number
+): Promise<LoadFigures> {
+  const started = performance.now()
+  const deadline = started + seconds * 1000
+  const errors: Record<string, number> = {}
+  let completed = 0
+  const worker = () =>
+    new Promise<void>((resolve) => {
+      const socket = net.connect(proxyPort, '127.0.0.1')
+      const request = `GET ${BULK_PATH} HTTP/1.1\r\nHost: 127.0.0.1:${originPort}\r\n\r\n`
+      let open = false
+      let buffered: Buffer = Buffer.alloc(0)
+      let remaining = -1
+      const fail = (kind: string) => {
+        errors[kind] = (errors[kind] ?? 0) + 1
+        socket.destroy()
+        resolve()
+      }
+      const timer = setTimeout(() => fail('timeout'), seconds * 1000 + TUNNEL_TIMEOUT_MS)
+      socket.on('error', (error: NodeJS.ErrnoException) => fail(error.code ?? 'socket-error'))
+      socket.once('connect', () =>
+        socket.write(`CONNECT 127.0.0.1:${originPort} HTTP/1.1\r\nHost: 127.0.0.1:${originPort}\r\n\r\n`)
+      )
+      socket.on('data', (chunk: Buffer) => {
+        buffered = buffered.length ? Buffer.concat([buffered, chunk]) : chunk
+        for (;;) {
+          if (!open || remaining < 0) {
+            const end = buffered.indexOf('\r\n\r\n')
+            if (end < 0) return
+            const head = buffered.subarray(0, end).toString('latin1')
+            buffered = buffered.subarray(end + 4)
+            if (!open) {
+              if (!/^HTTP\/1\.[01] 200 /.test(head)) return fail('connect-refused')
+              open = true
+              socket.write(request)
+              continue
+            }
+            remaining = Number(/content-length: (\d+)/i.exec(head)?.[1] ?? NaN)
+            if (remaining !== BULK_BYTES) return fail('bad-response')
+          }
+          if (buffered.length < remaining) {
+            remaining -= buffered.length
+            buffered = Buffer.alloc(0)
+            return
+          }
+          buffered = buffered.subarray(remaining)
+          remaining = -1
+          completed++
+          if (performance.now() >= deadline) {
+            clearTimeout(timer)
+            socket.destroy()
+            return resolve()
+          }
+          socket.write(request)
+        }
+      })
+    })
+  await Promise.all(Array.from({ length: workers }, worker))
+  const elapsed = (performance.now() - started) / 1000
+  if (completed === 0)
+    throw new Error(`no data came through tunnels on port ${proxyPort}: ${JSON.stringify(errors)}`)
+  return { completed, seconds: elapsed, perSecond: completed / elapsed, errors }
+}
+
+export const LOADS: Record<Workload, typeof httpLoad> = {
+  http: httpLoad,
+  connect: connectLoad,
+  'connect-bulk': connectBulkLoad
+}
 
 /** Above this share of the machine taken by other processes, a round's requests/s is suspect. */
 const FOREIGN_CPU_LIMIT = 0.1
@@ -488,7 +566,7 @@ async function measureWorkload(
   >
   const warmups = Object.fromEntries(variants.map((v) => [v, null])) as Record<Variant, LoadFigures | null>
   const suspect: string[] = []
-  const unit = workload === 'http' ? 'requests/s' : 'tunnels/s'
+  const unit = workload === 'http' ? 'requests/s' : workload === 'connect' ? 'tunnels/s' : 'MiB/s'
   const int = (n: number): string => Math.round(n).toLocaleString('en-US')
   const proxies = new Map<Variant, Child>()
   try {
@@ -571,6 +649,9 @@ export async function measureThroughput(
     const run = (workload: Workload): boolean => options.workloads?.includes(workload) ?? true
     const http = run('http') ? await measureWorkload('http', origin, options, comparison) : null
     const connect = run('connect') ? await measureWorkload('connect', origin, options, comparison) : null
+    const connectBulk = run('connect-bulk')
+      ? await measureWorkload('connect-bulk', origin, options, comparison)
+      : null
     return {
       comparison,
       engineRules: ENGINE_RULES,
@@ -579,7 +660,8 @@ export async function measureThroughput(
       seconds: options.seconds,
       warmupSeconds: options.warmupSeconds,
       http,
-      connect
+      connect,
+      connectBulk
     }
   } finally {
     await origin.stop()

@@ -6,6 +6,9 @@
  * actions into handlers with `bindTrayActions` and passes the result to `Menu.buildFromTemplate`.
  */
 import path from 'node:path'
+import { formatRate } from '../../common/format.ts'
+
+export { formatBytes, formatRate } from '../../common/format.ts'
 
 export interface TrayProfile {
   id: string
@@ -168,34 +171,6 @@ export function trayIconDirectory(where: {
   return where.packaged
     ? path.join(where.resourcesPath, 'tray')
     : path.join(where.appRoot, 'resources', 'tray')
-}
-
-const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'] as const
-
-/**
- * A byte count in binary units: whole bytes below 1 KiB (`1023 B`), one decimal below 10 (`1.5 MiB`),
- * whole numbers from 10 on (`35 KiB`). Negative, NaN and infinite inputs count as 0.
- */
-export function formatBytes(bytes: number): string {
-  let value = Number.isFinite(bytes) && bytes > 0 ? Math.round(bytes) : 0
-  let unit = 0
-  while (value >= 1024 && unit < UNITS.length - 1) {
-    value /= 1024
-    unit++
-  }
-  if (unit === 0) return `${value} B`
-  let text = value < 9.95 ? value.toFixed(1) : String(Math.round(value))
-  // Rounding can reach 1024 (1023.7 KiB): show it as 1.0 of the next unit instead.
-  if (text === '1024' && unit < UNITS.length - 1) {
-    unit++
-    text = '1.0'
-  }
-  return `${text} ${UNITS[unit]}`
-}
-
-/** A transfer rate in bytes per second, e.g. `1.2 KiB/s`. */
-export function formatRate(bytesPerSecond: number): string {
-  return `${formatBytes(bytesPerSecond)}/s`
 }
 
 function shortenLabel(text: string, max: number): string {

@@ -7,7 +7,9 @@ import { existsSync, promises as fs } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { connectTunnel, proxyGet } from '../harness/client.ts'
 import { serve, type Running } from '../harness/headless-process.ts'
+import { startOrigin } from '../harness/origin.ts'
 import { launchChromium } from './chromium.ts'
 
 const ROOT = path.resolve(import.meta.dirname, '../..')
@@ -18,7 +20,7 @@ let dashboardUrl: string
 let proxyPort: number
 
 beforeAll(async () => {
-  // The dashboard serves the built renderer; build it if this checkout has not yet.
+  // The dashboard serves the built renderer; build it if this checkout has not yet (CI builds first).
   if (!existsSync(path.join(ROOT, 'out/renderer/index.html')))
     execFileSync(
       process.execPath,
@@ -45,6 +47,57 @@ describe('dashboard in Chromium', () => {
     await expect
       .poll(() => page.locator('main').innerText(), { timeout: 10_000 })
       .toContain(`Proxy listening on 127.0.0.1:${proxyPort} — profile “Direct”`)
+    await page.close()
+  })
+
+  it('shows real traffic in the totals, Activity and Connections, and closes a connection', async () => {
+    const origin = await startOrigin()
+    const page = await browser.context.newPage()
+    try {
+      await page.goto(dashboardUrl)
+      for (let i = 0; i < 3; i++)
+        expect((await proxyGet(proxyPort, `${origin.url}/bytes/20000`)).status).toBe(200)
+      await expect
+        .poll(() => page.getByTestId('totals').innerText(), { timeout: 10_000 })
+        .toMatch(/↓ [1-9][\d.]* KiB/)
+
+      await page.getByRole('button', { name: 'Activity' }).click()
+      await expect
+        .poll(() => page.getByTestId('log-row').count(), { timeout: 10_000 })
+        .toBeGreaterThanOrEqual(3)
+      expect(await page.getByTestId('log-row').first().innerText()).toContain(`127.0.0.1:${origin.port}`)
+      expect(await page.getByTestId('top-hosts').innerText()).toContain('127.0.0.1')
+
+      const tunnel = await connectTunnel(proxyPort, `127.0.0.1:${origin.port}`)
+      expect(tunnel.status).toBe(200)
+      const closed = new Promise((resolve) => tunnel.socket.once('close', resolve))
+      await page.getByRole('button', { name: 'Connections' }).click()
+      const row = page.getByTestId('connection-row').filter({ hasText: `127.0.0.1:${origin.port}` })
+      await expect.poll(() => row.count(), { timeout: 10_000 }).toBe(1)
+      await row.getByRole('button', { name: /Close connection/ }).click()
+      await closed
+      await expect.poll(() => row.count(), { timeout: 10_000 }).toBe(0)
+    } finally {
+      await page.close()
+      await origin.close()
+    }
+  })
+
+  it('every view renders in light and dark (screenshots in test-artifacts/screenshots)', async () => {
+    const page = await browser.context.newPage()
+    await page.setViewportSize({ width: 1180, height: 760 })
+    await page.goto(dashboardUrl)
+    const dir = path.join(ROOT, 'test-artifacts/screenshots')
+    await fs.mkdir(dir, { recursive: true })
+    for (const scheme of ['light', 'dark'] as const) {
+      await page.emulateMedia({ colorScheme: scheme })
+      for (const view of ['Overview', 'Connections', 'Activity']) {
+        await page.getByRole('button', { name: view, exact: true }).click()
+        await expect.poll(() => page.getByRole('heading', { level: 2 }).innerText()).toBe(view)
+        await page.screenshot({ path: path.join(dir, `${view.toLowerCase()}-${scheme}.png`) })
+      }
+    }
+    expect((await fs.readdir(dir)).filter((f) => f.endsWith('.png')).length).toBeGreaterThanOrEqual(6)
     await page.close()
   })
 

@@ -112,6 +112,13 @@ export const SettingsSchema = z.object({
   /** Address the proxy listens on. Anything but loopback exposes it to the network. */
   listenHost: z.string().min(1),
   port: z.number().int().min(0).max(65535),
+  /** Credentials clients must send; required whenever the proxy listens beyond loopback. */
+  proxyAuth: z
+    .object({
+      username: z.string().min(1, 'must not be empty').max(255),
+      password: z.string().min(8, 'must be at least 8 characters').max(255)
+    })
+    .nullable(),
   activeProfileId: id,
   /** Also write the request log to `<data dir>/logs/requests.log` (rotated at 10 MiB, 3 kept). */
   requestLogFile: z.boolean(),
@@ -138,6 +145,7 @@ export type Settings = z.infer<typeof SettingsSchema>
 export const DEFAULT_SETTINGS: Settings = {
   listenHost: '127.0.0.1',
   port: 8899,
+  proxyAuth: null,
   activeProfileId: 'direct',
   requestLogFile: false,
   systemProxy: { mode: 'off', socks: false, bypass: [], guard: 'reapply' },

@@ -146,6 +146,7 @@ export async function startHeadless(
   const engine = new ProxyEngine({
     host: settings.listenHost,
     port: options.port ?? settings.port,
+    auth: settings.proxyAuth,
     stats,
     pac,
     ...(profile ? { profile } : {})

@@ -9,9 +9,20 @@ import { JsonFile } from './json-file.ts'
 export const SETTINGS_FILE = 'settings.json'
 export const SETTINGS_VERSION = 1
 
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost'])
+
 function parseSettings(data: unknown): Result<Settings> {
   const parsed = SettingsSchema.safeParse({ ...DEFAULT_SETTINGS, ...(data as object) })
-  if (parsed.success) return ok(parsed.data)
+  if (parsed.success) {
+    // Anyone on the network could use an open proxy: LAN access needs credentials.
+    if (!LOOPBACK.has(parsed.data.listenHost) && !parsed.data.proxyAuth)
+      return fail(
+        'invalid-input',
+        `Listening on ${parsed.data.listenHost} (LAN access) needs a proxy username and password`,
+        ['proxyAuth: required when listenHost is not loopback']
+      )
+    return ok(parsed.data)
+  }
   const details = parsed.error.issues.map((i) => `${i.path.join('.') || 'settings'}: ${i.message}`)
   return fail('invalid-input', `Invalid settings: ${details[0]}`, details)
 }

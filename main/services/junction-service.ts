@@ -4,7 +4,7 @@
  * `dispatch`, which validates every payload first. Never imports Electron.
  */
 import { SECRET_PLACEHOLDER, type AppApi } from '../../common/ipc-contract.ts'
-import { DIRECT_PROFILE, SettingsSchema, type Profile } from '../../common/model.ts'
+import { DIRECT_PROFILE, SettingsSchema, type Profile, type Settings } from '../../common/model.ts'
 import { fail, ok, type Result } from '../../common/result.ts'
 import type { HeadlessHandle } from '../headless.ts'
 import { explain } from '../rules/explain.ts'
@@ -16,6 +16,12 @@ export function maskSecrets(profile: Profile): Profile {
     ...profile,
     upstreams: profile.upstreams.map((u) => (u.password ? { ...u, password: SECRET_PLACEHOLDER } : u))
   }
+}
+
+function maskSettings(value: Settings): Settings {
+  return value.proxyAuth
+    ? { ...value, proxyAuth: { ...value.proxyAuth, password: SECRET_PLACEHOLDER } }
+    : value
 }
 
 /** Puts stored passwords back where the UI sent the placeholder. */
@@ -102,16 +108,22 @@ export function createJunctionService(app: HeadlessHandle): AppApi {
       }
     },
 
-    getSettings: async () => ok(settings.get()),
+    getSettings: async () => ok(maskSettings(settings.get())),
 
-    async updateSettings(patch) {
+    async updateSettings(input) {
+      // The UI sends the placeholder back for an unchanged proxy password.
+      const current = settings.get().proxyAuth
+      const patch =
+        input.proxyAuth?.password === SECRET_PLACEHOLDER && current
+          ? { ...input, proxyAuth: { ...input.proxyAuth, password: current.password } }
+          : input
       const saved = await settings.update(patch)
       if (!saved.ok) return saved
       if (patch.systemProxy) {
         const applied = await systemProxy.setMode(saved.value.systemProxy.mode)
         if (!applied.ok) return applied
       }
-      return saved
+      return saved.ok ? ok(maskSettings(saved.value)) : saved
     },
 
     getSystemProxy: async () => ok(systemProxy.status()),
@@ -149,9 +161,11 @@ export function createJunctionService(app: HeadlessHandle): AppApi {
         .list()
         .filter((p) => p.id !== DIRECT_PROFILE.id)
         .map((p) => ({ ...p, upstreams: p.upstreams.map(({ password: _password, ...u }) => u) }))
+      // Like upstream passwords, the proxy's own credentials stay out of exports.
+      const { proxyAuth: _proxyAuth, ...exportedSettings } = settings.get()
       return ok(
         JSON.stringify(
-          { format: 'junction-config', version: 1, settings: settings.get(), profiles: list },
+          { format: 'junction-config', version: 1, settings: exportedSettings, profiles: list },
           null,
           2
         )

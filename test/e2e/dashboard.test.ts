@@ -91,13 +91,37 @@ describe('dashboard in Chromium', () => {
     await fs.mkdir(dir, { recursive: true })
     for (const scheme of ['light', 'dark'] as const) {
       await page.emulateMedia({ colorScheme: scheme })
-      for (const view of ['Overview', 'Connections', 'Activity']) {
+      for (const view of ['Overview', 'Connections', 'Activity', 'Settings']) {
         await page.getByRole('button', { name: view, exact: true }).click()
         await expect.poll(() => page.getByRole('heading', { level: 2 }).innerText()).toBe(view)
         await page.screenshot({ path: path.join(dir, `${view.toLowerCase()}-${scheme}.png`) })
       }
     }
-    expect((await fs.readdir(dir)).filter((f) => f.endsWith('.png')).length).toBeGreaterThanOrEqual(6)
+    expect((await fs.readdir(dir)).filter((f) => f.endsWith('.png')).length).toBeGreaterThanOrEqual(8)
+    await page.close()
+  })
+
+  it('refuses LAN access without credentials, says why, and saves nothing', async () => {
+    const page = await browser.context.newPage()
+    await page.goto(dashboardUrl)
+    await page.getByRole('button', { name: 'Settings', exact: true }).click()
+    await page.getByTestId('allow-lan').check()
+    await page.getByTestId('save-settings').click()
+    await expect
+      .poll(() => page.getByTestId('settings-error').innerText())
+      .toBe('Allowing LAN connections needs a proxy username and password')
+    // Keyboard only: a short password is refused by the server with the field named.
+    await page.getByTestId('lan-username').fill('me')
+    await page.getByTestId('lan-password').fill('short')
+    await page.getByTestId('lan-password').press('Enter')
+    await expect
+      .poll(() => page.getByTestId('settings-error').innerText())
+      .toMatch(/proxyAuth\.password: must be at least 8 characters/)
+    const file = path.join(dataDir, 'settings.json')
+    const stored = existsSync(file)
+      ? (JSON.parse(await fs.readFile(file, 'utf8')) as { listenHost: string })
+      : null
+    expect(stored?.listenHost ?? '127.0.0.1').toBe('127.0.0.1')
     await page.close()
   })
 

@@ -230,3 +230,24 @@ describe('sealed upstream passwords', () => {
     expect(after.upstreams[0].password).toBe(sealed)
   })
 })
+
+describe('LAN access', () => {
+  it('needs proxy credentials whenever the proxy listens beyond loopback', async () => {
+    const { store } = await SettingsStore.open(dir)
+    const open = await store.update({ listenHost: '0.0.0.0' })
+    expect(open).toMatchObject({
+      ok: false,
+      error: {
+        code: 'invalid-input',
+        message: expect.stringMatching(/LAN access\) needs a proxy username and password/)
+      }
+    })
+    expect(
+      (await store.update({ listenHost: '0.0.0.0', proxyAuth: { username: 'me', password: 'long enough' } }))
+        .ok
+    ).toBe(true)
+    expect((await SettingsStore.open(dir)).store.get().listenHost).toBe('0.0.0.0')
+    // Removing the credentials while still on the LAN is refused too.
+    expect((await store.update({ proxyAuth: null })).ok).toBe(false)
+  })
+})

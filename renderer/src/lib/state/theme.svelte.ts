@@ -18,9 +18,17 @@ class Theme {
     this.apply()
   }
 
-  /** Sets `color-scheme` on the document, which the CSS variables follow. */
+  #query = globalThis.matchMedia?.('(prefers-color-scheme: dark)')
+  #following = false
+
+  /** Sets `data-theme` to light or dark on the document ("system" follows the OS, live). */
   apply(): void {
-    document.documentElement.dataset.theme = this.#choice
+    const dark = this.#choice === 'dark' || (this.#choice === 'system' && this.#query?.matches === true)
+    document.documentElement.dataset.theme = dark ? 'dark' : 'light'
+    if (!this.#following) {
+      this.#following = true
+      this.#query?.addEventListener('change', () => this.apply())
+    }
   }
 }
 

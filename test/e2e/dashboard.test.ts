@@ -91,13 +91,13 @@ describe('dashboard in Chromium', () => {
     await fs.mkdir(dir, { recursive: true })
     for (const scheme of ['light', 'dark'] as const) {
       await page.emulateMedia({ colorScheme: scheme })
-      for (const view of ['Overview', 'Connections', 'Activity', 'Settings']) {
+      for (const view of ['Overview', 'Profiles', 'Rules', 'Connections', 'Activity', 'Settings']) {
         await page.getByRole('button', { name: view, exact: true }).click()
         await expect.poll(() => page.getByRole('heading', { level: 2 }).innerText()).toBe(view)
         await page.screenshot({ path: path.join(dir, `${view.toLowerCase()}-${scheme}.png`) })
       }
     }
-    expect((await fs.readdir(dir)).filter((f) => f.endsWith('.png')).length).toBeGreaterThanOrEqual(8)
+    expect((await fs.readdir(dir)).filter((f) => f.endsWith('.png')).length).toBeGreaterThanOrEqual(12)
     await page.close()
   })
 

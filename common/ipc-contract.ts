@@ -14,7 +14,8 @@ import type {
   Profile,
   RequestLogEntry,
   Settings,
-  StatsSnapshot
+  StatsSnapshot,
+  Upstream
 } from './model.ts'
 import type { Result } from './result.ts'
 
@@ -34,6 +35,13 @@ export interface ShellCommandSet {
   posix: string
   powershell: string
   cmd: string
+}
+
+export interface UpstreamTestResult {
+  ok: boolean
+  status: number
+  latencyMs: number
+  error: string | null
 }
 
 export interface HistoryPoint {
@@ -56,6 +64,8 @@ export interface AppApi {
   setActiveProfile(id: string, options?: { closeConnections: boolean }): Async<EngineState>
   reorderRules(profileId: string, ruleIds: string[]): Async<Profile>
   explain(profileId: string, url: string): Async<Explanation>
+  /** One real request through an upstream (as edited, saved password kept), with latency or the error. */
+  testUpstream(profileId: string, upstream: Upstream, url: string): Async<UpstreamTestResult>
   getSettings(): Async<Settings>
   updateSettings(patch: Partial<Settings>): Async<Settings>
   getSystemProxy(): Async<SystemProxyStatus>
@@ -96,6 +106,7 @@ export const API_METHODS = [
   'setActiveProfile',
   'reorderRules',
   'explain',
+  'testUpstream',
   'getSettings',
   'updateSettings',
   'getSystemProxy',

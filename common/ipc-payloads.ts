@@ -4,7 +4,7 @@
  */
 import { z } from 'zod'
 import type { AppApi, SameKeys } from './ipc-contract.ts'
-import { ProfileSchema, SettingsSchema } from './model.ts'
+import { ProfileSchema, SettingsSchema, UpstreamSchema } from './model.ts'
 
 const id = z.string().min(1).max(64)
 const range = z.object({ from: z.number().int().nonnegative(), to: z.number().int().nonnegative() })
@@ -18,6 +18,7 @@ export const API_PAYLOADS = {
   setActiveProfile: z.tuple([id, z.object({ closeConnections: z.boolean() }).optional()]),
   reorderRules: z.tuple([id, z.array(id).max(200_000)]),
   explain: z.tuple([id, z.string().min(1).max(2048)]),
+  testUpstream: z.tuple([id, UpstreamSchema, z.string().url().max(2048)]),
   getSettings: z.tuple([]),
   updateSettings: z.tuple([SettingsSchema.partial()]),
   getSystemProxy: z.tuple([]),

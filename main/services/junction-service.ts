@@ -9,6 +9,7 @@ import { fail, ok, type Result } from '../../common/result.ts'
 import type { HeadlessHandle } from '../headless.ts'
 import { explain } from '../rules/explain.ts'
 import { parseProfile } from '../rules/validate.ts'
+import { testUpstream } from './upstream-test.ts'
 
 /** Replaces upstream passwords with a placeholder: they never travel to the UI. */
 export function maskSecrets(profile: Profile): Profile {
@@ -105,6 +106,19 @@ export function createJunctionService(app: HeadlessHandle): AppApi {
         return ok(explain(profile, url))
       } catch (error) {
         return fail('invalid-input', `Cannot explain "${url}": ${(error as Error).message}`)
+      }
+    },
+
+    async testUpstream(profileId, upstream, url) {
+      const restored = unmaskSecrets(
+        { ...DIRECT_PROFILE, id: profileId, upstreams: [upstream] },
+        profiles.get(profileId)
+      )
+      if (!restored.ok) return restored
+      try {
+        return ok(await testUpstream(restored.value.upstreams[0]!, url))
+      } catch (error) {
+        return fail('invalid-input', `Cannot test "${url}": ${(error as Error).message}`)
       }
     },
 

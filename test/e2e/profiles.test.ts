@@ -55,6 +55,18 @@ describe('profiles and rules from the UI', () => {
     await upstream.getByLabel('Password', { exact: true }).fill(AUTH.password)
     await page.getByTestId('save-profile').click()
     await expect.poll(() => page.getByRole('status').first().innerText()).toContain('Saved')
+    // Test sends one real request through squid, with the saved password.
+    await page.getByTestId('upstream-test-url').fill(`${origin.url}/echo`)
+    await page.getByTestId('upstream-test').click()
+    await expect
+      .poll(() => page.getByTestId('upstream-test-result').innerText(), { timeout: 10_000 })
+      .toMatch(/^Answered 200 in \d+ ms$/)
+    await upstream.getByLabel('Password', { exact: true }).fill('wrong password')
+    await page.getByTestId('upstream-test').click()
+    await expect
+      .poll(() => page.getByTestId('upstream-test-result').innerText(), { timeout: 10_000 })
+      .toMatch(/rejected Junction's username or password/)
+    await upstream.getByLabel('Password', { exact: true }).fill(AUTH.password)
 
     await page.getByRole('button', { name: 'Rules', exact: true }).click()
     const form = page.getByTestId('add-rule')

@@ -8,6 +8,7 @@
  * thrown error, and the UI needs the code too.
  */
 import type {
+  ConnectionView,
   EngineState,
   Explanation,
   HostTraffic,
@@ -81,7 +82,15 @@ export interface AppApi {
     name: string
   }): Async<HistoryPoint[]>
   exportHistoryCsv(query: { from: number; to: number }): Async<string>
+  /** A page of open connections (most recently active first) and how many match, for a virtualized table. */
+  listConnections(query: {
+    offset: number
+    limit: number
+    filter?: string
+  }): Async<{ total: number; rows: ConnectionView[] }>
   closeConnection(id: number): Async<boolean>
+  /** Closes every open connection the filter matches (all when empty); returns how many. */
+  closeConnections(filter: string): Async<number>
   closeProfileConnections(profileId: string): Async<number>
   /** Profiles and settings as JSON, without upstream passwords. */
   exportConfig(): Async<string>
@@ -117,7 +126,9 @@ export const API_METHODS = [
   'topHosts',
   'historySeries',
   'exportHistoryCsv',
+  'listConnections',
   'closeConnection',
+  'closeConnections',
   'closeProfileConnections',
   'exportConfig',
   'importConfig'

@@ -31,7 +31,15 @@ export const API_PAYLOADS = {
   topHosts: z.tuple([range.extend({ limit: z.number().int().min(1).max(1000) })]),
   historySeries: z.tuple([range.extend({ kind: historyKind, name: z.string().min(1).max(253) })]),
   exportHistoryCsv: z.tuple([range]),
+  listConnections: z.tuple([
+    z.object({
+      offset: z.number().int().nonnegative(),
+      limit: z.number().int().min(1).max(1000),
+      filter: z.string().max(253).optional()
+    })
+  ]),
   closeConnection: z.tuple([z.number().int().nonnegative()]),
+  closeConnections: z.tuple([z.string().max(253)]),
   closeProfileConnections: z.tuple([id]),
   exportConfig: z.tuple([]),
   importConfig: z.tuple([

@@ -166,7 +166,11 @@ export function createJunctionService(app: HeadlessHandle): AppApi {
 
     exportHistoryCsv: async ({ from, to }) => ok(history.toCsv(from, to)),
 
+    listConnections: async ({ offset, limit, filter }) => ok(stats.connections(offset, limit, filter)),
+
     closeConnection: async (id) => ok(stats.closeConnection(id)),
+
+    closeConnections: async (filter) => ok(stats.closeMatching(filter)),
 
     closeProfileConnections: async (profileId) => ok(stats.closeProfile(profileId)),
 

@@ -230,6 +230,30 @@ export class TrafficStats extends EventEmitter<Events> {
     return closed
   }
 
+  /**
+   * One page of the open connections, most recently active first, optionally only those whose host,
+   * profile, rule or route contains `filter`; with the total that match, for a virtualized table.
+   */
+  connections(offset: number, limit: number, filter = ''): { total: number; rows: ConnectionView[] } {
+    const q = filter.trim().toLowerCase()
+    const matching = [...this.open.values()].filter(
+      (r) =>
+        !q ||
+        r.host.includes(q) ||
+        r.profileId.includes(q) ||
+        r.route.includes(q) ||
+        (r.ruleId ?? '').includes(q)
+    )
+    matching.sort((a, b) => b.lastActivityAt - a.lastActivityAt || b.id - a.id)
+    return { total: matching.length, rows: matching.slice(offset, offset + limit).map(toView) }
+  }
+
+  /** Closes every open connection `connections(…, filter)` would list; returns how many. */
+  closeMatching(filter: string, reason = 'closed by user'): number {
+    const { rows } = this.connections(0, Number.MAX_SAFE_INTEGER, filter)
+    return rows.filter((row) => this.closeConnection(row.id, reason)).length
+  }
+
   /** Accounts every open connection and publishes a snapshot; runs every second while started. */
   tick(): StatsSnapshot {
     const now = this.now()

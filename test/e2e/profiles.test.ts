@@ -82,9 +82,15 @@ describe('profiles and rules from the UI', () => {
     await form.getByTestId('matcher-value').fill('ads.test')
     await form.getByTestId('action-type').selectOption('block')
     await form.getByTestId('block-status').fill('403')
-    await form.getByTestId('block-body').fill('no ads here')
+    await form.getByTestId('block-body').fill('first draft')
     await form.getByTestId('save-rule').click()
     await expect.poll(() => page.getByTestId('rule-item').count()).toBe(1)
+    // Editing an existing rule replaces it in place.
+    await page.getByRole('button', { name: 'Edit No ads' }).click()
+    await form.getByTestId('block-body').fill('no ads here')
+    await form.getByRole('button', { name: 'Save rule' }).click()
+    await expect.poll(() => page.getByRole('status').filter({ hasText: 'Saved rule' }).count()).toBe(1)
+    expect(await page.getByTestId('rule-item').count()).toBe(1)
 
     await form.getByTestId('rule-name-input').fill('Local via squid')
     await form.getByTestId('matcher-type').selectOption('ip')

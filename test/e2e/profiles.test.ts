@@ -42,11 +42,12 @@ describe('profiles and rules from the UI', () => {
     const page = await browser.context.newPage()
     await page.goto(dashboardUrl)
 
-    await page.getByRole('button', { name: 'Profiles', exact: true }).click()
+    // The first steps by keyboard only: focus, type, Enter.
+    await page.getByRole('button', { name: 'Profiles', exact: true }).press('Enter')
     await page.getByLabel('New profile name').fill('Work')
     await page.getByLabel('New profile name').press('Enter')
-    await page.getByRole('button', { name: 'Work', exact: true }).click()
-    await page.getByTestId('add-upstream').click()
+    await page.getByRole('button', { name: 'Work', exact: true }).press('Enter')
+    await page.getByTestId('add-upstream').press('Enter')
     const upstream = page.getByTestId('upstream-editor')
     await upstream.getByLabel('Name', { exact: true }).fill('Squid')
     await upstream.getByLabel('Host', { exact: true }).fill('127.0.0.1')

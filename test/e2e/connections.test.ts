@@ -9,7 +9,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { connectTunnel } from '../harness/client.ts'
-import { serve, type Running } from '../harness/headless-process.ts'
+import { serveWithDashboard, type Running } from '../harness/headless-process.ts'
 import { launchChromium } from './chromium.ts'
 
 const TUNNELS = 5000
@@ -36,9 +36,7 @@ beforeAll(async () => {
     holder.stdout!.once('data', (d: Buffer) => resolve(Number(d.toString())))
   )
   dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'junction-e2e-conns-'))
-  running = serve(['--port', '0', '--data-dir', dataDir])
-  proxyPort = Number((await running.waitFor(/proxy listening on http:\/\/127\.0\.0\.1:(\d+)/))[1])
-  dashboardUrl = (await running.waitFor(/dashboard: (http:\/\/127\.0\.0\.1:\d+\/\?token=\S+)/))[1]!
+  ;({ running, proxyPort, dashboardUrl } = await serveWithDashboard(dataDir))
   for (let batch = 0; batch < TUNNELS / 250; batch++)
     sockets.push(
       ...(await Promise.all(

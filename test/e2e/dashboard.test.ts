@@ -8,7 +8,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { connectTunnel, proxyGet } from '../harness/client.ts'
-import { serve, type Running } from '../harness/headless-process.ts'
+import { serveWithDashboard, type Running } from '../harness/headless-process.ts'
 import { startOrigin } from '../harness/origin.ts'
 import { launchChromium } from './chromium.ts'
 
@@ -28,9 +28,7 @@ beforeAll(async () => {
       { cwd: ROOT, stdio: 'ignore' }
     )
   dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'junction-e2e-'))
-  running = serve(['--port', '0', '--data-dir', dataDir])
-  proxyPort = Number((await running.waitFor(/proxy listening on http:\/\/127\.0\.0\.1:(\d+)/))[1])
-  dashboardUrl = (await running.waitFor(/dashboard: (http:\/\/127\.0\.0\.1:\d+\/\?token=\S+)/))[1]!
+  ;({ running, proxyPort, dashboardUrl } = await serveWithDashboard(dataDir))
   browser = await launchChromium()
 }, 120_000)
 afterAll(async () => {

@@ -7,7 +7,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { proxyGet } from '../harness/client.ts'
-import { serve, type Running } from '../harness/headless-process.ts'
+import { serveWithDashboard, type Running } from '../harness/headless-process.ts'
 import { startOrigin, type Origin } from '../harness/origin.ts'
 import { startSquid, type Upstream } from '../harness/squid.ts'
 import { launchChromium } from './chromium.ts'
@@ -24,9 +24,7 @@ let proxyPort: number
 beforeAll(async () => {
   ;[squid, origin] = await Promise.all([startSquid(AUTH), startOrigin()])
   dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'junction-e2e-profiles-'))
-  running = serve(['--port', '0', '--data-dir', dataDir])
-  proxyPort = Number((await running.waitFor(/proxy listening on http:\/\/127\.0\.0\.1:(\d+)/))[1])
-  dashboardUrl = (await running.waitFor(/dashboard: (http:\/\/127\.0\.0\.1:\d+\/\?token=\S+)/))[1]!
+  ;({ running, proxyPort, dashboardUrl } = await serveWithDashboard(dataDir))
   browser = await launchChromium()
 }, 120_000)
 afterAll(async () => {

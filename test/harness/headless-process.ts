@@ -53,3 +53,13 @@ export function serve(args: string[], entry = ENTRY, env: NodeJS.ProcessEnv = pr
     }
   }
 }
+
+/** `node main/serve.ts` on free ports with `dataDir`, once it has printed its proxy and dashboard addresses. */
+export async function serveWithDashboard(
+  dataDir: string
+): Promise<{ running: Running; proxyPort: number; dashboardUrl: string }> {
+  const running = serve(['--port', '0', '--data-dir', dataDir])
+  const proxyPort = Number((await running.waitFor(/proxy listening on http:\/\/127\.0\.0\.1:(\d+)/))[1])
+  const dashboardUrl = (await running.waitFor(/dashboard: (http:\/\/127\.0\.0\.1:\d+\/\?token=\S+)/))[1]!
+  return { running, proxyPort, dashboardUrl }
+}

@@ -41,6 +41,17 @@ export class RequestRing {
   }
 }
 
+const str = (value: string | null): string => (value === null ? 'null' : JSON.stringify(value))
+
+/** The same text as JSON.stringify(entry), built directly: only the strings need escaping. */
+export function entryJson(e: RequestLogEntry): string {
+  return (
+    `{"at":${e.at},"connectionId":${e.connectionId},"method":${str(e.method)},"host":${str(e.host)},` +
+    `"port":${e.port},"status":${e.status},"error":${str(e.error)},"profileId":${str(e.profileId)},` +
+    `"ruleId":${str(e.ruleId)},"route":${str(e.route)},"up":${e.up},"down":${e.down},"durationMs":${e.durationMs}}`
+  )
+}
+
 export interface LogFileOptions {
   dir: string
   /** Rotate when the current file would exceed this size. */
@@ -92,7 +103,7 @@ export class RequestLogFile {
       let chunk = ''
       let chunkBytes = 0
       for (const entry of entries) {
-        const json = JSON.stringify(entry)
+        const json = entryJson(entry)
         // Only text with an `@` can hold user:password@ credentials.
         const line = `${json.includes('@') ? redactUrl(json) : json}\n`
         const bytes = Buffer.byteLength(line)

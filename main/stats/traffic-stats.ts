@@ -67,6 +67,9 @@ export interface TrafficStatsOptions {
   topHostLimit?: number
 }
 
+const RECORD = Symbol('junction.connectionRecord')
+type RecordedSocket = Socket & { [RECORD]?: ConnectionRecord }
+
 interface Events {
   snapshot: [StatsSnapshot]
   request: [RequestLogEntry]
@@ -88,8 +91,16 @@ export class TrafficStats extends EventEmitter<Events> {
   private timer: NodeJS.Timeout | null = null
   private stoppingReason: string | null = null
 
+  /** One handler shared by every connection (a closure per connection showed in profiles). */
+  private readonly onSocketClose: (this: Socket, hadError: boolean) => void
+
   constructor(options: TrafficStatsOptions = {}) {
     super()
+    const closed = (record: ConnectionRecord, hadError: boolean) => this.connectionClosed(record, hadError)
+    this.onSocketClose = function (this: Socket, hadError: boolean) {
+      const record = (this as RecordedSocket)[RECORD]
+      if (record) closed(record, hadError)
+    }
     this.history = options.history ?? null
     this.ring = options.ring ?? null
     this.logFile = options.logFile ?? null
@@ -129,7 +140,8 @@ export class TrafficStats extends EventEmitter<Events> {
         presetCloseReason: null
       }
       this.open.set(id, record)
-      socket.once('close', (hadError: boolean) => this.connectionClosed(record!, hadError))
+      ;(socket as RecordedSocket)[RECORD] = record
+      socket.once('close', this.onSocketClose)
     } else {
       // The previous request's bytes belong to its own host and route.
       this.account(record, now)

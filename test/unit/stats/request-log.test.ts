@@ -3,7 +3,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import type { RequestLogEntry } from '../../../common/model.ts'
-import { RequestLogFile, RequestRing } from '../../../main/stats/request-log.ts'
+import { entryJson, RequestLogFile, RequestRing } from '../../../main/stats/request-log.ts'
 
 const entry = (i: number, host = `h${i}.test`): RequestLogEntry => ({
   at: i,
@@ -50,5 +50,13 @@ describe('RequestLogFile', () => {
     } finally {
       await fs.rm(dir, { recursive: true, force: true })
     }
+  })
+})
+
+describe('entryJson', () => {
+  it('writes exactly what JSON.stringify would, escapes included', () => {
+    const tricky = { ...entry(7, 'we"ird\\host'), error: 'dns-failed', ruleId: 'r "1"' }
+    expect(entryJson(tricky)).toBe(JSON.stringify(tricky))
+    expect(entryJson(entry(1))).toBe(JSON.stringify(entry(1)))
   })
 })

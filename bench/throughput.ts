@@ -408,9 +408,6 @@ export async function connectLoad(
   return { completed, seconds: elapsed, perSecond: completed / elapsed, errors }
 }
 
-// ---------------------------------------------------------------------------------------------------
-// Rounds
-
 /**
  * Data throughput through tunnels: each worker opens one tunnel and downloads 1 MiB responses over it
  * (keep-alive) until the deadline. `completed` counts whole MiB received.
@@ -482,6 +479,9 @@ export async function connectBulkLoad(
     throw new Error(`no data came through tunnels on port ${proxyPort}: ${JSON.stringify(errors)}`)
   return { completed, seconds: elapsed, perSecond: completed / elapsed, errors }
 }
+
+// ---------------------------------------------------------------------------------------------------
+// Rounds
 
 export const LOADS: Record<Workload, typeof httpLoad> = {
   http: httpLoad,

@@ -1,10 +1,13 @@
 /**
- * One entry per matcher type: how to check its value, how to test a target against it and how to
- * describe it to a person. Rules are data; this table is the only place that knows what each
- * matcher type means.
+ * One entry per matcher type: how to test a target against it and how to describe it to a person.
+ * Rules are data; this table and common/matcher-checks.ts (which values are usable) are the only
+ * places that know what each matcher type means.
  */
 import ipaddr from 'ipaddr.js'
+import { normalizeHostValue, parseCidr, parsePorts } from '../../common/matcher-checks.ts'
 import type { Matcher, MatcherType, RouteTarget } from '../../common/model.ts'
+
+export { normalizeHostValue, parseCidr, parsePorts }
 
 /** A target prepared once per request: host lowercased, trailing dot and IPv6 brackets removed. */
 export interface NormalizedTarget extends RouteTarget {
@@ -41,23 +44,8 @@ function parseIpLiteral(host: string): ipaddr.IPv4 | ipaddr.IPv6 | null {
 export type Predicate = (target: NormalizedTarget) => boolean
 
 interface MatcherSpec {
-  /** Returns an error message when the value is unusable, else null. */
-  check(value: string): string | null
   compile(value: string): Predicate
   explain(value: string): string
-}
-
-/** Host names are compared lowercased and without a trailing dot, as DNS does. */
-export function normalizeHostValue(value: string): string {
-  const lower = value.trim().toLowerCase()
-  return lower.endsWith('.') ? lower.slice(0, -1) : lower
-}
-
-function checkHostName(value: string): string | null {
-  const host = normalizeHostValue(value)
-  if (host.length === 0) return 'must not be empty'
-  if (/[\s/:@?#*]/.test(host)) return `"${value}" is not a host name (no scheme, port, path or wildcard)`
-  return null
 }
 
 /** PAC shExpMatch semantics: `*` is any run of characters (dots included), `?` exactly one. */
@@ -69,51 +57,8 @@ export function wildcardToRegExp(pattern: string): RegExp {
   return new RegExp(`^${body}$`)
 }
 
-export interface PortSet {
-  singles: number[]
-  ranges: Array<[number, number]>
-}
-
-/** Parses `443`, `80,8080` and `8000-8999`; throws with a readable message. */
-export function parsePorts(value: string): PortSet {
-  const set: PortSet = { singles: [], ranges: [] }
-  for (const part of value.split(',').map((p) => p.trim())) {
-    const m = /^(\d{1,5})(?:\s*-\s*(\d{1,5}))?$/.exec(part)
-    if (!m) throw new Error(`"${part}" is not a port or range (use 443, 80,8080 or 8000-8999)`)
-    const from = Number(m[1])
-    const to = m[2] === undefined ? from : Number(m[2])
-    if (from < 1 || to > 65535 || from > 65535) throw new Error(`"${part}": ports are 1–65535`)
-    if (to < from) throw new Error(`"${part}": range start is above its end`)
-    if (from === to) set.singles.push(from)
-    else set.ranges.push([from, to])
-  }
-  return set
-}
-
-export function parseCidr(value: string): [ipaddr.IPv4 | ipaddr.IPv6, number] {
-  const text = value.trim()
-  if (text.includes('/')) {
-    const [addr, bits] = ipaddr.parseCIDR(text)
-    return addr.kind() === 'ipv6' && (addr as ipaddr.IPv6).isIPv4MappedAddress()
-      ? [(addr as ipaddr.IPv6).toIPv4Address(), Math.max(0, bits - 96)]
-      : [addr, bits]
-  }
-  const addr = ipaddr.process(text.replace(/^\[|\]$/g, ''))
-  return [addr, addr.kind() === 'ipv4' ? 32 : 128]
-}
-
-function tryOrMessage(fn: () => unknown, prefix: string): string | null {
-  try {
-    fn()
-    return null
-  } catch (error) {
-    return `${prefix}${(error as Error).message}`
-  }
-}
-
 export const MATCHERS: Record<MatcherType, MatcherSpec> = {
   host: {
-    check: checkHostName,
     compile(value) {
       const host = normalizeHostValue(value)
       return (t) => t.hostname === host
@@ -121,7 +66,6 @@ export const MATCHERS: Record<MatcherType, MatcherSpec> = {
     explain: (value) => `host ${normalizeHostValue(value)}`
   },
   domain: {
-    check: (value) => checkHostName(value.replace(/^\*?\./, '')),
     compile(value) {
       const domain = normalizeHostValue(value).replace(/^\*?\./, '')
       const dotted = `.${domain}`
@@ -130,8 +74,6 @@ export const MATCHERS: Record<MatcherType, MatcherSpec> = {
     explain: (value) => `domain ${normalizeHostValue(value).replace(/^\*?\./, '')} and subdomains`
   },
   wildcard: {
-    check: (value) =>
-      /[\s/:@]/.test(value) ? `"${value}" is not a host pattern (use e.g. *.cdn.*.com)` : null,
     compile(value) {
       const re = wildcardToRegExp(value)
       return (t) => re.test(t.hostname)
@@ -139,7 +81,6 @@ export const MATCHERS: Record<MatcherType, MatcherSpec> = {
     explain: (value) => `host like ${normalizeHostValue(value)}`
   },
   regex: {
-    check: (value) => tryOrMessage(() => new RegExp(value, 'i'), 'invalid regular expression: '),
     compile(value) {
       const re = new RegExp(value, 'i')
       return (t) => re.test(t.hostname)
@@ -147,7 +88,6 @@ export const MATCHERS: Record<MatcherType, MatcherSpec> = {
     explain: (value) => `host matching /${value}/i`
   },
   ip: {
-    check: (value) => tryOrMessage(() => parseCidr(value), `"${value}" is not an IP address or CIDR block: `),
     compile(value) {
       const [network, bits] = parseCidr(value)
       return (t) => t.ip !== null && t.ip.kind() === network.kind() && t.ip.match(network, bits)
@@ -155,7 +95,6 @@ export const MATCHERS: Record<MatcherType, MatcherSpec> = {
     explain: (value) => `IP ${value.trim()}`
   },
   port: {
-    check: (value) => tryOrMessage(() => parsePorts(value), ''),
     compile(value) {
       const { singles, ranges } = parsePorts(value)
       return (t) => singles.includes(t.port) || ranges.some(([from, to]) => t.port >= from && t.port <= to)
@@ -163,7 +102,6 @@ export const MATCHERS: Record<MatcherType, MatcherSpec> = {
     explain: (value) => `port ${value.replace(/\s+/g, '')}`
   },
   protocol: {
-    check: (value) => (value === 'http' || value === 'connect' ? null : 'must be "http" or "connect"'),
     compile(value) {
       const wantHttp = value === 'http'
       return (t) => t.isHttp === wantHttp

@@ -5,7 +5,7 @@
 import type { z } from 'zod'
 import { ProfileSchema, type Profile } from '../../common/model.ts'
 import { fail, ok, type Result } from '../../common/result.ts'
-import { MATCHERS } from './matchers.ts'
+import { checkMatcherValue } from '../../common/matcher-checks.ts'
 
 type Issue = z.core.$ZodIssue
 
@@ -62,7 +62,7 @@ function semanticMessages(profile: Profile): string[] {
     if (ruleIds.has(rule.id)) messages.push(`${label}: id "${rule.id}" is used twice`)
     ruleIds.add(rule.id)
     for (const [j, matcher] of rule.matchers.entries()) {
-      const problem = MATCHERS[matcher.type].check(matcher.value)
+      const problem = checkMatcherValue(matcher)
       if (problem) messages.push(`${label}, matcher #${j + 1} (${matcher.type}): ${problem}`)
     }
     if (rule.action.type === 'upstream' && !upstreamIds.has(rule.action.upstreamId))

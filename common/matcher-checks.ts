@@ -1,0 +1,82 @@
+/**
+ * What makes a matcher value usable, in one place for the engine (validation on save) and the UI
+ * (messages while typing), so both say exactly the same thing. Pure: ipaddr.js only.
+ */
+import ipaddr from 'ipaddr.js'
+import type { Matcher } from './model.ts'
+
+/** Host names are compared lowercased and without a trailing dot, as DNS does. */
+export function normalizeHostValue(value: string): string {
+  const lower = value.trim().toLowerCase()
+  return lower.endsWith('.') ? lower.slice(0, -1) : lower
+}
+
+function checkHostName(value: string): string | null {
+  const host = normalizeHostValue(value)
+  if (host.length === 0) return 'must not be empty'
+  if (/[\s/:@?#*]/.test(host)) return `"${value}" is not a host name (no scheme, port, path or wildcard)`
+  return null
+}
+
+export interface PortSet {
+  singles: number[]
+  ranges: Array<[number, number]>
+}
+
+/** Parses `443`, `80,8080` and `8000-8999`; throws with a readable message. */
+export function parsePorts(value: string): PortSet {
+  const set: PortSet = { singles: [], ranges: [] }
+  for (const part of value.split(',').map((p) => p.trim())) {
+    const m = /^(\d{1,5})(?:\s*-\s*(\d{1,5}))?$/.exec(part)
+    if (!m) throw new Error(`"${part}" is not a port or range (use 443, 80,8080 or 8000-8999)`)
+    const from = Number(m[1])
+    const to = m[2] === undefined ? from : Number(m[2])
+    if (from < 1 || to > 65535 || from > 65535) throw new Error(`"${part}": ports are 1–65535`)
+    if (to < from) throw new Error(`"${part}": range start is above its end`)
+    if (from === to) set.singles.push(from)
+    else set.ranges.push([from, to])
+  }
+  return set
+}
+
+export function parseCidr(value: string): [ipaddr.IPv4 | ipaddr.IPv6, number] {
+  const text = value.trim()
+  if (text.includes('/')) {
+    const [addr, bits] = ipaddr.parseCIDR(text)
+    return addr.kind() === 'ipv6' && (addr as ipaddr.IPv6).isIPv4MappedAddress()
+      ? [(addr as ipaddr.IPv6).toIPv4Address(), Math.max(0, bits - 96)]
+      : [addr, bits]
+  }
+  const addr = ipaddr.process(text.replace(/^\[|\]$/g, ''))
+  return [addr, addr.kind() === 'ipv4' ? 32 : 128]
+}
+
+function tryOrMessage(fn: () => unknown, prefix: string): string | null {
+  try {
+    fn()
+    return null
+  } catch (error) {
+    return `${prefix}${(error as Error).message}`
+  }
+}
+
+/** The problem with a matcher's value in words, or null when the engine can use it. */
+export function checkMatcherValue(matcher: Matcher): string | null {
+  const { value } = matcher
+  switch (matcher.type) {
+    case 'host':
+      return checkHostName(value)
+    case 'domain':
+      return checkHostName(value.replace(/^\*?\./, ''))
+    case 'wildcard':
+      return /[\s/:@]/.test(value) ? `"${value}" is not a host pattern (use e.g. *.cdn.*.com)` : null
+    case 'regex':
+      return tryOrMessage(() => new RegExp(value, 'i'), 'invalid regular expression: ')
+    case 'ip':
+      return tryOrMessage(() => parseCidr(value), `"${value}" is not an IP address or CIDR block: `)
+    case 'port':
+      return tryOrMessage(() => parsePorts(value), '')
+    case 'protocol':
+      return value === 'http' || value === 'connect' ? null : 'must be "http" or "connect"'
+  }
+}

@@ -31,7 +31,7 @@ import {
 import { stripHopByHop } from './hop-by-hop.ts'
 import { diagnoseSocks } from './socks-diagnosis.ts'
 import { describeUpstream, upstreamUrl } from './upstream.ts'
-import type { TrackedRequest, TrafficStats } from '../stats/traffic-stats.ts'
+import type { ConnectionRecord, Reply, TrafficStats } from '../stats/traffic-stats.ts'
 import { servePac, type PacPublisher } from '../sysproxy/pac.ts'
 
 export type { EngineState }
@@ -85,9 +85,17 @@ const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost'])
 const FAILURE_CONTEXT = Symbol('junction.failureContext')
 const END_GUARDED = Symbol('junction.endGuarded')
 const ROUTED = Symbol('junction.routed')
+/** The connection record and the request's number on it, for requestFinished. */
 const TRACKED = Symbol('junction.tracked')
+const TRACKED_SEQ = Symbol('junction.trackedSeq')
 /** The last raw reply written to a socket before any tunnel: what the client was told. */
 const RAW_REPLY = Symbol('junction.rawReply')
+
+/** proxy-chain's `connectionClosed` event: the connection's counters as it closed. */
+interface ConnectionClosedEvent {
+  connectionId: number
+  stats?: { srcRxBytes: number; srcTxBytes: number }
+}
 
 type ConnectListener = (request: IncomingMessage, socket: Socket, head: Buffer) => void
 type RequestListener = (request: IncomingMessage, response: ServerResponse) => void
@@ -100,13 +108,14 @@ interface Routed {
 type RoutedRequestMessage = IncomingMessage & {
   [ROUTED]?: Routed
   [FAILURE_CONTEXT]?: FailureContext
-  [TRACKED]?: TrackedRequest
+  [TRACKED]?: ConnectionRecord
+  [TRACKED_SEQ]?: number
 }
 
 type GuardedSocket = Socket & {
   [FAILURE_CONTEXT]?: FailureContext
   [END_GUARDED]?: true
-  [RAW_REPLY]?: { status: number; code: string | null }
+  [RAW_REPLY]?: Reply
   proxyChainId?: number
 }
 
@@ -199,11 +208,23 @@ export class ProxyEngine extends EventEmitter<EngineEvents> {
     // Requests reach Junction before proxy-chain: origin-form requests (`GET /proxy.pac`) are answered
     // here, and proxied ones are counted.
     const stats = this.stats
+    // One handler shared by all responses (a closure per request showed in profiles); a response
+    // closes once, done or abandoned.
+    const onResponseClose = stats
+      ? function (this: ServerResponse) {
+          finishHttp(stats, this)
+        }
+      : null
     http.on('request', (req: IncomingMessage, res: ServerResponse) => {
       if (req.url?.startsWith('/')) return this.onOriginForm(req, res)
-      if (stats) res.once('close', () => finishHttp(stats, req as RoutedRequestMessage, res))
+      if (onResponseClose) res.on('close', onResponseClose)
       chainOnRequest(req, res)
     })
+    // proxy-chain reads every connection's final counters as it closes; statistics take them from there.
+    if (stats)
+      server.on('connectionClosed', ({ connectionId, stats: counts }: ConnectionClosedEvent) => {
+        if (counts) stats.connectionClosed(connectionId, counts.srcRxBytes, counts.srcTxBytes, tunnelReply)
+      })
     // CONNECT requests reach Junction first: direct tunnels are served here (see openDirectTunnel),
     // everything else goes on to proxy-chain.
     http.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) =>
@@ -284,17 +305,19 @@ export class ProxyEngine extends EventEmitter<EngineEvents> {
   ): void {
     const socket = request.socket as GuardedSocket
     const { decision, rule } = match
-    const tracked = stats.requestStarted(socket, socket.proxyChainId ?? -1, {
+    const record = stats.requestStarted(socket, socket.proxyChainId ?? -1, {
       method: request.method ?? 'GET',
       host: hostname,
       port,
       kind: isHttp ? 'http' : 'connect',
       profileId: route.profile.id,
       ruleId: rule?.rule.id ?? null,
-      route: decision.action === 'upstream' ? decision.upstreamId : decision.action,
-      ...(isHttp ? {} : { replyOnClose: tunnelReply })
+      route: decision.action === 'upstream' ? decision.upstreamId : decision.action
     })
-    ;(request as RoutedRequestMessage)[TRACKED] = tracked
+    if (isHttp) {
+      ;(request as RoutedRequestMessage)[TRACKED] = record
+      ;(request as RoutedRequestMessage)[TRACKED_SEQ] = record.seq
+    }
   }
 
   /** A request for Junction itself rather than for a target: the PAC file, or a short explanation. */
@@ -478,25 +501,27 @@ function guardSocketEnd(socket: GuardedSocket): void {
 }
 
 /** What a tunnel's client was told: the raw reply if one was written, else 200 once bytes flowed. */
-function tunnelReply(socket: Socket): { status: number; code: string | null } {
-  const reply = (socket as GuardedSocket)[RAW_REPLY]
-  return reply
-    ? { status: reply.status, code: reply.code }
-    : { status: socket.bytesWritten > 0 ? 200 : 0, code: null }
+function tunnelReply(socket: Socket): Reply {
+  return (socket as GuardedSocket)[RAW_REPLY] ?? { status: socket.bytesWritten > 0 ? 200 : 0, code: null }
 }
 
 /**
  * Logs a plain-HTTP request once its response is done (or abandoned). proxy-chain sends some replies
  * straight to the socket, bypassing the response object; those were recorded by guardSocketEnd.
  */
-function finishHttp(stats: TrafficStats, req: RoutedRequestMessage, res: ServerResponse): void {
-  const tracked = req[TRACKED]
-  if (!tracked) return
+function finishHttp(stats: TrafficStats, res: ServerResponse): void {
+  const req = res.req as RoutedRequestMessage
+  const record = req[TRACKED]
+  if (!record) return
+  const seq = req[TRACKED_SEQ]!
   if (res.headersSent) {
     const code = res.getHeader(ERROR_HEADER)
-    stats.requestFinished(tracked, res.statusCode, typeof code === 'string' ? code : null)
+    stats.requestFinished(record, seq, {
+      status: res.statusCode,
+      code: typeof code === 'string' ? code : null
+    })
   } else {
     const reply = (req.socket as GuardedSocket)[RAW_REPLY]
-    stats.requestFinished(tracked, reply?.status ?? 0, reply?.code ?? null)
+    stats.requestFinished(record, seq, reply ?? { status: 0, code: null })
   }
 }

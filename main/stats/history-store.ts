@@ -71,6 +71,9 @@ export class HistoryStore {
   private readonly file: JsonFile<Doc> | null
   private minutes = new Map<number, Bucket>()
   private days = new Map<number, Bucket>()
+  /** Bytes recorded in `pendingMinute` and not yet in the buckets: profile → route → host. */
+  private readonly pending = new Map<string, Map<string, Map<string, Counter>>>()
+  private pendingMinute = -1
   private timer: NodeJS.Timeout | null = null
   private readonly now: () => number
 
@@ -103,18 +106,45 @@ export class HistoryStore {
     return { store, problem: loaded.problem }
   }
 
-  /** Counts bytes for one host, profile and route at time `at`. */
+  /**
+   * Counts bytes for one host, profile and route at time `at`. This runs for every connection, so it
+   * only adds to nested maps of the current minute: no key strings are built here (see settle).
+   */
   record(at: number, host: string, profileId: string, route: string, up: number, down: number): void {
     const minute = at - (at % MINUTE)
-    const day = at - (at % DAY)
-    for (const key of [PREFIX.host + host, PREFIX.profile + profileId, PREFIX.route + route]) {
-      add(this.minutes, minute, key, up, down)
-      add(this.days, day, key, up, down)
+    if (minute !== this.pendingMinute) {
+      this.settle()
+      this.pendingMinute = minute
     }
+    let routes = this.pending.get(profileId)
+    if (!routes) this.pending.set(profileId, (routes = new Map()))
+    let hosts = routes.get(route)
+    if (!hosts) routes.set(route, (hosts = new Map()))
+    const counter = hosts.get(host)
+    if (counter) {
+      counter[0] += up
+      counter[1] += down
+    } else hosts.set(host, [up, down])
+  }
+
+  /** Moves what `record` gathered into the minute and day buckets; every read and flush starts here. */
+  private settle(): void {
+    if (this.pending.size === 0) return
+    const minute = this.pendingMinute
+    const day = minute - (minute % DAY)
+    for (const [profileId, routes] of this.pending)
+      for (const [route, hosts] of routes)
+        for (const [host, [up, down]] of hosts)
+          for (const key of [PREFIX.host + host, PREFIX.profile + profileId, PREFIX.route + route]) {
+            add(this.minutes, minute, key, up, down)
+            add(this.days, day, key, up, down)
+          }
+    this.pending.clear()
   }
 
   /** Drops minute buckets older than 24 hours and day buckets older than 90 days. */
   prune(now = this.now()): void {
+    this.settle()
     const minuteCutoff = now - (now % MINUTE) - MINUTES_KEPT * MINUTE
     const dayCutoff = now - (now % DAY) - DAYS_KEPT * DAY
     for (const at of this.minutes.keys()) if (at <= minuteCutoff) this.minutes.delete(at)
@@ -123,6 +153,7 @@ export class HistoryStore {
 
   /** Minute buckets when the range starts within the last 24 hours, otherwise day buckets. */
   private bucketsFor(from: number): { buckets: Map<number, Bucket>; step: number } {
+    this.settle()
     return from >= this.now() - MINUTES_KEPT * MINUTE
       ? { buckets: this.minutes, step: MINUTE }
       : { buckets: this.days, step: DAY }

@@ -41,7 +41,14 @@ export class RequestRing {
   }
 }
 
-const str = (value: string | null): string => (value === null ? 'null' : JSON.stringify(value))
+/**
+ * Characters JSON.stringify escapes in a string (surrogates: when unpaired); the names and ids logged
+ * here almost never hold one, and the test is cheaper than stringifying.
+ */
+// eslint-disable-next-line no-control-regex -- control characters are exactly what must be escaped
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/
+const str = (value: string | null): string =>
+  value === null ? 'null' : NEEDS_ESCAPE.test(value) ? JSON.stringify(value) : `"${value}"`
 
 /** The same text as JSON.stringify(entry), built directly: only the strings need escaping. */
 export function entryJson(e: RequestLogEntry): string {
@@ -50,6 +57,11 @@ export function entryJson(e: RequestLogEntry): string {
     `"port":${e.port},"status":${e.status},"error":${str(e.error)},"profileId":${str(e.profileId)},` +
     `"ruleId":${str(e.ruleId)},"route":${str(e.route)},"up":${e.up},"down":${e.down},"durationMs":${e.durationMs}}`
   )
+}
+
+/** Only text with an `@` can hold user:password@ credentials. */
+function redactLines(text: string): string {
+  return text.includes('@') ? redactUrl(text) : text
 }
 
 export interface LogFileOptions {
@@ -100,21 +112,23 @@ export class RequestLogFile {
     const entries = this.pending
     this.pending = []
     this.writing = this.writing.then(async () => {
+      const text = redactLines(`${entries.map(entryJson).join('\n')}\n`)
+      const bytes = Buffer.byteLength(text)
+      if (this.size + bytes <= this.maxBytes) return this.append(text, bytes)
+      // Rotation is due within this batch: place it line by line.
       let chunk = ''
       let chunkBytes = 0
-      for (const entry of entries) {
-        const json = entryJson(entry)
-        // Only text with an `@` can hold user:password@ credentials.
-        const line = `${json.includes('@') ? redactUrl(json) : json}\n`
-        const bytes = Buffer.byteLength(line)
-        if (this.size + chunkBytes + bytes > this.maxBytes && this.size + chunkBytes > 0) {
+      for (const json of entries.map(entryJson)) {
+        const line = redactLines(`${json}\n`)
+        const lineBytes = Buffer.byteLength(line)
+        if (this.size + chunkBytes + lineBytes > this.maxBytes && this.size + chunkBytes > 0) {
           if (chunk) await this.append(chunk, chunkBytes)
           chunk = ''
           chunkBytes = 0
           await this.rotate()
         }
         chunk += line
-        chunkBytes += bytes
+        chunkBytes += lineBytes
       }
       if (chunk) await this.append(chunk, chunkBytes)
     })

@@ -8,7 +8,9 @@
  * through an upstream or not at all, where proxy-chain's target counters are empty.
  *
  * Bytes are attributed to history when a connection's next request starts, every tick (1 s) and at
- * close, to the host, profile and route of the request then under way.
+ * close, to the host, profile and route of the request then under way. The final counters come from
+ * proxy-chain's `connectionClosed` event, which reads them anyway, rather than from another 'close'
+ * listener per connection.
  */
 import { EventEmitter } from 'node:events'
 import type { Socket } from 'node:net'
@@ -22,6 +24,7 @@ import type {
 import type { HistoryStore } from './history-store.ts'
 import type { RequestLogFile, RequestRing } from './request-log.ts'
 
+/** What the engine knows once it has routed a request or tunnel. */
 export interface RequestInfo {
   method: string
   host: string
@@ -30,31 +33,68 @@ export interface RequestInfo {
   profileId: string
   ruleId: string | null
   route: RouteLabel
-  /**
-   * For a tunnel, which lasts as long as its connection: what the client was told, read when the
-   * connection closes. Plain requests are finished by the engine when their response is done.
-   */
-  replyOnClose?: (socket: Socket) => { status: number; code: string | null }
 }
 
-interface ConnectionRecord extends Omit<ConnectionView, 'client' | 'target'> {
+/** What a client was told: a status (0 when nothing was sent) and Junction's error code, if any. */
+export interface Reply {
+  status: number
+  code: string | null
+}
+
+/** A request's own fields, kept apart only when the next request on its connection started first. */
+interface EarlierRequest extends RequestInfo {
+  seq: number
+  requestAt: number
+}
+
+/**
+ * One client connection, holding its latest request's fields itself: a connection usually carries one
+ * request (always, for a tunnel), and one object per connection instead of three keeps the cost of
+ * short tunnels down.
+ */
+export class ConnectionRecord implements RequestInfo {
+  readonly id: number
+  readonly socket: Socket
+  readonly startedAt: number
+  method: string
+  host: string
   port: number
-  current: TrackedRequest | null
-  socket: Socket
+  kind: 'http' | 'connect'
+  profileId: string
+  ruleId: string | null
+  route: RouteLabel
+  /** The latest request's number on this connection (1, 2, …), which is also the request count. */
+  seq = 0
+  requestAt: number
+  /** Whether the latest request is still waiting for requestFinished. */
+  requestOpen = false
+  /** Pipelined HTTP requests whose responses were still under way when a later one started. */
+  earlier: EarlierRequest[] | null = null
+  lastActivityAt: number
   /** Socket counters already attributed to history. */
-  accountedUp: number
-  accountedDown: number
+  up = 0
+  down = 0
   /** Socket counters already assigned to finished requests: the next request's bytes start here. */
-  loggedUp: number
-  loggedDown: number
-  presetCloseReason: string | null
-}
+  loggedUp = 0
+  loggedDown = 0
+  state: 'open' | 'closed' = 'open'
+  closeReason: string | null = null
+  presetCloseReason: string | null = null
 
-export interface TrackedRequest {
-  connection: ConnectionRecord
-  info: RequestInfo
-  startedAt: number
-  done: boolean
+  constructor(id: number, socket: Socket, info: RequestInfo, now: number) {
+    this.id = id
+    this.socket = socket
+    this.startedAt = now
+    this.method = info.method
+    this.host = info.host
+    this.port = info.port
+    this.kind = info.kind
+    this.profileId = info.profileId
+    this.ruleId = info.ruleId
+    this.route = info.route
+    this.requestAt = now
+    this.lastActivityAt = now
+  }
 }
 
 export interface TrafficStatsOptions {
@@ -67,12 +107,8 @@ export interface TrafficStatsOptions {
   topHostLimit?: number
 }
 
-const RECORD = Symbol('junction.connectionRecord')
-type RecordedSocket = Socket & { [RECORD]?: ConnectionRecord }
-
 interface Events {
   snapshot: [StatsSnapshot]
-  request: [RequestLogEntry]
 }
 
 export class TrafficStats extends EventEmitter<Events> {
@@ -91,16 +127,8 @@ export class TrafficStats extends EventEmitter<Events> {
   private timer: NodeJS.Timeout | null = null
   private stoppingReason: string | null = null
 
-  /** One handler shared by every connection (a closure per connection showed in profiles). */
-  private readonly onSocketClose: (this: Socket, hadError: boolean) => void
-
   constructor(options: TrafficStatsOptions = {}) {
     super()
-    const closed = (record: ConnectionRecord, hadError: boolean) => this.connectionClosed(record, hadError)
-    this.onSocketClose = function (this: Socket, hadError: boolean) {
-      const record = (this as RecordedSocket)[RECORD]
-      if (record) closed(record, hadError)
-    }
     this.history = options.history ?? null
     this.ring = options.ring ?? null
     this.logFile = options.logFile ?? null
@@ -111,97 +139,119 @@ export class TrafficStats extends EventEmitter<Events> {
     this.latest = this.buildSnapshot(this.last.at, 0, 0)
   }
 
-  /** Called by the engine once a request or tunnel is routed. */
-  requestStarted(socket: Socket, id: number, info: RequestInfo): TrackedRequest {
+  /**
+   * Called by the engine once a request or tunnel on connection `id` is routed. Returns the record;
+   * its `seq` names this request in `requestFinished`. The engine reports the connection's end with
+   * `connectionClosed`.
+   */
+  requestStarted(socket: Socket, id: number, info: RequestInfo): ConnectionRecord {
     const now = this.now()
     let record = this.open.get(id)
     if (!record) {
-      record = {
-        id,
-        port: info.port,
-        current: null,
-        host: info.host,
-        kind: info.kind,
-        profileId: info.profileId,
-        ruleId: info.ruleId,
-        route: info.route,
-        startedAt: now,
-        lastActivityAt: now,
-        up: 0,
-        down: 0,
-        requests: 0,
-        state: 'open',
-        closeReason: null,
-        socket,
-        accountedUp: 0,
-        accountedDown: 0,
-        loggedUp: 0,
-        loggedDown: 0,
-        presetCloseReason: null
-      }
+      record = new ConnectionRecord(id, socket, info, now)
       this.open.set(id, record)
-      ;(socket as RecordedSocket)[RECORD] = record
-      socket.once('close', this.onSocketClose)
     } else {
       // The previous request's bytes belong to its own host and route.
-      this.account(record, now)
+      this.account(record, now, socket.bytesRead, socket.bytesWritten)
+      if (record.requestOpen) {
+        record.earlier ??= []
+        record.earlier.push(earlierRequest(record))
+      }
+      record.method = info.method
+      record.host = info.host
+      record.port = info.port
+      record.kind = info.kind
+      record.profileId = info.profileId
+      record.ruleId = info.ruleId
+      record.route = info.route
+      record.requestAt = now
+      record.lastActivityAt = now
     }
-    record.port = info.port
-    record.host = info.host
-    record.kind = info.kind
-    record.profileId = info.profileId
-    record.ruleId = info.ruleId
-    record.route = info.route
-    record.requests++
-    record.lastActivityAt = now
-    const tracked: TrackedRequest = { connection: record, info, startedAt: now, done: false }
-    record.current = tracked
-    return tracked
+    record.seq++
+    record.requestOpen = true
+    return record
   }
 
-  /** Called once per request: when an HTTP response is done, or when a tunnel closes. */
-  requestFinished(request: TrackedRequest, status: number, error: string | null): void {
-    if (request.done) return
-    request.done = true
-    const record = request.connection
+  /** Called once per plain-HTTP request, when its response is done or abandoned. */
+  requestFinished(record: ConnectionRecord, seq: number, reply: Reply): void {
     const { socket } = record
-    const { info } = request
-    // A request owns the connection's bytes since the previous request finished: its own head was
-    // already read when it was routed, so a count taken at that moment would miss it.
-    const up = socket.bytesRead - record.loggedUp
-    const down = socket.bytesWritten - record.loggedDown
-    record.loggedUp = socket.bytesRead
-    record.loggedDown = socket.bytesWritten
+    if (seq === record.seq) {
+      if (!record.requestOpen) return
+      record.requestOpen = false
+      this.log(record, record, reply, socket.bytesRead, socket.bytesWritten)
+      return
+    }
+    const i = record.earlier?.findIndex((r) => r.seq === seq) ?? -1
+    if (i < 0) return
+    const [request] = record.earlier!.splice(i, 1)
+    this.log(record, request!, reply, socket.bytesRead, socket.bytesWritten)
+  }
+
+  /**
+   * Called when connection `id` has closed, with its final socket counters. A tunnel's request ends
+   * here; `tunnelReply` says what its client was told.
+   */
+  connectionClosed(
+    id: number,
+    bytesRead: number,
+    bytesWritten: number,
+    tunnelReply: (socket: Socket) => Reply
+  ): void {
+    const record = this.open.get(id)
+    if (!record) return
+    this.open.delete(id)
+    this.account(record, this.now(), bytesRead, bytesWritten)
+    if (record.requestOpen && record.kind === 'connect') {
+      record.requestOpen = false
+      this.log(record, record, tunnelReply(record.socket), bytesRead, bytesWritten)
+    }
+    record.state = 'closed'
+    record.closeReason =
+      record.presetCloseReason ?? this.stoppingReason ?? (record.socket.errored ? 'error' : 'closed')
+  }
+
+  /**
+   * One request log entry. A request owns the connection's bytes since the previous request finished:
+   * its own head was already read when it was routed, so a count taken at that moment would miss it.
+   */
+  private log(
+    record: ConnectionRecord,
+    request: RequestInfo & { requestAt: number },
+    reply: Reply,
+    bytesRead: number,
+    bytesWritten: number
+  ): void {
+    const up = bytesRead - record.loggedUp
+    const down = bytesWritten - record.loggedDown
+    record.loggedUp = bytesRead
+    record.loggedDown = bytesWritten
+    if (!this.ring && !this.logFile) return
     const entry: RequestLogEntry = {
-      at: request.startedAt,
-      connectionId: request.connection.id,
-      method: info.method,
-      host: info.host,
-      port: info.port,
-      status,
-      error,
-      profileId: info.profileId,
-      ruleId: info.ruleId,
-      route: info.route,
+      at: request.requestAt,
+      connectionId: record.id,
+      method: request.method,
+      host: request.host,
+      port: request.port,
+      status: reply.status,
+      error: reply.code,
+      profileId: request.profileId,
+      ruleId: request.ruleId,
+      route: request.route,
       up,
       down,
-      durationMs: this.now() - request.startedAt
+      durationMs: this.now() - request.requestAt
     }
     this.ring?.push(entry)
     this.logFile?.write(entry)
-    if (this.listenerCount('request') > 0) this.emit('request', entry)
   }
 
-  private account(record: ConnectionRecord, now: number): void {
-    const up = record.socket.bytesRead
-    const down = record.socket.bytesWritten
-    const du = up - record.accountedUp
-    const dd = down - record.accountedDown
+  /** Attributes a connection's bytes since the last call to its current host, profile and route. */
+  private account(record: ConnectionRecord, now: number, bytesRead: number, bytesWritten: number): void {
+    const du = bytesRead - record.up
+    const dd = bytesWritten - record.down
     if (du === 0 && dd === 0) return
-    record.accountedUp = up
-    record.accountedDown = down
-    record.up = up
-    record.down = down
+    record.up = bytesRead
+    record.down = bytesWritten
     record.lastActivityAt = now
     this.totalUp += du
     this.totalDown += dd
@@ -211,18 +261,6 @@ export class TrafficStats extends EventEmitter<Events> {
       host[1] += dd
     } else this.hostTotals.set(record.host, [du, dd])
     this.history?.record(now, record.host, record.profileId, record.route, du, dd)
-  }
-
-  private connectionClosed(record: ConnectionRecord, hadError: boolean): void {
-    this.account(record, this.now())
-    const current = record.current
-    if (current && !current.done && current.info.replyOnClose) {
-      const { status, code } = current.info.replyOnClose(record.socket)
-      this.requestFinished(current, status, code)
-    }
-    record.state = 'closed'
-    record.closeReason = record.presetCloseReason ?? this.stoppingReason ?? (hadError ? 'error' : 'closed')
-    this.open.delete(record.id)
   }
 
   /** Closes one connection; false when it is not open. */
@@ -269,7 +307,8 @@ export class TrafficStats extends EventEmitter<Events> {
   /** Accounts every open connection and publishes a snapshot; runs every second while started. */
   tick(): StatsSnapshot {
     const now = this.now()
-    for (const record of this.open.values()) this.account(record, now)
+    for (const record of this.open.values())
+      this.account(record, now, record.socket.bytesRead, record.socket.bytesWritten)
     const seconds = Math.max((now - this.last.at) / 1000, 0.001)
     const upRate = (this.totalUp - this.last.up) / seconds
     const downRate = (this.totalDown - this.last.down) / seconds
@@ -326,6 +365,11 @@ export class TrafficStats extends EventEmitter<Events> {
   }
 }
 
+function earlierRequest(record: ConnectionRecord): EarlierRequest {
+  const { seq, requestAt, method, host, port, kind, profileId, ruleId, route } = record
+  return { seq, requestAt, method, host, port, kind, profileId, ruleId, route }
+}
+
 /** Strings are built here, for the few connections a snapshot shows, not per request. */
 function toView(record: ConnectionRecord): ConnectionView {
   const { socket, host, port } = record
@@ -333,7 +377,7 @@ function toView(record: ConnectionRecord): ConnectionView {
     id: record.id,
     client: `${socket.remoteAddress}:${socket.remotePort}`,
     target: `${host.includes(':') ? `[${host}]` : host}:${port}`,
-    host: record.host,
+    host,
     kind: record.kind,
     profileId: record.profileId,
     ruleId: record.ruleId,
@@ -342,7 +386,7 @@ function toView(record: ConnectionRecord): ConnectionView {
     lastActivityAt: record.lastActivityAt,
     up: record.up,
     down: record.down,
-    requests: record.requests,
+    requests: record.seq,
     state: record.state,
     closeReason: record.closeReason
   }

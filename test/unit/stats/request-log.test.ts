@@ -51,11 +51,34 @@ describe('RequestLogFile', () => {
       await fs.rm(dir, { recursive: true, force: true })
     }
   })
+
+  it('writes a batch in one piece with every credential redacted', async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'junction-log-'))
+    try {
+      const file = new RequestLogFile({ dir })
+      await file.open()
+      file.write(entry(1, 'http://a:one@x.test'))
+      file.write(entry(2))
+      file.write({ ...entry(3), error: 'socks5://b:two@y.test refused' })
+      await file.close()
+      const text = await fs.readFile(path.join(dir, 'requests.log'), 'utf8')
+      expect(text).not.toMatch(/one|two/)
+      expect(
+        text
+          .trim()
+          .split('\n')
+          .map((l) => (JSON.parse(l) as RequestLogEntry).at)
+      ).toEqual([1, 2, 3])
+      expect(text).toContain('socks5://b:***@y.test')
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true })
+    }
+  })
 })
 
 describe('entryJson', () => {
   it('writes exactly what JSON.stringify would, escapes included', () => {
-    const tricky = { ...entry(7, 'we"ird\\host'), error: 'dns-failed', ruleId: 'r "1"' }
+    const tricky = { ...entry(7, 'we"ird\\host\n\u0001'), error: 'dns-failed', ruleId: 'r "1" \ud800 😀' }
     expect(entryJson(tricky)).toBe(JSON.stringify(tricky))
     expect(entryJson(entry(1))).toBe(JSON.stringify(entry(1)))
   })

@@ -7,9 +7,10 @@
  * A missed target is a finding, not a failure: the exit code is non-zero only if the benchmark itself
  * could not run (a child failed to start, traffic was not proxied …).
  *
- * Options: --rounds N (measured rounds per variant, default 5), --seconds S (per round, default 3),
- * --warmup S (uncounted load on each new proxy process, default 6), --connections N (default 20),
- * --only PARTS (a comma list of lookup, http, connect, stats, memory; default all).
+ * Options: --pairs N (fresh process pairs per workload, default 3), --rounds N (measured rounds per
+ * variant and pair, default 8), --seconds S (per round, default 1), --warmup S (uncounted load on each
+ * new proxy process, default 5), --connections N (default 20),
+ * --only PARTS (a comma list of lookup, http, connect, stats, memory, noise; default all but noise).
  *
  * `node bench/profile.ts http|connect` shows where the engine's extra CPU goes.
  */
@@ -47,15 +48,25 @@ interface TargetResult {
   suspect: boolean
 }
 
-/** lookup: rule lookups; http/connect: engine vs bare proxy-chain; stats: statistics on vs off; memory. */
-const PARTS = ['lookup', 'http', 'connect', 'stats', 'memory'] as const
+/**
+ * lookup: rule lookups; http/connect: engine vs bare proxy-chain; stats: statistics on vs off; memory;
+ * noise: the engine against itself, i.e. how far the ratios move when nothing differs (not in the
+ * default set).
+ */
+const PARTS = ['lookup', 'http', 'connect', 'stats', 'memory', 'noise'] as const
+const DEFAULT_PARTS = PARTS.filter((part) => part !== 'noise')
 
-function parseOptions(
-  argv: string[]
-): ThroughputOptions & { lookup: boolean; workloads: Workload[]; stats: boolean; memory: boolean } {
+function parseOptions(argv: string[]): ThroughputOptions & {
+  lookup: boolean
+  workloads: Workload[]
+  stats: boolean
+  memory: boolean
+  noise: boolean
+} {
   const { values } = parseArgs({
     args: argv,
     options: {
+      pairs: { type: 'string' },
       rounds: { type: 'string' },
       seconds: { type: 'string' },
       warmup: { type: 'string' },
@@ -70,11 +81,12 @@ function parseOptions(
     if (!Number.isFinite(parsed) || parsed < min) throw new Error(`--${name} must be a number ≥ ${min}`)
     return parsed
   }
-  const only = values.only?.split(',').map((part) => part.trim()) ?? [...PARTS]
+  const only = values.only?.split(',').map((part) => part.trim()) ?? [...DEFAULT_PARTS]
   for (const part of only)
     if (!(PARTS as readonly string[]).includes(part))
       throw new Error(`--only takes a comma list of ${PARTS.join(', ')} (was "${part}")`)
   return {
+    pairs: Math.round(number('pairs', values.pairs, DEFAULT_THROUGHPUT.pairs, 1)),
     rounds: Math.round(number('rounds', values.rounds, DEFAULT_THROUGHPUT.rounds, 1)),
     seconds: number('seconds', values.seconds, DEFAULT_THROUGHPUT.seconds, 0.5),
     warmupSeconds: number('warmup', values.warmup, DEFAULT_THROUGHPUT.warmupSeconds, 0),
@@ -82,7 +94,8 @@ function parseOptions(
     lookup: only.includes('lookup'),
     workloads: (['http', 'connect'] as const).filter((w) => only.includes(w)),
     stats: only.includes('stats'),
-    memory: only.includes('memory')
+    memory: only.includes('memory'),
+    noise: only.includes('noise')
   }
 }
 
@@ -90,6 +103,12 @@ const int = (n: number): string => Math.round(n).toLocaleString('en-US')
 // Truncated, not rounded, so that a ratio just below the target never prints as the target.
 const ratio = (n: number): string => (Math.floor(n * 1000) / 1000).toFixed(3)
 const ns = (n: number): string => `${int(n)} ns`
+/** The middle half of the round ratios, e.g. `0.95–1.03`. */
+function quartiles(values: number[]): string {
+  const sorted = [...values].sort((a, b) => a - b)
+  const at = (q: number): string => sorted[Math.floor(q * (sorted.length - 1))]!.toFixed(2)
+  return `${at(0.25)}–${at(0.75)}`
+}
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)))
@@ -134,17 +153,17 @@ function throughputTable(t: ThroughputFigures): string {
       'workload',
       `${baseline} (median)`,
       `${candidate} (median)`,
-      'ratio',
-      `${baseline} rounds`,
-      `${candidate} rounds`
+      'ratio of medians',
+      'round ratios: quartiles',
+      'median round ratio'
     ],
     ...ran(t).map(({ name, unit, w }) => [
       `${name} ${unit}`,
       int(w.baseline.median),
       int(w.candidate.median),
-      ratio(w.ratio),
-      w.baseline.rounds.map((r) => int(r.perSecond)).join(' / '),
-      w.candidate.rounds.map((r) => int(r.perSecond)).join(' / ')
+      ratio(w.ratioOfMedians),
+      quartiles(w.roundRatios),
+      ratio(w.ratio)
     ])
   ])
 }
@@ -227,9 +246,9 @@ async function compare(
   log: (line: string) => void
 ): Promise<ThroughputFigures> {
   log(
-    `\n${title}: ${options.connections} connections; per workload one new ${comparison.baseline} and one new ` +
-      `${comparison.candidate} process, each warmed up for ${options.warmupSeconds} s, then ${options.rounds} ` +
-      `alternating rounds of ${options.seconds} s each`
+    `\n${title}: ${options.connections} connections; per workload ${options.pairs} pairs of new ` +
+      `${comparison.baseline} and ${comparison.candidate} processes, each warmed up for ${options.warmupSeconds} s, ` +
+      `then ${options.rounds} rounds of ${options.seconds} s, the two variants back to back in turn first (ABBA)`
   )
   const figures = await measureThroughput({ ...options, log }, comparison)
   log('')
@@ -278,6 +297,14 @@ async function main(): Promise<void> {
         log
       )
     : null
+  const noise = options.noise
+    ? await compare(
+        'Noise floor, engine vs the same engine',
+        { baseline: 'engine', candidate: 'engine' },
+        { ...options, workloads: ['http', 'connect'] },
+        log
+      )
+    : null
   let memory: MemoryFigures[] = []
   if (options.memory) {
     log(`\nMemory: proxy process RSS idle and with ${int(MEMORY_CONNECTIONS)} open CONNECT tunnels`)
@@ -311,6 +338,7 @@ async function main(): Promise<void> {
     lookups,
     throughput,
     statistics,
+    noise,
     memory,
     targets
   }

@@ -165,8 +165,10 @@ async function main(): Promise<void> {
     }
   })
   const workload = positionals[0]
-  if (workload !== 'http' && workload !== 'connect')
-    throw new Error('usage: node bench/profile.ts http|connect [--seconds S] [--warmup S] [--top N]')
+  if (workload !== 'http' && workload !== 'connect' && workload !== 'connect-bulk')
+    throw new Error(
+      'usage: node bench/profile.ts http|connect|connect-bulk [--seconds S] [--warmup S] [--top N]'
+    )
   const options = {
     seconds: Number(values.seconds),
     warmup: Number(values.warmup),

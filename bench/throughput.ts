@@ -34,7 +34,12 @@ export interface Comparison {
 export type Workload = 'http' | 'connect' | 'connect-bulk'
 
 export interface ThroughputOptions {
-  /** Measured rounds per variant and workload. */
+  /**
+   * Fresh process pairs per workload: a process's JIT and heap settle a little differently each time,
+   * enough to move a ratio by several percent, so one pair is not enough.
+   */
+  pairs: number
+  /** Measured rounds per variant and process pair. */
   rounds: number
   /** Length of each measured round. */
   seconds: number
@@ -48,9 +53,10 @@ export interface ThroughputOptions {
 }
 
 export const DEFAULT_THROUGHPUT: ThroughputOptions = {
-  rounds: 5,
-  seconds: 3,
-  warmupSeconds: 6,
+  pairs: 3,
+  rounds: 8,
+  seconds: 1,
+  warmupSeconds: 5,
   connections: 20
 }
 
@@ -79,8 +85,8 @@ export interface RoundFigures extends LoadFigures {
 }
 
 export interface VariantFigures {
-  /** The uncounted warm-up, kept to show how far a fresh process is from its steady state. */
-  warmup: LoadFigures | null
+  /** The uncounted warm-ups (one per process), kept to show how far a fresh process is from its steady state. */
+  warmups: LoadFigures[]
   rounds: RoundFigures[]
   /** Median per-second figure. */
   median: number
@@ -93,8 +99,15 @@ export interface WorkloadFigures {
   comparison: Comparison
   baseline: VariantFigures
   candidate: VariantFigures
-  /** Median candidate / median baseline throughput: the figure the targets are about. */
+  /**
+   * Candidate / baseline throughput of each round: the two were measured back to back, in turn first
+   * (ABBA), so the machine's drift over the run cancels within a round.
+   */
+  roundRatios: number[]
+  /** Median of roundRatios: the figure the targets are about. */
   ratio: number
+  /** Median candidate / median baseline throughput, for comparison. */
+  ratioOfMedians: number
   /** Median candidate / median baseline proxy CPU per operation (above 1: the candidate costs more). */
   cpuRatio: number | null
   /** Why the figures may not be trusted (errors, proxy stderr); empty when clean. */
@@ -105,6 +118,7 @@ export interface ThroughputFigures {
   comparison: Comparison
   engineRules: number
   connections: number
+  pairs: number
   rounds: number
   seconds: number
   warmupSeconds: number
@@ -543,10 +557,10 @@ function describeErrors(errors: Record<string, number>): string {
     .join(', ')
 }
 
-function variantFigures(warmup: LoadFigures | null, rounds: RoundFigures[]): VariantFigures {
+function variantFigures(warmups: LoadFigures[], rounds: RoundFigures[]): VariantFigures {
   const cpu = rounds.map((r) => r.proxyCpuUsPerOp)
   return {
-    warmup,
+    warmups,
     rounds,
     median: median(rounds.map((r) => r.perSecond)),
     medianCpuUsPerOp: cpu.every((c) => c !== null) ? median(cpu) : null
@@ -559,60 +573,67 @@ async function measureWorkload(
   options: ThroughputOptions,
   comparison: Comparison
 ): Promise<WorkloadFigures> {
-  const variants = [comparison.baseline, comparison.candidate]
-  const rounds = Object.fromEntries(variants.map((v) => [v, [] as RoundFigures[]])) as Record<
-    Variant,
-    RoundFigures[]
-  >
-  const warmups = Object.fromEntries(variants.map((v) => [v, null])) as Record<Variant, LoadFigures | null>
+  // Indexed by position, not name: a comparison of a variant with itself measures the noise floor.
+  const variants = [comparison.baseline, comparison.candidate] as const
+  const rounds: [RoundFigures[], RoundFigures[]] = [[], []]
+  const warmups: [LoadFigures[], LoadFigures[]] = [[], []]
   const suspect: string[] = []
   const unit = workload === 'http' ? 'requests/s' : workload === 'connect' ? 'tunnels/s' : 'MiB/s'
   const int = (n: number): string => Math.round(n).toLocaleString('en-US')
-  const proxies = new Map<Variant, Child>()
-  try {
-    for (const variant of variants)
-      proxies.set(variant, await startChild('./proxy-server.ts', [variant], `proxy child (${variant})`))
-    if (options.warmupSeconds > 0)
-      for (const variant of variants) {
-        const proxy = proxies.get(variant)!
-        warmups[variant] = await LOADS[workload](
-          proxy.port,
-          origin.port,
-          options.warmupSeconds,
-          options.connections
-        )
-        options.log?.(
-          `  ${workload} warm-up    ${variant.padEnd(12)} ${int(warmups[variant].perSecond)} ${unit} (not counted)`
-        )
+  let round = 0
+  for (let pair = 1; pair <= options.pairs; pair++) {
+    const proxies: Child[] = []
+    try {
+      for (const variant of variants)
+        proxies.push(await startChild('./proxy-server.ts', [variant], `proxy child (${variant})`))
+      if (options.warmupSeconds > 0)
+        for (const [i, variant] of variants.entries()) {
+          const proxy = proxies[i]!
+          const warmup = await LOADS[workload](
+            proxy.port,
+            origin.port,
+            options.warmupSeconds,
+            options.connections
+          )
+          warmups[i]!.push(warmup)
+          options.log?.(
+            `  ${workload} pair ${pair} warm-up ${variant.padEnd(12)} ${int(warmup.perSecond)} ${unit} (not counted)`
+          )
+        }
+      for (let r = 1; r <= options.rounds; r++) {
+        round++
+        // Alternate which variant goes first (ABBA…), so that neither always follows the other.
+        for (const i of r % 2 ? [0, 1] : [1, 0]) {
+          const variant = variants[i]!
+          const figures = await measureRound(workload, variant, round, proxies[i]!, origin, options)
+          rounds[i]!.push(figures)
+          const errorText = describeErrors(figures.errors)
+          const foreign = figures.foreignCpuShare
+          if (errorText) suspect.push(`${variant} round ${round}: ${errorText}`)
+          if (figures.proxyStderr)
+            suspect.push(`${variant} round ${round}: proxy stderr: ${figures.proxyStderr}`)
+          if (foreign !== null && foreign > FOREIGN_CPU_LIMIT)
+            suspect.push(`${variant} round ${round}: ${pct(foreign)} of the machine's CPU went to other work`)
+          options.log?.(
+            `  ${workload} pair ${pair} round ${r}/${options.rounds} ${variant.padEnd(12)} ${int(figures.perSecond)} ${unit}` +
+              (figures.proxyCpuUsPerOp === null
+                ? ''
+                : `, proxy CPU ${figures.proxyCpuUsPerOp.toFixed(1)} µs/op`) +
+              (foreign === null ? '' : `, other work ${pct(foreign)} CPU`) +
+              (errorText ? ` (errors: ${errorText})` : '')
+          )
+        }
       }
-    for (let round = 1; round <= options.rounds; round++)
-      for (const variant of variants) {
-        const figures = await measureRound(workload, variant, round, proxies.get(variant)!, origin, options)
-        rounds[variant].push(figures)
-        const errorText = describeErrors(figures.errors)
-        const foreign = figures.foreignCpuShare
-        if (errorText) suspect.push(`${variant} round ${round}: ${errorText}`)
-        if (figures.proxyStderr)
-          suspect.push(`${variant} round ${round}: proxy stderr: ${figures.proxyStderr}`)
-        if (foreign !== null && foreign > FOREIGN_CPU_LIMIT)
-          suspect.push(`${variant} round ${round}: ${pct(foreign)} of the machine's CPU went to other work`)
-        options.log?.(
-          `  ${workload} round ${round}/${options.rounds} ${variant.padEnd(12)} ${int(figures.perSecond)} ${unit}` +
-            (figures.proxyCpuUsPerOp === null
-              ? ''
-              : `, proxy CPU ${figures.proxyCpuUsPerOp.toFixed(1)} µs/op`) +
-            (foreign === null ? '' : `, other work ${pct(foreign)} CPU`) +
-            (errorText ? ` (errors: ${errorText})` : '')
-        )
-      }
-  } catch (error) {
-    await stopAll([...proxies.values()])
-    throw error
+    } catch (error) {
+      await stopAll(proxies)
+      throw error
+    }
+    // A proxy that died between rounds is only noticed here, so its stop failure must surface.
+    await stopAll(proxies, true)
   }
-  // A proxy that died between rounds is only noticed here, so its stop failure must surface.
-  await stopAll([...proxies.values()], true)
-  const baseline = variantFigures(warmups[comparison.baseline], rounds[comparison.baseline])
-  const candidate = variantFigures(warmups[comparison.candidate], rounds[comparison.candidate])
+  const baseline = variantFigures(warmups[0], rounds[0])
+  const candidate = variantFigures(warmups[1], rounds[1])
+  const roundRatios = candidate.rounds.map((r, i) => r.perSecond / baseline.rounds[i]!.perSecond)
   const cpuRatio =
     baseline.medianCpuUsPerOp !== null && candidate.medianCpuUsPerOp !== null
       ? candidate.medianCpuUsPerOp / baseline.medianCpuUsPerOp
@@ -623,7 +644,9 @@ async function measureWorkload(
     comparison,
     baseline,
     candidate,
-    ratio: candidate.median / baseline.median,
+    roundRatios,
+    ratio: median(roundRatios),
+    ratioOfMedians: candidate.median / baseline.median,
     cpuRatio,
     suspect
   }
@@ -656,6 +679,7 @@ export async function measureThroughput(
       comparison,
       engineRules: ENGINE_RULES,
       connections: options.connections,
+      pairs: options.pairs,
       rounds: options.rounds,
       seconds: options.seconds,
       warmupSeconds: options.warmupSeconds,

@@ -203,6 +203,9 @@ export interface ConnectionView {
   down: number
   requests: number
   state: 'open' | 'closed'
+  /** When it closed; null while open. */
+  closedAt: number | null
+  /** Why it closed: `closed` (by either side), `error`, `closed by user`, `proxy stopped` …; null while open. */
   closeReason: string | null
 }
 
@@ -224,6 +227,8 @@ export interface StatsSnapshot {
   /** The most recently active open connections, at most `connectionLimit` of them. */
   connections: ConnectionView[]
   connectionLimit: number
+  /** The last connections to close, newest first (at most 50), with when and why they closed. */
+  recentlyClosed: ConnectionView[]
   topHosts: HostTraffic[]
 }
 

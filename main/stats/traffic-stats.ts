@@ -78,6 +78,7 @@ export class ConnectionRecord implements RequestInfo {
   loggedUp = 0
   loggedDown = 0
   state: 'open' | 'closed' = 'open'
+  closedAt: number | null = null
   closeReason: string | null = null
   presetCloseReason: string | null = null
 
@@ -111,8 +112,14 @@ interface Events {
   snapshot: [StatsSnapshot]
 }
 
+/** How many closed connections a snapshot carries, with their close reasons. */
+const RECENTLY_CLOSED = 50
+
 export class TrafficStats extends EventEmitter<Events> {
   private readonly open = new Map<number, ConnectionRecord>()
+  /** A ring of the last connections to close; views are built only for snapshots. */
+  private readonly closed: (ConnectionRecord | undefined)[] = new Array(RECENTLY_CLOSED)
+  private closedNext = 0
   private readonly hostTotals = new Map<string, [number, number]>()
   private readonly history: HistoryStore | null
   private readonly ring: RequestRing | null
@@ -178,13 +185,13 @@ export class TrafficStats extends EventEmitter<Events> {
     if (seq === record.seq) {
       if (!record.requestOpen) return
       record.requestOpen = false
-      this.log(record, record, reply, socket.bytesRead, socket.bytesWritten)
+      this.log(record, record, reply, socket.bytesRead, socket.bytesWritten, this.now())
       return
     }
     const i = record.earlier?.findIndex((r) => r.seq === seq) ?? -1
     if (i < 0) return
     const [request] = record.earlier!.splice(i, 1)
-    this.log(record, request!, reply, socket.bytesRead, socket.bytesWritten)
+    this.log(record, request!, reply, socket.bytesRead, socket.bytesWritten, this.now())
   }
 
   /**
@@ -200,14 +207,19 @@ export class TrafficStats extends EventEmitter<Events> {
     const record = this.open.get(id)
     if (!record) return
     this.open.delete(id)
-    this.account(record, this.now(), bytesRead, bytesWritten)
+    // One clock read per event: Date.now() is a measurable share of this path.
+    const now = this.now()
+    this.account(record, now, bytesRead, bytesWritten)
     if (record.requestOpen && record.kind === 'connect') {
       record.requestOpen = false
-      this.log(record, record, tunnelReply(record.socket), bytesRead, bytesWritten)
+      this.log(record, record, tunnelReply(record.socket), bytesRead, bytesWritten, now)
     }
     record.state = 'closed'
+    record.closedAt = now
     record.closeReason =
       record.presetCloseReason ?? this.stoppingReason ?? (record.socket.errored ? 'error' : 'closed')
+    this.closed[this.closedNext] = record
+    this.closedNext = (this.closedNext + 1) % RECENTLY_CLOSED
   }
 
   /**
@@ -219,7 +231,8 @@ export class TrafficStats extends EventEmitter<Events> {
     request: RequestInfo & { requestAt: number },
     reply: Reply,
     bytesRead: number,
-    bytesWritten: number
+    bytesWritten: number,
+    now: number
   ): void {
     const up = bytesRead - record.loggedUp
     const down = bytesWritten - record.loggedDown
@@ -239,7 +252,7 @@ export class TrafficStats extends EventEmitter<Events> {
       route: request.route,
       up,
       down,
-      durationMs: this.now() - request.requestAt
+      durationMs: now - request.requestAt
     }
     this.ring?.push(entry)
     this.logFile?.write(entry)
@@ -334,8 +347,19 @@ export class TrafficStats extends EventEmitter<Events> {
       openCount: records.length,
       connections: records.slice(0, this.connectionLimit).map(toView),
       connectionLimit: this.connectionLimit,
+      recentlyClosed: this.recentlyClosed(),
       topHosts: this.topHosts()
     }
+  }
+
+  private recentlyClosed(): ConnectionView[] {
+    const views: ConnectionView[] = []
+    for (let i = 1; i <= RECENTLY_CLOSED; i++) {
+      const record = this.closed[(this.closedNext - i + RECENTLY_CLOSED) % RECENTLY_CLOSED]
+      if (!record) break
+      views.push(toView(record))
+    }
+    return views
   }
 
   private topHosts(): HostTraffic[] {
@@ -375,7 +399,8 @@ function toView(record: ConnectionRecord): ConnectionView {
   const { socket, host, port } = record
   return {
     id: record.id,
-    client: `${socket.remoteAddress}:${socket.remotePort}`,
+    // Cached by Node once read (proxy-chain reads it for every connection), so it survives the close.
+    client: socket.remoteAddress ? `${socket.remoteAddress}:${socket.remotePort}` : 'unknown',
     target: `${host.includes(':') ? `[${host}]` : host}:${port}`,
     host,
     kind: record.kind,
@@ -388,6 +413,7 @@ function toView(record: ConnectionRecord): ConnectionView {
     down: record.down,
     requests: record.seq,
     state: record.state,
+    closedAt: record.closedAt,
     closeReason: record.closeReason
   }
 }

@@ -1,6 +1,6 @@
 /**
  * The Connections view with 5,000 open tunnels: the table stays small in the DOM (virtualized),
- * scrolls through all of them, and "Close all" closes them.
+ * scrolls through all of them, and "Close all" closes them, which the recently closed list then shows.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { promises as fs } from 'node:fs'
@@ -85,6 +85,12 @@ describe('Connections with 5,000 open tunnels', () => {
     await expect
       .poll(() => page.getByTestId('connection-count').innerText(), { timeout: 10_000 })
       .toBe('0 open')
+    // The table of recently closed connections says why they closed.
+    const closedRows = page.getByTestId('closed-row')
+    await expect.poll(() => closedRows.count(), { timeout: 10_000 }).toBe(50)
+    expect(new Set(await closedRows.locator('td:last-child').allInnerTexts())).toEqual(
+      new Set(['closed by user'])
+    )
     await page.close()
   }, 60_000)
 })

@@ -238,8 +238,39 @@ describe('live figures', () => {
     const bClosed = new Promise((resolve) => b.socket.once('close', resolve))
     expect(stats.closeProfile('via-squid')).toBe(1)
     await bClosed
-    await until(() => stats.tick().openCount === 0)
+    const closed = (
+      await until(() => {
+        const next = stats.tick()
+        return next.openCount === 0 && next.recentlyClosed.length === 2 && next
+      })
+    ).recentlyClosed
+    // Newest first, each with why and when it closed.
+    expect(closed.map((c) => [c.state, c.closeReason])).toEqual([
+      ['closed', 'profile connections closed'],
+      ['closed', 'closed by user']
+    ])
+    for (const c of closed) {
+      expect(c.closedAt).toBeGreaterThanOrEqual(c.startedAt)
+      expect(c.client).toMatch(/^127\.0\.0\.1:\d+$/)
+      expect(c.down).toBeGreaterThan(0)
+    }
     expect(stats.closeConnection(123456)).toBe(false)
+  })
+
+  it('keeps the last 50 closed connections, and that the client closed them', async () => {
+    const { port } = await run()
+    for (let i = 0; i < 55; i++) {
+      const t = await connectTunnel(port, `127.0.0.1:${world.origin.port}`)
+      const gone = new Promise((resolve) => t.socket.once('close', resolve))
+      t.socket.end()
+      await gone
+    }
+    const snapshot = await until(() => {
+      const next = stats.tick()
+      return next.openCount === 0 && next.recentlyClosed.length === 50 && next
+    })
+    expect(new Set(snapshot.recentlyClosed.map((c) => c.closeReason))).toEqual(new Set(['closed']))
+    expect(new Set(snapshot.recentlyClosed.map((c) => c.id)).size).toBe(50)
   })
 })
 

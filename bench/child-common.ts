@@ -14,9 +14,9 @@ export const BULK_BYTES = 1024 * 1024
 /** Origin path that reports how many other requests it has answered. */
 export const SERVED_PATH = '/__served'
 
-/** A child's first stdout line, once it is listening. */
-export function announcePort(port: number): void {
-  process.stdout.write(`${JSON.stringify({ port })}\n`)
+/** A child's first stdout line, once it is listening: its port, or one per server it runs. */
+export function announcePort(port: number, ports: number[] = [port]): void {
+  process.stdout.write(`${JSON.stringify({ port, ports })}\n`)
 }
 
 /**

@@ -245,10 +245,14 @@ async function compare(
   options: ThroughputOptions,
   log: (line: string) => void
 ): Promise<ThroughputFigures> {
+  const { baseline, candidate } = comparison
+  const processes = comparison.sameProcess
+    ? `new processes running ${baseline} and ${candidate} on two ports`
+    : `pairs of new ${baseline} and ${candidate} processes`
   log(
-    `\n${title}: ${options.connections} connections; per workload ${options.pairs} pairs of new ` +
-      `${comparison.baseline} and ${comparison.candidate} processes, each warmed up for ${options.warmupSeconds} s, ` +
-      `then ${options.rounds} rounds of ${options.seconds} s, the two variants back to back in turn first (ABBA)`
+    `\n${title}: ${options.connections} connections; per workload ${options.pairs} ${processes}, each ` +
+      `variant warmed up for ${options.warmupSeconds} s, then ${options.rounds} rounds of ${options.seconds} s, ` +
+      'the two variants back to back in turn first (ABBA)'
   )
   const figures = await measureThroughput({ ...options, log }, comparison)
   log('')
@@ -292,7 +296,7 @@ async function main(): Promise<void> {
   const statistics = options.stats
     ? await compare(
         'Throughput, statistics and logging on vs off',
-        { baseline: 'engine', candidate: 'engine-stats' },
+        { baseline: 'engine', candidate: 'engine-stats', sameProcess: true },
         { ...options, workloads: ['http', 'connect', 'connect-bulk'] },
         log
       )
@@ -300,7 +304,7 @@ async function main(): Promise<void> {
   const noise = options.noise
     ? await compare(
         'Noise floor, engine vs the same engine',
-        { baseline: 'engine', candidate: 'engine' },
+        { baseline: 'engine', candidate: 'engine', sameProcess: true },
         { ...options, workloads: ['http', 'connect'] },
         log
       )

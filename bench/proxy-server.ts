@@ -1,10 +1,11 @@
 /**
- * Child process for the throughput benchmark: `node bench/proxy-server.ts bare|engine|engine-stats`.
+ * Child process for the throughput benchmark: `node bench/proxy-server.ts bare|engine|engine-stats ...`.
+ * With several variants, it runs each on its own port in this one process (see throughput.ts).
  *
  * `bare` is proxy-chain as it ships, `engine` is Junction's ProxyEngine with 1,000 rules (none of which
  * match 127.0.0.1, so traffic takes the default direct route after a full lookup), `engine-stats` the same
- * engine with statistics and logging on. Each runs in its own
- * process so that the load generator never shares its event loop. Prints `{"port":N}` once listening.
+ * engine with statistics and logging on. The load generator never shares this process's event loop.
+ * Prints `{"port":N,"ports":[N,…]}` once listening.
  *
  * With BENCH_CPU_PROFILE=<file> (set by profile.ts), SIGUSR2 starts V8's sampling profiler and shutdown
  * writes the profile to <file>, so that start-up and JIT warm-up can be left out of it.
@@ -69,17 +70,14 @@ async function startAccounting(): Promise<{ stats: TrafficStats; stop(): Promise
   }
 }
 
-async function main(variant: string | undefined): Promise<void> {
-  const writeProfile = profilerControl(process.env.BENCH_CPU_PROFILE)
+/** Starts one variant's server on a free port; returns its port and how to close it. */
+async function startVariant(variant: string): Promise<{ port: number; close(): Promise<void> }> {
   if (variant === 'bare') {
     const server = new Server({ host: '127.0.0.1', port: 0 })
     await server.listen()
-    exitOnSignalOrOrphan(async () => {
-      await writeProfile()
-      await server.close(true)
-    })
-    announcePort(server.port)
-  } else if (variant === 'engine' || variant === 'engine-stats') {
+    return { port: server.port, close: () => server.close(true) }
+  }
+  if (variant === 'engine' || variant === 'engine-stats') {
     const accounting = variant === 'engine-stats' ? await startAccounting() : null
     const engine = new ProxyEngine({
       host: '127.0.0.1',
@@ -91,20 +89,35 @@ async function main(variant: string | undefined): Promise<void> {
     // engine's cost, but must still be seen if it happens.
     engine.on('failure', (error) => console.error(`engine failure: ${error.message}`))
     await engine.start()
-    exitOnSignalOrOrphan(async () => {
-      await writeProfile()
-      await engine.stop()
-      await accounting?.stop()
-    })
-    announcePort(engine.port!)
-  } else {
-    throw new Error(
-      `usage: node bench/proxy-server.ts bare|engine|engine-stats (was ${variant ?? 'nothing'})`
-    )
+    return {
+      port: engine.port!,
+      async close() {
+        await engine.stop()
+        await accounting?.stop()
+      }
+    }
   }
+  throw new Error(
+    `usage: node bench/proxy-server.ts VARIANT... with bare, engine, engine-stats (was ${variant})`
+  )
 }
 
-main(process.argv[2]).catch((error: unknown) => {
+async function main(variants: string[]): Promise<void> {
+  if (variants.length === 0) throw new Error('usage: node bench/proxy-server.ts VARIANT...')
+  const writeProfile = profilerControl(process.env.BENCH_CPU_PROFILE)
+  const servers: { port: number; close(): Promise<void> }[] = []
+  for (const variant of variants) servers.push(await startVariant(variant))
+  exitOnSignalOrOrphan(async () => {
+    await writeProfile()
+    for (const server of servers) await server.close()
+  })
+  announcePort(
+    servers[0]!.port,
+    servers.map((server) => server.port)
+  )
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
   console.error(error)
   process.exit(1)
 })

@@ -29,6 +29,14 @@ export type Variant = 'bare' | 'engine' | 'engine-stats'
 export interface Comparison {
   baseline: Variant
   candidate: Variant
+  /**
+   * Both variants on two ports of one process (loaded in turn, never at once) rather than in a process
+   * each. A process's JIT and heap settle differently every time, which moves a ratio between two
+   * processes by ±5 % on this class of machine; within one process that luck is shared, so a cost of
+   * a few percent can be told from noise. Fit for variants of the same code (the engine with and
+   * without statistics), not for bare proxy-chain against the engine.
+   */
+  sameProcess?: boolean
 }
 /** http: requests/s; connect: whole short tunnels/s; connect-bulk: MiB/s through long-lived tunnels. */
 export type Workload = 'http' | 'connect' | 'connect-bulk'
@@ -134,6 +142,8 @@ export interface ThroughputFigures {
 export interface Child {
   pid: number
   port: number
+  /** Every server's port, for a child that runs several (the first is `port`). */
+  ports: number[]
   /** Recent stderr, for diagnostics. */
   stderr(): string
   /** SIGTERM, SIGKILL after graceMs (3 s); throws if the child had already died on its own. */
@@ -227,17 +237,19 @@ export function startChild(
       if (newline < 0) return
       proc.stdout.removeAllListeners('data')
       proc.stdout.resume()
-      let port: unknown
+      let announced: { port?: unknown; ports?: unknown } = {}
       try {
-        port = (JSON.parse(stdout.slice(0, newline)) as { port?: unknown }).port
+        announced = JSON.parse(stdout.slice(0, newline)) as typeof announced
       } catch {
-        port = undefined
+        // reported below
       }
-      if (typeof port !== 'number')
+      const { port } = announced
+      const ports = Array.isArray(announced.ports) ? (announced.ports as unknown[]) : [port]
+      if (typeof port !== 'number' || !ports.every((p) => typeof p === 'number'))
         return fail(new Error(`${name} printed ${stdout.slice(0, newline)}, not {"port":N}`))
       settled = true
       clearTimeout(timer)
-      resolve({ pid: proc.pid!, port, stderr: () => stderr, stop })
+      resolve({ pid: proc.pid!, port, ports: ports as number[], stderr: () => stderr, stop })
     })
   })
 }
@@ -584,8 +596,16 @@ async function measureWorkload(
   for (let pair = 1; pair <= options.pairs; pair++) {
     const proxies: Child[] = []
     try {
-      for (const variant of variants)
-        proxies.push(await startChild('./proxy-server.ts', [variant], `proxy child (${variant})`))
+      if (comparison.sameProcess) {
+        const child = await startChild(
+          './proxy-server.ts',
+          [...variants],
+          `proxy child (${variants.join(' + ')})`
+        )
+        proxies.push(child, { ...child, port: child.ports[1]! })
+      } else
+        for (const variant of variants)
+          proxies.push(await startChild('./proxy-server.ts', [variant], `proxy child (${variant})`))
       if (options.warmupSeconds > 0)
         for (const [i, variant] of variants.entries()) {
           const proxy = proxies[i]!
@@ -625,11 +645,11 @@ async function measureWorkload(
         }
       }
     } catch (error) {
-      await stopAll(proxies)
+      await stopAll(unique(proxies))
       throw error
     }
     // A proxy that died between rounds is only noticed here, so its stop failure must surface.
-    await stopAll(proxies, true)
+    await stopAll(unique(proxies), true)
   }
   const baseline = variantFigures(warmups[0], rounds[0])
   const candidate = variantFigures(warmups[1], rounds[1])
@@ -650,6 +670,11 @@ async function measureWorkload(
     cpuRatio,
     suspect
   }
+}
+
+/** Each child once, though it may serve both variants. */
+function unique(children: Child[]): Child[] {
+  return children.filter((child, i) => children.findIndex((c) => c.pid === child.pid) === i)
 }
 
 /** Stops every child, even if some fail; rethrows the first failure when asked to. */

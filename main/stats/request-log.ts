@@ -9,19 +9,45 @@ import path from 'node:path'
 import type { RequestLogEntry } from '../../common/model.ts'
 import { redactUrl } from '../engine/upstream.ts'
 
+/**
+ * The last N entries, stored by field in flat arrays rather than as one object per entry. Every entry
+ * outlives several young-generation collections, so stored objects would each be copied into the old
+ * generation and later swept there: measurable per request at thousands of requests a second. Entry
+ * objects are built only when read.
+ */
 export class RequestRing {
   readonly capacity: number
-  private readonly items: (RequestLogEntry | undefined)[]
+  /** at, connectionId, port, status, up, down, durationMs per entry. */
+  private readonly numbers: Float64Array
+  /** method, host, error, profileId, ruleId, route per entry. */
+  private readonly strings: (string | null)[]
   private next = 0
   private count = 0
 
   constructor(capacity = 5000) {
     this.capacity = capacity
-    this.items = new Array(capacity)
+    this.numbers = new Float64Array(capacity * 7)
+    this.strings = new Array<string | null>(capacity * 6).fill(null)
   }
 
-  push(entry: RequestLogEntry): void {
-    this.items[this.next] = entry
+  push(e: RequestLogEntry): void {
+    const n = this.next * 7
+    const numbers = this.numbers
+    numbers[n] = e.at
+    numbers[n + 1] = e.connectionId
+    numbers[n + 2] = e.port
+    numbers[n + 3] = e.status
+    numbers[n + 4] = e.up
+    numbers[n + 5] = e.down
+    numbers[n + 6] = e.durationMs
+    const s = this.next * 6
+    const strings = this.strings
+    strings[s] = e.method
+    strings[s + 1] = e.host
+    strings[s + 2] = e.error
+    strings[s + 3] = e.profileId
+    strings[s + 4] = e.ruleId
+    strings[s + 5] = e.route
     this.next = (this.next + 1) % this.capacity
     this.count = Math.min(this.count + 1, this.capacity)
   }
@@ -30,14 +56,47 @@ export class RequestRing {
     return this.count
   }
 
+  clear(): void {
+    this.next = 0
+    this.count = 0
+    this.strings.fill(null)
+  }
+
   /** Newest first, at most `limit`, optionally filtered. */
   list(limit = this.capacity, keep: (entry: RequestLogEntry) => boolean = () => true): RequestLogEntry[] {
     const out: RequestLogEntry[] = []
     for (let i = 1; i <= this.count && out.length < limit; i++) {
-      const entry = this.items[(this.next - i + this.capacity) % this.capacity]!
+      const entry = this.entry((this.next - i + this.capacity) % this.capacity)
       if (keep(entry)) out.push(entry)
     }
     return out
+  }
+
+  /** Every entry, oldest first. */
+  all(): RequestLogEntry[] {
+    return this.list().reverse()
+  }
+
+  private entry(slot: number): RequestLogEntry {
+    const n = slot * 7
+    const s = slot * 6
+    const numbers = this.numbers
+    const strings = this.strings
+    return {
+      at: numbers[n]!,
+      connectionId: numbers[n + 1]!,
+      method: strings[s]!,
+      host: strings[s + 1]!,
+      port: numbers[n + 2]!,
+      status: numbers[n + 3]!,
+      error: strings[s + 2] ?? null,
+      profileId: strings[s + 3]!,
+      ruleId: strings[s + 4] ?? null,
+      route: strings[s + 5]!,
+      up: numbers[n + 4]!,
+      down: numbers[n + 5]!,
+      durationMs: numbers[n + 6]!
+    }
   }
 }
 
@@ -73,15 +132,16 @@ export interface LogFileOptions {
 }
 
 /**
- * Entries are collected in memory and written once a second (or every 1,000): one write per batch
- * instead of one per request keeps logging off the proxy's hot path.
+ * Entries are collected in memory (a RequestRing, for the same reason as the ring itself) and written
+ * once a second or every 1,000: one write per batch instead of one per request keeps logging off the
+ * proxy's hot path.
  */
 export class RequestLogFile {
   readonly path: string
   private readonly maxBytes: number
   private readonly keep: number
   private size = 0
-  private pending: RequestLogEntry[] = []
+  private readonly pending = new RequestRing(1000)
   private timer: NodeJS.Timeout | null = null
   private writing: Promise<void> = Promise.resolve()
 
@@ -103,14 +163,14 @@ export class RequestLogFile {
 
   write(entry: RequestLogEntry): void {
     this.pending.push(entry)
-    if (this.pending.length >= 1000) void this.flush()
+    if (this.pending.size === this.pending.capacity) void this.flush()
   }
 
   /** Appends what is pending, rotating first whenever the file would grow past its limit. */
   private flush(): Promise<void> {
-    if (this.pending.length === 0) return this.writing
-    const entries = this.pending
-    this.pending = []
+    if (this.pending.size === 0) return this.writing
+    const entries = this.pending.all()
+    this.pending.clear()
     this.writing = this.writing.then(async () => {
       const text = redactLines(`${entries.map(entryJson).join('\n')}\n`)
       const bytes = Buffer.byteLength(text)

@@ -29,6 +29,13 @@ describe('RequestRing', () => {
     expect(ring.list().map((e) => e.at)).toEqual([5, 4, 3])
     expect(ring.list(2).map((e) => e.at)).toEqual([5, 4])
     expect(ring.list(10, (e) => e.at % 2 === 1).map((e) => e.at)).toEqual([5, 3])
+    // Stored by field, read back as the same entries.
+    const failed = { ...entry(6), error: 'upstream-refused', ruleId: 'r1', route: 'corp' }
+    ring.push(failed)
+    expect(ring.list(1)).toEqual([failed])
+    expect(ring.all()).toEqual([entry(4), entry(5), failed])
+    ring.clear()
+    expect([ring.size, ring.list()]).toEqual([0, []])
   })
 })
 

@@ -54,7 +54,10 @@ interface EarlierRequest extends RequestInfo {
  */
 export class ConnectionRecord implements RequestInfo {
   readonly id: number
-  readonly socket: Socket
+  /** The client's socket while open; dropped at close, so that closed records keep no socket alive. */
+  socket: Socket | null
+  readonly clientAddress: string | undefined
+  readonly clientPort: number | undefined
   readonly startedAt: number
   method: string
   host: string
@@ -85,6 +88,9 @@ export class ConnectionRecord implements RequestInfo {
   constructor(id: number, socket: Socket, info: RequestInfo, now: number) {
     this.id = id
     this.socket = socket
+    // Cached by Node once read (proxy-chain reads it for every connection), so this costs no syscall.
+    this.clientAddress = socket.remoteAddress
+    this.clientPort = socket.remotePort
     this.startedAt = now
     this.method = info.method
     this.host = info.host
@@ -181,17 +187,21 @@ export class TrafficStats extends EventEmitter<Events> {
 
   /** Called once per plain-HTTP request, when its response is done or abandoned. */
   requestFinished(record: ConnectionRecord, seq: number, reply: Reply): void {
-    const { socket } = record
+    let request: RequestInfo & { requestAt: number }
     if (seq === record.seq) {
       if (!record.requestOpen) return
       record.requestOpen = false
-      this.log(record, record, reply, socket.bytesRead, socket.bytesWritten, this.now())
-      return
+      request = record
+    } else {
+      const i = record.earlier?.findIndex((r) => r.seq === seq) ?? -1
+      if (i < 0) return
+      request = record.earlier!.splice(i, 1)[0]!
     }
-    const i = record.earlier?.findIndex((r) => r.seq === seq) ?? -1
-    if (i < 0) return
-    const [request] = record.earlier!.splice(i, 1)
-    this.log(record, request!, reply, socket.bytesRead, socket.bytesWritten, this.now())
+    // A response abandoned by a closing client finishes after the close: its counters were final then.
+    const { socket } = record
+    const read = socket ? socket.bytesRead : record.up
+    const written = socket ? socket.bytesWritten : record.down
+    this.log(record, request, reply, read, written, this.now())
   }
 
   /**
@@ -210,14 +220,16 @@ export class TrafficStats extends EventEmitter<Events> {
     // One clock read per event: Date.now() is a measurable share of this path.
     const now = this.now()
     this.account(record, now, bytesRead, bytesWritten)
+    const socket = record.socket!
     if (record.requestOpen && record.kind === 'connect') {
       record.requestOpen = false
-      this.log(record, record, tunnelReply(record.socket), bytesRead, bytesWritten, now)
+      this.log(record, record, tunnelReply(socket), bytesRead, bytesWritten, now)
     }
+    record.socket = null
     record.state = 'closed'
     record.closedAt = now
     record.closeReason =
-      record.presetCloseReason ?? this.stoppingReason ?? (record.socket.errored ? 'error' : 'closed')
+      record.presetCloseReason ?? this.stoppingReason ?? (socket.errored ? 'error' : 'closed')
     this.closed[this.closedNext] = record
     this.closedNext = (this.closedNext + 1) % RECENTLY_CLOSED
   }
@@ -281,7 +293,7 @@ export class TrafficStats extends EventEmitter<Events> {
     const record = this.open.get(id)
     if (!record) return false
     record.presetCloseReason = reason
-    record.socket.destroy()
+    record.socket?.destroy()
     return true
   }
 
@@ -321,7 +333,7 @@ export class TrafficStats extends EventEmitter<Events> {
   tick(): StatsSnapshot {
     const now = this.now()
     for (const record of this.open.values())
-      this.account(record, now, record.socket.bytesRead, record.socket.bytesWritten)
+      if (record.socket) this.account(record, now, record.socket.bytesRead, record.socket.bytesWritten)
     const seconds = Math.max((now - this.last.at) / 1000, 0.001)
     const upRate = (this.totalUp - this.last.up) / seconds
     const downRate = (this.totalDown - this.last.down) / seconds
@@ -396,11 +408,10 @@ function earlierRequest(record: ConnectionRecord): EarlierRequest {
 
 /** Strings are built here, for the few connections a snapshot shows, not per request. */
 function toView(record: ConnectionRecord): ConnectionView {
-  const { socket, host, port } = record
+  const { clientAddress, host, port } = record
   return {
     id: record.id,
-    // Cached by Node once read (proxy-chain reads it for every connection), so it survives the close.
-    client: socket.remoteAddress ? `${socket.remoteAddress}:${socket.remotePort}` : 'unknown',
+    client: clientAddress ? `${clientAddress}:${record.clientPort}` : 'unknown',
     target: `${host.includes(':') ? `[${host}]` : host}:${port}`,
     host,
     kind: record.kind,

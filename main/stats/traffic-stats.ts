@@ -164,8 +164,10 @@ export class TrafficStats extends EventEmitter<Events> {
       record = new ConnectionRecord(id, socket, info, now)
       this.open.set(id, record)
     } else {
-      // The previous request's bytes belong to its own host and route.
-      this.account(record, now, socket.bytesRead, socket.bytesWritten)
+      // The previous request's bytes belong to its own host, profile and route; when those stay the
+      // same (keep-alive to one host, the usual case) the next tick or the close accounts them alike.
+      if (record.host !== info.host || record.profileId !== info.profileId || record.route !== info.route)
+        this.account(record, now, socket.bytesRead, socket.bytesWritten)
       if (record.requestOpen) {
         record.earlier ??= []
         record.earlier.push(earlierRequest(record))

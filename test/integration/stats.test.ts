@@ -152,6 +152,43 @@ describe('byte accuracy', () => {
     expect(stats.snapshot).toMatchObject({ totalUp: result.sent, totalDown: result.read, openCount: 0 })
   })
 
+  it('attributes each request on one keep-alive connection to its own host', async () => {
+    const { port } = await run()
+    const socket = net.connect(port, '127.0.0.1')
+    let received = Buffer.alloc(0)
+    socket.on('data', (chunk: Buffer) => (received = Buffer.concat([received, chunk])))
+    const responses = (n: number) => until(() => received.toString('latin1').split('HTTP/1.1 200').length > n)
+    const get = (host: string, bytes: number) =>
+      `GET http://${host}:${world.origin.port}/bytes/${bytes} HTTP/1.1\r\nHost: ${host}:${world.origin.port}\r\n\r\n`
+    socket.write(get('127.0.0.1', 3000))
+    await responses(1)
+    socket.write(get('127.0.0.1', 1000))
+    await responses(2)
+    socket.write(get('localhost', 7000))
+    await responses(3)
+    const closed = new Promise((resolve) => socket.once('close', resolve))
+    socket.end()
+    await closed
+    await until(() => stats.tick().openCount === 0)
+    const hosts = history.topHosts(0, Date.now() + 60_000, 10)
+    const [local, loopback] = [
+      hosts.find((h) => h.host === 'localhost')!,
+      hosts.find((h) => h.host === '127.0.0.1')!
+    ]
+    // Every byte of the connection is counted once, each request's to its own host.
+    expect(local.up + loopback.up).toBe(socket.bytesWritten)
+    expect(local.down + loopback.down).toBe(socket.bytesRead)
+    expect(loopback.down).toBeGreaterThan(4000)
+    expect(loopback.down).toBeLessThan(5000)
+    expect(local.down).toBeGreaterThan(7000)
+    expect(local.down).toBeLessThan(8000)
+    expect(ring.list(3).map((e) => [e.host, e.connectionId])).toEqual([
+      ['localhost', ring.list(1)[0]!.connectionId],
+      ['127.0.0.1', ring.list(1)[0]!.connectionId],
+      ['127.0.0.1', ring.list(1)[0]!.connectionId]
+    ])
+  })
+
   it('logs blocked and failed requests with their status and error code', async () => {
     const { port } = await run({
       id: 'b',

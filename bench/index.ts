@@ -7,8 +7,8 @@
  * A missed target is a finding, not a failure: the exit code is non-zero only if the benchmark itself
  * could not run (a child failed to start, traffic was not proxied …).
  *
- * Options: --pairs N (fresh process pairs per workload, default 3), --rounds N (measured rounds per
- * variant and pair, default 8), --seconds S (per round, default 1), --warmup S (uncounted load on each
+ * Options: --pairs N (fresh process pairs per workload, default 4), --rounds N (measured rounds per
+ * variant and pair, default 6), --seconds S (per round, default 1), --warmup S (uncounted load on each
  * new proxy process, default 5), --connections N (default 20),
  * --only PARTS (a comma list of lookup, http, connect, stats, memory, noise; default all but noise).
  *

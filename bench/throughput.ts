@@ -61,8 +61,8 @@ export interface ThroughputOptions {
 }
 
 export const DEFAULT_THROUGHPUT: ThroughputOptions = {
-  pairs: 3,
-  rounds: 8,
+  pairs: 4,
+  rounds: 6,
   seconds: 1,
   warmupSeconds: 5,
   connections: 20
@@ -597,12 +597,13 @@ async function measureWorkload(
     const proxies: Child[] = []
     try {
       if (comparison.sameProcess) {
-        const child = await startChild(
-          './proxy-server.ts',
-          [...variants],
-          `proxy child (${variants.join(' + ')})`
-        )
-        proxies.push(child, { ...child, port: child.ports[1]! })
+        // Which server starts first may matter (the engine against itself leaned a few percent
+        // towards the first one), so the variants take turns at starting first, pair by pair.
+        const swap = pair % 2 === 0
+        const order = swap ? [variants[1], variants[0]] : [...variants]
+        const child = await startChild('./proxy-server.ts', order, `proxy child (${order.join(' + ')})`)
+        const ports = swap ? [child.ports[1]!, child.ports[0]!] : child.ports
+        proxies.push({ ...child, port: ports[0]! }, { ...child, port: ports[1]! })
       } else
         for (const variant of variants)
           proxies.push(await startChild('./proxy-server.ts', [variant], `proxy child (${variant})`))

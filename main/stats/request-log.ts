@@ -172,13 +172,14 @@ export class RequestLogFile {
     const entries = this.pending.all()
     this.pending.clear()
     this.writing = this.writing.then(async () => {
-      const text = redactLines(`${entries.map(entryJson).join('\n')}\n`)
+      const lines = entries.map(entryJson)
+      const text = redactLines(`${lines.join('\n')}\n`)
       const bytes = Buffer.byteLength(text)
       if (this.size + bytes <= this.maxBytes) return this.append(text, bytes)
       // Rotation is due within this batch: place it line by line.
       let chunk = ''
       let chunkBytes = 0
-      for (const json of entries.map(entryJson)) {
+      for (const json of lines) {
         const line = redactLines(`${json}\n`)
         const lineBytes = Buffer.byteLength(line)
         if (this.size + chunkBytes + lineBytes > this.maxBytes && this.size + chunkBytes > 0) {

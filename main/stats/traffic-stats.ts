@@ -59,21 +59,22 @@ export class ConnectionRecord implements RequestInfo {
   readonly clientAddress: string | undefined
   readonly clientPort: number | undefined
   readonly startedAt: number
-  method: string
-  host: string
-  port: number
-  kind: 'http' | 'connect'
-  profileId: string
-  ruleId: string | null
-  route: RouteLabel
+  // The latest request's fields, set by begin().
+  method!: string
+  host!: string
+  port!: number
+  kind!: 'http' | 'connect'
+  profileId!: string
+  ruleId!: string | null
+  route!: RouteLabel
   /** The latest request's number on this connection (1, 2, …), which is also the request count. */
   seq = 0
-  requestAt: number
+  requestAt!: number
   /** Whether the latest request is still waiting for requestFinished. */
   requestOpen = false
   /** Pipelined HTTP requests whose responses were still under way when a later one started. */
   earlier: EarlierRequest[] | null = null
-  lastActivityAt: number
+  lastActivityAt!: number
   /** Socket counters already attributed to history. */
   up = 0
   down = 0
@@ -92,6 +93,11 @@ export class ConnectionRecord implements RequestInfo {
     this.clientAddress = socket.remoteAddress
     this.clientPort = socket.remotePort
     this.startedAt = now
+    this.begin(info, now)
+  }
+
+  /** Makes `info` the connection's latest request, started at `now`. */
+  begin(info: RequestInfo, now: number): void {
     this.method = info.method
     this.host = info.host
     this.port = info.port
@@ -172,15 +178,7 @@ export class TrafficStats extends EventEmitter<Events> {
         record.earlier ??= []
         record.earlier.push(earlierRequest(record))
       }
-      record.method = info.method
-      record.host = info.host
-      record.port = info.port
-      record.kind = info.kind
-      record.profileId = info.profileId
-      record.ruleId = info.ruleId
-      record.route = info.route
-      record.requestAt = now
-      record.lastActivityAt = now
+      record.begin(info, now)
     }
     record.seq++
     record.requestOpen = true

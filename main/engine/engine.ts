@@ -204,20 +204,14 @@ export class ProxyEngine extends EventEmitter<EngineEvents> {
     }
     const chainOnRequest = server.server.listeners('request')[0] as RequestListener
     const chainOnConnect = server.server.listeners('connect')[0] as ConnectListener
-    server.server = http
+    // Node's typings cannot relate a response subclass with fields of its own to the generic base.
+    server.server = http as unknown as typeof server.server
     // Requests reach Junction before proxy-chain: origin-form requests (`GET /proxy.pac`) are answered
     // here, and proxied ones are counted.
     const stats = this.stats
-    // One handler shared by all responses (a closure per request showed in profiles); a response
-    // closes once, done or abandoned.
-    const onResponseClose = stats
-      ? function (this: ServerResponse) {
-          finishHttp(stats, this)
-        }
-      : null
     http.on('request', (req: IncomingMessage, res: ServerResponse) => {
       if (req.url?.startsWith('/')) return this.onOriginForm(req, res)
-      if (onResponseClose) res.on('close', onResponseClose)
+      ;(res as JunctionResponse).stats = stats
       chainOnRequest(req, res)
     })
     // proxy-chain reads every connection's final counters as it closes; statistics take them from there.
@@ -449,6 +443,19 @@ function parseBasicAuth(header: string | undefined): { username: string; passwor
  * per response: a new `end` function on every response measurably raised garbage-collection work.
  */
 class JunctionResponse extends ServerResponse {
+  /** Set for proxied requests when statistics are on: the response reports its end to them. */
+  stats: TrafficStats | null = null
+
+  /**
+   * A response closes once, done or abandoned, and reports it here rather than through a 'close'
+   * listener: one more listener turns the response's own 'close' listeners, which proxy-chain's stream
+   * plumbing adds and removes on every request, into arrays, and that cost more than the statistics.
+   */
+  override emit(event: string | symbol, ...args: unknown[]): boolean {
+    if (event === 'close' && this.stats) finishHttp(this.stats, this)
+    return super.emit(event, ...args)
+  }
+
   override end(...args: unknown[]): this {
     const end = ServerResponse.prototype.end as (...a: unknown[]) => this
     const failure = (this.req as RoutedRequestMessage | undefined)?.[FAILURE_CONTEXT]

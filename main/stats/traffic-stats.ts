@@ -99,7 +99,9 @@ export class ConnectionRecord implements RequestInfo {
   /** Makes `info` the connection's latest request, started at `now`. */
   begin(info: RequestInfo, now: number): void {
     this.method = info.method
-    this.host = info.host
+    // Keeps the string already held when the host is the same (keep-alive): the request log then holds
+    // one host string per connection, not a new one per request that would outlive young collections.
+    if (info.host !== this.host) this.host = info.host
     this.port = info.port
     this.kind = info.kind
     this.profileId = info.profileId

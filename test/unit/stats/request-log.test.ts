@@ -3,7 +3,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import type { RequestLogEntry } from '../../../common/model.ts'
-import { entryJson, RequestLogFile, RequestRing } from '../../../main/stats/request-log.ts'
+import { RequestLogFile, RequestRing } from '../../../main/stats/request-log.ts'
 
 const entry = (i: number, host = `h${i}.test`): RequestLogEntry => ({
   at: i,
@@ -83,10 +83,16 @@ describe('RequestLogFile', () => {
   })
 })
 
-describe('entryJson', () => {
-  it('writes exactly what JSON.stringify would, escapes included', () => {
+describe('RequestRing.jsonLines', () => {
+  it('writes exactly what JSON.stringify would, oldest first, escapes included', () => {
+    const ring = new RequestRing(3)
     const tricky = { ...entry(7, 'we"ird\\host\n\u0001'), error: 'dns-failed', ruleId: 'r "1" \ud800 😀' }
-    expect(entryJson(tricky)).toBe(JSON.stringify(tricky))
-    expect(entryJson(entry(1))).toBe(JSON.stringify(entry(1)))
+    const big = { ...entry(8), at: 1_763_790_000_123, durationMs: 1.5 }
+    // Wrapped around: entry(1) was overwritten; two entries share a millisecond.
+    for (const e of [entry(1), entry(2), tricky, big, { ...big, connectionId: 9 }]) ring.push(e)
+    const expected = [tricky, big, { ...big, connectionId: 9 }].map((e) => `${JSON.stringify(e)}\n`).join('')
+    expect(ring.jsonLines()).toBe(expected)
+    ring.clear()
+    expect(ring.jsonLines()).toBe('')
   })
 })

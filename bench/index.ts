@@ -7,10 +7,14 @@
  * A missed target is a finding, not a failure: the exit code is non-zero only if the benchmark itself
  * could not run (a child failed to start, traffic was not proxied …).
  *
- * Options: --pairs N (fresh process pairs per workload, default 4), --rounds N (measured rounds per
- * variant and pair, default 6), --seconds S (per round, default 1), --warmup S (uncounted load on each
- * new proxy process, default 5), --connections N (default 20),
- * --only PARTS (a comma list of lookup, http, connect, stats, memory, noise; default all but noise).
+ * Engine vs bare proxy-chain runs each in its own process, in rounds: --pairs N (fresh process pairs
+ * per workload, default 4), --rounds N (measured rounds per variant and pair, default 6), --seconds S
+ * (per round, default 1). Statistics on vs off (and the noise floor) run both engines in one process
+ * with the load switching between them every 100 ms (see interleaved.ts): --processes N (fresh
+ * processes per workload, default 3), --interleave S (measured seconds per process, default 60).
+ * Shared: --warmup S (uncounted load on each new proxy process, default 5), --connections N
+ * (default 20), --only PARTS (a comma list of lookup, http, connect, stats, memory, noise; default all
+ * but noise).
  *
  * `node bench/profile.ts http|connect` shows where the engine's extra CPU goes.
  */
@@ -21,6 +25,7 @@ import { parseArgs } from 'node:util'
 import { measureLookups, type LookupFigures } from './rule-lookup.ts'
 import { measureMemory, type MemoryFigures } from './memory.ts'
 import { ENGINE_RULES } from './child-common.ts'
+import { measureInterleaved, SLICE_MS, type InterleavedWorkload } from './interleaved.ts'
 import {
   DEFAULT_THROUGHPUT,
   type Comparison,
@@ -38,6 +43,7 @@ const RATIO_TARGET = 0.95
 const STATS_RATIO_TARGET = 0.97
 const MEMORY_RATIO_TARGET = 1.2
 const MEMORY_CONNECTIONS = 5000
+const DEFAULT_INTERLEAVED = { processes: 3, seconds: 60 }
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url))
 
 interface TargetResult {
@@ -57,6 +63,8 @@ const PARTS = ['lookup', 'http', 'connect', 'stats', 'memory', 'noise'] as const
 const DEFAULT_PARTS = PARTS.filter((part) => part !== 'noise')
 
 function parseOptions(argv: string[]): ThroughputOptions & {
+  processes: number
+  interleaveSeconds: number
   lookup: boolean
   workloads: Workload[]
   stats: boolean
@@ -71,6 +79,8 @@ function parseOptions(argv: string[]): ThroughputOptions & {
       seconds: { type: 'string' },
       warmup: { type: 'string' },
       connections: { type: 'string' },
+      processes: { type: 'string' },
+      interleave: { type: 'string' },
       only: { type: 'string' }
     },
     strict: true
@@ -91,6 +101,8 @@ function parseOptions(argv: string[]): ThroughputOptions & {
     seconds: number('seconds', values.seconds, DEFAULT_THROUGHPUT.seconds, 0.5),
     warmupSeconds: number('warmup', values.warmup, DEFAULT_THROUGHPUT.warmupSeconds, 0),
     connections: Math.round(number('connections', values.connections, DEFAULT_THROUGHPUT.connections, 1)),
+    processes: Math.round(number('processes', values.processes, DEFAULT_INTERLEAVED.processes, 1)),
+    interleaveSeconds: number('interleave', values.interleave, DEFAULT_INTERLEAVED.seconds, 1),
     lookup: only.includes('lookup'),
     workloads: (['http', 'connect'] as const).filter((w) => only.includes(w)),
     stats: only.includes('stats'),
@@ -206,10 +218,42 @@ function ratioTargets(t: ThroughputFigures | null, label: string, target: number
   }))
 }
 
+const INTERLEAVED_NAMES: Record<Workload, string> = {
+  http: 'HTTP',
+  connect: 'CONNECT',
+  'connect-bulk': 'CONNECT data'
+}
+
+function interleavedTable(results: InterleavedWorkload[]): string {
+  const { baseline, candidate } = results[0]!.comparison
+  return table([
+    [
+      'workload',
+      baseline,
+      candidate,
+      'ratio',
+      '± 2 SE',
+      'per process',
+      `proxy CPU/op ${candidate} ÷ ${baseline}`
+    ],
+    ...results.map((w) => [
+      `${INTERLEAVED_NAMES[w.workload]} ${w.unit}`,
+      int(w.baseline.perSecond),
+      int(w.candidate.perSecond),
+      ratio(w.ratio),
+      (2 * w.standardError).toFixed(3),
+      w.processRatios.map((r) => r.toFixed(3)).join(' '),
+      w.baseline.cpuUsPerOp && w.candidate.cpuUsPerOp
+        ? `${w.candidate.cpuUsPerOp.toFixed(1)} / ${w.baseline.cpuUsPerOp.toFixed(1)} µs = ${ratio(w.candidate.cpuUsPerOp / w.baseline.cpuUsPerOp)}`
+        : 'n/a'
+    ])
+  ])
+}
+
 function evaluate(
   lookups: LookupFigures[],
   engineVsBare: ThroughputFigures | null,
-  statsOnOff: ThroughputFigures | null,
+  statsOnOff: InterleavedWorkload[] | null,
   memory: MemoryFigures[]
 ): TargetResult[] {
   const results: TargetResult[] = []
@@ -224,9 +268,13 @@ function evaluate(
   results.push(
     ...ratioTargets(engineVsBare, `engine (${int(ENGINE_RULES)} rules) / bare proxy-chain`, RATIO_TARGET)
   )
-  results.push(
-    ...ratioTargets(statsOnOff, 'engine with statistics and logging / without', STATS_RATIO_TARGET)
-  )
+  for (const w of statsOnOff ?? [])
+    results.push({
+      target: `${INTERLEAVED_NAMES[w.workload]}: engine with statistics and logging / without ≥ ${STATS_RATIO_TARGET}×`,
+      figure: `${ratio(w.ratio)}× ± ${(2 * w.standardError).toFixed(3)}`,
+      pass: w.ratio >= STATS_RATIO_TARGET,
+      suspect: w.suspect.length > 0
+    })
   const off = memory.find((m) => m.variant === 'engine')
   const on = memory.find((m) => m.variant === 'engine-stats')
   if (off && on)
@@ -246,11 +294,8 @@ async function compare(
   log: (line: string) => void
 ): Promise<ThroughputFigures> {
   const { baseline, candidate } = comparison
-  const processes = comparison.sameProcess
-    ? `new processes running ${baseline} and ${candidate} on two ports`
-    : `pairs of new ${baseline} and ${candidate} processes`
   log(
-    `\n${title}: ${options.connections} connections; per workload ${options.pairs} ${processes}, each ` +
+    `\n${title}: ${options.connections} connections; per workload ${options.pairs} pairs of new ${baseline} and ${candidate} processes, each ` +
       `variant warmed up for ${options.warmupSeconds} s, then ${options.rounds} rounds of ${options.seconds} s, ` +
       'the two variants back to back in turn first (ABBA)'
   )
@@ -262,6 +307,33 @@ async function compare(
   if (cpu) log(`\nProxy process CPU per operation (above 1: the candidate costs more)\n${cpu}`)
   for (const { name, w } of ran(figures)) for (const line of w.suspect) log(`  SUSPECT ${name}: ${line}`)
   return figures
+}
+
+async function compareInterleaved(
+  title: string,
+  comparison: Comparison,
+  options: ReturnType<typeof parseOptions>,
+  workloads: Workload[],
+  log: (line: string) => void
+): Promise<InterleavedWorkload[]> {
+  log(
+    `\n${title}: both in one new process per run, ${options.processes} runs per workload; ` +
+      `${options.connections} connections per variant, the load switching between them every ${SLICE_MS} ms ` +
+      `(ABBA) for ${options.warmupSeconds} s uncounted, then ${options.interleaveSeconds} s measured`
+  )
+  const results = await measureInterleaved(comparison, {
+    processes: options.processes,
+    seconds: options.interleaveSeconds,
+    warmupSeconds: options.warmupSeconds,
+    connections: options.connections,
+    workloads,
+    log
+  })
+  log('')
+  log(interleavedTable(results))
+  for (const w of results)
+    for (const line of w.suspect) log(`  SUSPECT ${INTERLEAVED_NAMES[w.workload]}: ${line}`)
+  return results
 }
 
 async function main(): Promise<void> {
@@ -294,18 +366,20 @@ async function main(): Promise<void> {
         )
       : null
   const statistics = options.stats
-    ? await compare(
+    ? await compareInterleaved(
         'Throughput, statistics and logging on vs off',
-        { baseline: 'engine', candidate: 'engine-stats', sameProcess: true },
-        { ...options, workloads: ['http', 'connect', 'connect-bulk'] },
+        { baseline: 'engine', candidate: 'engine-stats' },
+        options,
+        ['http', 'connect', 'connect-bulk'],
         log
       )
     : null
   const noise = options.noise
-    ? await compare(
+    ? await compareInterleaved(
         'Noise floor, engine vs the same engine',
-        { baseline: 'engine', candidate: 'engine', sameProcess: true },
-        { ...options, workloads: ['http', 'connect'] },
+        { baseline: 'engine', candidate: 'engine' },
+        options,
+        ['http', 'connect'],
         log
       )
     : null

@@ -29,14 +29,6 @@ export type Variant = 'bare' | 'engine' | 'engine-stats'
 export interface Comparison {
   baseline: Variant
   candidate: Variant
-  /**
-   * Both variants on two ports of one process (loaded in turn, never at once) rather than in a process
-   * each. A process's JIT and heap settle differently every time, which moves a ratio between two
-   * processes by ±5 % on this class of machine; within one process that luck is shared, so a cost of
-   * a few percent can be told from noise. Fit for variants of the same code (the engine with and
-   * without statistics), not for bare proxy-chain against the engine.
-   */
-  sameProcess?: boolean
 }
 /** http: requests/s; connect: whole short tunnels/s; connect-bulk: MiB/s through long-lived tunnels. */
 export type Workload = 'http' | 'connect' | 'connect-bulk'
@@ -254,7 +246,8 @@ export function startChild(
   })
 }
 
-function originServed(port: number): Promise<number> {
+/** How many requests the origin has answered so far. */
+export function originServed(port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = http.get(
       { host: '127.0.0.1', port, path: SERVED_PATH, agent: false, timeout: 5000 },
@@ -326,7 +319,7 @@ const MAX_HEAD_BYTES = 16 * 1024
 /** A broken setup fails every tunnel at once; stop hammering it well before the round ends. */
 const MAX_CONNECT_ERRORS = 500
 
-class TunnelError extends Error {
+export class TunnelError extends Error {
   readonly kind: string
   constructor(kind: string, message: string) {
     super(message)
@@ -343,7 +336,7 @@ function statusLine(buffer: Buffer): string {
  * One complete tunnel: CONNECT, wait for 200, one GET with `Connection: close` through it, read the
  * whole response until the far end closes, check status and body length.
  */
-function oneTunnel(proxyPort: number, originPort: number): Promise<void> {
+export function oneTunnel(proxyPort: number, originPort: number): Promise<void> {
   const connectRequest = `CONNECT 127.0.0.1:${originPort} HTTP/1.1\r\nHost: 127.0.0.1:${originPort}\r\n\r\n`
   const getRequest = 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'
   return new Promise((resolve, reject) => {
@@ -585,7 +578,6 @@ async function measureWorkload(
   options: ThroughputOptions,
   comparison: Comparison
 ): Promise<WorkloadFigures> {
-  // Indexed by position, not name: a comparison of a variant with itself measures the noise floor.
   const variants = [comparison.baseline, comparison.candidate] as const
   const rounds: [RoundFigures[], RoundFigures[]] = [[], []]
   const warmups: [LoadFigures[], LoadFigures[]] = [[], []]
@@ -596,17 +588,8 @@ async function measureWorkload(
   for (let pair = 1; pair <= options.pairs; pair++) {
     const proxies: Child[] = []
     try {
-      if (comparison.sameProcess) {
-        // Which server starts first may matter (the engine against itself leaned a few percent
-        // towards the first one), so the variants take turns at starting first, pair by pair.
-        const swap = pair % 2 === 0
-        const order = swap ? [variants[1], variants[0]] : [...variants]
-        const child = await startChild('./proxy-server.ts', order, `proxy child (${order.join(' + ')})`)
-        const ports = swap ? [child.ports[1]!, child.ports[0]!] : child.ports
-        proxies.push({ ...child, port: ports[0]! }, { ...child, port: ports[1]! })
-      } else
-        for (const variant of variants)
-          proxies.push(await startChild('./proxy-server.ts', [variant], `proxy child (${variant})`))
+      for (const variant of variants)
+        proxies.push(await startChild('./proxy-server.ts', [variant], `proxy child (${variant})`))
       if (options.warmupSeconds > 0)
         for (const [i, variant] of variants.entries()) {
           const proxy = proxies[i]!
@@ -646,11 +629,11 @@ async function measureWorkload(
         }
       }
     } catch (error) {
-      await stopAll(unique(proxies))
+      await stopAll(proxies)
       throw error
     }
     // A proxy that died between rounds is only noticed here, so its stop failure must surface.
-    await stopAll(unique(proxies), true)
+    await stopAll(proxies, true)
   }
   const baseline = variantFigures(warmups[0], rounds[0])
   const candidate = variantFigures(warmups[1], rounds[1])
@@ -671,11 +654,6 @@ async function measureWorkload(
     cpuRatio,
     suspect
   }
-}
-
-/** Each child once, though it may serve both variants. */
-function unique(children: Child[]): Child[] {
-  return children.filter((child, i) => children.findIndex((c) => c.pid === child.pid) === i)
 }
 
 /** Stops every child, even if some fail; rethrows the first failure when asked to. */

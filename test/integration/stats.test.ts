@@ -261,6 +261,44 @@ describe('live figures', () => {
     }
   }, 20_000)
 
+  it('logs a plain-HTTP response the client abandons halfway', async () => {
+    // The origin sends its head and 64 KiB of a 1 MiB body, then nothing more.
+    const server = http.createServer((_req, res) => {
+      res.writeHead(200, { 'Content-Length': String(1024 * 1024) })
+      res.write(Buffer.alloc(64 * 1024, 'h'))
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const origin = (server.address() as net.AddressInfo).port
+    try {
+      const { port } = await run()
+      const received = await new Promise<number>((resolve, reject) => {
+        const socket = net.connect(port, '127.0.0.1')
+        let bytes = 0
+        socket.on('error', reject)
+        socket.on('data', (chunk: Buffer) => {
+          bytes += chunk.length
+          if (bytes < 64 * 1024) return
+          socket.destroy()
+          resolve(bytes)
+        })
+        socket.write(`GET http://127.0.0.1:${origin}/ HTTP/1.1\r\nHost: x\r\n\r\n`)
+      })
+      const [entry] = await until(() => (ring.size === 1 ? ring.list() : null))
+      expect([entry!.method, entry!.host, entry!.status, entry!.error]).toEqual([
+        'GET',
+        '127.0.0.1',
+        200,
+        null
+      ])
+      expect(entry!.down).toBeGreaterThanOrEqual(received)
+      expect(entry!.down).toBeLessThan(1024 * 1024)
+      await until(() => stats.tick().openCount === 0)
+    } finally {
+      server.closeAllConnections()
+      server.close()
+    }
+  })
+
   it('closes a connection by id, and all connections of a profile', async () => {
     const { port } = await run(viaProfile(world.upstreams.squid))
     const a = await connectTunnel(port, `127.0.0.1:${world.origin.port}`)

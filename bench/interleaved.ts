@@ -85,7 +85,6 @@ interface Driver {
   /** Completed operations by the slice they started in. */
   completed: number[]
   errors: Record<string, number>
-  errorCount: number
   close(): void
 }
 
@@ -215,21 +214,7 @@ function repeatingDriver(connections: number, connect: (state: DriverState) => R
     for (const c of all) if (state.canStart && c.ready) c.send()
   }
   for (const c of all) c.onReady = kick
-  return {
-    activate(slice) {
-      state.slice = slice
-      state.active = true
-      kick()
-    },
-    stop: () => (state.active = false),
-    idle: () => state.idle(),
-    completed: state.completed,
-    errors: state.errors,
-    get errorCount() {
-      return state.errorCount
-    },
-    close: () => all.forEach((c) => c.close())
-  }
+  return driverOver(state, kick, () => all.forEach((c) => c.close()))
 }
 
 /** `workers` loops, each opening one whole tunnel after another while the driver is active. */
@@ -259,23 +244,25 @@ function tunnelDriver(port: number, originPort: number, workers: number): Driver
     waking = []
     for (const resolve of sleepers) resolve()
   }
+  return driverOver(state, wake, () => {
+    closed = true
+    wake()
+  })
+}
+
+/** The driver over `state`: `start` sets operations going, `close` ends them for good. */
+function driverOver(state: DriverState, start: () => void, close: () => void): Driver {
   return {
     activate(slice) {
       state.slice = slice
       state.active = true
-      wake()
+      start()
     },
     stop: () => (state.active = false),
     idle: () => state.idle(),
     completed: state.completed,
     errors: state.errors,
-    get errorCount() {
-      return state.errorCount
-    },
-    close() {
-      closed = true
-      wake()
-    }
+    close
   }
 }
 

@@ -1,6 +1,6 @@
 /**
  * Child process for the throughput benchmark: `node bench/proxy-server.ts bare|engine|engine-stats ...`.
- * With several variants, it runs each on its own port in this one process (see throughput.ts).
+ * With several variants, it runs each on its own port in this one process (see interleaved.ts).
  *
  * `bare` is proxy-chain as it ships, `engine` is Junction's ProxyEngine with 1,000 rules (none of which
  * match 127.0.0.1, so traffic takes the default direct route after a full lookup), `engine-stats` the same

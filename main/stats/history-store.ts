@@ -42,14 +42,18 @@ export interface Totals {
   down: number
 }
 
-function add(buckets: Map<number, Bucket>, at: number, key: string, up: number, down: number): void {
-  let bucket = buckets.get(at)
-  if (!bucket) buckets.set(at, (bucket = new Map()))
-  const counter = bucket.get(key)
+function count(counters: Map<string, Counter>, key: string, up: number, down: number): void {
+  const counter = counters.get(key)
   if (counter) {
     counter[0] += up
     counter[1] += down
-  } else bucket.set(key, [up, down])
+  } else counters.set(key, [up, down])
+}
+
+function add(buckets: Map<number, Bucket>, at: number, key: string, up: number, down: number): void {
+  let bucket = buckets.get(at)
+  if (!bucket) buckets.set(at, (bucket = new Map()))
+  count(bucket, key, up, down)
 }
 
 function toDoc(buckets: Map<number, Bucket>): Doc['minutes'] {
@@ -120,11 +124,7 @@ export class HistoryStore {
     if (!routes) this.pending.set(profileId, (routes = new Map()))
     let hosts = routes.get(route)
     if (!hosts) routes.set(route, (hosts = new Map()))
-    const counter = hosts.get(host)
-    if (counter) {
-      counter[0] += up
-      counter[1] += down
-    } else hosts.set(host, [up, down])
+    count(hosts, host, up, down)
   }
 
   /** Moves what `record` gathered into the minute and day buckets; every read and flush starts here. */

@@ -72,11 +72,6 @@ export class RequestRing {
     return out
   }
 
-  /** Every entry, oldest first. */
-  all(): RequestLogEntry[] {
-    return this.list().reverse()
-  }
-
   /**
    * Every entry, oldest first, as JSON lines: each line is what JSON.stringify(entry) gives, ending in
    * a newline. Built straight from the fields: building entry objects and stringifying them cost about

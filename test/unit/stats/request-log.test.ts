@@ -33,7 +33,7 @@ describe('RequestRing', () => {
     const failed = { ...entry(6), error: 'upstream-refused', ruleId: 'r1', route: 'corp' }
     ring.push(failed)
     expect(ring.list(1)).toEqual([failed])
-    expect(ring.all()).toEqual([entry(4), entry(5), failed])
+    expect(ring.list().reverse()).toEqual([entry(4), entry(5), failed])
     ring.clear()
     expect([ring.size, ring.list()]).toEqual([0, []])
   })

@@ -79,12 +79,67 @@ export const ActionSchema = z.discriminatedUnion('type', [
 ])
 export type Action = z.infer<typeof ActionSchema>
 
+/** RFC 9110 §5.1 field name: a token. */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
+
+/**
+ * Headers a rule must not edit: hop-by-hop fields (RFC 9110 §7.6.1) belong to one connection, and
+ * Host, Content-Length and Transfer-Encoding decide where a message goes and where it ends — editing
+ * them would misroute or desynchronise the stream (request smuggling).
+ */
+export const PROTECTED_HEADERS: ReadonlySet<string> = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'host',
+  'content-length'
+])
+
+/** One header edit, applied in order: `set` replaces every value, `append` adds one, `remove` drops all. */
+export const HeaderEditSchema = z
+  .object({
+    op: z.enum(['set', 'append', 'remove']),
+    name: z
+      .string()
+      .min(1, 'must not be empty')
+      .max(256, 'must be at most 256 characters')
+      .regex(HEADER_NAME, 'must be a header name (letters, digits and !#$%&\'*+-.^_`|~, no spaces or colons)')
+      .refine((name) => !PROTECTED_HEADERS.has(name.toLowerCase()), {
+        message: 'cannot be edited: hop-by-hop headers, Host, Content-Length and Transfer-Encoding are managed by the proxy'
+      }),
+    value: z
+      .string()
+      .max(8192, 'must be at most 8192 characters')
+      .regex(/^[^\r\n\0]*$/, 'must not contain line breaks or NUL characters')
+      .optional()
+  })
+  .refine((edit) => edit.op === 'remove' || edit.value !== undefined, {
+    message: 'needs a value (only remove takes none)',
+    path: ['value']
+  })
+export type HeaderEdit = z.infer<typeof HeaderEditSchema>
+
+/** Header edits for the traffic a rule matches: plain HTTP (and intercepted HTTPS) requests and responses. */
+export const RewriteSchema = z.object({
+  request: z.array(HeaderEditSchema).max(50, 'at most 50 edits').optional(),
+  response: z.array(HeaderEditSchema).max(50, 'at most 50 edits').optional()
+})
+export type Rewrite = z.infer<typeof RewriteSchema>
+
 export const RuleSchema = z.object({
   id,
   name: z.string().max(200).optional(),
   enabled: z.boolean(),
   matchers: z.array(MatcherSchema).min(1, 'needs at least one matcher'),
-  action: ActionSchema
+  action: ActionSchema,
+  /** Header edits for matching plain-HTTP traffic (and WebSocket upgrade requests). */
+  rewrite: RewriteSchema.optional()
 })
 export type Rule = z.infer<typeof RuleSchema>
 
@@ -132,6 +187,19 @@ export const SettingsSchema = z.object({
     /** When another program changes the OS proxy while Junction has it on. */
     guard: z.enum(['reapply', 'yield'])
   }),
+  /** How long Junction waits, in seconds. */
+  timeouts: z.object({
+    /** Reaching a target or upstream (TCP connect, and the upstream's CONNECT reply). */
+    connectSeconds: z.number().int().min(1, 'must be 1–600 s').max(600, 'must be 1–600 s'),
+    /** From a forwarded request to the response's headers; then the client gets 504. */
+    responseHeadersSeconds: z.number().int().min(1, 'must be 1–3600 s').max(3600, 'must be 1–3600 s'),
+    /** A tunnel (CONNECT or WebSocket) with no bytes either way is closed. */
+    idleTunnelSeconds: z.number().int().min(10, 'must be 10–86400 s').max(86400, 'must be 10–86400 s'),
+    /** A keep-alive client connection with no request in flight is closed. */
+    idleClientSeconds: z.number().int().min(5, 'must be 5–3600 s').max(3600, 'must be 5–3600 s')
+  }),
+  /** Add `Via: 1.1 junction` to forwarded plain-HTTP requests and responses (RFC 9110 §7.6.3). */
+  via: z.boolean(),
   /** Desktop app only; headless mode ignores these. */
   desktop: z.object({
     startAtLogin: z.boolean(),
@@ -149,6 +217,10 @@ export const DEFAULT_SETTINGS: Settings = {
   activeProfileId: 'direct',
   requestLogFile: false,
   systemProxy: { mode: 'off', socks: false, bypass: [], guard: 'reapply' },
+  // Squid's defaults: connect_timeout is 1 min (15 s keeps a dead route from stalling a page),
+  // client_idle_pconn_timeout 2 min, read_timeout 15 min for quiet tunnels.
+  timeouts: { connectSeconds: 15, responseHeadersSeconds: 60, idleTunnelSeconds: 900, idleClientSeconds: 120 },
+  via: true,
   desktop: { startAtLogin: false, startMinimized: false, closeToTray: true }
 }
 
@@ -192,7 +264,8 @@ export interface ConnectionView {
   /** Target of the connection's latest request, `host:port`. */
   target: string
   host: string
-  kind: 'http' | 'connect'
+  /** `upgrade`: a plain-HTTP request switched protocols (WebSocket) and the connection is now a tunnel. */
+  kind: 'http' | 'connect' | 'upgrade'
   profileId: string
   ruleId: string | null
   route: RouteLabel
@@ -248,4 +321,6 @@ export interface RequestLogEntry {
   up: number
   down: number
   durationMs: number
+  /** How many header edits the rule applied to this request and its response; 0 when none. */
+  rewritten: number
 }

@@ -79,8 +79,15 @@ export const ActionSchema = z.discriminatedUnion('type', [
 ])
 export type Action = z.infer<typeof ActionSchema>
 
-/** RFC 9110 §5.1 field name: a token. */
-const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
+/** RFC 9110 §5.1 field name: a token. `*` because emptiness has its own message. */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]*$/
+
+/**
+ * A field value Node will send (its `checkInvalidHeaderChar`): tab, visible ASCII, space and Latin-1.
+ * CR/LF would let an edit inject headers; any other control character or wider character makes
+ * Node's `setHeader` throw mid-request.
+ */
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/
 
 /**
  * Headers a rule must not edit: hop-by-hop fields (RFC 9110 §7.6.1) belong to one connection, and
@@ -109,17 +116,19 @@ export const HeaderEditSchema = z
       .string()
       .min(1, 'must not be empty')
       .max(256, 'must be at most 256 characters')
-      .regex(HEADER_NAME, 'must be a header name (letters, digits and !#$%&\'*+-.^_`|~, no spaces or colons)')
+      .regex(HEADER_NAME, "must be a header name (letters, digits and !#$%&'*+-.^_`|~, no spaces or colons)")
       .refine((name) => !PROTECTED_HEADERS.has(name.toLowerCase()), {
-        message: 'cannot be edited: hop-by-hop headers, Host, Content-Length and Transfer-Encoding are managed by the proxy'
+        message:
+          'cannot be edited: hop-by-hop headers, Host, Content-Length and Transfer-Encoding are managed by the proxy'
       }),
     value: z
       .string()
       .max(8192, 'must be at most 8192 characters')
-      .regex(/^[^\r\n\0]*$/, 'must not contain line breaks or NUL characters')
+      .regex(HEADER_VALUE, 'must not contain line breaks, control characters or characters beyond Latin-1')
       .optional()
   })
-  .refine((edit) => edit.op === 'remove' || edit.value !== undefined, {
+  // An empty value is legal HTTP but almost always a forgotten field; `remove` drops a header.
+  .refine((edit) => edit.op === 'remove' || (edit.value !== undefined && edit.value !== ''), {
     message: 'needs a value (only remove takes none)',
     path: ['value']
   })
@@ -219,7 +228,12 @@ export const DEFAULT_SETTINGS: Settings = {
   systemProxy: { mode: 'off', socks: false, bypass: [], guard: 'reapply' },
   // Squid's defaults: connect_timeout is 1 min (15 s keeps a dead route from stalling a page),
   // client_idle_pconn_timeout 2 min, read_timeout 15 min for quiet tunnels.
-  timeouts: { connectSeconds: 15, responseHeadersSeconds: 60, idleTunnelSeconds: 900, idleClientSeconds: 120 },
+  timeouts: {
+    connectSeconds: 15,
+    responseHeadersSeconds: 60,
+    idleTunnelSeconds: 900,
+    idleClientSeconds: 120
+  },
   via: true,
   desktop: { startAtLogin: false, startMinimized: false, closeToTray: true }
 }

@@ -15,7 +15,10 @@ function ruleLabel(raw: unknown, index: number): string {
   return typeof name === 'string' ? `rule "${name}" (#${index + 1})` : `rule #${index + 1}`
 }
 
-/** Renders a zod path like ['rules', 3, 'matchers', 0, 'value'] in words. */
+/**
+ * Renders a zod path like ['rules', 3, 'matchers', 0, 'value'] in words:
+ * `rule "Trackers" (#4), matcher #1, value`.
+ */
 function describePath(input: unknown, path: readonly PropertyKey[]): string {
   const parts: string[] = []
   const root = input as { rules?: unknown[]; upstreams?: unknown[] } | undefined
@@ -29,6 +32,13 @@ function describePath(input: unknown, path: readonly PropertyKey[]): string {
     } else if (key === 'matchers' && typeof next === 'number') {
       parts.push(`matcher #${next + 1}`)
       i++
+    } else if (key === 'rewrite' && (next === 'request' || next === 'response')) {
+      // ['rewrite', 'response', 0, 'name'] reads "response header edit #1, name".
+      const index = path[i + 2]
+      parts.push(typeof index === 'number' ? `${next} header edit #${index + 1}` : `${next} header edits`)
+      i += typeof index === 'number' ? 2 : 1
+    } else if (key === 'rewrite') {
+      parts.push('header edits')
     } else {
       parts.push(String(key))
     }

@@ -123,4 +123,109 @@ describe('parseProfile', () => {
     })
     expect(!result.ok && result.error.message).toMatch(/upstream #1.*username.*":"/)
   })
+
+  describe('header edits', () => {
+    const withEdits = (rewrite: unknown): ReturnType<typeof parseProfile> =>
+      parseProfile({
+        ...base,
+        rules: [
+          {
+            id: 'a',
+            enabled: true,
+            matchers: [{ type: 'host', value: 'a.com' }],
+            action: { type: 'direct' }
+          },
+          {
+            id: 'strip',
+            name: 'Strip cookies',
+            enabled: true,
+            matchers: [{ type: 'domain', value: 'b.com' }],
+            action: { type: 'direct' },
+            rewrite
+          }
+        ]
+      })
+    const details = (result: ReturnType<typeof parseProfile>): string[] =>
+      result.ok ? [] : (result.error.details ?? [])
+
+    it('accepts set, append and remove in both directions', () => {
+      const result = withEdits({
+        request: [
+          { op: 'set', name: 'X-Env', value: 'staging' },
+          { op: 'append', name: 'Accept-Language', value: 'de;q=0.5\tcafé' },
+          { op: 'remove', name: 'Cookie' }
+        ],
+        response: [{ op: 'remove', name: 'Set-Cookie' }]
+      })
+      expect(result.ok && result.value.rules[1]!.rewrite?.request?.map((e) => e.op)).toEqual([
+        'set',
+        'append',
+        'remove'
+      ])
+    })
+
+    it.each([
+      ['a space', 'Bad Name', /must be a header name/],
+      ['a colon', 'X-Env:', /must be a header name/],
+      ['nothing', '', /^.*, name: must not be empty$/]
+    ])('refuses a name with %s, naming the rule, direction, edit and field', (_, name, message) => {
+      const result = withEdits({
+        request: [
+          { op: 'set', name: 'X-Ok', value: '1' },
+          { op: 'set', name, value: '1' }
+        ]
+      })
+      expect(details(result)).toEqual([
+        expect.stringMatching(/^rule "Strip cookies" \(#2\), request header edit #2, name: /)
+      ])
+      expect(details(result)[0]).toMatch(message)
+    })
+
+    it.each(['Host', 'content-length', 'Transfer-Encoding', 'Connection', 'UPGRADE', 'Keep-Alive'])(
+      'refuses to edit %s, which the proxy manages',
+      (name) => {
+        expect(withEdits({ response: [{ op: 'remove', name }] })).toMatchObject({
+          ok: false,
+          error: {
+            message:
+              'Profile "Work" is invalid: rule "Strip cookies" (#2), response header edit #1, name: cannot be ' +
+              'edited: hop-by-hop headers, Host, Content-Length and Transfer-Encoding are managed by the proxy'
+          }
+        })
+      }
+    )
+
+    it.each([
+      ['CR/LF', 'a\r\nX-Injected: 1'],
+      ['a lone LF', 'a\nb'],
+      ['NUL', 'a\0b'],
+      ['a character Node cannot send', 'price in €']
+    ])('refuses a value with %s', (_, value) => {
+      expect(details(withEdits({ request: [{ op: 'set', name: 'X-Note', value }] }))).toEqual([
+        'rule "Strip cookies" (#2), request header edit #1, value: must not contain line breaks, control ' +
+          'characters or characters beyond Latin-1'
+      ])
+    })
+
+    it.each([
+      ['set', undefined],
+      ['append', undefined],
+      ['set', '']
+    ])('refuses %s without a value (%j)', (op, value) => {
+      expect(details(withEdits({ response: [{ op, name: 'X-Frame-Options', value }] }))).toEqual([
+        'rule "Strip cookies" (#2), response header edit #1, value: needs a value (only remove takes none)'
+      ])
+    })
+
+    it('names the direction when a list is too long or not a list', () => {
+      const many = Array.from({ length: 51 }, () => ({ op: 'remove', name: 'X-A' }))
+      expect(details(withEdits({ request: many }))).toEqual([
+        'rule "Strip cookies" (#2), request header edits: at most 50 edits'
+      ])
+      expect(details(withEdits({ response: 'none' }))[0]).toMatch(
+        /^rule "Strip cookies" \(#2\), response header edits: /
+      )
+      expect(details(withEdits([]))[0]).toMatch(/^rule "Strip cookies" \(#2\), header edits: /)
+    })
+  })
 })

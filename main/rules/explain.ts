@@ -1,7 +1,7 @@
 /**
  * Answers "what would Junction do with this URL, and why?" for the rule editor and for tests.
  */
-import type { Decision, Explanation, Profile, RouteTarget } from '../../common/model.ts'
+import type { Decision, Explanation, Profile, Rewrite, RouteTarget } from '../../common/model.ts'
 import { compileProfile, type CompiledRules } from './compile.ts'
 import { explainMatcher } from './matchers.ts'
 
@@ -39,6 +39,36 @@ export function describeDecision(decision: Decision, profile: Pick<Profile, 'ups
   }
 }
 
+/** Edits listed per direction before the rest is counted, so a long list stays one line. */
+const LISTED_EDITS = 3
+
+/**
+ * What a deciding rule's header edits do to this target, e.g. `rewrites 2 request and 1 response
+ * headers (request: set X-Env, remove Cookie; response: remove Set-Cookie)`, or null when it has none
+ * or they cannot apply. Edits change forwarded HTTP messages only: a CONNECT tunnel's bytes are
+ * encrypted end to end, and a blocked or rejected request is never forwarded.
+ */
+function describeRewrite(
+  rewrite: Rewrite | undefined,
+  target: RouteTarget,
+  decision: Decision
+): string | null {
+  const directions = (['request', 'response'] as const)
+    .map((direction) => ({ direction, edits: rewrite?.[direction] ?? [] }))
+    .filter(({ edits }) => edits.length > 0)
+  const total = directions.reduce((sum, { edits }) => sum + edits.length, 0)
+  if (total === 0 || decision.action === 'block' || decision.action === 'reject') return null
+  if (!target.isHttp)
+    return `its ${total} header ${total === 1 ? 'edit does' : 'edits do'} not apply to CONNECT tunnels`
+  const counts = directions.map(({ direction, edits }) => `${edits.length} ${direction}`)
+  const lists = directions.map(({ direction, edits }) => {
+    const shown = edits.slice(0, LISTED_EDITS).map((edit) => `${edit.op} ${edit.name}`)
+    if (edits.length > LISTED_EDITS) shown.push(`${edits.length - LISTED_EDITS} more`)
+    return `${direction}: ${shown.join(', ')}`
+  })
+  return `rewrites ${counts.join(' and ')} ${total === 1 ? 'header' : 'headers'} (${lists.join('; ')})`
+}
+
 export function explain(
   profile: Profile,
   url: string,
@@ -50,10 +80,11 @@ export function explain(
   if (!rule) return { target, decision, rule: null, text: `no rule matched → default: ${outcome}` }
   const label = rule.rule.name ? `"${rule.rule.name}"` : `"${rule.rule.id}"`
   const matchers = rule.rule.matchers.map(explainMatcher).join(' and ')
+  const rewrite = describeRewrite(rule.rule.rewrite, target, decision)
   return {
     target,
     decision,
     rule: { id: rule.rule.id, ...(rule.rule.name ? { name: rule.rule.name } : {}), index: rule.index },
-    text: `rule ${label} #${rule.index + 1} (${matchers}) → ${outcome}`
+    text: `rule ${label} #${rule.index + 1} (${matchers}) → ${outcome}${rewrite ? `; ${rewrite}` : ''}`
   }
 }

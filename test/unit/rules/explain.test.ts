@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import type { Profile } from '../../../common/model.ts'
+import type { Action, Profile, Rule } from '../../../common/model.ts'
 import { explain, parseTarget } from '../../../main/rules/explain.ts'
 
 const profile: Profile = {
@@ -45,5 +45,62 @@ describe('explain', () => {
       'rule "intranet" #2 (host like *.corp.* and port 443) → via upstream "Corp squid"'
     )
     expect(explain(profile, 'http://wiki.corp.example').text).toBe('no rule matched → default: direct')
+  })
+
+  describe('header edits of the deciding rule', () => {
+    const withEdits = (rewrite: Rule['rewrite'], action: Action = { type: 'direct' }): Profile => ({
+      ...profile,
+      rules: [
+        {
+          id: 'env',
+          name: 'Staging',
+          enabled: true,
+          matchers: [{ type: 'host', value: 'app.test' }],
+          action,
+          rewrite
+        }
+      ]
+    })
+
+    it('counts them per direction and lists what they do', () => {
+      const edited = withEdits({
+        request: [
+          { op: 'set', name: 'X-Env', value: 'staging' },
+          { op: 'remove', name: 'Cookie' }
+        ],
+        response: [{ op: 'remove', name: 'Set-Cookie' }]
+      })
+      expect(explain(edited, 'http://app.test/').text).toBe(
+        'rule "Staging" #1 (host app.test) → direct; rewrites 2 request and 1 response headers ' +
+          '(request: set X-Env, remove Cookie; response: remove Set-Cookie)'
+      )
+      expect(
+        explain(
+          withEdits({ response: [{ op: 'append', name: 'Vary', value: 'Origin' }] }),
+          'http://app.test/'
+        ).text
+      ).toBe('rule "Staging" #1 (host app.test) → direct; rewrites 1 response header (response: append Vary)')
+    })
+
+    it('keeps a long list to one line', () => {
+      const names = ['A', 'B', 'C', 'D', 'E'].map((n) => ({ op: 'remove' as const, name: `X-${n}` }))
+      expect(explain(withEdits({ request: names }), 'http://app.test/').text).toMatch(
+        /rewrites 5 request headers \(request: remove X-A, remove X-B, remove X-C, 2 more\)$/
+      )
+    })
+
+    it('says they do not apply to a CONNECT tunnel, and stays silent when nothing is forwarded', () => {
+      const edited = withEdits({ request: [{ op: 'remove', name: 'Cookie' }] })
+      expect(explain(edited, 'https://app.test/').text).toBe(
+        'rule "Staging" #1 (host app.test) → direct; its 1 header edit does not apply to CONNECT tunnels'
+      )
+      const blocked = withEdits(edited.rules[0]!.rewrite, { type: 'block', status: 403, body: 'no' })
+      expect(explain(blocked, 'http://app.test/').text).toBe(
+        'rule "Staging" #1 (host app.test) → block with 403'
+      )
+      expect(explain(withEdits({ request: [] }), 'http://app.test/').text).toBe(
+        'rule "Staging" #1 (host app.test) → direct'
+      )
+    })
   })
 })

@@ -7,6 +7,18 @@ import type { AppApi, SameKeys } from './ipc-contract.ts'
 import { ProfileSchema, SettingsSchema, UpstreamSchema } from './model.ts'
 
 const id = z.string().min(1).max(64)
+
+/**
+ * A settings change. Top-level fields replace the current values; within a group (`timeouts`,
+ * `systemProxy`, `desktop`) only the fields given change, so `{ timeouts: { connectSeconds: 30 } }`
+ * keeps the other timeouts. The store applies the same merge.
+ */
+export const SettingsPatchSchema = SettingsSchema.partial().extend({
+  systemProxy: SettingsSchema.shape.systemProxy.partial().optional(),
+  timeouts: SettingsSchema.shape.timeouts.partial().optional(),
+  desktop: SettingsSchema.shape.desktop.partial().optional()
+})
+export type SettingsPatch = z.infer<typeof SettingsPatchSchema>
 const range = z.object({ from: z.number().int().nonnegative(), to: z.number().int().nonnegative() })
 const historyKind = z.enum(['host', 'profile', 'route'])
 
@@ -20,7 +32,7 @@ export const API_PAYLOADS = {
   explain: z.tuple([id, z.string().min(1).max(2048)]),
   testUpstream: z.tuple([id, UpstreamSchema, z.string().url().max(2048)]),
   getSettings: z.tuple([]),
-  updateSettings: z.tuple([SettingsSchema.partial()]),
+  updateSettings: z.tuple([SettingsPatchSchema]),
   getSystemProxy: z.tuple([]),
   setSystemProxy: z.tuple([z.enum(['off', 'manual', 'pac'])]),
   shellCommands: z.tuple([]),

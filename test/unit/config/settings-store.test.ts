@@ -1,0 +1,119 @@
+/**
+ * settings.json from older Junctions loads with the new fields defaulted, and a settings change may
+ * carry only some fields of a group — through the store and through the IPC checkpoint.
+ */
+import { promises as fs } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import type { AppApi } from '../../../common/ipc-contract.ts'
+import { DEFAULT_SETTINGS } from '../../../common/model.ts'
+import { ok } from '../../../common/result.ts'
+import { SETTINGS_FILE, SettingsStore } from '../../../main/config/settings-store.ts'
+import { dispatch } from '../../../main/services/dispatch.ts'
+
+let dir: string
+beforeEach(async () => {
+  dir = await fs.mkdtemp(path.join(os.tmpdir(), 'junction-settings-'))
+})
+afterEach(async () => {
+  await fs.rm(dir, { recursive: true, force: true })
+})
+
+/** settings.json as the release before timeouts and Via wrote it. */
+const OLDER_FILE = {
+  version: 1,
+  listenHost: '127.0.0.1',
+  port: 9001,
+  proxyAuth: null,
+  activeProfileId: 'work',
+  requestLogFile: true,
+  systemProxy: { mode: 'pac', socks: false, bypass: ['intranet.test'], guard: 'yield' },
+  desktop: { startAtLogin: true, startMinimized: false, closeToTray: false }
+}
+
+async function openWith(doc: object): Promise<Awaited<ReturnType<typeof SettingsStore.open>>> {
+  await fs.writeFile(path.join(dir, SETTINGS_FILE), JSON.stringify(doc))
+  return SettingsStore.open(dir)
+}
+
+const setAside = async (): Promise<string[]> =>
+  (await fs.readdir(dir)).filter((name) => name.includes('.corrupt-'))
+
+describe('loading settings.json', () => {
+  it('fills timeouts and via from the defaults and keeps everything the file says', async () => {
+    const { store, problem } = await openWith(OLDER_FILE)
+    expect(problem).toBeNull()
+    const { version: _version, ...saved } = OLDER_FILE
+    expect(store.get()).toEqual({ ...saved, timeouts: DEFAULT_SETTINGS.timeouts, via: true })
+    expect(await setAside()).toEqual([])
+  })
+
+  it('fills the timeouts a partial group leaves out, and fields missing from other groups', async () => {
+    const { store, problem } = await openWith({
+      ...OLDER_FILE,
+      timeouts: { connectSeconds: 5 },
+      via: false,
+      desktop: { startAtLogin: true }
+    })
+    expect(problem).toBeNull()
+    expect(store.get().timeouts).toEqual({ ...DEFAULT_SETTINGS.timeouts, connectSeconds: 5 })
+    expect(store.get().via).toBe(false)
+    expect(store.get().desktop).toEqual({ ...DEFAULT_SETTINGS.desktop, startAtLogin: true })
+    expect(await setAside()).toEqual([])
+  })
+
+  it('still moves aside a file whose timeout is out of range, naming the field', async () => {
+    const { store, problem } = await openWith({ ...OLDER_FILE, timeouts: { idleClientSeconds: 1 } })
+    expect(problem).toMatch(/timeouts\.idleClientSeconds: must be 5–3600 s/)
+    expect(store.get()).toEqual(DEFAULT_SETTINGS)
+    expect(await setAside()).toHaveLength(1)
+  })
+})
+
+describe('changing settings', () => {
+  it('merges a partial timeouts change with the current values and persists it', async () => {
+    const { store } = await openWith({ ...OLDER_FILE, timeouts: { idleTunnelSeconds: 60 } })
+    const saved = await store.update({ timeouts: { connectSeconds: 30 }, via: false })
+    expect(saved).toEqual(
+      ok({
+        ...store.get(),
+        timeouts: { ...DEFAULT_SETTINGS.timeouts, idleTunnelSeconds: 60, connectSeconds: 30 },
+        via: false
+      })
+    )
+    const reopened = (await SettingsStore.open(dir)).store.get()
+    expect(reopened.timeouts).toEqual({
+      ...DEFAULT_SETTINGS.timeouts,
+      idleTunnelSeconds: 60,
+      connectSeconds: 30
+    })
+    expect(reopened.via).toBe(false)
+  })
+
+  it('refuses an out-of-range timeout and keeps the current one', async () => {
+    const { store } = await SettingsStore.open(dir)
+    expect(await store.update({ timeouts: { responseHeadersSeconds: 0 } })).toMatchObject({
+      ok: false,
+      error: { message: 'Invalid settings: timeouts.responseHeadersSeconds: must be 1–3600 s' }
+    })
+    expect(store.get().timeouts).toEqual(DEFAULT_SETTINGS.timeouts)
+  })
+
+  it('passes partial timeouts and via through the IPC checkpoint, and refuses bad values there', async () => {
+    const updateSettings = vi.fn<AppApi['updateSettings']>().mockResolvedValue(ok(DEFAULT_SETTINGS))
+    const api = { updateSettings } as unknown as AppApi
+    expect(await dispatch(api, 'updateSettings', [{ timeouts: { connectSeconds: 30 }, via: false }])).toEqual(
+      ok(DEFAULT_SETTINGS)
+    )
+    expect(updateSettings).toHaveBeenCalledWith({ timeouts: { connectSeconds: 30 }, via: false })
+    expect(await dispatch(api, 'updateSettings', [{ timeouts: { connectSeconds: 1.5 } }])).toMatchObject({
+      ok: false,
+      error: {
+        message: expect.stringMatching(/^Invalid arguments for updateSettings: 0\.timeouts\.connectSeconds/)
+      }
+    })
+    expect(await dispatch(api, 'updateSettings', [{ via: 'yes' }])).toMatchObject({ ok: false })
+    expect(updateSettings).toHaveBeenCalledTimes(1)
+  })
+})

@@ -4,7 +4,7 @@
  */
 import { checkMatcherValue } from '../../../../common/matcher-checks.ts'
 import type { z } from 'zod'
-import type { Matcher } from '../../../../common/model.ts'
+import type { HeaderEdit, Matcher, Rewrite } from '../../../../common/model.ts'
 
 /** Ids the schemas accept: letters, digits, "-" and "_". */
 export function newId(prefix: string): string {
@@ -18,9 +18,18 @@ export function issuesByPath(error: z.ZodError | undefined): Record<string, stri
   return out
 }
 
-const LIST_NAMES: Record<string, string> = { upstreams: 'upstream', rules: 'rule', matchers: 'matcher' }
+const LIST_NAMES: Record<string, string> = {
+  upstreams: 'upstream',
+  rules: 'rule',
+  matchers: 'matcher',
+  request: 'request header edit',
+  response: 'response header edit'
+}
 
-/** Zod issues in words, e.g. `upstream #1, host: must not be empty`, joined by "; ". */
+/**
+ * Zod issues in words, e.g. `upstream #1, host: must not be empty` or `request header edit #2, name:
+ * …` (as main/rules/validate.ts says it), joined by "; ".
+ */
 export function describeIssues(error: z.ZodError): string {
   return error.issues
     .map((issue) => {
@@ -29,7 +38,7 @@ export function describeIssues(error: z.ZodError): string {
         const last = parts.length - 1
         if (typeof key === 'number' && last >= 0 && parts[last]! in LIST_NAMES)
           parts[last] = `${LIST_NAMES[parts[last]!]} #${key + 1}`
-        else parts.push(String(key))
+        else if (key !== 'rewrite') parts.push(String(key))
       }
       return parts.length ? `${parts.join(', ')}: ${issue.message}` : issue.message
     })
@@ -42,4 +51,36 @@ export function describeIssues(error: z.ZodError): string {
  */
 export function checkMatcher(matcher: Matcher): string | null {
   return matcher.value.trim() === '' ? null : checkMatcherValue(matcher)
+}
+
+/** A header edit as its table row holds it: the value survives switching to `remove` and back. */
+export interface HeaderEditRow {
+  key: string
+  op: HeaderEdit['op']
+  name: string
+  value: string
+}
+
+export function headerEditRows(edits: readonly HeaderEdit[] | undefined): HeaderEditRow[] {
+  return (edits ?? []).map((edit) => ({
+    key: newId('h'),
+    op: edit.op,
+    name: edit.name,
+    value: edit.value ?? ''
+  }))
+}
+
+/** The edit a row stands for, not yet validated; a stray space around the name is not meant. */
+export function toHeaderEdit(row: HeaderEditRow): HeaderEdit {
+  const name = row.name.trim()
+  return row.op === 'remove' ? { op: row.op, name } : { op: row.op, name, value: row.value }
+}
+
+/** A rule's `rewrite` from its two tables; absent when both are empty, as in files written by hand. */
+export function toRewrite(request: HeaderEditRow[], response: HeaderEditRow[]): Rewrite | undefined {
+  if (request.length === 0 && response.length === 0) return undefined
+  return {
+    ...(request.length > 0 ? { request: request.map(toHeaderEdit) } : {}),
+    ...(response.length > 0 ? { response: response.map(toHeaderEdit) } : {})
+  }
 }

@@ -1,25 +1,25 @@
 /**
- * Desktop entry point: window, tray and IPC glue around the same services headless mode runs.
- * Everything that is not Electron glue lives in plain-Node modules under main/.
+ * Desktop entry point: the runtime (main/app/runtime.ts, the same one headless mode runs) with a
+ * window, a tray and IPC around its one service. Everything that is not Electron glue lives in
+ * plain-Node modules under main/.
  */
 import { app, BrowserWindow, ipcMain, powerMonitor, safeStorage, session, shell } from 'electron'
 import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { channelFor, type AppApi, type AppEvents, type ApiEvent } from '../common/ipc-contract.ts'
+import { channelFor, type AppEvents, type ApiEvent } from '../common/ipc-contract.ts'
 import type { Settings } from '../common/model.ts'
-import { startHeadless, type HeadlessHandle } from './headless.ts'
+import { startRuntime, type Runtime } from './app/runtime.ts'
 import type { SecretCodec } from './profiles/secrets.ts'
 import { forwardEvents } from './ipc/events.ts'
 import { registerIpc, trustedOrigins } from './ipc/register.ts'
 import { runShutdown } from './lifecycle/shutdown.ts'
-import { createJunctionService } from './services/junction-service.ts'
-import { createTray } from './tray/tray.ts'
+import { createTray, type TrayHandle } from './tray/tray.ts'
 import { trayIconDirectory } from './tray/tray-menu.ts'
 import { CONTENT_SECURITY_POLICY, mainWindowOptions } from './window.ts'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const rendererFile = path.join(here, '../renderer/index.html')
-let junction: HeadlessHandle | null = null
+let junction: Runtime | null = null
 let window: BrowserWindow | null = null
 let quitting = false
 
@@ -65,6 +65,11 @@ function keychain(): SecretCodec | null {
   }
 }
 
+/** Start at login follows the setting the moment it is saved, from the window or the tray. */
+function applyDesktopSettings(settings: Settings): void {
+  app.setLoginItemSettings({ openAtLogin: settings.desktop.startAtLogin })
+}
+
 async function start(): Promise<void> {
   const ses = session.defaultSession
   ses.setPermissionRequestHandler((_wc, _permission, callback) => callback(false))
@@ -74,34 +79,32 @@ async function start(): Promise<void> {
       responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [CONTENT_SECURITY_POLICY] }
     })
   )
-  junction = await startHeadless({ dataDir: app.getPath('userData'), secrets: keychain() })
-  const applyDesktop = (settings: Settings) =>
-    app.setLoginItemSettings({ openAtLogin: settings.desktop.startAtLogin })
-  const service = createJunctionService(junction)
-  const api: AppApi = {
-    ...service,
-    async updateSettings(patch) {
-      const result = await service.updateSettings(patch)
-      if (result.ok) applyDesktop(result.value)
-      return result
+  let tray: TrayHandle | null = null
+  junction = await startRuntime({
+    dataDir: app.getPath('userData'),
+    secrets: keychain(),
+    onSettingsChanged: (settings) => {
+      applyDesktopSettings(settings)
+      tray?.refresh()
     }
-  }
-  applyDesktop(junction.settings.get())
+  })
+  const running = junction
+  applyDesktopSettings(running.settings.get())
   registerIpc(
     ipcMain,
-    createJunctionService(junction),
+    running.service,
     trustedOrigins(process.env.ELECTRON_RENDERER_URL, pathToFileURL(rendererFile).href)
   )
-  window = createWindow(!junction.settings.get().desktop.startMinimized)
+  window = createWindow(!running.settings.get().desktop.startMinimized)
   // Windows ends the session without before-quit.
-  window.on('session-end', () => void junction?.systemProxy.detach())
+  window.on('session-end', () => void running.systemProxy.detach())
   const send = <K extends ApiEvent>(event: K, payload: AppEvents[K]) => {
     if (window && !window.isDestroyed()) window.webContents.send(channelFor(event), payload)
   }
-  forwardEvents(junction, send)
-  createTray({
-    junction,
-    api,
+  forwardEvents(running, send)
+  tray = createTray({
+    junction: running,
+    service: running.service,
     iconDirectory: trayIconDirectory({
       packaged: app.isPackaged,
       resourcesPath: process.resourcesPath,
@@ -125,10 +128,13 @@ if (!app.requestSingleInstanceLock()) {
     window.show()
     window.focus()
   })
-  app.whenReady().then(start, (error: Error) => {
-    console.error(`[junction] could not start: ${error.message}`)
-    app.exit(1)
-  })
+  app
+    .whenReady()
+    .then(start)
+    .catch((error: Error) => {
+      console.error(`[junction] could not start: ${error.message}`)
+      app.exit(1)
+    })
   app.on('window-all-closed', () => app.quit())
   // The OS is going down: there may be no time for before-quit, so put the proxy settings back now.
   app.whenReady().then(() => powerMonitor.on('shutdown', () => void junction?.systemProxy.detach()))

@@ -3,12 +3,15 @@
  * statistics once per second (the snapshot itself is bounded). Used by Electron IPC and the dashboard.
  */
 import type { AppEvents, ApiEvent } from '../../common/ipc-contract.ts'
-import type { HeadlessHandle } from '../headless.ts'
+import type { RuntimeParts } from '../app/parts.ts'
 
 export type EventSink = <K extends ApiEvent>(event: K, payload: AppEvents[K]) => void
 
 /** Subscribes `send` to everything a UI shows live; returns the unsubscribe. */
-export function forwardEvents(app: HeadlessHandle, send: EventSink): () => void {
+export function forwardEvents(
+  app: Pick<RuntimeParts, 'engine' | 'stats' | 'systemProxy'>,
+  send: EventSink
+): () => void {
   const onState = (state: AppEvents['onEngineState']) => {
     send('onEngineState', state)
     send('onSystemProxy', app.systemProxy.status())

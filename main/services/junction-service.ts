@@ -1,12 +1,13 @@
 /**
  * The one implementation of the UI contract (`AppApi`), on top of the running engine, the stores,
- * statistics and the system proxy. Electron IPC and the headless dashboard both call it through
- * `dispatch`, which validates every payload first. Never imports Electron.
+ * statistics and the system proxy. The runtime builds it once; Electron IPC and the headless
+ * dashboard call it through `dispatch`, which validates every payload first, and the tray calls it
+ * directly. Never imports Electron.
  */
 import { SECRET_PLACEHOLDER, type AppApi } from '../../common/ipc-contract.ts'
 import { DIRECT_PROFILE, SettingsSchema, type Profile, type Settings } from '../../common/model.ts'
 import { fail, ok, type Result } from '../../common/result.ts'
-import type { HeadlessHandle } from '../headless.ts'
+import type { RuntimeParts } from '../app/parts.ts'
 import { explain } from '../rules/explain.ts'
 import { parseProfile } from '../rules/validate.ts'
 import { testUpstream } from './upstream-test.ts'
@@ -41,11 +42,23 @@ function unmaskSecrets(incoming: Profile, stored: Profile | undefined): Result<P
   return ok({ ...incoming, upstreams })
 }
 
-export function createJunctionService(app: HeadlessHandle): AppApi {
-  const { engine, profiles, settings, stats, history, ring, systemProxy } = app
+export interface ServiceHooks {
+  /** Runs after every saved settings change (the desktop applies start at login here). */
+  onSettingsChanged?: ((settings: Settings) => void) | undefined
+}
+
+export function createJunctionService(parts: RuntimeParts, hooks: ServiceHooks = {}): AppApi {
+  const { engine, profiles, settings, stats, history, ring, systemProxy } = parts
+
+  /** Every settings write goes through here, so the hook sees changes from any method. */
+  async function saveSettings(patch: Parameters<typeof settings.update>[0]): Promise<Result<Settings>> {
+    const saved = await settings.update(patch)
+    if (saved.ok) hooks.onSettingsChanged?.(saved.value)
+    return saved
+  }
 
   async function activate(profile: Profile): Promise<Result<void>> {
-    const saved = await settings.update({ activeProfileId: profile.id })
+    const saved = await saveSettings({ activeProfileId: profile.id })
     if (!saved.ok) return saved
     engine.applyProfile(profile)
     return ok(undefined)
@@ -131,13 +144,13 @@ export function createJunctionService(app: HeadlessHandle): AppApi {
         input.proxyAuth?.password === SECRET_PLACEHOLDER && current
           ? { ...input, proxyAuth: { ...input.proxyAuth, password: current.password } }
           : input
-      const saved = await settings.update(patch)
+      const saved = await saveSettings(patch)
       if (!saved.ok) return saved
       if (patch.systemProxy) {
         const applied = await systemProxy.setMode(saved.value.systemProxy.mode)
         if (!applied.ok) return applied
       }
-      return saved.ok ? ok(maskSettings(saved.value)) : saved
+      return ok(maskSettings(saved.value))
     },
 
     getSystemProxy: async () => ok(systemProxy.status()),
@@ -146,7 +159,7 @@ export function createJunctionService(app: HeadlessHandle): AppApi {
       const applied = await systemProxy.setMode(mode)
       if (!applied.ok) return applied
       const current = settings.get().systemProxy
-      const saved = await settings.update({ systemProxy: { ...current, mode } })
+      const saved = await saveSettings({ systemProxy: { ...current, mode } })
       return saved.ok ? applied : saved
     },
 
@@ -222,7 +235,7 @@ export function createJunctionService(app: HeadlessHandle): AppApi {
       }
       if (importedSettings.success) {
         const { activeProfileId: _ignored, ...rest } = importedSettings.data
-        const saved = await settings.update(rest)
+        const saved = await saveSettings(rest)
         if (!saved.ok) return saved
       }
       return ok({ profiles: parsed.length })

@@ -30,11 +30,14 @@ export interface TrayState {
   upRate: number
   /** Bytes per second through the proxy, upstream → client. */
   downRate: number
+  /** The desktop setting of the same name, switchable from the menu. */
+  startAtLogin: boolean
 }
 
 export type TrayAction =
   | { kind: 'toggle-system-proxy' }
   | { kind: 'switch-profile'; profileId: string }
+  | { kind: 'toggle-start-at-login' }
   | { kind: 'open-window' }
   | { kind: 'quit' }
 
@@ -110,6 +113,13 @@ export function buildTrayTemplate(state: TrayState): TrayMenuItem[] {
       enabled: false
     },
     separator(),
+    {
+      id: 'start-at-login',
+      label: 'Start at login',
+      type: 'checkbox',
+      checked: state.startAtLogin,
+      action: { kind: 'toggle-start-at-login' }
+    },
     { id: 'open-window', label: 'Open Junction', action: { kind: 'open-window' } },
     { id: 'quit', label: 'Quit Junction', action: { kind: 'quit' } }
   ]

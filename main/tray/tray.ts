@@ -6,7 +6,7 @@
 import { Menu, nativeImage, Tray } from 'electron'
 import path from 'node:path'
 import type { AppApi } from '../../common/ipc-contract.ts'
-import type { HeadlessHandle } from '../headless.ts'
+import type { RuntimeParts } from '../app/parts.ts'
 import {
   bindTrayActions,
   buildTrayTemplate,
@@ -17,15 +17,25 @@ import {
   type TrayState
 } from './tray-menu.ts'
 
+/** What the tray reads; it changes things only through `service`. */
+export type TraySource = Pick<RuntimeParts, 'engine' | 'stats' | 'systemProxy' | 'profiles' | 'settings'>
+
 export interface TrayOptions {
-  junction: HeadlessHandle
-  api: AppApi
+  junction: TraySource
+  /** The runtime's service: the same object the window and the dashboard call. */
+  service: AppApi
   iconDirectory: string
   openWindow: () => void
   quit: () => void
 }
 
-function currentState(junction: HeadlessHandle): TrayState {
+export interface TrayHandle {
+  /** Re-reads the state now (after a change made elsewhere) instead of on the next statistics tick. */
+  refresh(): void
+  destroy(): void
+}
+
+function currentState(junction: TraySource): TrayState {
   const engine = junction.engine.state
   const proxy = junction.systemProxy.status()
   const snapshot = junction.stats.snapshot
@@ -36,13 +46,13 @@ function currentState(junction: HeadlessHandle): TrayState {
     profiles: junction.profiles.list().map(({ id, name }) => ({ id, name })),
     activeProfileId: junction.engine.profile.id,
     upRate: snapshot.upRate,
-    downRate: snapshot.downRate
+    downRate: snapshot.downRate,
+    startAtLogin: junction.settings.get().desktop.startAtLogin
   }
 }
 
-/** Creates the tray; returns a function that removes it. */
-export function createTray(options: TrayOptions): () => void {
-  const { junction, api } = options
+export function createTray(options: TrayOptions): TrayHandle {
+  const { junction, service } = options
   const tray = new Tray(nativeImage.createEmpty())
   let lastMenu = ''
   let lastIcon = ''
@@ -52,12 +62,19 @@ export function createTray(options: TrayOptions): () => void {
       case 'toggle-system-proxy': {
         const on = junction.systemProxy.status().status === 'on'
         const saved = junction.settings.get().systemProxy.mode
-        void api.setSystemProxy(on ? 'off' : saved === 'off' ? 'manual' : saved).then(refresh)
+        void service.setSystemProxy(on ? 'off' : saved === 'off' ? 'manual' : saved).then(refresh)
         return
       }
       case 'switch-profile':
-        void api.setActiveProfile(action.profileId).then(refresh)
+        void service.setActiveProfile(action.profileId).then(refresh)
         return
+      case 'toggle-start-at-login': {
+        const desktop = junction.settings.get().desktop
+        void service
+          .updateSettings({ desktop: { ...desktop, startAtLogin: !desktop.startAtLogin } })
+          .then(refresh)
+        return
+      }
       case 'open-window':
         return options.openWindow()
       case 'quit':
@@ -87,9 +104,12 @@ export function createTray(options: TrayOptions): () => void {
   junction.stats.on('snapshot', refresh)
   junction.engine.on('state', refresh)
   tray.on('click', options.openWindow)
-  return () => {
-    junction.stats.off('snapshot', refresh)
-    junction.engine.off('state', refresh)
-    tray.destroy()
+  return {
+    refresh,
+    destroy() {
+      junction.stats.off('snapshot', refresh)
+      junction.engine.off('state', refresh)
+      tray.destroy()
+    }
   }
 }

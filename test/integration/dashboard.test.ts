@@ -9,13 +9,12 @@ import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { startDashboard, type Dashboard } from '../../main/dashboard/dashboard-server.ts'
-import { startHeadless, type HeadlessHandle } from '../../main/headless.ts'
+import { startRuntime, type Runtime } from '../../main/app/runtime.ts'
 import { forwardEvents } from '../../main/ipc/events.ts'
-import { createJunctionService } from '../../main/services/junction-service.ts'
 
 let dataDir: string
 let staticDir: string
-let app: HeadlessHandle
+let app: Runtime
 let dashboard: Dashboard
 
 beforeAll(async () => {
@@ -25,8 +24,8 @@ beforeAll(async () => {
   await fs.writeFile(path.join(staticDir, 'index.html'), '<!doctype html><title>Junction</title>')
   await fs.writeFile(path.join(staticDir, 'assets', 'app.js'), 'console.log(1)')
   await fs.writeFile(path.join(dataDir, 'secret.txt'), 'not for the web')
-  app = await startHeadless({ dataDir, port: 0 }, () => undefined)
-  dashboard = await startDashboard({ api: createJunctionService(app), staticDir })
+  app = await startRuntime({ dataDir, port: 0, log: () => undefined })
+  dashboard = await startDashboard({ api: app.service, staticDir })
   forwardEvents(app, dashboard.broadcast)
 })
 afterAll(async () => {

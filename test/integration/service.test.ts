@@ -5,20 +5,20 @@
 import { promises as fs } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { SECRET_PLACEHOLDER, type AppApi } from '../../common/ipc-contract.ts'
-import type { Profile } from '../../common/model.ts'
+import type { Profile, Settings } from '../../common/model.ts'
 import type { Result } from '../../common/result.ts'
-import { startHeadless, type HeadlessHandle } from '../../main/headless.ts'
+import { startRuntime, type Runtime } from '../../main/app/runtime.ts'
 import { dispatch } from '../../main/services/dispatch.ts'
-import { createJunctionService } from '../../main/services/junction-service.ts'
 import { proxyGet } from '../harness/client.ts'
 import { startWorld, type World } from './world.ts'
 
 let world: World
 let dataDir: string
-let app: HeadlessHandle
+let app: Runtime
 let api: AppApi
+const settingsChanged = vi.fn<(settings: Settings) => void>()
 
 const call = async <T>(name: string, ...args: unknown[]): Promise<T> => {
   const result = (await dispatch(api, name, args)) as Result<T>
@@ -29,8 +29,8 @@ const call = async <T>(name: string, ...args: unknown[]): Promise<T> => {
 beforeAll(async () => {
   world = await startWorld()
   dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'junction-service-'))
-  app = await startHeadless({ dataDir, port: 0 }, () => undefined)
-  api = createJunctionService(app)
+  app = await startRuntime({ dataDir, port: 0, log: () => undefined, onSettingsChanged: settingsChanged })
+  api = app.service
 }, 60_000)
 afterAll(async () => {
   await app?.stop()
@@ -73,10 +73,11 @@ describe('service', () => {
     const viaSquid = await proxyGet(port, `${world.origin.url}/echo`)
     expect(JSON.parse(viaSquid.body.toString()).headers.via).toMatch(/squid/)
     expect((await proxyGet(port, 'http://x.ads.test/')).status).toBe(403)
-    // The choice is saved.
+    // The choice is saved, and the runtime's settings hook saw it like any other settings change.
     expect(JSON.parse(await fs.readFile(path.join(dataDir, 'settings.json'), 'utf8')).activeProfileId).toBe(
       'work'
     )
+    expect(settingsChanged).toHaveBeenLastCalledWith(expect.objectContaining({ activeProfileId: 'work' }))
   })
 
   it('never sends passwords to the UI, and saving the placeholder keeps the stored one', async () => {

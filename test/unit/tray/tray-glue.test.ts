@@ -63,7 +63,7 @@ function fakeJunction() {
           { id: 'work', name: 'Work' }
         ]
       },
-      settings: { get: () => ({ systemProxy: { mode: 'pac' } }) }
+      settings: { get: () => ({ systemProxy: { mode: 'pac' }, desktop: { startAtLogin: false } }) }
     },
     setProxy: (s: string) => (proxy = s)
   }
@@ -77,15 +77,16 @@ beforeEach(() => {
 describe('tray', () => {
   it('shows state, turns clicks into service calls, and rebuilds the menu only on change', async () => {
     const { junction, setProxy } = fakeJunction()
-    const api = {
+    const service = {
       setSystemProxy: vi.fn().mockResolvedValue({ ok: true }),
-      setActiveProfile: vi.fn().mockResolvedValue({ ok: true })
+      setActiveProfile: vi.fn().mockResolvedValue({ ok: true }),
+      updateSettings: vi.fn().mockResolvedValue({ ok: true })
     }
     const openWindow = vi.fn()
     const quit = vi.fn()
-    const remove = createTray({
+    const handle = createTray({
       junction: junction as never,
-      api: api as never,
+      service: service as never,
       iconDirectory: '/icons',
       openWindow,
       quit
@@ -98,9 +99,11 @@ describe('tray', () => {
     const item = (label: string) => tray.menu!.items.find((i) => i.label === label)!
     item('System proxy').click!()
     // Off → on uses the saved mode.
-    expect(api.setSystemProxy).toHaveBeenCalledWith('pac')
+    expect(service.setSystemProxy).toHaveBeenCalledWith('pac')
     item('Work').click!()
-    expect(api.setActiveProfile).toHaveBeenCalledWith('work')
+    expect(service.setActiveProfile).toHaveBeenCalledWith('work')
+    item('Start at login').click!()
+    expect(service.updateSettings).toHaveBeenCalledWith({ desktop: { startAtLogin: true } })
     item('Open Junction').click!()
     expect(openWindow).toHaveBeenCalled()
     item('Quit Junction').click!()
@@ -113,7 +116,12 @@ describe('tray', () => {
     junction.stats.emit('snapshot')
     expect(built.length).toBe(menusBefore + 1)
     expect(tray.image).toMatch(/tray(Template)?-on\.png$/)
-    remove()
+    // A change made elsewhere shows at once on refresh(), without waiting for a statistics tick.
+    setProxy('off')
+    handle.refresh()
+    expect(built.length).toBe(menusBefore + 2)
+    expect(tray.image).toMatch(/tray(Template)?-off\.png$/)
+    handle.destroy()
     expect(tray.destroyed).toBe(true)
     expect(junction.stats.listenerCount('snapshot')).toBe(0)
   })

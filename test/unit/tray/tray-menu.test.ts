@@ -27,12 +27,20 @@ const base: TrayState = {
   profiles: [{ id: 'direct', name: 'Direct' }],
   activeProfileId: 'direct',
   upRate: 0,
-  downRate: 0
+  downRate: 0,
+  startAtLogin: false
 }
 const state = (patch: Partial<TrayState>): TrayState => ({ ...base, ...patch })
 
 const tail: TrayMenuItem[] = [
   { type: 'separator' },
+  {
+    id: 'start-at-login',
+    label: 'Start at login',
+    type: 'checkbox',
+    checked: false,
+    action: { kind: 'toggle-start-at-login' }
+  },
   { id: 'open-window', label: 'Open Junction', action: { kind: 'open-window' } },
   { id: 'quit', label: 'Quit Junction', action: { kind: 'quit' } }
 ]
@@ -122,7 +130,7 @@ describe('buildTrayTemplate', () => {
       }
     ])
     expect(template[6]).toEqual({ type: 'separator' })
-    expect(template).toHaveLength(11)
+    expect(template).toHaveLength(12)
   })
 
   it('system proxy unavailable: disabled, with a hint and no action', () => {
@@ -133,6 +141,11 @@ describe('buildTrayTemplate', () => {
       checked: false,
       enabled: false
     })
+  })
+
+  it('start at login: a checkbox that follows the setting', () => {
+    const item = buildTrayTemplate(state({ startAtLogin: true })).find((i) => i.id === 'start-at-login')
+    expect(item).toMatchObject({ type: 'checkbox', checked: true, action: { kind: 'toggle-start-at-login' } })
   })
 
   it('proxy stopped', () => {
@@ -192,6 +205,7 @@ describe('bindTrayActions', () => {
       { kind: 'toggle-system-proxy' },
       { kind: 'switch-profile', profileId: 'direct' },
       { kind: 'switch-profile', profileId: 'w' },
+      { kind: 'toggle-start-at-login' },
       { kind: 'open-window' },
       { kind: 'quit' }
     ])
@@ -229,6 +243,11 @@ describe('trayTooltip', () => {
     expect(trayTooltip(state({ upRate: 512, downRate: 1.5 * MiB }))).toBe(
       'Junction — off · ↑ 512 B/s ↓ 1.5 MiB/s'
     )
+  })
+
+  it('start at login: a checkbox that follows the setting', () => {
+    const item = buildTrayTemplate(state({ startAtLogin: true })).find((i) => i.id === 'start-at-login')
+    expect(item).toMatchObject({ type: 'checkbox', checked: true, action: { kind: 'toggle-start-at-login' } })
   })
 
   it('proxy stopped', () => {

@@ -1,0 +1,115 @@
+/**
+ * Headless mode's command line (`npm run serve`, and `npm start` where no desktop can be shown): the
+ * runtime with the stored configuration, the web dashboard on top of the same service, and a clean
+ * stop on SIGINT/SIGTERM. Runs in the process that imports it: no child process.
+ */
+import { promises as fs } from 'node:fs'
+import path from 'node:path'
+import { parseArgs } from 'node:util'
+import type { SystemProxyMode } from '../../common/ipc-contract.ts'
+import { defaultDataDir } from '../config/data-dir.ts'
+import { startDashboard, type Dashboard } from '../dashboard/dashboard-server.ts'
+import { forwardEvents } from '../ipc/events.ts'
+import { startRuntime, type Runtime, type RuntimeOptions } from './runtime.ts'
+
+export interface CliOptions extends RuntimeOptions {
+  /** Port of the web dashboard (0: any free port); null turns the dashboard off. */
+  dashboardPort?: number | null
+}
+
+/** The built UI (electron-vite build), served by the dashboard. */
+const RENDERER_DIR = path.resolve(import.meta.dirname, '../../out/renderer')
+
+export const USAGE =
+  'Usage: npm run serve -- [--port N] [--profile NAME] [--data-dir DIR] [--system-proxy off|manual|pac] [--dashboard-port N | --no-dashboard]'
+
+/** Reads the command line; throws with a readable message on anything unknown or out of range. */
+export function parseCliArgs(argv: string[]): CliOptions {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      port: { type: 'string' },
+      profile: { type: 'string' },
+      'data-dir': { type: 'string' },
+      'system-proxy': { type: 'string' },
+      'dashboard-port': { type: 'string' },
+      'no-dashboard': { type: 'boolean' }
+    },
+    strict: true,
+    allowPositionals: false
+  })
+  const options: CliOptions = { dataDir: values['data-dir'] ?? defaultDataDir() }
+  if (values.port !== undefined) {
+    const port = Number(values.port)
+    if (!/^\d+$/.test(values.port) || port > 65535)
+      throw new Error(`--port must be 0–65535 (was "${values.port}")`)
+    options.port = port
+  }
+  if (values.profile !== undefined) options.profile = values.profile
+  const mode = values['system-proxy']
+  if (mode !== undefined) {
+    if (mode !== 'off' && mode !== 'manual' && mode !== 'pac')
+      throw new Error(`--system-proxy must be off, manual or pac (was "${mode}")`)
+    options.systemProxy = mode satisfies SystemProxyMode
+  }
+  const dashboard = values['dashboard-port']
+  if (dashboard !== undefined) {
+    if (!/^\d+$/.test(dashboard) || Number(dashboard) > 65535)
+      throw new Error(`--dashboard-port must be 0–65535 (was "${dashboard}")`)
+    options.dashboardPort = Number(dashboard)
+  }
+  if (values['no-dashboard']) options.dashboardPort = null
+  return options
+}
+
+async function openDashboard(runtime: Runtime, port: number): Promise<Dashboard | null> {
+  try {
+    const dashboard = await startDashboard({ api: runtime.service, staticDir: RENDERER_DIR, port })
+    forwardEvents(runtime, dashboard.broadcast)
+    const built = await fs.access(path.join(RENDERER_DIR, 'index.html')).then(
+      () => true,
+      () => false
+    )
+    console.log(
+      `[junction] dashboard: ${dashboard.url}${built ? '' : ' (the UI is not built yet: run npm run build)'}`
+    )
+    return dashboard
+  } catch (error) {
+    console.error(`[junction] dashboard not started: ${(error as Error).message}`)
+    return null
+  }
+}
+
+/** Runs until SIGINT or SIGTERM, then closes every connection; sets `process.exitCode` on failure. */
+export async function main(argv: string[]): Promise<void> {
+  let options: CliOptions
+  try {
+    options = parseCliArgs(argv)
+  } catch (error) {
+    console.error(`${(error as Error).message}\n${USAGE}`)
+    process.exitCode = 2
+    return
+  }
+  let runtime: Runtime
+  try {
+    runtime = await startRuntime(options)
+  } catch (error) {
+    console.error(`[junction] ${(error as Error).message}`)
+    process.exitCode = 1
+    return
+  }
+  const dashboard =
+    options.dashboardPort === null ? null : await openDashboard(runtime, options.dashboardPort ?? 0)
+  let stopping = false
+  const shutdown = (signal: string): void => {
+    if (stopping) return
+    stopping = true
+    console.log(`[junction] ${signal}: shutting down`)
+    // Connections are closed forcibly, so this is quick; the cap only guards against the unexpected.
+    const cap = setTimeout(() => process.exit(1), 3000)
+    cap.unref()
+    void Promise.all([dashboard?.close(), runtime.stop()]).then(() => clearTimeout(cap))
+  }
+  process.once('SIGINT', () => shutdown('SIGINT'))
+  process.once('SIGTERM', () => shutdown('SIGTERM'))
+}

@@ -1,0 +1,22 @@
+/**
+ * The running pieces of one Junction: what the service, the tray and event forwarding read. A module
+ * of its own so that they depend on this shape and not on runtime.ts, which builds it from them.
+ */
+import type { ProfileStore } from '../profiles/profile-store.ts'
+import type { SettingsStore } from '../config/settings-store.ts'
+import type { ProxyEngine } from '../engine/engine.ts'
+import type { HistoryStore } from '../stats/history-store.ts'
+import type { RequestRing } from '../stats/request-log.ts'
+import type { TrafficStats } from '../stats/traffic-stats.ts'
+import type { AttachedSystemProxy } from '../sysproxy/attach.ts'
+
+export interface RuntimeParts {
+  dataDir: string
+  engine: ProxyEngine
+  profiles: ProfileStore
+  settings: SettingsStore
+  stats: TrafficStats
+  history: HistoryStore
+  ring: RequestRing
+  systemProxy: AttachedSystemProxy
+}

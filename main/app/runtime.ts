@@ -1,0 +1,157 @@
+/**
+ * The composition root: builds one Junction — stores, engine, statistics, history, request log,
+ * system proxy and the service — from a data directory. The desktop entry (main/index.ts) and the
+ * headless CLI (main/app/cli.ts) both call `startRuntime` and hand the same `service` to every UI they
+ * run (window, tray, dashboard), so a change made in one is seen by all. Never imports Electron:
+ * desktop-only effects come in through `onSettingsChanged`.
+ */
+import path from 'node:path'
+import type { AppApi, SystemProxyMode } from '../../common/ipc-contract.ts'
+import type { EngineState, Settings } from '../../common/model.ts'
+import { SettingsStore } from '../config/settings-store.ts'
+import { ProxyEngine } from '../engine/engine.ts'
+import { ProfileStore } from '../profiles/profile-store.ts'
+import type { SecretCodec } from '../profiles/secrets.ts'
+import { createJunctionService } from '../services/junction-service.ts'
+import { HistoryStore } from '../stats/history-store.ts'
+import { RequestLogFile, RequestRing } from '../stats/request-log.ts'
+import { TrafficStats } from '../stats/traffic-stats.ts'
+import { attachSystemProxy } from '../sysproxy/attach.ts'
+import { PacPublisher } from '../sysproxy/pac.ts'
+import type { RuntimeParts } from './parts.ts'
+
+export interface RuntimeOptions {
+  dataDir: string
+  /** Overrides the saved port for this run (0: any free port). */
+  port?: number
+  /** Name or id of the profile to start with, instead of the saved active one; unknown names throw. */
+  profile?: string
+  /** Overrides the saved system-proxy mode for this run. */
+  systemProxy?: SystemProxyMode
+  /** Seals upstream passwords on disk (the desktop app passes the OS keychain). */
+  secrets?: SecretCodec | null
+  log?: (line: string) => void
+  /** Runs after every saved settings change, whichever UI made it (the desktop applies start at login). */
+  onSettingsChanged?: (settings: Settings) => void
+}
+
+export interface Runtime extends RuntimeParts {
+  /** The one implementation of the UI contract; IPC, the tray and the dashboard all call this object. */
+  service: AppApi
+  /** Restores the system proxy, stops the engine (closing connections) and saves history. */
+  stop(): Promise<void>
+}
+
+/** The engine's timeouts in milliseconds, from settings.json's seconds. */
+export function engineTimeouts(timeouts: Settings['timeouts']) {
+  return {
+    connectMs: timeouts.connectSeconds * 1000,
+    responseHeadersMs: timeouts.responseHeadersSeconds * 1000,
+    idleTunnelMs: timeouts.idleTunnelSeconds * 1000,
+    idleClientMs: timeouts.idleClientSeconds * 1000
+  }
+}
+
+function describeState(state: EngineState): string {
+  switch (state.status) {
+    case 'running':
+      return `proxy listening on http://${state.host.includes(':') ? `[${state.host}]` : state.host}:${state.port} — profile "${state.profileName}"`
+    case 'failed':
+      return `proxy failed: ${state.error}`
+    default:
+      return `proxy ${state.status}`
+  }
+}
+
+/** How often traffic history is written to disk: at most this much is lost if Junction is killed. */
+function historyFlushMs(): number {
+  const fromEnv = Number(process.env.JUNCTION_HISTORY_FLUSH_MS)
+  return Number.isInteger(fromEnv) && fromEnv >= 100 ? fromEnv : 15_000
+}
+
+export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
+  const log = options.log ?? ((line: string) => console.log(`[junction] ${line}`))
+  const { dataDir } = options
+  log(`data directory: ${dataDir}`)
+  const settingsOpened = await SettingsStore.open(dataDir)
+  const profilesOpened = await ProfileStore.open(dataDir, options.secrets ?? null)
+  for (const problem of [settingsOpened.problem, profilesOpened.problem])
+    if (problem) log(`config problem: ${problem}`)
+  const settingsStore = settingsOpened.store
+  const settings = settingsStore.get()
+  const profiles = profilesOpened.store
+
+  const wanted = options.profile ?? settings.activeProfileId
+  const profile =
+    profiles.get(wanted) ?? profiles.list().find((p) => p.name.toLowerCase() === wanted.toLowerCase())
+  if (!profile) {
+    const known = profiles
+      .list()
+      .map((p) => `"${p.name}"`)
+      .join(', ')
+    if (options.profile !== undefined)
+      throw new Error(`No profile named "${options.profile}". Profiles: ${known}`)
+    log(`the active profile "${wanted}" no longer exists; using Direct`)
+  }
+
+  const historyOpened = await HistoryStore.open(dataDir)
+  if (historyOpened.problem) log(`history problem: ${historyOpened.problem}`)
+  const history = historyOpened.store
+  const ring = new RequestRing(5000)
+  let logFile: RequestLogFile | null = null
+  if (settings.requestLogFile) {
+    logFile = new RequestLogFile({ dir: path.join(dataDir, 'logs') })
+    await logFile.open()
+  }
+  const stats = new TrafficStats({ history, ring, logFile })
+
+  // Listen address, credentials, timeouts and Via are read here only: a change is saved and applies
+  // from the next start (the Settings view says so).
+  const pac = new PacPublisher()
+  const engine = new ProxyEngine({
+    host: settings.listenHost,
+    port: options.port ?? settings.port,
+    auth: settings.proxyAuth,
+    // @ts-expect-error engine options land with the pipeline rewrite
+    timeouts: engineTimeouts(settings.timeouts),
+    via: settings.via,
+    stats,
+    pac,
+    ...(profile ? { profile } : {})
+  })
+  engine.on('state', (state) => log(describeState(state)))
+  engine.on('failure', (error) => log(`request failed unexpectedly: ${error.message}`))
+  await engine.start()
+  stats.start()
+  history.startAutoFlush(historyFlushMs(), (message) => log(`history not saved: ${message}`))
+  const systemProxy = await attachSystemProxy({
+    dataDir,
+    settings: { ...settings.systemProxy, mode: options.systemProxy ?? settings.systemProxy.mode },
+    engine,
+    pac,
+    log
+  })
+
+  const parts: RuntimeParts = {
+    dataDir,
+    engine,
+    profiles,
+    settings: settingsStore,
+    stats,
+    history,
+    ring,
+    systemProxy
+  }
+  return {
+    ...parts,
+    service: createJunctionService(parts, { onSettingsChanged: options.onSettingsChanged }),
+    async stop() {
+      // The OS stops sending traffic here before the proxy goes away.
+      await systemProxy.detach()
+      await engine.stop()
+      await stats.stop()
+      const saved = await history.stop()
+      if (!saved.ok) log(`history not saved: ${saved.error.message}`)
+    }
+  }
+}

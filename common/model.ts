@@ -172,6 +172,13 @@ export const DIRECT_PROFILE: Profile = Object.freeze({
   defaultAction: { type: 'direct' }
 }) as Profile
 
+/** A timeout in whole seconds; the Settings view reads `minValue`/`maxValue` for its inputs. */
+function seconds(min: number, max: number): z.ZodNumber {
+  const whole = 'must be a whole number of seconds'
+  const range = `must be ${min}–${max} s`
+  return z.number({ error: whole }).int(whole).min(min, range).max(max, range)
+}
+
 export const SettingsSchema = z.object({
   /** Address the proxy listens on. Anything but loopback exposes it to the network. */
   listenHost: z.string().min(1),
@@ -199,13 +206,13 @@ export const SettingsSchema = z.object({
   /** How long Junction waits, in seconds. */
   timeouts: z.object({
     /** Reaching a target or upstream (TCP connect, and the upstream's CONNECT reply). */
-    connectSeconds: z.number().int().min(1, 'must be 1–600 s').max(600, 'must be 1–600 s'),
+    connectSeconds: seconds(1, 600),
     /** From a forwarded request to the response's headers; then the client gets 504. */
-    responseHeadersSeconds: z.number().int().min(1, 'must be 1–3600 s').max(3600, 'must be 1–3600 s'),
+    responseHeadersSeconds: seconds(1, 3600),
     /** A tunnel (CONNECT or WebSocket) with no bytes either way is closed. */
-    idleTunnelSeconds: z.number().int().min(10, 'must be 10–86400 s').max(86400, 'must be 10–86400 s'),
+    idleTunnelSeconds: seconds(10, 86400),
     /** A keep-alive client connection with no request in flight is closed. */
-    idleClientSeconds: z.number().int().min(5, 'must be 5–3600 s').max(3600, 'must be 5–3600 s')
+    idleClientSeconds: seconds(5, 3600)
   }),
   /** Add `Via: 1.1 junction` to forwarded plain-HTTP requests and responses (RFC 9110 §7.6.3). */
   via: z.boolean(),

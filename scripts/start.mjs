@@ -1,4 +1,6 @@
 // `npm start`: the desktop app where it can run, otherwise headless mode with one line saying why.
+// Headless mode runs in this very process (main/serve.ts is imported, its types stripped by Node), so
+// the engine is never a child that a signal to this process could leave behind.
 import { spawn } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
@@ -26,6 +28,7 @@ function desktopUnavailable() {
   return null
 }
 
+/** The desktop app: Electron is a separate runtime, so it runs as a child that follows our signals. */
 function run(command, args) {
   const child = spawn(command, args, { stdio: 'inherit', shell: process.platform === 'win32' })
   for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal))
@@ -35,12 +38,8 @@ function run(command, args) {
 const reason = desktopUnavailable()
 if (reason) {
   console.log(`Junction: cannot open the desktop app because ${reason}; starting headless mode instead.`)
-  const root = path.join(import.meta.dirname, '..')
-  run(process.execPath, [
-    path.join(root, 'scripts/run-ts.mjs'),
-    path.join(root, 'main/serve.ts'),
-    ...process.argv.slice(2)
-  ])
+  // serve.ts reads process.argv.slice(2): the arguments given to this script.
+  await import('../main/serve.ts')
 } else {
   run(process.platform === 'win32' ? 'npx.cmd' : 'npx', [
     'electron-vite',

@@ -1,10 +1,13 @@
 /**
- * Runs Junction's headless mode as a real process (`node main/serve.ts`) and reads its log lines.
+ * Runs Junction's headless mode as a real process (`node main/serve.ts`) and reads its log lines;
+ * on Linux, reads /proc to tell which process holds a listening port and what it has spawned.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
+import { promises as fs } from 'node:fs'
 import path from 'node:path'
 
-export const ENTRY = path.resolve(import.meta.dirname, '../../main/serve.ts')
+export const ROOT = path.resolve(import.meta.dirname, '../..')
+export const ENTRY = path.join(ROOT, 'main/serve.ts')
 
 export interface Running {
   child: ChildProcess
@@ -14,7 +17,12 @@ export interface Running {
 }
 
 export function serve(args: string[], entry = ENTRY, env: NodeJS.ProcessEnv = process.env): Running {
-  const child = spawn(process.execPath, [entry, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env })
+  return runNode([entry, ...args], env)
+}
+
+/** `node ...argv` from the repository root, as an npm script runs it. */
+export function runNode(argv: string[], env: NodeJS.ProcessEnv = process.env): Running {
+  const child = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'], env, cwd: ROOT })
   const lines: string[] = []
   const waiters = new Set<() => void>()
   const collect = (chunk: Buffer): void => {
@@ -62,4 +70,32 @@ export async function serveWithDashboard(
   const proxyPort = Number((await running.waitFor(/proxy listening on http:\/\/127\.0\.0\.1:(\d+)/))[1])
   const dashboardUrl = (await running.waitFor(/dashboard: (http:\/\/127\.0\.0\.1:\d+\/\?token=\S+)/))[1]!
   return { running, proxyPort, dashboardUrl }
+}
+
+/** The pid holding the socket that listens on 127.0.0.1:`port`, found through /proc (Linux only). */
+export async function listeningPid(port: number): Promise<number | null> {
+  const hexPort = port.toString(16).toUpperCase().padStart(4, '0')
+  const table = await fs.readFile('/proc/net/tcp', 'utf8')
+  // Columns: sl, local_address (hex ip:port), rem_address, st (0A = LISTEN), …, inode (10th).
+  const inode = table
+    .split('\n')
+    .map((line) => line.trim().split(/\s+/))
+    .find((f) => f[1] === `0100007F:${hexPort}` && f[3] === '0A')?.[9]
+  if (!inode) return null
+  for (const pid of (await fs.readdir('/proc')).filter((name) => /^\d+$/.test(name))) {
+    const fds = await fs.readdir(`/proc/${pid}/fd`).catch(() => [])
+    for (const fd of fds)
+      if ((await fs.readlink(`/proc/${pid}/fd/${fd}`).catch(() => '')) === `socket:[${inode}]`)
+        return Number(pid)
+  }
+  return null
+}
+
+/** The processes `pid` has spawned and not yet reaped, from every thread's children list (Linux only). */
+export async function childPids(pid: number): Promise<number[]> {
+  const tasks = await fs.readdir(`/proc/${pid}/task`)
+  const lists = await Promise.all(
+    tasks.map((task) => fs.readFile(`/proc/${pid}/task/${task}/children`, 'utf8'))
+  )
+  return lists.join(' ').split(/\s+/).filter(Boolean).map(Number)
 }

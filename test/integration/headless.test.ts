@@ -1,12 +1,21 @@
 /**
- * Headless mode as a user runs it: a real `node main/serve.ts` process with a data directory.
+ * Headless mode as a user runs it: a real `node main/serve.ts` process (and `npm start`'s command)
+ * with a data directory.
  */
 import { promises as fs } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { proxyGet } from '../harness/client.ts'
-import { ENTRY, serve, type Running } from '../harness/headless-process.ts'
+import {
+  childPids,
+  ENTRY,
+  listeningPid,
+  ROOT,
+  runNode,
+  serve,
+  type Running
+} from '../harness/headless-process.ts'
 import { startOrigin, type Origin } from '../harness/origin.ts'
 import { HistoryStore } from '../../main/stats/history-store.ts'
 
@@ -142,20 +151,40 @@ describe('traffic history', () => {
   })
 })
 
-describe('npm start without a desktop', () => {
-  it('says in one line why the desktop app cannot open and starts headless mode', async () => {
-    const dir = await freshDataDir()
-    const start = path.resolve(import.meta.dirname, '../../scripts/start.mjs')
-    // No display: the app cannot open a window whether or not the Electron runtime is installed.
-    const env = { ...process.env, DISPLAY: '', WAYLAND_DISPLAY: '' }
-    running = serve(['--port', '0', '--data-dir', dir], start, env)
-    const [line] = await running.waitFor(
-      /^Junction: cannot open the desktop app because .*; starting headless mode instead\.$/
-    )
-    expect(line).toMatch(/the Electron runtime is not installed|there is no display/)
-    const [, port] = await running.waitFor(/proxy listening on http:\/\/127\.0\.0\.1:(\d+)/)
-    expect((await proxyGet(Number(port), `${origin.url}/echo`)).status).toBe(200)
-    running.child.kill('SIGTERM')
-    expect(await running.exited).toBe(0)
-  })
+/** The `node` command an npm script runs (its last `&&` step), as arguments for `node`. */
+async function scriptArgv(name: 'start' | 'serve'): Promise<string[]> {
+  const pkg = JSON.parse(await fs.readFile(path.join(ROOT, 'package.json'), 'utf8')) as {
+    scripts: Record<string, string>
+  }
+  const [command, ...argv] = pkg.scripts[name]!.split(' && ').at(-1)!.split(' ')
+  expect(command).toBe('node')
+  return argv
+}
+
+// Killing the process a user started must stop the engine: it may not run in a child of it.
+describe.skipIf(process.platform !== 'linux')('one process', () => {
+  it.each(['serve', 'start'] as const)(
+    'npm %s runs the engine in the process it starts, with no child, and SIGTERM stops it',
+    async (script) => {
+      const dir = await freshDataDir()
+      // No display: npm start falls back to headless mode whether or not Electron is installed.
+      const env = { ...process.env, DISPLAY: '', WAYLAND_DISPLAY: '' }
+      running = runNode([...(await scriptArgv(script)), '--port', '0', '--data-dir', dir], env)
+      if (script === 'start') {
+        const [line] = await running.waitFor(
+          /^Junction: cannot open the desktop app because .*; starting headless mode instead\.$/
+        )
+        expect(line).toMatch(/the Electron runtime is not installed|there is no display/)
+      }
+      const [, port] = await running.waitFor(/proxy listening on http:\/\/127\.0\.0\.1:(\d+)/)
+      expect((await proxyGet(Number(port), `${origin.url}/echo`)).status).toBe(200)
+      const pid = running.child.pid!
+      expect(await listeningPid(Number(port)), running.lines.join('\n')).toBe(pid)
+      expect(await childPids(pid)).toEqual([])
+      running.child.kill('SIGTERM')
+      expect(await running.exited).toBe(0)
+      expect(running.lines.at(-1)).toBe('[junction] proxy stopped')
+      expect(await listeningPid(Number(port))).toBeNull()
+    }
+  )
 })

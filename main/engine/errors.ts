@@ -4,7 +4,7 @@
  * numbers with no explanation, so Junction answers with 502 or 504, a one-line text body saying what
  * failed and why, and an `X-Junction-Error` header whose value is a stable code for scripts and tests.
  */
-import { STATUS_CODES } from 'node:http'
+import { STATUS_CODES, type ServerResponse } from 'node:http'
 
 export type JunctionErrorCode =
   | 'blocked'
@@ -20,6 +20,11 @@ export type JunctionErrorCode =
   | 'upstream-bad-response'
   | 'upstream-error'
   | 'target-error'
+  | 'idle-timeout'
+  | 'loop-detected'
+  | 'bad-request'
+  | 'not-a-proxy-request'
+  | 'proxy-auth-required'
 
 export const ERROR_HEADER = 'X-Junction-Error'
 
@@ -126,8 +131,13 @@ function reply(status: number, code: JunctionErrorCode, message: string): ErrorR
 }
 
 /** A complete raw HTTP/1.1 response that closes the connection; used on sockets before a tunnel opens. */
-export function rawErrorResponse(reply: ErrorReply, extraHeaders: Record<string, string> = {}): string {
-  const body = `${reply.message}\n`
+export function rawErrorResponse(
+  reply: ErrorReply,
+  extraHeaders: Record<string, string> = {},
+  newline = true
+): string {
+  // A rule's block text is sent exactly as written; Junction's own messages end in a newline.
+  const body = newline ? `${reply.message}\n` : reply.message
   const headers: Record<string, string> = {
     'Content-Type': 'text/plain; charset=utf-8',
     'Content-Length': String(Buffer.byteLength(body)),
@@ -146,4 +156,24 @@ export function parseRawStatus(raw: string): { status: number; text: string; jun
   const m = /^HTTP\/1\.[01] (\d{3}) ?([^\r\n]*)\r\n/.exec(raw)
   if (!m) return null
   return { status: Number(m[1]), text: m[2] ?? '', junction: /\r\nx-junction-error:/i.test(raw) }
+}
+
+/**
+ * Answers with a text body and `X-Junction-Error`. The headers are set one by one (not passed to
+ * writeHead) so that the response still reports its error code to statistics when it closes.
+ */
+export function writeTextReply(
+  res: ServerResponse,
+  reply: ErrorReply,
+  extraHeaders: Record<string, string> = {},
+  newline = true
+): void {
+  if (res.headersSent || res.destroyed) return
+  const body = newline ? `${reply.message}\n` : reply.message
+  res.setHeader('Content-Type', 'text/plain; charset=utf-8')
+  res.setHeader('Content-Length', Buffer.byteLength(body))
+  res.setHeader(ERROR_HEADER, reply.code)
+  for (const [name, value] of Object.entries(extraHeaders)) res.setHeader(name, value)
+  res.writeHead(reply.status)
+  res.end(body)
 }

@@ -1,8 +1,7 @@
 /**
- * Hop-by-hop header removal for requests Junction forwards (RFC 9110 §7.6.1): the fixed list below,
- * `Proxy-Connection` (a pre-standard header still sent by some clients, see RFC 9110 §7.6.1 note), and
- * every header the client named in its `Connection` header. proxy-chain removes only a fixed list and
- * forwards `Proxy-Connection` and Connection-named headers to the target.
+ * Hop-by-hop header removal for messages Junction forwards (RFC 9110 §7.6.1): the fixed list below,
+ * `Proxy-Connection` (a pre-standard header some clients still send) and every header the sender named
+ * in its `Connection` header. `Trailer` is end-to-end (RFC 9110 §6.6.2) and is kept, so trailers pass.
  */
 const ALWAYS = new Set([
   'connection',
@@ -11,16 +10,16 @@ const ALWAYS = new Set([
   'proxy-authenticate',
   'proxy-authorization',
   'te',
-  'trailer',
   'transfer-encoding',
   'upgrade'
 ])
 
 /**
- * Removes hop-by-hop headers from a Node `rawHeaders` array in place (name, value, name, value …).
- * In place because proxy-chain reads `request.rawHeaders` itself after Junction's hook returns.
+ * Removes hop-by-hop headers from a Node `rawHeaders` array (name, value, name, value …) in place.
+ * With `upgrade`, the `Upgrade` header stays and `Connection: Upgrade` is the only Connection
+ * header, as the next hop needs them to switch protocols (RFC 9110 §7.8).
  */
-export function stripHopByHop(rawHeaders: string[]): void {
+export function stripHopByHop(rawHeaders: string[], upgrade = false): void {
   let named: Set<string> | null = null
   for (let i = 0; i < rawHeaders.length; i += 2) {
     if (rawHeaders[i]!.toLowerCase() !== 'connection') continue
@@ -32,9 +31,10 @@ export function stripHopByHop(rawHeaders: string[]): void {
   let write = 0
   for (let read = 0; read < rawHeaders.length; read += 2) {
     const name = rawHeaders[read]!.toLowerCase()
-    if (ALWAYS.has(name) || named?.has(name)) continue
+    if (!(upgrade && name === 'upgrade') && (ALWAYS.has(name) || named?.has(name))) continue
     rawHeaders[write++] = rawHeaders[read]!
     rawHeaders[write++] = rawHeaders[read + 1]!
   }
   rawHeaders.length = write
+  if (upgrade) rawHeaders.push('Connection', 'Upgrade')
 }

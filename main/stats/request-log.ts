@@ -17,7 +17,7 @@ import { redactUrl } from '../engine/upstream.ts'
  */
 export class RequestRing {
   readonly capacity: number
-  /** at, connectionId, port, status, up, down, durationMs per entry. */
+  /** at, connectionId, port, status, up, down, durationMs, rewritten per entry. */
   private readonly numbers: Float64Array
   /** method, host, error, profileId, ruleId, route per entry. */
   private readonly strings: (string | null)[]
@@ -26,12 +26,12 @@ export class RequestRing {
 
   constructor(capacity = 5000) {
     this.capacity = capacity
-    this.numbers = new Float64Array(capacity * 7)
+    this.numbers = new Float64Array(capacity * 8)
     this.strings = new Array<string | null>(capacity * 6).fill(null)
   }
 
   push(e: RequestLogEntry): void {
-    const n = this.next * 7
+    const n = this.next * 8
     const numbers = this.numbers
     numbers[n] = e.at
     numbers[n + 1] = e.connectionId
@@ -40,6 +40,7 @@ export class RequestRing {
     numbers[n + 4] = e.up
     numbers[n + 5] = e.down
     numbers[n + 6] = e.durationMs
+    numbers[n + 7] = e.rewritten
     const s = this.next * 6
     const strings = this.strings
     strings[s] = e.method
@@ -94,7 +95,7 @@ export class RequestRing {
     let text = ''
     for (let i = 0; i < this.count; i++) {
       const slot = (this.next - this.count + i + this.capacity) % this.capacity
-      const n = slot * 7
+      const n = slot * 8
       const s = slot * 6
       const at = numbers[n]!
       if (at !== lastAt) atJson = String((lastAt = at))
@@ -102,13 +103,13 @@ export class RequestRing {
         `{"at":${atJson},"connectionId":${numbers[n + 1]},"method":${q(strings[s])},"host":${q(strings[s + 1])},` +
         `"port":${numbers[n + 2]},"status":${numbers[n + 3]},"error":${q(strings[s + 2])},` +
         `"profileId":${q(strings[s + 3])},"ruleId":${q(strings[s + 4])},"route":${q(strings[s + 5])},` +
-        `"up":${numbers[n + 4]},"down":${numbers[n + 5]},"durationMs":${numbers[n + 6]}}\n`
+        `"up":${numbers[n + 4]},"down":${numbers[n + 5]},"durationMs":${numbers[n + 6]},"rewritten":${numbers[n + 7]}}\n`
     }
     return text
   }
 
   private entry(slot: number): RequestLogEntry {
-    const n = slot * 7
+    const n = slot * 8
     const s = slot * 6
     const numbers = this.numbers
     const strings = this.strings
@@ -125,7 +126,8 @@ export class RequestRing {
       route: strings[s + 5]!,
       up: numbers[n + 4]!,
       down: numbers[n + 5]!,
-      durationMs: numbers[n + 6]!
+      durationMs: numbers[n + 6]!,
+      rewritten: numbers[n + 7]!
     }
   }
 }

@@ -5,12 +5,11 @@
  * (Junction → client), request and response headers included, as the client's own counters would
  * show. For a tunnel that is everything inside it plus the CONNECT exchange. These are read from the
  * socket (`bytesRead`/`bytesWritten`), so they are exact whether the target was reached directly,
- * through an upstream or not at all, where proxy-chain's target counters are empty.
+ * through an upstream or not at all.
  *
  * Bytes are attributed to history when a connection's next request starts, every tick (1 s) and at
  * close, to the host, profile and route of the request then under way. The final counters come from
- * proxy-chain's `connectionClosed` event, which reads them anyway, rather than from another 'close'
- * listener per connection.
+ * the engine's one 'close' listener per connection.
  */
 import { EventEmitter } from 'node:events'
 import type { Socket } from 'node:net'
@@ -29,7 +28,8 @@ export interface RequestInfo {
   method: string
   host: string
   port: number
-  kind: 'http' | 'connect'
+  /** `upgrade`: a plain-HTTP request that switched protocols; like a tunnel, it is logged when it closes. */
+  kind: 'http' | 'connect' | 'upgrade'
   profileId: string
   ruleId: string | null
   route: RouteLabel
@@ -39,6 +39,8 @@ export interface RequestInfo {
 export interface Reply {
   status: number
   code: string | null
+  /** Header edits applied to the request and its response. */
+  rewritten?: number
 }
 
 /** A request's own fields, kept apart only when the next request on its connection started first. */
@@ -63,7 +65,7 @@ export class ConnectionRecord implements RequestInfo {
   method!: string
   host!: string
   port!: number
-  kind!: 'http' | 'connect'
+  kind!: 'http' | 'connect' | 'upgrade'
   profileId!: string
   ruleId!: string | null
   route!: RouteLabel
@@ -89,7 +91,7 @@ export class ConnectionRecord implements RequestInfo {
   constructor(id: number, socket: Socket, info: RequestInfo, now: number) {
     this.id = id
     this.socket = socket
-    // Cached by Node once read (proxy-chain reads it for every connection), so this costs no syscall.
+    // Cached by Node once read (the engine reads it for every connection), so this costs no syscall.
     this.clientAddress = socket.remoteAddress
     this.clientPort = socket.remotePort
     this.startedAt = now
@@ -223,7 +225,7 @@ export class TrafficStats extends EventEmitter<Events> {
     const now = this.now()
     this.account(record, now, bytesRead, bytesWritten)
     const socket = record.socket!
-    if (record.requestOpen && record.kind === 'connect') {
+    if (record.requestOpen && record.kind !== 'http') {
       record.requestOpen = false
       this.log(record, record, tunnelReply(socket), bytesRead, bytesWritten, now)
     }
@@ -266,7 +268,8 @@ export class TrafficStats extends EventEmitter<Events> {
       route: request.route,
       up,
       down,
-      durationMs: now - request.requestAt
+      durationMs: now - request.requestAt,
+      rewritten: reply.rewritten ?? 0
     }
     this.ring?.push(entry)
     this.logFile?.write(entry)

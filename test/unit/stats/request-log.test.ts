@@ -18,7 +18,8 @@ const entry = (i: number, host = `h${i}.test`): RequestLogEntry => ({
   route: 'direct',
   up: 10,
   down: 20,
-  durationMs: 1
+  durationMs: 1,
+  rewritten: i % 3
 })
 
 describe('RequestRing', () => {

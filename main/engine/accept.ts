@@ -1,0 +1,191 @@
+/**
+ * Stage 1 of a request's path, and the path itself. Every request Junction's server receives enters
+ * here as one of four kinds, and each handler below reads as the stages it goes through:
+ *
+ *   accept (credentials, target, loop check) → route → account → modify (answer or edit) → transport
+ *
+ * - plain HTTP with an absolute URI (`GET http://host/path`), including `Expect: 100-continue`;
+ * - origin-form requests (`GET /proxy.pac`) are for Junction itself;
+ * - CONNECT (`CONNECT host:443`) opens a tunnel;
+ * - Upgrade (`GET http://host/ws` with `Upgrade: websocket`) switches protocols into a tunnel.
+ */
+import { timingSafeEqual } from 'node:crypto'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
+import type { Accounting, ClientConnection, JunctionResponse } from './account.ts'
+import { rawErrorResponse, writeTextReply, type ErrorReply } from './errors.ts'
+import type { LoopGuard } from './loop-guard.ts'
+import { answerHttp, answerRaw } from './modify.ts'
+import { route, type Routing } from './route.ts'
+import type { Transport } from './transport.ts'
+import type { Target } from './upstream-connect.ts'
+import { servePac, type PacPublisher } from '../sysproxy/pac.ts'
+
+export interface ProxyAuth {
+  username: string
+  password: string
+}
+
+export interface AcceptDeps {
+  auth: ProxyAuth | null
+  /** The routing in force when a request arrives (profile switches swap it). */
+  routing: () => Routing
+  accounting: Accounting
+  transport: Transport
+  loop: LoopGuard
+  pac: PacPublisher | null
+}
+
+const CHALLENGE = 'Proxy-Authenticate'
+const AUTH_REQUIRED: ErrorReply = {
+  status: 407,
+  code: 'proxy-auth-required',
+  message: 'Junction requires a proxy username and password.'
+}
+
+export class Accept {
+  private readonly deps: AcceptDeps
+
+  constructor(deps: AcceptDeps) {
+    this.deps = deps
+  }
+
+  /** A plain-HTTP request: for a target (absolute URI) or for Junction itself (origin form). */
+  onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    if (req.url?.startsWith('/')) return this.serveOwn(req, res)
+    const response = res as JunctionResponse
+    if (!this.authorized(req)) return void writeTextReply(res, AUTH_REQUIRED, { [CHALLENGE]: 'Basic realm="Junction"' })
+    const target = parseHttpTarget(req.url)
+    if (!target) return void writeTextReply(res, badTarget(req.url))
+    if (this.deps.loop.isLoop(target.hostname, target.port, req.headers.via))
+      return void writeTextReply(res, this.deps.loop.reply(target))
+
+    const routed = route(this.deps.routing(), target.hostname, target.port, true)
+    this.deps.accounting.httpStarted(req, response, target.hostname, target.port, routed)
+    if (answerHttp(routed, res)) return
+    this.deps.transport.forwardHttp(req, response, target, routed)
+  }
+
+  /** A CONNECT request: a tunnel to `host:port`. */
+  onConnect = (req: IncomingMessage, socket: Socket, head: Buffer): void => {
+    if (!this.authorized(req))
+      return void socket.end(rawErrorResponse(AUTH_REQUIRED, { [CHALLENGE]: 'Basic realm="Junction"' }))
+    const target = parseConnectTarget(req.url)
+    if (!target) return void socket.end(rawErrorResponse(badTarget(req.url)))
+    if (this.deps.loop.isLoop(target.hostname, target.port, req.headers.via))
+      return void socket.end(rawErrorResponse(this.deps.loop.reply(target)))
+
+    const routed = route(this.deps.routing(), target.hostname, target.port, false)
+    this.deps.accounting.tunnelStarted(req, target.hostname, target.port, 'connect', routed)
+    if (answerRaw(routed, socket)) return void this.told(socket, routed.decision)
+    this.deps.transport.openTunnel(req, this.deps.accounting.connection(socket), head, target, routed)
+  }
+
+  /** A request to switch protocols (WebSocket): routed like plain HTTP, then carried as a tunnel. */
+  onUpgrade = (req: IncomingMessage, socket: Socket, head: Buffer): void => {
+    if (!this.authorized(req))
+      return void socket.end(rawErrorResponse(AUTH_REQUIRED, { [CHALLENGE]: 'Basic realm="Junction"' }))
+    const target = parseHttpTarget(req.url)
+    if (!target) return void socket.end(rawErrorResponse(badTarget(req.url)))
+    if (this.deps.loop.isLoop(target.hostname, target.port, req.headers.via))
+      return void socket.end(rawErrorResponse(this.deps.loop.reply(target)))
+
+    const routed = route(this.deps.routing(), target.hostname, target.port, true)
+    this.deps.accounting.tunnelStarted(req, target.hostname, target.port, 'upgrade', routed)
+    if (answerRaw(routed, socket)) return void this.told(socket, routed.decision)
+    this.deps.transport.forwardUpgrade(req, this.deps.accounting.connection(socket), head, target, routed)
+  }
+
+  /** A request Node could not parse: a specific answer, then the connection closes. */
+  onClientError = (error: NodeJS.ErrnoException, socket: Socket): void => {
+    if (error.code === 'ECONNRESET' || !socket.writable) return void socket.destroy()
+    const reply: ErrorReply =
+      error.code === 'HPE_HEADER_OVERFLOW'
+        ? { status: 431, code: 'bad-request', message: 'The request headers are too large (limit 64 KiB).' }
+        : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' || error.code === 'HPE_HEADERS_TIMEOUT'
+          ? { status: 408, code: 'bad-request', message: 'The request headers did not arrive in time.' }
+          : {
+              status: 400,
+              code: 'bad-request',
+              message: `Junction could not parse the request (${error.code ?? error.message}).`
+            }
+    socket.end(rawErrorResponse(reply))
+    socket.destroySoon()
+  }
+
+  /** A keep-alive client connection stayed idle past its timeout. */
+  onIdleClient = (socket: Socket): void => {
+    this.deps.accounting.close(this.deps.accounting.connection(socket), 'idle timeout')
+  }
+
+  private told(socket: Socket, decision: { action: string; status?: number }): void {
+    const connection: ClientConnection = this.deps.accounting.connection(socket)
+    connection.reply =
+      decision.action === 'block' ? { status: decision.status!, code: 'blocked' } : { status: 0, code: 'rejected' }
+  }
+
+  private authorized(req: IncomingMessage): boolean {
+    const auth = this.deps.auth
+    if (!auth) return true
+    const given = parseBasicAuth(req.headers['proxy-authorization'])
+    return given !== null && sameSecret(given.username, auth.username) && sameSecret(given.password, auth.password)
+  }
+
+  /** A request for Junction itself rather than for a target: the PAC file, or a short explanation. */
+  private serveOwn(req: IncomingMessage, res: ServerResponse): void {
+    if (servePac(req, res, this.deps.pac?.current ?? null)) return
+    writeTextReply(res, {
+      status: 400,
+      code: 'not-a-proxy-request',
+      message: 'This is the Junction proxy. Configure it as an HTTP/HTTPS proxy; /proxy.pac serves its PAC file.'
+    })
+  }
+}
+
+function badTarget(url: string | undefined): ErrorReply {
+  const shown = (url ?? '').slice(0, 200)
+  return /^https:/i.test(shown)
+    ? { status: 400, code: 'bad-request', message: `Send https:// requests as CONNECT tunnels, not as "${shown}".` }
+    : { status: 400, code: 'bad-request', message: `The request target "${shown}" is not a valid http:// URL.` }
+}
+
+/** The target of an absolute-form request; `ws://` is accepted as `http://`. */
+function parseHttpTarget(url: string | undefined): Target | null {
+  if (!url) return null
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    return null
+  }
+  if ((parsed.protocol !== 'http:' && parsed.protocol !== 'ws:') || !parsed.hostname) return null
+  const absolute = parsed.protocol === 'ws:' ? `http:${url.slice(3)}` : url
+  return { hostname: parsed.hostname, port: parsed.port ? Number(parsed.port) : 80, url: absolute }
+}
+
+/** `host:port` of a CONNECT request; null when it cannot be parsed. */
+function parseConnectTarget(url: string | undefined): Target | null {
+  try {
+    const parsed = new URL(`connect://${url ?? ''}`)
+    if (!parsed.hostname || !parsed.port) return null
+    return { hostname: parsed.hostname, port: Number(parsed.port), url: `http://${parsed.host}/` }
+  } catch {
+    return null
+  }
+}
+
+function parseBasicAuth(header: string | undefined): { username: string; password: string } | null {
+  const m = header ? /^basic\s+(\S+)$/i.exec(header) : null
+  if (!m) return null
+  const decoded = Buffer.from(m[1]!, 'base64').toString()
+  const colon = decoded.indexOf(':')
+  return colon === -1
+    ? { username: decoded, password: '' }
+    : { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) }
+}
+
+function sameSecret(given: string, expected: string): boolean {
+  const a = Buffer.from(given)
+  const b = Buffer.from(expected)
+  return a.length === b.length && timingSafeEqual(a, b)
+}

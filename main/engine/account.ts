@@ -1,0 +1,133 @@
+/**
+ * Stage 5 of a request's path: statistics. Each client connection gets an id and one 'close'
+ * listener that hands its final byte counters to TrafficStats; each request is reported when it is
+ * routed and, for plain HTTP, when its response is done or abandoned; a tunnel (CONNECT or Upgrade) is
+ * reported when its connection closes, with what its client was told.
+ */
+import { ServerResponse, type IncomingMessage } from 'node:http'
+import type { Socket } from 'node:net'
+import type { ConnectionRecord, Reply, TrafficStats } from '../stats/traffic-stats.ts'
+import { ERROR_HEADER } from './errors.ts'
+import type { Routed } from './route.ts'
+
+/** One client connection: its id and, for a tunnel, what its client was told. */
+export interface ClientConnection {
+  id: number
+  socket: Socket
+  /** Set once a tunnel's client has been answered (200, 101 or an error); null before. */
+  reply: Reply | null
+}
+
+/**
+ * Junction's response class (passed to `http.createServer`): a response closes once, done or
+ * abandoned, and reports it from `emit` rather than through a 'close' listener per response — one
+ * more listener turns the response's own 'close' listeners, which stream plumbing adds and removes on
+ * every request, into arrays, and that cost more than the statistics (BENCHMARKS.md).
+ */
+export class JunctionResponse extends ServerResponse {
+  /** Set when statistics are on and the request was routed. */
+  record: ConnectionRecord | null = null
+  seq = 0
+  stats: TrafficStats | null = null
+  /** Header edits applied to the request and this response. */
+  rewritten = 0
+  /** Why a response that had started was cut short (the target failed mid-body), for the log. */
+  failure: string | null = null
+
+  override emit(event: string | symbol, ...args: unknown[]): boolean {
+    if (event === 'close' && this.record) this.report()
+    return super.emit(event, ...args)
+  }
+
+  private report(): void {
+    const record = this.record!
+    this.record = null
+    const code = this.failure ?? this.getHeader(ERROR_HEADER)
+    this.stats!.requestFinished(record, this.seq, {
+      status: this.headersSent ? this.statusCode : 0,
+      code: typeof code === 'string' ? code : null,
+      rewritten: this.rewritten
+    })
+  }
+}
+
+export class Accounting {
+  private nextId = 1
+  private readonly bySocket = new WeakMap<Socket, ClientConnection>()
+  /** Open client connections, for closing them all when the engine stops. */
+  readonly open = new Set<ClientConnection>()
+
+  private readonly stats: TrafficStats | null
+
+  constructor(stats: TrafficStats | null) {
+    this.stats = stats
+  }
+
+  /** A new client connection. */
+  connected(socket: Socket): ClientConnection {
+    const connection: ClientConnection = { id: this.nextId++, socket, reply: null }
+    this.bySocket.set(socket, connection)
+    this.open.add(connection)
+    socket.once('close', () => {
+      this.open.delete(connection)
+      this.stats?.connectionClosed(connection.id, socket.bytesRead, socket.bytesWritten, () =>
+        tunnelReply(connection)
+      )
+    })
+    return connection
+  }
+
+  connection(socket: Socket): ClientConnection {
+    // Every socket reaches the server's 'connection' event before any request on it.
+    return this.bySocket.get(socket)!
+  }
+
+  /** A plain-HTTP request has been routed: its response reports the end. */
+  httpStarted(req: IncomingMessage, res: JunctionResponse, hostname: string, port: number, routed: Routed): void {
+    if (!this.stats) return
+    const record = this.started(req, hostname, port, 'http', routed)
+    res.stats = this.stats
+    res.record = record
+    res.seq = record.seq
+  }
+
+  /** A CONNECT or Upgrade has been routed: it is reported when its connection closes. */
+  tunnelStarted(
+    req: IncomingMessage,
+    hostname: string,
+    port: number,
+    kind: 'connect' | 'upgrade',
+    routed: Routed
+  ): void {
+    if (this.stats) this.started(req, hostname, port, kind, routed)
+  }
+
+  /** Closes a connection for a reason shown in Connections (`idle timeout`, …). */
+  close(connection: ClientConnection, reason: string): void {
+    if (!this.stats?.closeConnection(connection.id, reason)) connection.socket.destroy()
+  }
+
+  private started(
+    req: IncomingMessage,
+    hostname: string,
+    port: number,
+    kind: 'http' | 'connect' | 'upgrade',
+    routed: Routed
+  ): ConnectionRecord {
+    const socket = req.socket
+    return this.stats!.requestStarted(socket, this.connection(socket).id, {
+      method: req.method ?? 'GET',
+      host: hostname,
+      port,
+      kind,
+      profileId: routed.profile.id,
+      ruleId: routed.rule?.rule.id ?? null,
+      route: routed.label
+    })
+  }
+}
+
+/** What a tunnel's client was told: the recorded reply, else 200 once bytes flowed. */
+function tunnelReply(connection: ClientConnection): Reply {
+  return connection.reply ?? { status: connection.socket.bytesWritten > 0 ? 200 : 0, code: null }
+}

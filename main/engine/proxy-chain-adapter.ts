@@ -1,0 +1,74 @@
+/**
+ * The one place Junction relies on proxy-chain beyond its documented options: CONNECT tunnels through
+ * upstream proxies (HTTP CONNECT inside HTTP/HTTPS, SOCKS4/4a/5/5h) are handed to a proxy-chain
+ * `Server` that never listens, through its public `onConnect(request, socket, head)` method, and the
+ * upstream comes back from `prepareRequestFunction` as `upstreamProxyUrl`.
+ *
+ * Two behaviours of proxy-chain 3.0.1 are relied upon, and test/integration/proxy-chain-pin.test.ts
+ * fails if an upgrade changes either:
+ * - `onConnect` answers the client itself: `200 Connection Established`, or a raw error reply with
+ *   one of its own statuses (590–599) written with `socket.end(text)`;
+ * - the tunnel's sockets close each other, so destroying the client's socket ends the upstream one.
+ * The raw 59x replies are reworded into Junction's readable errors by wrapping that one socket's
+ * `end` before the hand-over; nothing else of proxy-chain is touched.
+ */
+import type { IncomingMessage } from 'node:http'
+import type { LookupFunction, Socket } from 'node:net'
+import { Server, type PrepareRequestFunctionResult } from 'proxy-chain'
+import { parseRawStatus, rawErrorResponse, replyForProxyChainStatus, type FailureContext } from './errors.ts'
+import type { UpstreamConnector } from './upstream-connect.ts'
+import type { Reply } from '../stats/traffic-stats.ts'
+
+export class UpstreamTunnels {
+  private readonly chain: Server
+  /** The upstream decided for each CONNECT handed over, read back by prepareRequestFunction. */
+  private readonly decided = new WeakMap<IncomingMessage, PrepareRequestFunctionResult>()
+
+  constructor(onUnexpected: (error: Error) => void) {
+    this.chain = new Server({
+      // Junction has authenticated the client already; this only passes the decided upstream on.
+      prepareRequestFunction: ({ request }) => this.decided.get(request),
+      authRealm: 'Junction'
+    })
+    this.chain.on('requestFailed', ({ error }: { error: Error }) => onUnexpected(error))
+  }
+
+  /**
+   * Opens a tunnel for `request` through `upstream`. `told` learns what the client was answered when
+   * it was an error; a tunnel that opened has written `200 Connection Established`.
+   */
+  open(
+    request: IncomingMessage,
+    socket: Socket,
+    head: Buffer,
+    upstream: UpstreamConnector,
+    lookup: LookupFunction | undefined,
+    failure: FailureContext,
+    told: (reply: Reply) => void
+  ): void {
+    this.decided.set(request, {
+      upstreamProxyUrl: upstream.url,
+      ...(upstream.httpsAgent ? { httpsAgent: upstream.httpsAgent } : {}),
+      ...(lookup ? { dnsLookup: lookup as never } : {})
+    })
+    // Junction's own credentials are not proxy-chain's business (it would parse them again).
+    delete request.headers['proxy-authorization']
+    rewordErrors(socket, failure, told)
+    void this.chain.onConnect(request, socket as never, head)
+  }
+}
+
+/** Rewrites the raw 59x reply proxy-chain may end `socket` with into Junction's readable one. */
+function rewordErrors(socket: Socket, failure: FailureContext, told: (reply: Reply) => void): void {
+  const end = socket.end
+  socket.end = function (this: Socket, ...args: unknown[]) {
+    const [chunk] = args
+    const parsed = typeof chunk === 'string' ? parseRawStatus(chunk) : null
+    if (parsed && !parsed.junction) {
+      const reply = replyForProxyChainStatus(parsed.status, parsed.text, failure)
+      told(reply ? { status: reply.status, code: reply.code } : { status: parsed.status, code: null })
+      if (reply) return (end as (text: string) => Socket).call(this, rawErrorResponse(reply))
+    }
+    return (end as (...a: unknown[]) => Socket).apply(this, args)
+  } as typeof socket.end
+}

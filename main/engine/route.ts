@@ -1,0 +1,60 @@
+/**
+ * Stage 2 of a request's path: which rule decides, and through which upstream it goes.
+ *
+ * A `Routing` is built once per profile change (rules compiled into indexes, one connector per
+ * upstream) and swapped whole, so a request that has started keeps the routing it was given.
+ */
+import type { Decision, Profile, Rewrite, Upstream } from '../../common/model.ts'
+import { compileProfile, type CompiledRule, type CompiledRules } from '../rules/compile.ts'
+import { createUpstreamConnector, type UpstreamConnector } from './upstream-connect.ts'
+
+export interface Routing {
+  profile: Profile
+  rules: CompiledRules
+  upstreams: Map<string, UpstreamConnector>
+}
+
+/** Where one request or tunnel goes, as decided by the active profile. */
+export interface Routed {
+  profile: Profile
+  decision: Decision
+  rule: CompiledRule | null
+  /** Set when the decision is `upstream`. */
+  upstream: UpstreamConnector | null
+  /** The deciding rule's header edits, if any. */
+  rewrite: Rewrite | null
+  /** How the route is shown in statistics: `direct`, an upstream id, `block` or `reject`. */
+  label: string
+}
+
+export interface RouteTimeouts {
+  connectMs: number
+}
+
+export function buildRouting(profile: Profile, timeouts: RouteTimeouts): Routing {
+  const upstreams = new Map<string, UpstreamConnector>(
+    profile.upstreams.map((u: Upstream) => [u.id, createUpstreamConnector(u, timeouts.connectMs)])
+  )
+  return { profile, rules: compileProfile(profile), upstreams }
+}
+
+export function route(routing: Routing, hostname: string, port: number, isHttp: boolean): Routed {
+  const { decision, rule } = routing.rules.match({ hostname, port, isHttp })
+  const upstream = decision.action === 'upstream' ? (routing.upstreams.get(decision.upstreamId) ?? null) : null
+  if (decision.action === 'upstream' && !upstream)
+    // Profiles are validated on save, so this means a bug, not bad input.
+    throw new Error(`Profile "${routing.profile.name}" has no upstream "${decision.upstreamId}"`)
+  return {
+    profile: routing.profile,
+    decision,
+    rule,
+    upstream,
+    rewrite: rule?.rule.rewrite ?? null,
+    label: decision.action === 'upstream' ? decision.upstreamId : decision.action
+  }
+}
+
+/** Closes the upstreams' pooled connections of a routing that is no longer used. */
+export function retireRouting(routing: Routing): void {
+  for (const connector of routing.upstreams.values()) connector.close()
+}

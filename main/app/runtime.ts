@@ -112,7 +112,6 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     host: settings.listenHost,
     port: options.port ?? settings.port,
     auth: settings.proxyAuth,
-    // @ts-expect-error engine options land with the pipeline rewrite
     timeouts: engineTimeouts(settings.timeouts),
     via: settings.via,
     stats,

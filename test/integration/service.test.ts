@@ -63,7 +63,8 @@ describe('service', () => {
   it('create a profile, make it active, and traffic follows it', async () => {
     const port = app.engine.port!
     const viaDirect = await proxyGet(port, `${world.origin.url}/echo`)
-    expect(JSON.parse(viaDirect.body.toString()).headers.via).toBeUndefined()
+    // Only Junction's own Via (on by default): the request went straight to the origin.
+    expect(JSON.parse(viaDirect.body.toString()).headers.via).toMatch(/^1\.1 junction\S*$/)
 
     const saved = await call<Profile>('saveProfile', work())
     expect(saved.upstreams[0]!.password).toBe(SECRET_PLACEHOLDER)
@@ -151,5 +152,20 @@ describe('service', () => {
   it('deleting the active profile falls back to Direct', async () => {
     await call('deleteProfile', 'work')
     expect(app.engine.state).toMatchObject({ profileId: 'direct' })
+  })
+})
+
+describe('runtime', () => {
+  it('passes settings.json to the engine: "via": false sends no Via header', async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'junction-runtime-'))
+    await fs.writeFile(path.join(dir, 'settings.json'), JSON.stringify({ version: 1, port: 0, via: false }))
+    const runtime = await startRuntime({ dataDir: dir, log: () => undefined })
+    try {
+      const res = await proxyGet(runtime.engine.port!, `${world.origin.url}/echo`)
+      expect(JSON.parse(res.body.toString()).headers.via).toBeUndefined()
+    } finally {
+      await runtime.stop()
+      await fs.rm(dir, { recursive: true, force: true })
+    }
   })
 })

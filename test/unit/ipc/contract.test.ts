@@ -92,12 +92,25 @@ describe('IPC handlers', () => {
       name: '',
       upstreams: 'none'
     })
+    // A profile is checked whole, and the message names the field in words.
     expect(bad).toMatchObject({
       ok: false,
-      error: {
-        code: 'invalid-input',
-        message: expect.stringMatching(/^Invalid arguments for saveProfile: 0\./)
-      }
+      error: { code: 'invalid-input', message: 'Profile "" is invalid: name: must not be empty' }
+    })
+    const unknownUpstream = await handlers.get('junction:saveProfile')!(from(fileUrl), {
+      id: 'x',
+      name: 'X',
+      upstreams: [],
+      rules: [],
+      defaultAction: { type: 'upstream', upstreamId: 'gone' }
+    })
+    expect(unknownUpstream).toMatchObject({
+      ok: false,
+      error: { message: 'Profile "X" is invalid: default action: no upstream with id "gone" in this profile' }
+    })
+    expect(await handlers.get('junction:saveProfile')!(from(fileUrl))).toMatchObject({
+      ok: false,
+      error: { message: expect.stringMatching(/^Invalid arguments for saveProfile: /) }
     })
     expect(await handlers.get('junction:closeConnection')!(from(fileUrl), -1)).toMatchObject({ ok: false })
     expect(await handlers.get('junction:getStats')!(from(fileUrl), 'extra')).toMatchObject({ ok: false })

@@ -54,7 +54,8 @@ export class Accept {
   onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     if (req.url?.startsWith('/')) return this.serveOwn(req, res)
     const response = res as JunctionResponse
-    if (!this.authorized(req)) return void writeTextReply(res, AUTH_REQUIRED, { [CHALLENGE]: 'Basic realm="Junction"' })
+    if (!this.authorized(req))
+      return void writeTextReply(res, AUTH_REQUIRED, { [CHALLENGE]: 'Basic realm="Junction"' })
     const target = parseHttpTarget(req.url)
     if (!target) return void writeTextReply(res, badTarget(req.url))
     if (this.deps.loop.isLoop(target.hostname, target.port, req.headers.via))
@@ -121,14 +122,18 @@ export class Accept {
   private told(socket: Socket, decision: { action: string; status?: number }): void {
     const connection: ClientConnection = this.deps.accounting.connection(socket)
     connection.reply =
-      decision.action === 'block' ? { status: decision.status!, code: 'blocked' } : { status: 0, code: 'rejected' }
+      decision.action === 'block'
+        ? { status: decision.status!, code: 'blocked' }
+        : { status: 0, code: 'rejected' }
   }
 
   private authorized(req: IncomingMessage): boolean {
     const auth = this.deps.auth
     if (!auth) return true
     const given = parseBasicAuth(req.headers['proxy-authorization'])
-    return given !== null && sameSecret(given.username, auth.username) && sameSecret(given.password, auth.password)
+    return (
+      given !== null && sameSecret(given.username, auth.username) && sameSecret(given.password, auth.password)
+    )
   }
 
   /** A request for Junction itself rather than for a target: the PAC file, or a short explanation. */
@@ -137,7 +142,8 @@ export class Accept {
     writeTextReply(res, {
       status: 400,
       code: 'not-a-proxy-request',
-      message: 'This is the Junction proxy. Configure it as an HTTP/HTTPS proxy; /proxy.pac serves its PAC file.'
+      message:
+        'This is the Junction proxy. Configure it as an HTTP/HTTPS proxy; /proxy.pac serves its PAC file.'
     })
   }
 }
@@ -145,8 +151,16 @@ export class Accept {
 function badTarget(url: string | undefined): ErrorReply {
   const shown = (url ?? '').slice(0, 200)
   return /^https:/i.test(shown)
-    ? { status: 400, code: 'bad-request', message: `Send https:// requests as CONNECT tunnels, not as "${shown}".` }
-    : { status: 400, code: 'bad-request', message: `The request target "${shown}" is not a valid http:// URL.` }
+    ? {
+        status: 400,
+        code: 'bad-request',
+        message: `Send https:// requests as CONNECT tunnels, not as "${shown}".`
+      }
+    : {
+        status: 400,
+        code: 'bad-request',
+        message: `The request target "${shown}" is not a valid http:// URL.`
+      }
 }
 
 /** The target of an absolute-form request; `ws://` is accepted as `http://`. */

@@ -83,7 +83,13 @@ export class Accounting {
   }
 
   /** A plain-HTTP request has been routed: its response reports the end. */
-  httpStarted(req: IncomingMessage, res: JunctionResponse, hostname: string, port: number, routed: Routed): void {
+  httpStarted(
+    req: IncomingMessage,
+    res: JunctionResponse,
+    hostname: string,
+    port: number,
+    routed: Routed
+  ): void {
     if (!this.stats) return
     const record = this.started(req, hostname, port, 'http', routed)
     res.stats = this.stats

@@ -27,7 +27,10 @@ export class LoopGuard {
         for (const address of list ?? []) hosts.add(normalize(address.address))
       hosts.add(os.hostname().toLowerCase())
     }
-    if ([...hosts].some((h) => ipaddr.isValid(h) && ipaddr.process(h).range() === 'loopback') || WILDCARDS.has(normalize(host)))
+    if (
+      [...hosts].some((h) => ipaddr.isValid(h) && ipaddr.process(h).range() === 'loopback') ||
+      WILDCARDS.has(normalize(host))
+    )
       hosts.add('localhost')
     this.hosts = hosts
   }
@@ -49,6 +52,9 @@ export class LoopGuard {
 
 /** Lower case, no brackets or trailing dot; IPv4-mapped IPv6 as plain IPv4; IPv6 compressed. */
 function normalize(host: string): string {
-  const bare = host.toLowerCase().replace(/^\[(.*)\]$/, '$1').replace(/\.$/, '')
+  const bare = host
+    .toLowerCase()
+    .replace(/^\[(.*)\]$/, '$1')
+    .replace(/\.$/, '')
   return ipaddr.isValid(bare) ? ipaddr.process(bare).toString() : bare
 }

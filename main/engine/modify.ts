@@ -34,7 +34,9 @@ export function answerHttp(routed: Routed, res: ServerResponse): boolean {
 export function answerRaw(routed: Routed, socket: Socket): boolean {
   const { decision } = routed
   if (decision.action === 'block') {
-    socket.end(rawErrorResponse({ status: decision.status, code: 'blocked', message: decision.body }, {}, false))
+    socket.end(
+      rawErrorResponse({ status: decision.status, code: 'blocked', message: decision.body }, {}, false)
+    )
     return true
   }
   if (decision.action === 'reject') {

@@ -40,7 +40,8 @@ export function buildRouting(profile: Profile, timeouts: RouteTimeouts): Routing
 
 export function route(routing: Routing, hostname: string, port: number, isHttp: boolean): Routed {
   const { decision, rule } = routing.rules.match({ hostname, port, isHttp })
-  const upstream = decision.action === 'upstream' ? (routing.upstreams.get(decision.upstreamId) ?? null) : null
+  const upstream =
+    decision.action === 'upstream' ? (routing.upstreams.get(decision.upstreamId) ?? null) : null
   if (decision.action === 'upstream' && !upstream)
     // Profiles are validated on save, so this means a bug, not bad input.
     throw new Error(`Profile "${routing.profile.name}" has no upstream "${decision.upstreamId}"`)

@@ -147,7 +147,13 @@ export class Transport {
   }
 
   /** Opens a CONNECT tunnel: straight to the target, or through the routed upstream. */
-  openTunnel(req: http.IncomingMessage, connection: ClientConnection, head: Buffer, target: Target, routed: Routed): void {
+  openTunnel(
+    req: http.IncomingMessage,
+    connection: ClientConnection,
+    head: Buffer,
+    target: Target,
+    routed: Routed
+  ): void {
     const failure = failureContext(routed, target)
     if (routed.upstream) {
       const client = connection.socket
@@ -156,7 +162,10 @@ export class Transport {
       const { connectMs, idleTunnelMs } = this.options.timeouts
       client.setTimeout(connectMs, () => {
         if (client.bytesWritten === 0 && connection.reply === null) {
-          const reply = replyForSocketError(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' }), failure)
+          const reply = replyForSocketError(
+            Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' }),
+            failure
+          )
           connection.reply = { status: reply.status, code: reply.code }
           client.end(rawErrorResponse(reply))
           client.destroySoon()
@@ -295,8 +304,7 @@ function errorReply(error: NodeJS.ErrnoException, failure: FailureContext, timeo
     return { status: 504, code: 'idle-timeout', message: `${failure.target} sent nothing for too long.` }
   if (error instanceof WaitExpired) {
     const reply = replyForSocketError(Object.assign(error, { code: 'ETIMEDOUT' }), failure)
-    const seconds =
-      error.phase === 'connect' ? timeouts.connectMs / 1000 : timeouts.responseHeadersMs / 1000
+    const seconds = error.phase === 'connect' ? timeouts.connectMs / 1000 : timeouts.responseHeadersMs / 1000
     const what = failure.upstream ?? failure.target
     return {
       ...reply,

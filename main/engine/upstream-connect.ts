@@ -69,7 +69,11 @@ export function createUpstreamConnector(upstream: Upstream, connectTimeoutMs: nu
   if (upstream.scheme === 'http' || upstream.scheme === 'https') {
     const secure = upstream.scheme === 'https'
     const pool = secure
-      ? new https.Agent({ keepAlive: true, scheduling: 'lifo', ...(upstream.ca ? { ca: [...tls.rootCertificates, upstream.ca] } : {}) })
+      ? new https.Agent({
+          keepAlive: true,
+          scheduling: 'lifo',
+          ...(upstream.ca ? { ca: [...tls.rootCertificates, upstream.ca] } : {})
+        })
       : new http.Agent({ keepAlive: true, scheduling: 'lifo' })
     const auth = basicAuth(upstream)
     const host = upstream.host.replace(/^\[(.*)\]$/, '$1')

@@ -48,6 +48,8 @@ function squidConf(dir: string, port: number): string {
     'http_access allow auth',
     'http_access deny all',
     'cache deny all',
+    // Squid 5 forwards WebSocket upgrades of absolute-URI requests only when told to.
+    'http_upgrade_request_protocols websocket allow all',
     'cache_mem 8 MB',
     // Never consult the machine's resolver; IP-literal targets need no DNS and 'localhost' comes from /etc/hosts.
     'dns_nameservers 127.0.0.1',

@@ -211,7 +211,10 @@ describe('byte accuracy', () => {
       defaultAction: { type: 'direct' }
     })
     // A blocked request keeps its keep-alive connection; the client closes it.
-    await exchange(port, Buffer.from('GET http://x.ads.test/ HTTP/1.1\r\nHost: x.ads.test\r\nConnection: close\r\n\r\n'))
+    await exchange(
+      port,
+      Buffer.from('GET http://x.ads.test/ HTTP/1.1\r\nHost: x.ads.test\r\nConnection: close\r\n\r\n')
+    )
     await connectTunnel(port, 'dead.test:443')
     await connectTunnel(port, 'nowhere.invalid:443')
     const entries = await until(() => (ring.size >= 3 ? ring.list() : null))

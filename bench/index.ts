@@ -24,6 +24,8 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { measureLookups, type LookupFigures } from './rule-lookup.ts'
 import { measureMemory, type MemoryFigures } from './memory.ts'
+import { measureHeadlessRss, type HeadlessRss } from './headless-rss.ts'
+import { PREVIOUS_COMMIT, previousTree } from './previous-engine.ts'
 import { ENGINE_RULES } from './child-common.ts'
 import { measureInterleaved, SLICE_MS, type InterleavedWorkload } from './interleaved.ts'
 import {
@@ -56,11 +58,13 @@ interface TargetResult {
 
 /**
  * lookup: rule lookups; http/connect: engine vs bare proxy-chain; stats: statistics on vs off; memory;
- * noise: the engine against itself, i.e. how far the ratios move when nothing differs (not in the
+ * noise: the engine against itself, i.e. how far the ratios move when nothing differs; pipeline: this
+ * engine against the one before the request pipeline, both with statistics and logging on; headless:
+ * headless mode's baseline memory, this tree against the previous one (the last three not in the
  * default set).
  */
-const PARTS = ['lookup', 'http', 'connect', 'stats', 'memory', 'noise'] as const
-const DEFAULT_PARTS = PARTS.filter((part) => part !== 'noise')
+const PARTS = ['lookup', 'http', 'connect', 'stats', 'memory', 'noise', 'pipeline', 'headless'] as const
+const DEFAULT_PARTS = PARTS.filter((part) => part !== 'noise' && part !== 'pipeline' && part !== 'headless')
 
 function parseOptions(argv: string[]): ThroughputOptions & {
   processes: number
@@ -70,6 +74,8 @@ function parseOptions(argv: string[]): ThroughputOptions & {
   stats: boolean
   memory: boolean
   noise: boolean
+  pipeline: boolean
+  headless: boolean
 } {
   const { values } = parseArgs({
     args: argv,
@@ -107,7 +113,9 @@ function parseOptions(argv: string[]): ThroughputOptions & {
     workloads: (['http', 'connect'] as const).filter((w) => only.includes(w)),
     stats: only.includes('stats'),
     memory: only.includes('memory'),
-    noise: only.includes('noise')
+    noise: only.includes('noise'),
+    pipeline: only.includes('pipeline'),
+    headless: only.includes('headless')
   }
 }
 
@@ -383,6 +391,31 @@ async function main(): Promise<void> {
         log
       )
     : null
+  let pipeline: InterleavedWorkload[] | null = null
+  if (options.pipeline) {
+    process.env.BENCH_PREVIOUS_DIR = previousTree()
+    pipeline = await compareInterleaved(
+      `Throughput, this engine vs the one before the request pipeline (${PREVIOUS_COMMIT}), statistics and logging on`,
+      { baseline: 'previous-stats', candidate: 'engine-stats' },
+      options,
+      ['http', 'connect', 'connect-bulk'],
+      log
+    )
+  }
+  let headless: HeadlessRss[] = []
+  if (options.headless) {
+    log('\nHeadless mode, baseline RSS of its whole process tree (dashboard on, no traffic, 5 s after start)')
+    headless = await measureHeadlessRss(3)
+    log(
+      table([
+        ['variant', 'processes', 'RSS MiB (each run)'],
+        ...(['previous', 'current'] as const).map((variant) => {
+          const runs = headless.filter((r) => r.variant === variant)
+          return [variant, String(runs[0]?.processes ?? 0), runs.map((r) => r.rssMiB.toFixed(1)).join(' ')]
+        })
+      ])
+    )
+  }
   let memory: MemoryFigures[] = []
   if (options.memory) {
     log(`\nMemory: proxy process RSS idle and with ${int(MEMORY_CONNECTIONS)} open CONNECT tunnels`)
@@ -391,6 +424,13 @@ async function main(): Promise<void> {
   }
 
   const targets = evaluate(lookups, throughput, statistics, memory)
+  for (const w of pipeline ?? [])
+    targets.push({
+      target: `${INTERLEAVED_NAMES[w.workload]}: pipeline engine / previous engine ≥ 1.0×`,
+      figure: `${ratio(w.ratio)}× ± ${(2 * w.standardError).toFixed(3)}`,
+      pass: w.ratio >= 1,
+      suspect: w.suspect.length > 0
+    })
   log('\nTargets')
   log(
     table([
@@ -417,6 +457,8 @@ async function main(): Promise<void> {
     throughput,
     statistics,
     noise,
+    pipeline,
+    headless,
     memory,
     targets
   }

@@ -4,7 +4,8 @@
  *
  * `bare` is proxy-chain as it ships, `engine` is Junction's ProxyEngine with 1,000 rules (none of which
  * match 127.0.0.1, so traffic takes the default direct route after a full lookup), `engine-stats` the same
- * engine with statistics and logging on. The load generator never shares this process's event loop.
+ * engine with statistics and logging on, and `previous-stats` the engine before the request pipeline
+ * (previous-engine.ts, its tree in BENCH_PREVIOUS_DIR) with its own statistics and logging on. The load generator never shares this process's event loop.
  * Prints `{"port":N,"ports":[N,…]}` once listening.
  *
  * With BENCH_CPU_PROFILE=<file> (set by profile.ts), SIGUSR2 starts V8's sampling profiler and shutdown
@@ -52,12 +53,14 @@ function profilerControl(file: string | undefined): () => Promise<void> {
  * Statistics and logging as headless mode runs them: live accounting ticking every second, history
  * flushed to disk, the in-memory request log and the request log file, in a temporary data directory.
  */
-async function startAccounting(): Promise<{ stats: TrafficStats; stop(): Promise<void> }> {
+async function startAccounting(
+  modules: StatsModules = CURRENT
+): Promise<{ stats: TrafficStats; stop(): Promise<void> }> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'junction-bench-'))
-  const { store: history } = await HistoryStore.open(dir)
-  const logFile = new RequestLogFile({ dir: path.join(dir, 'logs') })
+  const { store: history } = await modules.HistoryStore.open(dir)
+  const logFile = new modules.RequestLogFile({ dir: path.join(dir, 'logs') })
   await logFile.open()
-  const stats = new TrafficStats({ history, ring: new RequestRing(5000), logFile })
+  const stats = new modules.TrafficStats({ history, ring: new modules.RequestRing(5000), logFile })
   stats.start()
   history.startAutoFlush(15_000, (message) => console.error(`history: ${message}`))
   return {
@@ -70,6 +73,38 @@ async function startAccounting(): Promise<{ stats: TrafficStats; stop(): Promise
   }
 }
 
+interface StatsModules {
+  HistoryStore: typeof HistoryStore
+  RequestLogFile: typeof RequestLogFile
+  RequestRing: typeof RequestRing
+  TrafficStats: typeof TrafficStats
+}
+
+const CURRENT: StatsModules = { HistoryStore, RequestLogFile, RequestRing, TrafficStats }
+
+/** The previous engine and its statistics modules, from the tree previous-engine.ts unpacked. */
+async function previousModules(): Promise<StatsModules & { ProxyEngine: typeof ProxyEngine }> {
+  const dir = process.env.BENCH_PREVIOUS_DIR
+  if (!dir) throw new Error('previous-stats needs BENCH_PREVIOUS_DIR (set by bench/index.ts)')
+  // The previous modules have the current ones' shapes where the benchmark uses them.
+  const load = <T>(file: string) => import(path.join(dir, file)) as Promise<T>
+  const [engine, history, log, traffic] = await Promise.all([
+    load<{ ProxyEngine: typeof ProxyEngine }>('main/engine/engine.ts'),
+    load<{ HistoryStore: typeof HistoryStore }>('main/stats/history-store.ts'),
+    load<{ RequestLogFile: typeof RequestLogFile; RequestRing: typeof RequestRing }>(
+      'main/stats/request-log.ts'
+    ),
+    load<{ TrafficStats: typeof TrafficStats }>('main/stats/traffic-stats.ts')
+  ])
+  return {
+    ProxyEngine: engine.ProxyEngine,
+    HistoryStore: history.HistoryStore,
+    RequestLogFile: log.RequestLogFile,
+    RequestRing: log.RequestRing,
+    TrafficStats: traffic.TrafficStats
+  }
+}
+
 /** Starts one variant's server on a free port; returns its port and how to close it. */
 async function startVariant(variant: string): Promise<{ port: number; close(): Promise<void> }> {
   if (variant === 'bare') {
@@ -77,9 +112,11 @@ async function startVariant(variant: string): Promise<{ port: number; close(): P
     await server.listen()
     return { port: server.port, close: () => server.close(true) }
   }
-  if (variant === 'engine' || variant === 'engine-stats') {
-    const accounting = variant === 'engine-stats' ? await startAccounting() : null
-    const engine = new ProxyEngine({
+  if (variant === 'engine' || variant === 'engine-stats' || variant === 'previous-stats') {
+    const previous = variant === 'previous-stats' ? await previousModules() : null
+    const accounting = variant === 'engine' ? null : await startAccounting(previous ?? CURRENT)
+    const Engine = previous?.ProxyEngine ?? ProxyEngine
+    const engine = new Engine({
       host: '127.0.0.1',
       port: 0,
       profile: generateProfile(ENGINE_RULES, 1),
@@ -98,7 +135,7 @@ async function startVariant(variant: string): Promise<{ port: number; close(): P
     }
   }
   throw new Error(
-    `usage: node bench/proxy-server.ts VARIANT... with bare, engine, engine-stats (was ${variant})`
+    `usage: node bench/proxy-server.ts VARIANT... with bare, engine, engine-stats, previous-stats (was ${variant})`
   )
 }
 

@@ -13,7 +13,7 @@ import { timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { Accounting, ClientConnection, JunctionResponse } from './account.ts'
-import { rawErrorResponse, writeTextReply, type ErrorReply } from './errors.ts'
+import { endRaw, rawErrorResponse, writeTextReply, type ErrorReply } from './errors.ts'
 import type { LoopGuard } from './loop-guard.ts'
 import { answerHttp, answerRaw } from './modify.ts'
 import { route, type Routing } from './route.ts'
@@ -69,12 +69,14 @@ export class Accept {
 
   /** A CONNECT request: a tunnel to `host:port`. */
   onConnect = (req: IncomingMessage, socket: Socket, head: Buffer): void => {
+    // Node stops handling this socket's errors once it hands it over; a reset must not crash the process.
+    socket.on('error', destroy)
     if (!this.authorized(req))
-      return void socket.end(rawErrorResponse(AUTH_REQUIRED, { [CHALLENGE]: 'Basic realm="Junction"' }))
+      return endRaw(socket, rawErrorResponse(AUTH_REQUIRED, { [CHALLENGE]: 'Basic realm="Junction"' }))
     const target = parseConnectTarget(req.url)
-    if (!target) return void socket.end(rawErrorResponse(badTarget(req.url)))
+    if (!target) return endRaw(socket, rawErrorResponse(badTarget(req.url)))
     if (this.deps.loop.isLoop(target.hostname, target.port, req.headers.via))
-      return void socket.end(rawErrorResponse(this.deps.loop.reply(target)))
+      return endRaw(socket, rawErrorResponse(this.deps.loop.reply(target)))
 
     const routed = route(this.deps.routing(), target.hostname, target.port, false)
     this.deps.accounting.tunnelStarted(req, target.hostname, target.port, 'connect', routed)
@@ -84,12 +86,13 @@ export class Accept {
 
   /** A request to switch protocols (WebSocket): routed like plain HTTP, then carried as a tunnel. */
   onUpgrade = (req: IncomingMessage, socket: Socket, head: Buffer): void => {
+    socket.on('error', destroy)
     if (!this.authorized(req))
-      return void socket.end(rawErrorResponse(AUTH_REQUIRED, { [CHALLENGE]: 'Basic realm="Junction"' }))
+      return endRaw(socket, rawErrorResponse(AUTH_REQUIRED, { [CHALLENGE]: 'Basic realm="Junction"' }))
     const target = parseHttpTarget(req.url)
-    if (!target) return void socket.end(rawErrorResponse(badTarget(req.url)))
+    if (!target) return endRaw(socket, rawErrorResponse(badTarget(req.url)))
     if (this.deps.loop.isLoop(target.hostname, target.port, req.headers.via))
-      return void socket.end(rawErrorResponse(this.deps.loop.reply(target)))
+      return endRaw(socket, rawErrorResponse(this.deps.loop.reply(target)))
 
     const routed = route(this.deps.routing(), target.hostname, target.port, true)
     this.deps.accounting.tunnelStarted(req, target.hostname, target.port, 'upgrade', routed)
@@ -99,19 +102,19 @@ export class Accept {
 
   /** A request Node could not parse: a specific answer, then the connection closes. */
   onClientError = (error: NodeJS.ErrnoException, socket: Socket): void => {
-    if (error.code === 'ECONNRESET' || !socket.writable) return void socket.destroy()
+    // A request whose headers never arrived, on a connection that may be streaming an earlier
+    // response: an answer could land inside that response, so the connection just closes.
+    const timedOut = error.code === 'ERR_HTTP_REQUEST_TIMEOUT' || error.code === 'HPE_HEADERS_TIMEOUT'
+    if (timedOut || error.code === 'ECONNRESET' || !socket.writable) return void socket.destroy()
     const reply: ErrorReply =
       error.code === 'HPE_HEADER_OVERFLOW'
         ? { status: 431, code: 'bad-request', message: 'The request headers are too large (limit 64 KiB).' }
-        : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' || error.code === 'HPE_HEADERS_TIMEOUT'
-          ? { status: 408, code: 'bad-request', message: 'The request headers did not arrive in time.' }
-          : {
-              status: 400,
-              code: 'bad-request',
-              message: `Junction could not parse the request (${error.code ?? error.message}).`
-            }
-    socket.end(rawErrorResponse(reply))
-    socket.destroySoon()
+        : {
+            status: 400,
+            code: 'bad-request',
+            message: `Junction could not parse the request (${error.code ?? error.message}).`
+          }
+    endRaw(socket, rawErrorResponse(reply))
   }
 
   /** A keep-alive client connection stayed idle past its timeout. */
@@ -163,7 +166,10 @@ function badTarget(url: string | undefined): ErrorReply {
       }
 }
 
-/** The target of an absolute-form request; `ws://` is accepted as `http://`. */
+/**
+ * The target of an absolute-form request; `ws://` is accepted as `http://`. Host and path come from
+ * the parsed URL, so credentials in it (`http://user:pw@host/`) are never sent on.
+ */
 function parseHttpTarget(url: string | undefined): Target | null {
   if (!url) return null
   let parsed: URL
@@ -173,8 +179,14 @@ function parseHttpTarget(url: string | undefined): Target | null {
     return null
   }
   if ((parsed.protocol !== 'http:' && parsed.protocol !== 'ws:') || !parsed.hostname) return null
-  const absolute = parsed.protocol === 'ws:' ? `http:${url.slice(3)}` : url
-  return { hostname: parsed.hostname, port: parsed.port ? Number(parsed.port) : 80, url: absolute }
+  const path = `${parsed.pathname}${parsed.search}`
+  return {
+    hostname: parsed.hostname,
+    port: parsed.port ? Number(parsed.port) : 80,
+    authority: parsed.host,
+    path,
+    url: `http://${parsed.host}${path}`
+  }
 }
 
 /** `host:port` of a CONNECT request; null when it cannot be parsed. */
@@ -182,10 +194,21 @@ function parseConnectTarget(url: string | undefined): Target | null {
   try {
     const parsed = new URL(`connect://${url ?? ''}`)
     if (!parsed.hostname || !parsed.port) return null
-    return { hostname: parsed.hostname, port: Number(parsed.port), url: `http://${parsed.host}/` }
+    const authority = `${parsed.hostname}:${parsed.port}`
+    return {
+      hostname: parsed.hostname,
+      port: Number(parsed.port),
+      authority,
+      path: '/',
+      url: `http://${authority}/`
+    }
   } catch {
     return null
   }
+}
+
+function destroy(this: Socket): void {
+  this.destroy()
 }
 
 function parseBasicAuth(header: string | undefined): { username: string; password: string } | null {

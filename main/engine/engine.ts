@@ -12,8 +12,9 @@ import { Accept, type ProxyAuth } from './accept.ts'
 import { Accounting, JunctionResponse } from './account.ts'
 import { LoopGuard } from './loop-guard.ts'
 import { UpstreamTunnels } from './proxy-chain-adapter.ts'
-import { buildRouting, retireRouting, type Routing } from './route.ts'
+import { buildRouting, retireRouting, type ConnectSettings, type Routing } from './route.ts'
 import { Transport, type Timeouts } from './transport.ts'
+import { POOL } from './upstream-connect.ts'
 import type { TrafficStats } from '../stats/traffic-stats.ts'
 import type { PacPublisher } from '../sysproxy/pac.ts'
 
@@ -80,6 +81,7 @@ export class ProxyEngine extends EventEmitter<EngineEvents> {
   private routing: Routing
   private server: http.Server | null = null
   private accounting: Accounting | null = null
+  private directAgent: http.Agent | null = null
   private current: EngineState = { status: 'stopped' }
 
   constructor(options: EngineOptions = {}) {
@@ -88,7 +90,7 @@ export class ProxyEngine extends EventEmitter<EngineEvents> {
     this.host = options.host ?? '127.0.0.1'
     this.requestedPort = options.port ?? 8899
     this.timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts }
-    this.routing = buildRouting(options.profile ?? DIRECT_PROFILE, this.timeouts)
+    this.routing = buildRouting(options.profile ?? DIRECT_PROFILE, this.connectSettings())
   }
 
   get state(): EngineState {
@@ -114,12 +116,14 @@ export class ProxyEngine extends EventEmitter<EngineEvents> {
     this.setState({ status: 'starting' })
     const loop = new LoopGuard()
     const accounting = new Accounting(this.options.stats ?? null)
+    const directAgent = new http.Agent(POOL)
     const transport = new Transport({
       timeouts: this.timeouts,
       lookup: this.options.lookup,
       via: this.options.via === false ? null : `1.1 ${loop.token}`,
-      directAgent: new http.Agent({ keepAlive: true, scheduling: 'lifo' }),
-      tunnels: new UpstreamTunnels((error) => this.emit('failure', error))
+      directAgent,
+      tunnels: new UpstreamTunnels((error) => this.emit('failure', error)),
+      loop
     })
     const accept = new Accept({
       auth,
@@ -149,8 +153,11 @@ export class ProxyEngine extends EventEmitter<EngineEvents> {
       throw new Error(`Cannot listen: ${reason}`, { cause: error })
     }
     loop.listening(this.host, (server.address() as { port: number }).port)
+    // Running out of file descriptors makes accept() fail: reported, not a crash.
+    server.on('error', (error) => this.emit('failure', error))
     this.server = server
     this.accounting = accounting
+    this.directAgent = directAgent
     this.setRunning()
   }
 
@@ -166,6 +173,7 @@ export class ProxyEngine extends EventEmitter<EngineEvents> {
     for (const connection of this.accounting!.open) connection.socket.destroy()
     server.closeAllConnections()
     await closed
+    this.directAgent?.destroy()
     retireRouting(this.routing)
     this.setState({ status: 'stopped' })
   }
@@ -176,9 +184,13 @@ export class ProxyEngine extends EventEmitter<EngineEvents> {
    */
   applyProfile(profile: Profile): void {
     const previous = this.routing
-    this.routing = buildRouting(profile, this.timeouts)
+    this.routing = buildRouting(profile, this.connectSettings())
     retireRouting(previous)
     if (this.server) this.setRunning()
+  }
+
+  private connectSettings(): ConnectSettings {
+    return { connectMs: this.timeouts.connectMs, lookup: this.options.lookup }
   }
 
   private setRunning(): void {

@@ -5,6 +5,7 @@
  * failed and why, and an `X-Junction-Error` header whose value is a stable code for scripts and tests.
  */
 import { STATUS_CODES, type ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
 
 export type JunctionErrorCode =
   | 'blocked'
@@ -176,4 +177,14 @@ export function writeTextReply(
   for (const [name, value] of Object.entries(extraHeaders)) res.setHeader(name, value)
   res.writeHead(reply.status)
   res.end(body)
+}
+
+/**
+ * Ends a raw socket with `text` and destroys it a second later if the client has not closed its side:
+ * the server keeps half-open connections, so a client that never sends FIN would otherwise hold it.
+ */
+export function endRaw(socket: Socket, text: string): void {
+  if (!socket.writable) return void socket.destroy()
+  socket.end(text)
+  socket.setTimeout(1000, () => socket.destroy())
 }

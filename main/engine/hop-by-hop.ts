@@ -15,6 +15,12 @@ const ALWAYS = new Set([
 ])
 
 /**
+ * Never removed because `Connection` names them: they frame the message and say where it goes, so a
+ * client naming them could make the next hop read a body as another request.
+ */
+const FRAMING = new Set(['content-length', 'host'])
+
+/**
  * Removes hop-by-hop headers from a Node `rawHeaders` array (name, value, name, value …) in place.
  * With `upgrade`, the `Upgrade` header stays and `Connection: Upgrade` is the only Connection
  * header, as the next hop needs them to switch protocols (RFC 9110 §7.8).
@@ -25,7 +31,7 @@ export function stripHopByHop(rawHeaders: string[], upgrade = false): void {
     if (rawHeaders[i]!.toLowerCase() !== 'connection') continue
     for (const token of rawHeaders[i + 1]!.split(',')) {
       const name = token.trim().toLowerCase()
-      if (name && !ALWAYS.has(name)) (named ??= new Set()).add(name)
+      if (name && !ALWAYS.has(name) && !FRAMING.has(name)) (named ??= new Set()).add(name)
     }
   }
   let write = 0

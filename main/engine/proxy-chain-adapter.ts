@@ -1,8 +1,10 @@
 /**
  * The one place Junction relies on proxy-chain beyond its documented options: CONNECT tunnels through
- * upstream proxies (HTTP CONNECT inside HTTP/HTTPS, SOCKS4/4a/5/5h) are handed to a proxy-chain
- * `Server` that never listens, through its public `onConnect(request, socket, head)` method, and the
- * upstream comes back from `prepareRequestFunction` as `upstreamProxyUrl`.
+ * HTTP and HTTPS upstream proxies (CONNECT inside CONNECT) are handed to a proxy-chain `Server` that
+ * never listens, through its public `onConnect(request, socket, head)` method, and the upstream comes
+ * back from `prepareRequestFunction` as `upstreamProxyUrl`. (SOCKS tunnels are opened by Junction
+ * itself, upstream-connect.ts: proxy-chain 3.0.1's SOCKS path ignores `dnsLookup` and, when the client
+ * leaves during the SOCKS handshake, never closes the target socket.)
  *
  * Two behaviours of proxy-chain 3.0.1 are relied upon, and test/integration/proxy-chain-pin.test.ts
  * fails if an upgrade changes either:

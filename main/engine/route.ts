@@ -4,6 +4,7 @@
  * A `Routing` is built once per profile change (rules compiled into indexes, one connector per
  * upstream) and swapped whole, so a request that has started keeps the routing it was given.
  */
+import type { LookupFunction } from 'node:net'
 import type { Decision, Profile, Rewrite, Upstream } from '../../common/model.ts'
 import { compileProfile, type CompiledRule, type CompiledRules } from '../rules/compile.ts'
 import { createUpstreamConnector, type UpstreamConnector } from './upstream-connect.ts'
@@ -27,13 +28,18 @@ export interface Routed {
   label: string
 }
 
-export interface RouteTimeouts {
+/** What connectors to upstreams need: how long to wait, and how to resolve names. */
+export interface ConnectSettings {
   connectMs: number
+  lookup: LookupFunction | undefined
 }
 
-export function buildRouting(profile: Profile, timeouts: RouteTimeouts): Routing {
+export function buildRouting(profile: Profile, connect: ConnectSettings): Routing {
   const upstreams = new Map<string, UpstreamConnector>(
-    profile.upstreams.map((u: Upstream) => [u.id, createUpstreamConnector(u, timeouts.connectMs)])
+    profile.upstreams.map((u: Upstream) => [
+      u.id,
+      createUpstreamConnector(u, connect.connectMs, connect.lookup)
+    ])
   )
   return { profile, rules: compileProfile(profile), upstreams }
 }

@@ -3,22 +3,23 @@
  *
  * - Plain HTTP is forwarded here for every route, streaming both ways as bytes arrive (a request body
  *   keeps flowing while the response streams back, server-sent events reach the client per write),
- *   with backpressure, `Expect: 100-continue` relayed, trailers passed on, and the rule's response
- *   header edits applied.
+ *   with backpressure, `Expect: 100-continue` relayed, trailers passed on both ways, and the rule's
+ *   response header edits applied.
  * - An Upgrade (WebSocket) request is sent the same way; on `101` both sockets are joined.
- * - CONNECT goes straight to the target here, or through an upstream by proxy-chain
- *   (proxy-chain-adapter.ts).
+ * - CONNECT goes straight to the target or through a SOCKS upstream here, and through an HTTP/HTTPS
+ *   upstream by proxy-chain (proxy-chain-adapter.ts).
  *
  * Every wait is bounded: reaching the target or upstream (connect timeout), the response's headers
  * (response-headers timeout), and a tunnel or response body with no bytes either way (idle timeout).
+ * A connection that turns out to lead back to Junction itself is refused (loop-guard.ts).
  */
 import http from 'node:http'
 import https from 'node:https'
 import type { LookupFunction, Socket } from 'node:net'
-import type { JunctionResponse } from './account.ts'
-import type { ClientConnection } from './account.ts'
+import type { ClientConnection, JunctionResponse } from './account.ts'
 import { connectTarget, joinSockets } from './direct-tunnel.ts'
 import {
+  endRaw,
   rawErrorResponse,
   replyForProxyChainStatus,
   replyForSocketError,
@@ -26,6 +27,7 @@ import {
   type ErrorReply,
   type FailureContext
 } from './errors.ts'
+import type { LoopGuard } from './loop-guard.ts'
 import { forwardHeaders } from './modify.ts'
 import type { UpstreamTunnels } from './proxy-chain-adapter.ts'
 import type { Routed } from './route.ts'
@@ -46,19 +48,32 @@ export interface TransportOptions {
   /** Keep-alive pool for direct plain-HTTP requests. */
   directAgent: http.Agent
   tunnels: UpstreamTunnels
+  loop: LoopGuard
 }
 
 /** Response heads up to this size pass (Node's default, 16 KiB, turned big cookies into errors). */
 const MAX_RESPONSE_HEAD = 256 * 1024
+/** Methods safe to send again when a pooled connection turns out closed (RFC 9110 §9.2.2). */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'])
 
-/** An error Junction raises itself when a wait runs out. */
-class WaitExpired extends Error {
-  readonly phase: 'connect' | 'response headers' | 'idle'
+/** An error Junction raises itself when a wait runs out or a connection would loop. */
+class Refused extends Error {
+  readonly reason: 'connect' | 'response headers' | 'idle' | 'loop'
 
-  constructor(phase: WaitExpired['phase']) {
-    super(`${phase} timeout`)
-    this.phase = phase
+  constructor(reason: Refused['reason']) {
+    super(reason)
+    this.reason = reason
   }
+}
+
+/** What a caller of `send` does with the outcomes of one forwarded request. */
+interface Outcome {
+  response?: (incoming: http.IncomingMessage) => void
+  upgrade?: (incoming: http.IncomingMessage, socket: Socket, head: Buffer) => void
+  /** The origin's `100 Continue`. */
+  continued?: () => void
+  /** A failure before the answer was relayed, in words for the client. */
+  fail: (reply: ErrorReply) => void
 }
 
 export class Transport {
@@ -74,38 +89,56 @@ export class Transport {
     // Copies: Node reads a message's rawHeaders again when its `headers` are first asked for.
     const headers = req.rawHeaders.slice()
     res.rewritten = forwardHeaders(headers, routed.rewrite?.request, this.options.via, false)
-    const outgoing = this.send(req, headers, target, routed, false, failure, (error) => {
-      if (!res.headersSent) return writeTextReply(res, error)
-      // The response had started: cutting the client's connection is the only honest signal left.
-      res.failure = error.code
-      res.destroy()
-    })
-    outgoing.on('response', (incoming) => {
-      if (isUpstreamAuthChallenge(incoming, routed)) {
-        incoming.resume()
-        return writeTextReply(res, replyForProxyChainStatus(597, '', failure)!)
-      }
-      const back = incoming.rawHeaders.slice()
-      res.rewritten += this.responseHeaders(back, routed, false)
-      res.writeHead(incoming.statusCode!, incoming.statusMessage, back)
-      incoming.pipe(res, { end: false })
-      incoming.once('end', () => {
-        if (incoming.rawTrailers.length > 0) res.addTrailers(pairs(incoming.rawTrailers))
-        res.end()
-      })
-      incoming.once('error', () => {
-        // The target vanished mid-body (`aborted`); the client must not see a clean end.
-        res.failure ??= failure.upstream ? 'upstream-reset' : 'target-reset'
+    // A body the client framed with chunks keeps that framing; without it, Node would send the bytes of
+    // a GET's body unframed and the next hop would read them as another request (smuggling).
+    if (req.headers['transfer-encoding'] !== undefined) headers.push('Transfer-Encoding', 'chunked')
+    const expectsContinue = req.headers.expect?.toLowerCase() === '100-continue'
+    const outgoing = this.send(req, headers, target, routed, false, failure, {
+      response: (incoming) => {
+        if (isUpstreamAuthChallenge(incoming, routed)) {
+          incoming.resume()
+          return writeTextReply(res, replyForProxyChainStatus(597, '', failure)!)
+        }
+        const back = incoming.rawHeaders.slice()
+        res.rewritten += forwardHeaders(back, routed.rewrite?.response, this.options.via, false)
+        try {
+          res.writeHead(incoming.statusCode!, incoming.statusMessage, back)
+        } catch (error) {
+          // Node refuses to send what the target sent: a status outside 100–999, a control character.
+          incoming.destroy()
+          return writeTextReply(res, badResponse(failure, (error as Error).message))
+        }
+        incoming.pipe(res, { end: false })
+        incoming.once('end', () => {
+          if (incoming.rawTrailers.length > 0) res.addTrailers(pairs(incoming.rawTrailers))
+          res.end()
+        })
+        incoming.once('error', () => {
+          // The target vanished mid-body (`aborted`); the client must not see a clean end.
+          res.failure ??= failure.upstream ? 'upstream-reset' : 'target-reset'
+          res.destroy()
+        })
+      },
+      // The origin's `100 Continue` goes to a client that asked for it (RFC 9110 §10.1.1).
+      continued: () => {
+        if (expectsContinue) res.writeContinue()
+      },
+      fail: (reply) => {
+        if (!res.headersSent) return writeTextReply(res, reply)
+        // The response had started: cutting the client's connection is the only honest signal left.
+        res.failure = reply.code
         res.destroy()
-      })
+      }
     })
-    // The origin's `100 Continue` goes to the client, which then sends its body (RFC 9110 §10.1.1).
-    outgoing.on('continue', () => res.writeContinue())
     res.once('close', () => {
       if (!res.writableFinished) outgoing.destroy()
     })
+    // Registered before pipe(), so trailers are added before pipe ends the outgoing request.
+    req.once('end', () => {
+      if (req.rawTrailers.length > 0) outgoing.addTrailers(pairs(req.rawTrailers))
+    })
     req.pipe(outgoing)
-    if (req.headers.expect?.toLowerCase() === '100-continue') outgoing.flushHeaders()
+    if (expectsContinue) outgoing.flushHeaders()
   }
 
   /** Sends an Upgrade request on; on `101` the client's socket and the target's are joined. */
@@ -120,27 +153,41 @@ export class Transport {
     const failure = failureContext(routed, target)
     const headers = req.rawHeaders.slice()
     const rewritten = forwardHeaders(headers, routed.rewrite?.request, this.options.via, true)
-    const outgoing = this.send(req, headers, target, routed, true, failure, (error) => {
-      connection.reply = { status: error.status, code: error.code, rewritten }
-      if (client.writable) client.end(rawErrorResponse(error))
-    })
-    outgoing.on('upgrade', (incoming, socket: Socket, upgradeHead: Buffer) => {
-      const back = incoming.rawHeaders.slice()
-      const total = rewritten + this.responseHeaders(back, routed, true)
-      connection.reply = { status: 101, code: null, rewritten: total }
-      if (client.destroyed) return socket.destroy()
-      client.write(rawHead(101, incoming.statusMessage, back))
-      if (upgradeHead.length > 0) client.write(upgradeHead)
-      if (head.length > 0) socket.write(head)
-      this.holdTunnel(connection, socket)
-    })
-    outgoing.on('response', (incoming) => {
-      // The target declined to switch protocols: its answer is relayed and the connection closed.
-      const back = incoming.rawHeaders.slice()
-      const total = rewritten + this.responseHeaders(back, routed, false)
-      connection.reply = { status: incoming.statusCode!, code: null, rewritten: total }
-      client.write(rawHead(incoming.statusCode!, incoming.statusMessage, [...back, 'Connection', 'close']))
-      incoming.pipe(client)
+    let answered = false
+    const outgoing = this.send(req, headers, target, routed, true, failure, {
+      upgrade: (incoming, socket, upgradeHead) => {
+        answered = true
+        const back = incoming.rawHeaders.slice()
+        const total = rewritten + forwardHeaders(back, routed.rewrite?.response, this.options.via, true)
+        connection.reply = { status: 101, code: null, rewritten: total }
+        if (client.destroyed) return void socket.destroy()
+        client.write(rawHead(101, incoming.statusMessage, back))
+        if (upgradeHead.length > 0) client.write(upgradeHead)
+        if (head.length > 0) socket.write(head)
+        this.holdTunnel(connection, socket)
+      },
+      response: (incoming) => {
+        answered = true
+        if (isUpstreamAuthChallenge(incoming, routed)) {
+          incoming.resume()
+          const reply = replyForProxyChainStatus(597, '', failure)!
+          connection.reply = { status: reply.status, code: reply.code, rewritten }
+          return endRaw(client, rawErrorResponse(reply))
+        }
+        // The target declined to switch protocols: its answer is relayed and the connection closed.
+        const back = incoming.rawHeaders.slice()
+        const total = rewritten + forwardHeaders(back, routed.rewrite?.response, this.options.via, false)
+        connection.reply = { status: incoming.statusCode!, code: null, rewritten: total }
+        client.write(rawHead(incoming.statusCode!, incoming.statusMessage, [...back, 'Connection', 'close']))
+        incoming.pipe(client)
+        incoming.once('error', () => client.destroy())
+      },
+      fail: (reply) => {
+        // Once an answer is on its way, a second one would corrupt it: close instead.
+        if (answered) return void client.destroy()
+        connection.reply = { status: reply.status, code: reply.code, rewritten }
+        endRaw(client, rawErrorResponse(reply))
+      }
     })
     client.once('close', () => outgoing.destroy())
     outgoing.end()
@@ -155,58 +202,70 @@ export class Transport {
     routed: Routed
   ): void {
     const failure = failureContext(routed, target)
-    if (routed.upstream) {
+    const upstream = routed.upstream
+    if (upstream && !upstream.openTunnel) {
       const client = connection.socket
-      // Until proxy-chain has answered, the client waits on the upstream: a connect timeout. Once the
-      // tunnel is open, the same timer measures idleness.
       const { connectMs, idleTunnelMs } = this.options.timeouts
+      // Until proxy-chain has answered, the client waits on the upstream (connect timeout); once the
+      // tunnel is open, the same timer measures idleness.
       client.setTimeout(connectMs, () => {
-        if (client.bytesWritten === 0 && connection.reply === null) {
-          const reply = replyForSocketError(
-            Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' }),
-            failure
-          )
-          connection.reply = { status: reply.status, code: reply.code }
-          client.end(rawErrorResponse(reply))
-          client.destroySoon()
-        } else this.idleClose(connection, idleTunnelMs - connectMs)
+        if (connection.reply) return void client.destroy() // proxy-chain answered with an error
+        if (client.bytesWritten === 0)
+          return this.refuse(connection, replyForTimeout(failure, 'connect', this.options.timeouts))
+        this.idleClose(connection, idleTunnelMs - connectMs)
       })
-      this.options.tunnels.open(req, client, head, routed.upstream, this.options.lookup, failure, (reply) => {
+      this.options.tunnels.open(req, client, head, upstream, this.options.lookup, failure, (reply) => {
         connection.reply = reply
       })
       return
     }
-    void this.openDirectTunnel(connection, head, target, failure)
+    void this.openOwnTunnel(connection, head, target, routed, failure)
   }
 
-  private async openDirectTunnel(
+  /** A tunnel Junction opens itself: straight to the target, or through a SOCKS upstream. */
+  private async openOwnTunnel(
     connection: ClientConnection,
     head: Buffer,
     target: Target,
+    routed: Routed,
     failure: FailureContext
   ): Promise<void> {
     const client = connection.socket
+    const { timeouts, lookup, loop } = this.options
     let socket: Socket
     try {
-      socket = await connectTarget({
-        host: target.hostname,
-        port: target.port,
-        lookup: this.options.lookup,
-        timeoutMs: this.options.timeouts.connectMs
-      })
+      socket = routed.upstream?.openTunnel
+        ? await routed.upstream.openTunnel(target)
+        : await connectTarget({
+            host: target.hostname,
+            port: target.port,
+            lookup,
+            timeoutMs: timeouts.connectMs
+          })
     } catch (error) {
-      const reply = replyForSocketError(error as NodeJS.ErrnoException, failure)
-      connection.reply = { status: reply.status, code: reply.code }
-      if (client.writable) {
-        client.end(rawErrorResponse(reply))
-        client.setTimeout(1000, () => client.destroy()) // a client that never reads cannot hold it open
-      }
-      return
+      const code = (error as NodeJS.ErrnoException).code
+      const reply =
+        code === 'ETIMEDOUT'
+          ? replyForTimeout(failure, 'connect', timeouts)
+          : code
+            ? replyForSocketError(error as NodeJS.ErrnoException, failure)
+            : replyForProxyChainStatus(599, (error as Error).message, failure)!
+      return this.refuse(connection, reply)
+    }
+    if (!routed.upstream && loop.isOwnSocket(socket)) {
+      socket.destroy()
+      return this.refuse(connection, loop.reply(target))
     }
     if (client.destroyed) return void socket.destroy()
     client.write('HTTP/1.1 200 Connection Established\r\n\r\n')
     if (head.length > 0) socket.write(head)
     this.holdTunnel(connection, socket)
+  }
+
+  /** Answers a tunnel's client with an error and closes its connection. */
+  private refuse(connection: ClientConnection, reply: ErrorReply): void {
+    connection.reply = { status: reply.status, code: reply.code }
+    endRaw(connection.socket, rawErrorResponse(reply))
   }
 
   /** Joins a tunnel's two sockets and closes both after the idle timeout. */
@@ -220,77 +279,95 @@ export class Transport {
   private idleClose(connection: ClientConnection, remainingMs: number): void {
     const client = connection.socket
     if (remainingMs > 0) return void client.setTimeout(remainingMs, () => this.idleClose(connection, 0))
-    connection.reply = { ...(connection.reply ?? { status: 200 }), code: 'idle-timeout' }
+    connection.reply = { status: connection.reply?.status ?? 200, code: 'idle-timeout' }
     client.destroy()
   }
 
   /**
-   * Sends `req` (head now, body as it arrives) toward `target` along `routed`. `fail` gets a readable
-   * reply for anything that goes wrong before the response has been relayed.
+   * Sends `req` (head now, body as it arrives) toward `target` along `routed`, with `headers` as
+   * prepared by modify.ts. A bodiless idempotent request that meets a pooled connection the other end
+   * had just closed is sent once more on a new one, as browsers do.
    */
   private send(
     req: http.IncomingMessage,
-    forwarded: string[],
+    headers: string[],
     target: Target,
     routed: Routed,
     upgrade: boolean,
     failure: FailureContext,
-    fail: (reply: ErrorReply) => void
+    outcome: Outcome,
+    retried = false
   ): http.ClientRequest {
-    const { timeouts, lookup } = this.options
-    const via = routed.upstream?.requestOptions(target, lookup, upgrade)
-    const headers = withHost(forwarded, target)
+    const { timeouts, lookup, loop } = this.options
+    const through = routed.upstream?.requestOptions(target, upgrade)
+    const sent = ['Host', target.authority, ...headers]
     const options: http.RequestOptions & https.RequestOptions = {
       method: req.method!,
       setHost: false,
       maxHeaderSize: MAX_RESPONSE_HEAD,
-      ...(via
-        ? { ...via.options, headers: [...via.extraHeaders, ...headers] }
+      ...(through
+        ? { ...through.options, headers: [...through.extraHeaders, ...sent] }
         : {
             host: target.hostname.replace(/^\[(.*)\]$/, '$1'),
             port: target.port,
-            path: pathOf(target.url),
-            headers,
+            path: target.path,
+            headers: sent,
             agent: upgrade ? false : this.options.directAgent,
             ...(lookup ? { lookup } : {})
           })
     }
-    const outgoing = (via?.secure ? https : http).request(options)
+    const outgoing = (through?.secure ? https : http).request(options)
     let answered = false
-    outgoing.once('response', () => (answered = true))
-    outgoing.once('upgrade', () => (answered = true))
     outgoing.once('socket', (socket) => {
       if (!socket.connecting) return
-      const timer = setTimeout(() => outgoing.destroy(new WaitExpired('connect')), timeouts.connectMs)
-      socket.once('connect', () => clearTimeout(timer))
+      const timer = setTimeout(() => outgoing.destroy(new Refused('connect')), timeouts.connectMs)
+      socket.once('connect', () => {
+        clearTimeout(timer)
+        if (!through && loop.isOwnSocket(socket)) outgoing.destroy(new Refused('loop'))
+      })
       socket.once('close', () => clearTimeout(timer))
     })
     // Quiet for this long before the response's headers: the target is not answering. The timer counts
     // idleness, so a long upload that keeps flowing is not cut; once the response has started it guards
     // a silent body with the tunnel idle timeout.
-    outgoing.setTimeout(timeouts.responseHeadersMs, () => {
-      outgoing.destroy(new WaitExpired(answered ? 'idle' : 'response headers'))
+    outgoing.setTimeout(timeouts.responseHeadersMs, () =>
+      outgoing.destroy(new Refused(answered ? 'idle' : 'response headers'))
+    )
+    outgoing.once('response', (incoming) => {
+      answered = true
+      outgoing.setTimeout(timeouts.idleTunnelMs)
+      outcome.response?.(incoming)
     })
-    outgoing.once('response', () => outgoing.setTimeout(timeouts.idleTunnelMs))
+    outgoing.once('upgrade', (incoming, socket: Socket, head: Buffer) => {
+      answered = true
+      outcome.upgrade?.(incoming, socket, head)
+    })
+    if (outcome.continued) outgoing.on('continue', outcome.continued)
     outgoing.on('error', (error: NodeJS.ErrnoException) => {
       // After the answer, failures of the body surface on the response ('error' there).
-      if (answered && !(error instanceof WaitExpired)) return
-      fail(errorReply(error, failure, timeouts))
+      if (answered && !(error instanceof Refused)) return
+      if (!answered && !retried && outgoing.reusedSocket && error.code === 'ECONNRESET' && replayable(req)) {
+        this.send(req, headers, target, routed, upgrade, failure, outcome, true).end()
+        return
+      }
+      outcome.fail(errorReply(error, failure, target, loop, timeouts))
     })
     return outgoing
   }
+}
 
-  /** Applies the response-side edits and Via to a response's raw headers; returns edits applied. */
-  private responseHeaders(headers: string[], routed: Routed, upgrade: boolean): number {
-    return forwardHeaders(headers, routed.rewrite?.response, this.options.via, upgrade)
-  }
+/** A request with no body, whose method may be repeated. */
+function replayable(req: http.IncomingMessage): boolean {
+  const length = req.headers['content-length']
+  return (
+    IDEMPOTENT.has(req.method!) &&
+    req.headers['transfer-encoding'] === undefined &&
+    (length === undefined || length === '0')
+  )
 }
 
 function failureContext(routed: Routed, target: Target): FailureContext {
-  return {
-    upstream: routed.upstream?.description ?? null,
-    target: `${target.hostname.includes(':') && !target.hostname.startsWith('[') ? `[${target.hostname}]` : target.hostname}:${target.port}`
-  }
+  return { upstream: routed.upstream?.description ?? null, target: target.authority }
 }
 
 /** An upstream HTTP proxy answering 407 to Junction means its credentials for it are wrong. */
@@ -299,42 +376,48 @@ function isUpstreamAuthChallenge(incoming: http.IncomingMessage, routed: Routed)
   return incoming.statusCode === 407 && (scheme === 'http' || scheme === 'https')
 }
 
-function errorReply(error: NodeJS.ErrnoException, failure: FailureContext, timeouts: Timeouts): ErrorReply {
-  if (error instanceof WaitExpired && error.phase === 'idle')
-    return { status: 504, code: 'idle-timeout', message: `${failure.target} sent nothing for too long.` }
-  if (error instanceof WaitExpired) {
-    const reply = replyForSocketError(Object.assign(error, { code: 'ETIMEDOUT' }), failure)
-    const seconds = error.phase === 'connect' ? timeouts.connectMs / 1000 : timeouts.responseHeadersMs / 1000
-    const what = failure.upstream ?? failure.target
-    return {
-      ...reply,
-      message:
-        error.phase === 'connect'
-          ? `${what} could not be reached within ${seconds} s.`
-          : `${what} sent no response within ${seconds} s.`
-    }
+function replyForTimeout(
+  failure: FailureContext,
+  phase: 'connect' | 'response headers',
+  timeouts: Timeouts
+): ErrorReply {
+  const reply = replyForSocketError(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' }), failure)
+  const what = failure.upstream ?? failure.target
+  return {
+    ...reply,
+    message:
+      phase === 'connect'
+        ? `${what} could not be reached within ${timeouts.connectMs / 1000} s.`
+        : `${what} sent no response within ${timeouts.responseHeadersMs / 1000} s.`
+  }
+}
+
+function badResponse(failure: FailureContext, why: string): ErrorReply {
+  return failure.upstream
+    ? {
+        status: 502,
+        code: 'upstream-bad-response',
+        message: `${failure.upstream} sent an invalid response (${why}).`
+      }
+    : { status: 502, code: 'target-error', message: `${failure.target} sent an invalid response (${why}).` }
+}
+
+function errorReply(
+  error: NodeJS.ErrnoException,
+  failure: FailureContext,
+  target: Target,
+  loop: LoopGuard,
+  timeouts: Timeouts
+): ErrorReply {
+  if (error instanceof Refused) {
+    if (error.reason === 'loop') return loop.reply(target)
+    if (error.reason === 'idle')
+      return { status: 504, code: 'idle-timeout', message: `${failure.target} sent nothing for too long.` }
+    return replyForTimeout(failure, error.reason, timeouts)
   }
   if (error.code) return replyForSocketError(error, failure)
   // The SOCKS library reports failures by message only ("Socks5 Authentication failed", …).
   return replyForProxyChainStatus(599, error.message, failure)!
-}
-
-/**
- * The client's headers with `Host` set to the target's authority: a proxy must send the target it
- * was asked for, not a Host that disagrees with it (RFC 9112 §3.2.2), and HTTP/1.0 clients may send none.
- */
-function withHost(rawHeaders: string[], target: Target): string[] {
-  const authority = target.url.slice(target.url.indexOf('//') + 2).split('/')[0]!
-  const headers = ['Host', authority]
-  for (let i = 0; i < rawHeaders.length; i += 2)
-    if (rawHeaders[i]!.toLowerCase() !== 'host') headers.push(rawHeaders[i]!, rawHeaders[i + 1]!)
-  return headers
-}
-
-/** The origin-form path of an absolute URL: `/path?query`. */
-export function pathOf(url: string): string {
-  const slash = url.indexOf('/', url.indexOf('//') + 2)
-  return slash === -1 ? '/' : url.slice(slash)
 }
 
 /** A response head written on a raw socket (Upgrade answers, which have no ServerResponse). */

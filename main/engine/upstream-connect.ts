@@ -7,8 +7,9 @@
  *   `http.Agent`, so the request itself is sent exactly as to a direct target. socks4 and socks5 resolve
  *   the name here; socks4a and socks5h let the upstream resolve it.
  *
- * CONNECT tunnels through upstreams are proxy-chain's job (see proxy-chain-adapter.ts); it takes the
- * upstream as a URL, built by upstream.ts.
+ * CONNECT tunnels through SOCKS upstreams are opened here too (`openTunnel`); through HTTP/HTTPS
+ * upstreams they are proxy-chain's job (see proxy-chain-adapter.ts), which takes the upstream as a URL
+ * built by upstream.ts.
  */
 import http from 'node:http'
 import https from 'node:https'
@@ -31,7 +32,9 @@ export interface UpstreamConnector {
    * Request options that send a plain-HTTP request for `target` through this upstream; `forUpgrade`
    * gives a connection of its own, which leaves the pool when it becomes a tunnel.
    */
-  requestOptions(target: Target, lookup: LookupFunction | undefined, forUpgrade: boolean): UpstreamRequest
+  requestOptions(target: Target, forUpgrade: boolean): UpstreamRequest
+  /** SOCKS upstreams: a TCP connection to the target through the upstream, for a CONNECT tunnel. */
+  openTunnel?: (target: Target) => Promise<net.Socket>
   /** Drops idle pooled connections once a profile change retired this connector. */
   close(): void
 }
@@ -39,7 +42,11 @@ export interface UpstreamConnector {
 export interface Target {
   hostname: string
   port: number
-  /** The request target in absolute form, e.g. `http://example.com:8080/path?q`. */
+  /** `host[:port]` as the client named it, without credentials: the `Host` header to send. */
+  authority: string
+  /** The origin-form request target, `/path?query`. */
+  path: string
+  /** The absolute form, `http://authority/path?query`, as sent to an HTTP upstream. */
   url: string
 }
 
@@ -51,12 +58,22 @@ export interface UpstreamRequest {
   extraHeaders: string[]
 }
 
+/**
+ * Keep-alive pools: an idle pooled connection is closed after 4 s, before the usual 5 s after which
+ * servers (Node's default) close theirs, so a request rarely meets a connection closing under it.
+ */
+export const POOL: http.AgentOptions = { keepAlive: true, scheduling: 'lifo', timeout: 4000 }
+
 function basicAuth(upstream: Upstream): string | null {
   if (!upstream.username && !upstream.password) return null
   return `Basic ${Buffer.from(`${upstream.username ?? ''}:${upstream.password ?? ''}`).toString('base64')}`
 }
 
-export function createUpstreamConnector(upstream: Upstream, connectTimeoutMs: number): UpstreamConnector {
+export function createUpstreamConnector(
+  upstream: Upstream,
+  connectTimeoutMs: number,
+  lookup: LookupFunction | undefined
+): UpstreamConnector {
   const common = {
     upstream,
     description: describeUpstream(upstream),
@@ -69,17 +86,13 @@ export function createUpstreamConnector(upstream: Upstream, connectTimeoutMs: nu
   if (upstream.scheme === 'http' || upstream.scheme === 'https') {
     const secure = upstream.scheme === 'https'
     const pool = secure
-      ? new https.Agent({
-          keepAlive: true,
-          scheduling: 'lifo',
-          ...(upstream.ca ? { ca: [...tls.rootCertificates, upstream.ca] } : {})
-        })
-      : new http.Agent({ keepAlive: true, scheduling: 'lifo' })
+      ? new https.Agent({ ...POOL, ...(upstream.ca ? { ca: [...tls.rootCertificates, upstream.ca] } : {}) })
+      : new http.Agent(POOL)
     const auth = basicAuth(upstream)
     const host = upstream.host.replace(/^\[(.*)\]$/, '$1')
     return {
       ...common,
-      requestOptions: (target, lookup, forUpgrade) => ({
+      requestOptions: (target, forUpgrade) => ({
         secure,
         options: {
           host,
@@ -95,33 +108,23 @@ export function createUpstreamConnector(upstream: Upstream, connectTimeoutMs: nu
       close: () => destroyIdle(pool)
     }
   }
-  const pool = new SocksAgent(upstream, connectTimeoutMs, { keepAlive: true, scheduling: 'lifo' })
-  const single = new SocksAgent(upstream, connectTimeoutMs, {})
+  const pool = new SocksAgent(upstream, connectTimeoutMs, lookup, POOL)
+  const single = new SocksAgent(upstream, connectTimeoutMs, lookup, {})
   return {
     ...common,
-    requestOptions: (target, lookup, forUpgrade) => {
-      pool.lookup = lookup
-      single.lookup = lookup
-      return {
-        secure: false,
-        options: {
-          host: target.hostname.replace(/^\[(.*)\]$/, '$1'),
-          port: target.port,
-          path: pathOf(target.url),
-          agent: forUpgrade ? single : pool
-        },
-        extraHeaders: []
-      }
-    },
+    openTunnel: (target) => single.open(target.hostname.replace(/^\[(.*)\]$/, '$1'), target.port),
+    requestOptions: (target, forUpgrade) => ({
+      secure: false,
+      options: {
+        host: target.hostname.replace(/^\[(.*)\]$/, '$1'),
+        port: target.port,
+        path: target.path,
+        agent: forUpgrade ? single : pool
+      },
+      extraHeaders: []
+    }),
     close: () => destroyIdle(pool)
   }
-}
-
-/** The origin-form path of an absolute URL: `/path?query`. */
-function pathOf(url: string): string {
-  const afterScheme = url.indexOf('//') + 2
-  const slash = url.indexOf('/', afterScheme)
-  return slash === -1 ? '/' : url.slice(slash)
 }
 
 function destroyIdle(agent: http.Agent): void {
@@ -130,15 +133,21 @@ function destroyIdle(agent: http.Agent): void {
 
 /** An `http.Agent` whose connections are SOCKS tunnels to the request's host. */
 class SocksAgent extends http.Agent {
-  lookup: LookupFunction | undefined = undefined
+  private readonly lookup: LookupFunction | undefined
   private readonly proxy: SocksProxy
   private readonly resolveLocally: boolean
 
   private readonly timeoutMs: number
 
-  constructor(upstream: Upstream, timeoutMs: number, options: http.AgentOptions) {
+  constructor(
+    upstream: Upstream,
+    timeoutMs: number,
+    lookup: LookupFunction | undefined,
+    options: http.AgentOptions
+  ) {
     super(options)
     this.timeoutMs = timeoutMs
+    this.lookup = lookup
     this.resolveLocally = upstream.scheme === 'socks4' || upstream.scheme === 'socks5'
     this.proxy = {
       host: upstream.host.replace(/^\[(.*)\]$/, '$1'),
@@ -163,7 +172,7 @@ class SocksAgent extends http.Agent {
     return undefined
   }
 
-  private async open(host: string, port: number): Promise<net.Socket> {
+  async open(host: string, port: number): Promise<net.Socket> {
     const address = this.resolveLocally && net.isIP(host) === 0 ? await this.resolve(host) : host
     const { socket } = await SocksClient.createConnection({
       proxy: this.proxy,

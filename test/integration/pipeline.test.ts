@@ -389,3 +389,82 @@ describe('loops and Via', () => {
     expect(text).toContain(`"host":"127.0.0.1:${world.origin.port}"`)
   })
 })
+
+describe('hostile input', () => {
+  it('survives a client resetting its CONNECT and its pending upgrade', async () => {
+    const { port } = await run({ auth: { username: 'u', password: 'password1' } })
+    const connect = net.connect(port, '127.0.0.1')
+    connect.write('CONNECT 127.0.0.1:1 HTTP/1.1\r\nHost: 127.0.0.1:1\r\n\r\n')
+    await new Promise((resolve) => connect.once('data', resolve))
+    connect.resetAndDestroy()
+    const upgrade = net.connect(port, '127.0.0.1')
+    const auth = Buffer.from('u:password1').toString('base64')
+    upgrade.write(
+      `GET ${origins.blackHole.url}/ws HTTP/1.1\r\nHost: x\r\nProxy-Authorization: Basic ${auth}\r\n` +
+        'Connection: Upgrade\r\nUpgrade: websocket\r\n\r\n'
+    )
+    await waitFor(() => (origins.blackHole.connections() > 0 ? true : null))
+    upgrade.resetAndDestroy()
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    const res = await proxyGet(port, `${world.origin.url}/echo`, {
+      headers: { 'Proxy-Authorization': `Basic ${auth}` }
+    })
+    expect(res.status).toBe(200)
+  })
+
+  it('answers 502 to a response Node cannot relay, and keeps serving', async () => {
+    const bad = net.createServer((socket) => {
+      socket.once('data', () => socket.end('HTTP/1.1 099 Odd\r\nContent-Length: 0\r\n\r\n'))
+      socket.on('error', () => {})
+    })
+    await new Promise<void>((resolve) => bad.listen(0, '127.0.0.1', resolve))
+    try {
+      const { port } = await run()
+      const res = await proxyGet(port, `http://127.0.0.1:${(bad.address() as net.AddressInfo).port}/`)
+      expect([res.status, res.headers['x-junction-error']]).toEqual([502, 'target-error'])
+      expect((await proxyGet(port, `${world.origin.url}/echo`)).status).toBe(200)
+    } finally {
+      bad.close()
+    }
+  })
+
+  it('keeps a chunked GET body framed, so it cannot pass as a second request', async () => {
+    const { port } = await run()
+    const inner = `GET /smuggled HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`
+    const text = await rawRequest(
+      port,
+      `GET ${world.origin.url}/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n` +
+        `Connection: close\r\n\r\n${inner.length.toString(16)}\r\n${inner}\r\n0\r\n\r\n`
+    )
+    expect(text).toMatch(/^HTTP\/1\.1 200/)
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    expect(world.origin.requests.some((r) => r.url.includes('smuggled'))).toBe(false)
+  })
+
+  it('does not let Connection remove Content-Length', async () => {
+    const { port } = await run()
+    const text = await rawRequest(
+      port,
+      `POST ${world.origin.url}/upload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5\r\n` +
+        'Connection: close, Content-Length\r\n\r\nhello'
+    )
+    expect(text).toMatch(/^HTTP\/1\.1 200/)
+    expect(text).toContain('"received":5')
+  })
+
+  it('sends the query and never the URL credentials on', async () => {
+    const { port } = await run()
+    const res = await proxyGet(port, `http://user:secret@127.0.0.1:${world.origin.port}/echo?q=1`)
+    const echo = JSON.parse(res.body.toString()) as { url: string; headers: Record<string, string> }
+    expect(echo.url).toBe('/echo?q=1')
+    expect(echo.headers.host).toBe(`127.0.0.1:${world.origin.port}`)
+  })
+
+  it('answers 508 to 0.0.0.0 and *.localhost on its own port, with Via off too', async () => {
+    const { port } = await run({ via: false })
+    for (const host of ['0.0.0.0', 'app.localhost']) {
+      const res = await proxyGet(port, `http://${host}:${port}/`)
+      expect([host, res.status]).toEqual([host, 508])
+    }
+  })
+})

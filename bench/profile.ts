@@ -6,12 +6,14 @@
  * both, side by side. The .cpuprofile files land in bench/results/ (open them in Chrome DevTools).
  *
  * Options: --seconds S (profiled load, default 10), --warmup S (default 6), --connections N
- * (default 20), --top N (functions listed, default 25), --compare A,B (variants, default bare,engine).
+ * (default 20), --top N (functions listed, default 25), --compare A,B (variants, default bare,engine;
+ * `previous-stats,engine-stats` compares the engine before the request pipeline with this one).
  */
 import { mkdirSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { cpuDelta, cpuSnapshot } from './cpu-usage.ts'
+import { previousTree } from './previous-engine.ts'
 import {
   DEFAULT_THROUGHPUT,
   killAllChildren,
@@ -23,13 +25,14 @@ import {
 } from './throughput.ts'
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url))
-const VARIANTS: readonly Variant[] = ['bare', 'engine', 'engine-stats']
+const VARIANTS: readonly Variant[] = ['bare', 'engine', 'engine-stats', 'previous-stats']
 /** `--compare engine,engine-stats` profiles other variants than bare proxy-chain against the engine. */
 const [BASELINE, CANDIDATE] = (() => {
   const i = process.argv.indexOf('--compare')
   const pair = (i === -1 ? 'bare,engine' : (process.argv[i + 1] ?? '')).split(',') as Variant[]
   if (pair.length !== 2 || !pair.every((v) => VARIANTS.includes(v)))
     throw new Error(`--compare takes two of ${VARIANTS.join(', ')}, e.g. engine,engine-stats`)
+  if (pair.includes('previous-stats')) process.env.BENCH_PREVIOUS_DIR = previousTree()
   return pair as [Variant, Variant]
 })()
 const ROOT_URL = new URL('../', import.meta.url).href

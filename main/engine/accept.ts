@@ -189,22 +189,34 @@ function parseHttpTarget(url: string | undefined): Target | null {
   }
 }
 
+/**
+ * `host:port` targets the URL parser would give back unchanged: a canonical IPv4 address, or lower-case
+ * ASCII labels whose last one starts with a letter (so it cannot be read as a number) and none of
+ * them punycode, with a port of 1–65535 without leading zeros. Most CONNECTs look like this and skip
+ * the parser; everything else goes through it, so rules always see the normalized name.
+ */
+const CANONICAL_TARGET =
+  /^(?:(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)|(?:(?!xn--)[a-z0-9-]+\.)*(?!xn--)[a-z][a-z0-9-]*):([1-9]\d{0,4})$/
+
 /** `host:port` of a CONNECT request; null when it cannot be parsed. */
 function parseConnectTarget(url: string | undefined): Target | null {
+  if (!url) return null
+  const canonical = CANONICAL_TARGET.exec(url)
+  if (canonical && Number(canonical[1]) <= 65535) {
+    const colon = url.lastIndexOf(':')
+    return connectTarget(url.slice(0, colon), Number(canonical[1]), url)
+  }
   try {
-    const parsed = new URL(`connect://${url ?? ''}`)
+    const parsed = new URL(`connect://${url}`)
     if (!parsed.hostname || !parsed.port) return null
-    const authority = `${parsed.hostname}:${parsed.port}`
-    return {
-      hostname: parsed.hostname,
-      port: Number(parsed.port),
-      authority,
-      path: '/',
-      url: `http://${authority}/`
-    }
+    return connectTarget(parsed.hostname, Number(parsed.port), `${parsed.hostname}:${parsed.port}`)
   } catch {
     return null
   }
+}
+
+function connectTarget(hostname: string, port: number, authority: string): Target {
+  return { hostname, port, authority, path: '/', url: `http://${authority}/` }
 }
 
 function destroy(this: Socket): void {

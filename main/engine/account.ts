@@ -16,6 +16,9 @@ export interface ClientConnection {
   socket: Socket
   /** Set once a tunnel's client has been answered (200, 101 or an error); null before. */
   reply: Reply | null
+  /** For idle-tunnels.ts: the socket's byte count at the last sweep, and since when it has not moved. */
+  seenBytes: number
+  quietSince: number
 }
 
 /**
@@ -53,33 +56,43 @@ export class JunctionResponse extends ServerResponse {
 
 export class Accounting {
   private nextId = 1
-  private readonly bySocket = new WeakMap<Socket, ClientConnection>()
-  /** Open client connections, for closing them all when the engine stops. */
-  readonly open = new Set<ClientConnection>()
-
+  /**
+   * Open client connections by socket, for requests to find theirs and to close them all when the
+   * engine stops. A plain Map with an entry removed at close: a WeakMap's entries cost the garbage
+   * collector more, per short connection, than the map costs.
+   */
+  readonly open = new Map<Socket, ClientConnection>()
   private readonly stats: TrafficStats | null
+  /** One close handler for every socket (`this` is the socket), not a closure per connection. */
+  private readonly onClose: (this: Socket) => void
 
   constructor(stats: TrafficStats | null) {
     this.stats = stats
+    const open = this.open
+    const replyOf = (socket: Socket): Reply => tunnelReply(open.get(socket)!)
+    this.onClose = function (this: Socket) {
+      stats?.connectionClosed(open.get(this)!.id, this.bytesRead, this.bytesWritten, replyOf)
+      open.delete(this)
+    }
   }
 
   /** A new client connection. */
   connected(socket: Socket): ClientConnection {
-    const connection: ClientConnection = { id: this.nextId++, socket, reply: null }
-    this.bySocket.set(socket, connection)
-    this.open.add(connection)
-    socket.once('close', () => {
-      this.open.delete(connection)
-      this.stats?.connectionClosed(connection.id, socket.bytesRead, socket.bytesWritten, () =>
-        tunnelReply(connection)
-      )
-    })
+    const connection: ClientConnection = {
+      id: this.nextId++,
+      socket,
+      reply: null,
+      seenBytes: 0,
+      quietSince: 0
+    }
+    this.open.set(socket, connection)
+    socket.once('close', this.onClose)
     return connection
   }
 
   connection(socket: Socket): ClientConnection {
     // Every socket reaches the server's 'connection' event before any request on it.
-    return this.bySocket.get(socket)!
+    return this.open.get(socket)!
   }
 
   /** A plain-HTTP request has been routed: its response reports the end. */

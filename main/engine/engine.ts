@@ -10,6 +10,7 @@ import type { LookupFunction } from 'node:net'
 import { DIRECT_PROFILE, type EngineState, type Profile } from '../../common/model.ts'
 import { Accept, type ProxyAuth } from './accept.ts'
 import { Accounting, JunctionResponse } from './account.ts'
+import { IdleTunnels } from './idle-tunnels.ts'
 import { LoopGuard } from './loop-guard.ts'
 import { UpstreamTunnels } from './proxy-chain-adapter.ts'
 import { buildRouting, retireRouting, type ConnectSettings, type Routing } from './route.ts'
@@ -82,6 +83,7 @@ export class ProxyEngine extends EventEmitter<EngineEvents> {
   private server: http.Server | null = null
   private accounting: Accounting | null = null
   private directAgent: http.Agent | null = null
+  private idle: IdleTunnels | null = null
   private current: EngineState = { status: 'stopped' }
 
   constructor(options: EngineOptions = {}) {
@@ -117,13 +119,15 @@ export class ProxyEngine extends EventEmitter<EngineEvents> {
     const loop = new LoopGuard()
     const accounting = new Accounting(this.options.stats ?? null)
     const directAgent = new http.Agent(POOL)
+    const idle = new IdleTunnels(this.timeouts.idleTunnelMs)
     const transport = new Transport({
       timeouts: this.timeouts,
       lookup: this.options.lookup,
       via: this.options.via === false ? null : `1.1 ${loop.token}`,
       directAgent,
       tunnels: new UpstreamTunnels((error) => this.emit('failure', error)),
-      loop
+      loop,
+      idle
     })
     const accept = new Accept({
       auth,
@@ -158,6 +162,7 @@ export class ProxyEngine extends EventEmitter<EngineEvents> {
     this.server = server
     this.accounting = accounting
     this.directAgent = directAgent
+    this.idle = idle
     this.setRunning()
   }
 
@@ -170,7 +175,8 @@ export class ProxyEngine extends EventEmitter<EngineEvents> {
     this.options.stats?.closingAll('proxy stopped')
     const closed = new Promise<void>((resolve) => server.close(() => resolve()))
     // Tunnels and upgraded connections have left the HTTP server's own list: close them all here.
-    for (const connection of this.accounting!.open) connection.socket.destroy()
+    for (const socket of this.accounting!.open.keys()) socket.destroy()
+    this.idle?.stop()
     server.closeAllConnections()
     await closed
     this.directAgent?.destroy()

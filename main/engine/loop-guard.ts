@@ -50,9 +50,12 @@ export class LoopGuard {
     return this.hosts.has(host) || local || (this.wildcard && isLoopback(host))
   }
 
-  /** True when `socket`, just connected, reached this Junction's own port on this machine. */
-  isOwnSocket(socket: Socket): boolean {
-    if (socket.remotePort !== this.port || !socket.remoteAddress) return false
+  /**
+   * True when `socket`, just connected to `port`, reached this Junction's own port on this machine.
+   * The port is compared first: reading the socket's address is a system call.
+   */
+  isOwnSocket(socket: Socket, port: number): boolean {
+    if (port !== this.port || !socket.remoteAddress) return false
     const address = normalize(socket.remoteAddress)
     return this.hosts.has(address) || (this.wildcard && isLoopback(address))
   }

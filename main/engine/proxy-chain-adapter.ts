@@ -21,6 +21,12 @@ import { parseRawStatus, rawErrorResponse, replyForProxyChainStatus, type Failur
 import type { UpstreamConnector } from './upstream-connect.ts'
 import type { Reply } from '../stats/traffic-stats.ts'
 
+/** What the engine hears back about one tunnel handed to proxy-chain. */
+export interface Handover {
+  told: (reply: Reply) => void
+  opened: () => void
+}
+
 export class UpstreamTunnels {
   private readonly chain: Server
   /** The upstream decided for each CONNECT handed over, read back by prepareRequestFunction. */
@@ -33,11 +39,13 @@ export class UpstreamTunnels {
       authRealm: 'Junction'
     })
     this.chain.on('requestFailed', ({ error }: { error: Error }) => onUnexpected(error))
+    // Documented event; `customTag` is the handover's own callbacks, passed through prepareRequestFunction.
+    this.chain.on('tunnelConnectResponded', ({ customTag }: { customTag: Handover }) => customTag.opened())
   }
 
   /**
    * Opens a tunnel for `request` through `upstream`. `told` learns what the client was answered when
-   * it was an error; a tunnel that opened has written `200 Connection Established`.
+   * it was an error; `opened` hears that the upstream accepted the CONNECT.
    */
   open(
     request: IncomingMessage,
@@ -46,16 +54,17 @@ export class UpstreamTunnels {
     upstream: UpstreamConnector,
     lookup: LookupFunction | undefined,
     failure: FailureContext,
-    told: (reply: Reply) => void
+    handover: Handover
   ): void {
     this.decided.set(request, {
+      customTag: handover,
       upstreamProxyUrl: upstream.url,
       ...(upstream.httpsAgent ? { httpsAgent: upstream.httpsAgent } : {}),
       ...(lookup ? { dnsLookup: lookup as never } : {})
     })
     // Junction's own credentials are not proxy-chain's business (it would parse them again).
     delete request.headers['proxy-authorization']
-    rewordErrors(socket, failure, told)
+    rewordErrors(socket, failure, handover.told)
     void this.chain.onConnect(request, socket as never, head)
   }
 }

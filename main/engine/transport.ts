@@ -27,6 +27,7 @@ import {
   type ErrorReply,
   type FailureContext
 } from './errors.ts'
+import type { IdleTunnels } from './idle-tunnels.ts'
 import type { LoopGuard } from './loop-guard.ts'
 import { forwardHeaders } from './modify.ts'
 import type { UpstreamTunnels } from './proxy-chain-adapter.ts'
@@ -49,6 +50,7 @@ export interface TransportOptions {
   directAgent: http.Agent
   tunnels: UpstreamTunnels
   loop: LoopGuard
+  idle: IdleTunnels
 }
 
 /** Response heads up to this size pass (Node's default, 16 KiB, turned big cookies into errors). */
@@ -205,17 +207,17 @@ export class Transport {
     const upstream = routed.upstream
     if (upstream && !upstream.openTunnel) {
       const client = connection.socket
-      const { connectMs, idleTunnelMs } = this.options.timeouts
-      // Until proxy-chain has answered, the client waits on the upstream (connect timeout); once the
-      // tunnel is open, the same timer measures idleness.
-      client.setTimeout(connectMs, () => {
-        if (connection.reply) return void client.destroy() // proxy-chain answered with an error
-        if (client.bytesWritten === 0)
-          return this.refuse(connection, replyForTimeout(failure, 'connect', this.options.timeouts))
-        this.idleClose(connection, idleTunnelMs - connectMs)
+      // Until the upstream has answered the CONNECT, the client waits on it: a connect timeout.
+      client.setTimeout(this.options.timeouts.connectMs, () => {
+        if (connection.reply) return void client.destroy() // the upstream's error has been sent
+        this.refuse(connection, replyForTimeout(failure, 'connect', this.options.timeouts))
       })
-      this.options.tunnels.open(req, client, head, upstream, this.options.lookup, failure, (reply) => {
-        connection.reply = reply
+      this.options.tunnels.open(req, client, head, upstream, this.options.lookup, failure, {
+        told: (reply) => (connection.reply = reply),
+        opened: () => {
+          client.setTimeout(0)
+          this.options.idle.add(connection)
+        }
       })
       return
     }
@@ -252,7 +254,7 @@ export class Transport {
             : replyForProxyChainStatus(599, (error as Error).message, failure)!
       return this.refuse(connection, reply)
     }
-    if (!routed.upstream && loop.isOwnSocket(socket)) {
+    if (!routed.upstream && loop.isOwnSocket(socket, target.port)) {
       socket.destroy()
       return this.refuse(connection, loop.reply(target))
     }
@@ -268,19 +270,11 @@ export class Transport {
     endRaw(connection.socket, rawErrorResponse(reply))
   }
 
-  /** Joins a tunnel's two sockets and closes both after the idle timeout. */
+  /** Joins a tunnel's two sockets; both close after the idle timeout (idle-tunnels.ts). */
   private holdTunnel(connection: ClientConnection, socket: Socket): void {
     joinSockets(connection.socket, socket)
     // Every byte of a tunnel passes the client's socket, so its idleness is the tunnel's.
-    connection.socket.setTimeout(this.options.timeouts.idleTunnelMs, () => this.idleClose(connection, 0))
-  }
-
-  /** Closes an idle tunnel, noting why in its log line; `remainingMs` > 0 waits that much longer first. */
-  private idleClose(connection: ClientConnection, remainingMs: number): void {
-    const client = connection.socket
-    if (remainingMs > 0) return void client.setTimeout(remainingMs, () => this.idleClose(connection, 0))
-    connection.reply = { status: connection.reply?.status ?? 200, code: 'idle-timeout' }
-    client.destroy()
+    this.options.idle.add(connection)
   }
 
   /**
@@ -323,7 +317,7 @@ export class Transport {
       const timer = setTimeout(() => outgoing.destroy(new Refused('connect')), timeouts.connectMs)
       socket.once('connect', () => {
         clearTimeout(timer)
-        if (!through && loop.isOwnSocket(socket)) outgoing.destroy(new Refused('loop'))
+        if (!through && loop.isOwnSocket(socket, target.port)) outgoing.destroy(new Refused('loop'))
       })
       socket.once('close', () => clearTimeout(timer))
     })

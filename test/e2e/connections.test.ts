@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { connectTunnel } from '../harness/client.ts'
 import { serveWithDashboard, type Running } from '../harness/headless-process.ts'
 import { launchChromium } from './chromium.ts'
+import { closeSession, ensureRendererBuilt } from './session.ts'
 
 const TUNNELS = 5000
 let holder: ChildProcess
@@ -23,6 +24,7 @@ let proxyPort: number
 const sockets: net.Socket[] = []
 
 beforeAll(async () => {
+  ensureRendererBuilt()
   // A target that accepts and holds connections, in its own process (file descriptors).
   holder = spawn(
     process.execPath,
@@ -51,11 +53,8 @@ beforeAll(async () => {
 }, 120_000)
 afterAll(async () => {
   for (const s of sockets) s.destroy()
-  await browser?.close()
-  running?.child.kill('SIGTERM')
-  await running?.exited
+  await closeSession({ browser, running, dataDir })
   holder?.kill()
-  await fs.rm(dataDir, { recursive: true, force: true })
 })
 
 describe('Connections with 5,000 open tunnels', () => {

@@ -2,7 +2,6 @@
  * The headless dashboard in real Chromium: `node main/serve.ts` serves the built UI, which talks to
  * the engine over the WebSocket transport.
  */
-import { execFileSync } from 'node:child_process'
 import { existsSync, promises as fs } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -11,6 +10,7 @@ import { connectTunnel, proxyGet } from '../harness/client.ts'
 import { serveWithDashboard, type Running } from '../harness/headless-process.ts'
 import { startOrigin } from '../harness/origin.ts'
 import { launchChromium } from './chromium.ts'
+import { closeSession, ensureRendererBuilt } from './session.ts'
 
 const ROOT = path.resolve(import.meta.dirname, '../..')
 let running: Running
@@ -20,22 +20,13 @@ let dashboardUrl: string
 let proxyPort: number
 
 beforeAll(async () => {
-  // The dashboard serves the built renderer; build it if this checkout has not yet (CI builds first).
-  if (!existsSync(path.join(ROOT, 'out/renderer/index.html')))
-    execFileSync(
-      process.execPath,
-      [path.join(ROOT, 'node_modules/electron-vite/bin/electron-vite.js'), 'build'],
-      { cwd: ROOT, stdio: 'ignore' }
-    )
+  ensureRendererBuilt()
   dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'junction-e2e-'))
   ;({ running, proxyPort, dashboardUrl } = await serveWithDashboard(dataDir))
   browser = await launchChromium()
 }, 120_000)
 afterAll(async () => {
-  await browser?.close()
-  running?.child.kill('SIGTERM')
-  await running?.exited
-  await fs.rm(dataDir, { recursive: true, force: true })
+  await closeSession({ browser, running, dataDir })
 })
 
 describe('dashboard in Chromium', () => {

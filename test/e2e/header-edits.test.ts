@@ -3,16 +3,15 @@
  * engine reads: the rule in profiles.json carries its edits, settings.json the changed timeout.
  * (Edits applied to real traffic are the engine's tests.)
  */
-import { execFileSync } from 'node:child_process'
-import { existsSync, promises as fs } from 'node:fs'
+import { promises as fs } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DEFAULT_SETTINGS, type Profile, type Settings } from '../../common/model.ts'
 import { serveWithDashboard, type Running } from '../harness/headless-process.ts'
 import { launchChromium } from './chromium.ts'
+import { closeSession, ensureRendererBuilt } from './session.ts'
 
-const ROOT = path.resolve(import.meta.dirname, '../..')
 const WORK: Profile = {
   id: 'work',
   name: 'Work',
@@ -38,23 +37,14 @@ const readJson = async <T>(name: string): Promise<T> =>
   JSON.parse(await fs.readFile(path.join(dataDir, name), 'utf8')) as T
 
 beforeAll(async () => {
-  // The dashboard serves the built renderer; build it if this checkout has not yet (CI builds first).
-  if (!existsSync(path.join(ROOT, 'out/renderer/index.html')))
-    execFileSync(
-      process.execPath,
-      [path.join(ROOT, 'node_modules/electron-vite/bin/electron-vite.js'), 'build'],
-      { cwd: ROOT, stdio: 'ignore' }
-    )
+  ensureRendererBuilt()
   dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'junction-e2e-edits-'))
   await fs.writeFile(path.join(dataDir, 'profiles.json'), JSON.stringify({ version: 1, profiles: [WORK] }))
   ;({ running, dashboardUrl } = await serveWithDashboard(dataDir))
   browser = await launchChromium()
 }, 120_000)
 afterAll(async () => {
-  await browser?.close()
-  running?.child.kill('SIGTERM')
-  await running?.exited
-  await fs.rm(dataDir, { recursive: true, force: true })
+  await closeSession({ browser, running, dataDir })
 })
 
 describe('header edits and timeouts from the UI', () => {

@@ -11,6 +11,7 @@ import { serveWithDashboard, type Running } from '../harness/headless-process.ts
 import { startOrigin, type Origin } from '../harness/origin.ts'
 import { startSquid, type Upstream } from '../harness/squid.ts'
 import { launchChromium } from './chromium.ts'
+import { closeSession, ensureRendererBuilt } from './session.ts'
 
 const AUTH = { username: 'ui-user', password: 'ui p@ss:%' }
 let squid: Upstream
@@ -22,17 +23,15 @@ let dashboardUrl: string
 let proxyPort: number
 
 beforeAll(async () => {
+  ensureRendererBuilt()
   ;[squid, origin] = await Promise.all([startSquid(AUTH), startOrigin()])
   dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'junction-e2e-profiles-'))
   ;({ running, proxyPort, dashboardUrl } = await serveWithDashboard(dataDir))
   browser = await launchChromium()
 }, 120_000)
 afterAll(async () => {
-  await browser?.close()
-  running?.child.kill('SIGTERM')
-  await running?.exited
+  await closeSession({ browser, running, dataDir })
   await Promise.all([squid?.close(), origin?.close()])
-  await fs.rm(dataDir, { recursive: true, force: true })
 })
 
 describe('profiles and rules from the UI', () => {

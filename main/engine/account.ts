@@ -16,7 +16,10 @@ export interface ClientConnection {
   socket: Socket
   /** Set once a tunnel's client has been answered (200, 101 or an error); null before. */
   reply: Reply | null
-  /** For idle-tunnels.ts: the socket's byte count at the last sweep, and since when it has not moved. */
+  /**
+   * For idle-tunnels.ts: the socket's byte count at the last sweep, and since when it has not moved
+   * (0 while the connection is not a tunnel).
+   */
   seenBytes: number
   quietSince: number
 }

@@ -119,7 +119,7 @@ export class ProxyEngine extends EventEmitter<EngineEvents> {
     const loop = new LoopGuard()
     const accounting = new Accounting(this.options.stats ?? null)
     const directAgent = new http.Agent(POOL)
-    const idle = new IdleTunnels(this.timeouts.idleTunnelMs)
+    const idle = new IdleTunnels(this.timeouts.idleTunnelMs, accounting.open)
     const transport = new Transport({
       timeouts: this.timeouts,
       lookup: this.options.lookup,

@@ -16,7 +16,7 @@ import type { Accounting, ClientConnection, JunctionResponse } from './account.t
 import { endRaw, rawErrorResponse, writeTextReply, type ErrorReply } from './errors.ts'
 import type { LoopGuard } from './loop-guard.ts'
 import { answerHttp, answerRaw } from './modify.ts'
-import { route, type Routing } from './route.ts'
+import { route, type Routed, type Routing } from './route.ts'
 import type { Transport } from './transport.ts'
 import type { Target } from './upstream-connect.ts'
 import { servePac, type PacPublisher } from '../sysproxy/pac.ts'
@@ -69,35 +69,51 @@ export class Accept {
 
   /** A CONNECT request: a tunnel to `host:port`. */
   onConnect = (req: IncomingMessage, socket: Socket, head: Buffer): void => {
-    // Node stops handling this socket's errors once it hands it over; a reset must not crash the process.
-    socket.on('error', destroy)
-    if (!this.authorized(req))
-      return endRaw(socket, rawErrorResponse(AUTH_REQUIRED, { [CHALLENGE]: 'Basic realm="Junction"' }))
-    const target = parseConnectTarget(req.url)
-    if (!target) return endRaw(socket, rawErrorResponse(badTarget(req.url)))
-    if (this.deps.loop.isLoop(target.hostname, target.port, req.headers.via))
-      return endRaw(socket, rawErrorResponse(this.deps.loop.reply(target)))
-
-    const routed = route(this.deps.routing(), target.hostname, target.port, false)
-    this.deps.accounting.tunnelStarted(req, target.hostname, target.port, 'connect', routed)
-    if (answerRaw(routed, socket)) return void this.told(socket, routed.decision)
-    this.deps.transport.openTunnel(req, this.deps.accounting.connection(socket), head, target, routed)
+    const admitted = this.admitTunnel(req, socket, 'connect')
+    if (admitted)
+      this.deps.transport.openTunnel(req, admitted.connection, head, admitted.target, admitted.routed)
   }
 
   /** A request to switch protocols (WebSocket): routed like plain HTTP, then carried as a tunnel. */
   onUpgrade = (req: IncomingMessage, socket: Socket, head: Buffer): void => {
-    socket.on('error', destroy)
-    if (!this.authorized(req))
-      return endRaw(socket, rawErrorResponse(AUTH_REQUIRED, { [CHALLENGE]: 'Basic realm="Junction"' }))
-    const target = parseHttpTarget(req.url)
-    if (!target) return endRaw(socket, rawErrorResponse(badTarget(req.url)))
-    if (this.deps.loop.isLoop(target.hostname, target.port, req.headers.via))
-      return endRaw(socket, rawErrorResponse(this.deps.loop.reply(target)))
+    const admitted = this.admitTunnel(req, socket, 'upgrade')
+    if (admitted)
+      this.deps.transport.forwardUpgrade(req, admitted.connection, head, admitted.target, admitted.routed)
+  }
 
-    const routed = route(this.deps.routing(), target.hostname, target.port, true)
-    this.deps.accounting.tunnelStarted(req, target.hostname, target.port, 'upgrade', routed)
-    if (answerRaw(routed, socket)) return void this.told(socket, routed.decision)
-    this.deps.transport.forwardUpgrade(req, this.deps.accounting.connection(socket), head, target, routed)
+  /**
+   * Accept, route, account and modify for a request that will become a tunnel, answered on the raw
+   * socket; null when one of them answered it.
+   */
+  private admitTunnel(
+    req: IncomingMessage,
+    socket: Socket,
+    kind: 'connect' | 'upgrade'
+  ): { connection: ClientConnection; target: Target; routed: Routed } | null {
+    // Node stops handling this socket's errors once it hands it over; a reset must not crash the process.
+    socket.on('error', destroy)
+    const answer = (reply: ErrorReply, extra?: Record<string, string>): null => {
+      endRaw(socket, rawErrorResponse(reply, extra))
+      return null
+    }
+    if (!this.authorized(req)) return answer(AUTH_REQUIRED, { [CHALLENGE]: 'Basic realm="Junction"' })
+    const target = kind === 'connect' ? parseConnectTarget(req.url) : parseHttpTarget(req.url)
+    if (!target) return answer(badTarget(req.url))
+    if (this.deps.loop.isLoop(target.hostname, target.port, req.headers.via))
+      return answer(this.deps.loop.reply(target))
+
+    const routed = route(this.deps.routing(), target.hostname, target.port, kind === 'upgrade')
+    this.deps.accounting.tunnelStarted(req, target.hostname, target.port, kind, routed)
+    const connection = this.deps.accounting.connection(socket)
+    if (answerRaw(routed, socket)) {
+      const { decision } = routed
+      connection.reply =
+        decision.action === 'block'
+          ? { status: decision.status, code: 'blocked' }
+          : { status: 0, code: 'rejected' }
+      return null
+    }
+    return { connection, target, routed }
   }
 
   /** A request Node could not parse: a specific answer, then the connection closes. */
@@ -120,14 +136,6 @@ export class Accept {
   /** A keep-alive client connection stayed idle past its timeout. */
   onIdleClient = (socket: Socket): void => {
     this.deps.accounting.close(this.deps.accounting.connection(socket), 'idle timeout')
-  }
-
-  private told(socket: Socket, decision: { action: string; status?: number }): void {
-    const connection: ClientConnection = this.deps.accounting.connection(socket)
-    connection.reply =
-      decision.action === 'block'
-        ? { status: decision.status!, code: 'blocked' }
-        : { status: 0, code: 'rejected' }
   }
 
   private authorized(req: IncomingMessage): boolean {

@@ -97,10 +97,8 @@ export class Transport {
     const expectsContinue = req.headers.expect?.toLowerCase() === '100-continue'
     const outgoing = this.send(req, headers, target, routed, false, failure, {
       response: (incoming) => {
-        if (isUpstreamAuthChallenge(incoming, routed)) {
-          incoming.resume()
-          return writeTextReply(res, replyForProxyChainStatus(597, '', failure)!)
-        }
+        const refused = upstreamRefusedCredentials(incoming, routed, failure)
+        if (refused) return writeTextReply(res, refused)
         const back = incoming.rawHeaders.slice()
         res.rewritten += forwardHeaders(back, routed.rewrite?.response, this.options.via, false)
         try {
@@ -170,11 +168,10 @@ export class Transport {
       },
       response: (incoming) => {
         answered = true
-        if (isUpstreamAuthChallenge(incoming, routed)) {
-          incoming.resume()
-          const reply = replyForProxyChainStatus(597, '', failure)!
-          connection.reply = { status: reply.status, code: reply.code, rewritten }
-          return endRaw(client, rawErrorResponse(reply))
+        const refused = upstreamRefusedCredentials(incoming, routed, failure)
+        if (refused) {
+          connection.reply = { status: refused.status, code: refused.code, rewritten }
+          return endRaw(client, rawErrorResponse(refused))
         }
         // The target declined to switch protocols: its answer is relayed and the connection closed.
         const back = incoming.rawHeaders.slice()
@@ -364,10 +361,19 @@ function failureContext(routed: Routed, target: Target): FailureContext {
   return { upstream: routed.upstream?.description ?? null, target: target.authority }
 }
 
-/** An upstream HTTP proxy answering 407 to Junction means its credentials for it are wrong. */
-function isUpstreamAuthChallenge(incoming: http.IncomingMessage, routed: Routed): boolean {
+/**
+ * An upstream HTTP proxy answering 407 means Junction's credentials for it are wrong: that is the
+ * reply for the client (the 407 itself is drained). Null for any other response.
+ */
+function upstreamRefusedCredentials(
+  incoming: http.IncomingMessage,
+  routed: Routed,
+  failure: FailureContext
+): ErrorReply | null {
   const scheme = routed.upstream?.upstream.scheme
-  return incoming.statusCode === 407 && (scheme === 'http' || scheme === 'https')
+  if (incoming.statusCode !== 407 || (scheme !== 'http' && scheme !== 'https')) return null
+  incoming.resume()
+  return replyForProxyChainStatus(597, '', failure)
 }
 
 function replyForTimeout(

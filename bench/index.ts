@@ -25,6 +25,7 @@ import { parseArgs } from 'node:util'
 import { measureLookups, type LookupFigures } from './rule-lookup.ts'
 import { measureMemory, type MemoryFigures } from './memory.ts'
 import { measureHeadlessRss, type HeadlessRss } from './headless-rss.ts'
+import { measureStreamingMemory, type StreamingMemory } from './streaming-memory.ts'
 import { PREVIOUS_COMMIT, previousTree } from './previous-engine.ts'
 import { ENGINE_RULES } from './child-common.ts'
 import { measureInterleaved, SLICE_MS, type InterleavedWorkload } from './interleaved.ts'
@@ -45,6 +46,7 @@ const RATIO_TARGET = 0.95
 const STATS_RATIO_TARGET = 0.97
 const MEMORY_RATIO_TARGET = 1.2
 const MEMORY_CONNECTIONS = 5000
+const STREAMING_GROWTH_MIB = 64
 const DEFAULT_INTERLEAVED = { processes: 3, seconds: 60 }
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url))
 
@@ -60,11 +62,23 @@ interface TargetResult {
  * lookup: rule lookups; http/connect: engine vs bare proxy-chain; stats: statistics on vs off; memory;
  * noise: the engine against itself, i.e. how far the ratios move when nothing differs; pipeline: this
  * engine against the one before the request pipeline, both with statistics and logging on; headless:
- * headless mode's baseline memory, this tree against the previous one (the last three not in the
- * default set).
+ * headless mode's baseline memory, this tree against the previous one; streaming: the engine's memory
+ * while 1 GiB goes up and 1 GiB down (the last four not in the default set).
  */
-const PARTS = ['lookup', 'http', 'connect', 'stats', 'memory', 'noise', 'pipeline', 'headless'] as const
-const DEFAULT_PARTS = PARTS.filter((part) => part !== 'noise' && part !== 'pipeline' && part !== 'headless')
+const PARTS = [
+  'lookup',
+  'http',
+  'connect',
+  'stats',
+  'memory',
+  'noise',
+  'pipeline',
+  'headless',
+  'streaming'
+] as const
+const DEFAULT_PARTS = PARTS.filter(
+  (part) => part !== 'noise' && part !== 'pipeline' && part !== 'headless' && part !== 'streaming'
+)
 
 function parseOptions(argv: string[]): ThroughputOptions & {
   processes: number
@@ -76,6 +90,7 @@ function parseOptions(argv: string[]): ThroughputOptions & {
   noise: boolean
   pipeline: boolean
   headless: boolean
+  streaming: boolean
 } {
   const { values } = parseArgs({
     args: argv,
@@ -115,7 +130,8 @@ function parseOptions(argv: string[]): ThroughputOptions & {
     memory: only.includes('memory'),
     noise: only.includes('noise'),
     pipeline: only.includes('pipeline'),
-    headless: only.includes('headless')
+    headless: only.includes('headless'),
+    streaming: only.includes('streaming')
   }
 }
 
@@ -416,6 +432,23 @@ async function main(): Promise<void> {
       ])
     )
   }
+  let streaming: StreamingMemory[] = []
+  if (options.streaming) {
+    log('\nStreaming: engine RSS (statistics on) while 1 GiB goes up, then 1 GiB down, one request each')
+    streaming = await measureStreamingMemory()
+    log(
+      table([
+        ['transfer', 'MiB/s', 'RSS before', 'peak', 'growth'],
+        ...streaming.map((s) => [
+          s.direction,
+          (s.bytes / 2 ** 20 / s.seconds).toFixed(0),
+          `${s.startRssMiB.toFixed(1)} MiB`,
+          `${s.peakRssMiB.toFixed(1)} MiB`,
+          `${s.growthMiB.toFixed(1)} MiB`
+        ])
+      ])
+    )
+  }
   let memory: MemoryFigures[] = []
   if (options.memory) {
     log(`\nMemory: proxy process RSS idle and with ${int(MEMORY_CONNECTIONS)} open CONNECT tunnels`)
@@ -424,6 +457,13 @@ async function main(): Promise<void> {
   }
 
   const targets = evaluate(lookups, throughput, statistics, memory)
+  for (const s of streaming)
+    targets.push({
+      target: `1 GiB ${s.direction}: engine RSS growth < ${STREAMING_GROWTH_MIB} MiB`,
+      figure: `${s.growthMiB.toFixed(1)} MiB`,
+      pass: s.growthMiB < STREAMING_GROWTH_MIB,
+      suspect: false
+    })
   for (const w of pipeline ?? [])
     targets.push({
       target: `${INTERLEAVED_NAMES[w.workload]}: pipeline engine / previous engine ≥ 1.0×`,
@@ -459,6 +499,7 @@ async function main(): Promise<void> {
     noise,
     pipeline,
     headless,
+    streaming,
     memory,
     targets
   }

@@ -51,6 +51,29 @@ export interface HistoryPoint {
   down: number
 }
 
+/** Junction's local certificate authority for HTTPS interception, as Settings shows it. */
+export interface CertificateAuthorityInfo {
+  /** The certificate's subject, e.g. `CN=Junction Local CA (ada@laptop)`. */
+  subject: string
+  /** SHA-256 of the certificate, colon-separated hex, as certificate viewers show it. */
+  fingerprintSha256: string
+  /** Base64 SHA-256 of the public key, for Chromium's `--ignore-certificate-errors-spki-list`. */
+  spkiSha256Base64: string
+  /** ISO 8601 (a `Date` does not survive the dashboard's JSON). */
+  notAfter: string
+  /** Where the public certificate is on disk. */
+  pemPath: string
+  pem: string
+  /** Why this process cannot issue certificates with it (its key is sealed by another keychain), or null. */
+  unavailable: string | null
+}
+
+/** A file for the UI to offer as a download. */
+export interface FileExport {
+  fileName: string
+  base64: string
+}
+
 /** Upstream passwords never travel to the UI; this stands in for a saved one, and saving it keeps it. */
 export const SECRET_PLACEHOLDER = '\u2022\u2022\u2022\u2022\u2022\u2022\u2022\u2022'
 
@@ -95,6 +118,12 @@ export interface AppApi {
   /** Profiles and settings as JSON, without upstream passwords. */
   exportConfig(): Async<string>
   importConfig(json: string): Async<{ profiles: number }>
+  /** The local CA, created on first call if there is none yet. */
+  getCertificateAuthority(): Async<CertificateAuthorityInfo>
+  /** Replaces the CA with a new one; every device that trusted the old one must trust the new one. */
+  regenerateCertificateAuthority(): Async<CertificateAuthorityInfo>
+  /** The CA certificate as a PEM (`junction-ca.pem`) or DER (`junction-ca.cer`) file. */
+  exportCertificateAuthority(format: 'pem' | 'der'): Async<FileExport>
 }
 
 export interface AppEvents {
@@ -131,7 +160,10 @@ export const API_METHODS = [
   'closeConnections',
   'closeProfileConnections',
   'exportConfig',
-  'importConfig'
+  'importConfig',
+  'getCertificateAuthority',
+  'regenerateCertificateAuthority',
+  'exportCertificateAuthority'
 ] as const satisfies readonly ApiMethod[]
 export const API_EVENTS = [
   'onEngineState',

@@ -59,7 +59,10 @@ export const API_PAYLOADS = {
       .string()
       .min(2)
       .max(20 * 1024 * 1024)
-  ])
+  ]),
+  getCertificateAuthority: z.tuple([]),
+  regenerateCertificateAuthority: z.tuple([]),
+  exportCertificateAuthority: z.tuple([z.enum(['pem', 'der'])])
 } as const
 
 export const PAYLOADS_COMPLETE: SameKeys<AppApi, typeof API_PAYLOADS> = true

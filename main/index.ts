@@ -46,8 +46,9 @@ function createWindow(show: boolean): BrowserWindow {
 }
 
 /**
- * Upstream passwords are sealed with the OS keychain. Linux without a keyring falls back to a
- * hard-coded key ("basic_text"), which protects nothing, so that counts as unavailable.
+ * Upstream passwords and the local CA's private key are sealed with the OS keychain. Linux without a
+ * keyring falls back to a hard-coded key ("basic_text"), which protects nothing, so that counts as
+ * unavailable.
  */
 function keychain(): SecretCodec | null {
   const available =
@@ -55,7 +56,7 @@ function keychain(): SecretCodec | null {
     (process.platform !== 'linux' || safeStorage.getSelectedStorageBackend() !== 'basic_text')
   if (!available) {
     console.log(
-      '[junction] no OS keychain is available: upstream passwords are stored unencrypted in profiles.json (readable by your user only)'
+      '[junction] no OS keychain is available: upstream passwords (profiles.json) and the HTTPS interception CA key (ca/junction-ca.key) are stored unencrypted, readable by your user only'
     )
     return null
   }

@@ -5,6 +5,7 @@
 import type { ProfileStore } from '../profiles/profile-store.ts'
 import type { SettingsStore } from '../config/settings-store.ts'
 import type { ProxyEngine } from '../engine/engine.ts'
+import type { LocalAuthority } from '../intercept/authority.ts'
 import type { HistoryStore } from '../stats/history-store.ts'
 import type { RequestRing } from '../stats/request-log.ts'
 import type { TrafficStats } from '../stats/traffic-stats.ts'
@@ -19,4 +20,6 @@ export interface RuntimeParts {
   history: HistoryStore
   ring: RequestRing
   systemProxy: AttachedSystemProxy
+  /** The local CA for HTTPS interception; its files are created on first use, not at start. */
+  authority: LocalAuthority
 }

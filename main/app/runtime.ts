@@ -10,6 +10,7 @@ import type { AppApi, SystemProxyMode } from '../../common/ipc-contract.ts'
 import type { EngineState, Settings } from '../../common/model.ts'
 import { SettingsStore } from '../config/settings-store.ts'
 import { ProxyEngine } from '../engine/engine.ts'
+import { LocalAuthority } from '../intercept/authority.ts'
 import { ProfileStore } from '../profiles/profile-store.ts'
 import type { SecretCodec } from '../profiles/secrets.ts'
 import { createJunctionService } from '../services/junction-service.ts'
@@ -28,7 +29,7 @@ export interface RuntimeOptions {
   profile?: string
   /** Overrides the saved system-proxy mode for this run. */
   systemProxy?: SystemProxyMode
-  /** Seals upstream passwords on disk (the desktop app passes the OS keychain). */
+  /** Seals upstream passwords and the CA's private key on disk (the desktop app passes the OS keychain). */
   secrets?: SecretCodec | null
   log?: (line: string) => void
   /** Runs after every saved settings change, whichever UI made it (the desktop applies start at login). */
@@ -108,6 +109,12 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   // Listen address, credentials, timeouts and Via are read here only: a change is saved and applies
   // from the next start (the Settings view says so).
   const pac = new PacPublisher()
+  // Opened, not created: the CA's files appear when a rule first intercepts a tunnel or Settings
+  // first shows the CA, so a user who never intercepts never gets one.
+  const authority = LocalAuthority.open(dataDir, {
+    codec: options.secrets ?? null,
+    onProblem: (problem) => log(`certificate authority problem: ${problem}`)
+  })
   const engine = new ProxyEngine({
     host: settings.listenHost,
     port: options.port ?? settings.port,
@@ -139,7 +146,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     stats,
     history,
     ring,
-    systemProxy
+    systemProxy,
+    authority
   }
   return {
     ...parts,

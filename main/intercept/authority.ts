@@ -63,6 +63,8 @@ export interface AuthorityOptions {
   /** Names the CA "Junction Local CA (<user>@<host>)"; defaults to this machine's. */
   owner?: string
   now?: () => Date
+  /** Hears what `ensure()` reports, whichever caller (the engine, the UI) loaded the CA first. */
+  onProblem?: (problem: string) => void
 }
 
 export interface EnsureReport {
@@ -131,6 +133,7 @@ export class LocalAuthority implements LeafIssuer {
   readonly #capacity: number
   readonly #owner: string
   readonly #now: () => Date
+  readonly #onProblem: (problem: string) => void
   #ready: Promise<EnsureReport> | null = null
   #loaded: Loaded | null = null
   /** Host → issued context (or the issuance under way); Map order is recency, oldest first. */
@@ -144,6 +147,7 @@ export class LocalAuthority implements LeafIssuer {
     this.#capacity = options.capacity ?? 1000
     this.#owner = options.owner ?? defaultOwner()
     this.#now = options.now ?? (() => new Date())
+    this.#onProblem = options.onProblem ?? (() => undefined)
   }
 
   /** The authority for a data directory. Nothing is read or written until it is first used. */
@@ -153,17 +157,28 @@ export class LocalAuthority implements LeafIssuer {
 
   /** Loads the CA, or creates it on first use. Runs once; later calls return the first report. */
   ensure(): Promise<EnsureReport> {
-    this.#ready ??= this.#load().catch((error: unknown) => {
-      // A failed load (disk full, permissions) is retried on the next use rather than remembered.
-      this.#ready = null
-      throw error
-    })
+    this.#ready ??= this.#load().then(
+      (report) => {
+        if (report.problem) this.#onProblem(report.problem)
+        return report
+      },
+      (error: unknown) => {
+        // A failed load (disk full, permissions) is retried on the next use rather than remembered.
+        this.#ready = null
+        throw error
+      }
+    )
     return this.#ready
   }
 
   /** How many hosts' leaves are cached right now. */
   get cachedLeaves(): number {
     return this.#leaves.size
+  }
+
+  /** Why leaves cannot be issued (the key is sealed by a keychain this process cannot open), or null. */
+  get unavailable(): string | null {
+    return this.#current().unavailable
   }
 
   get certificatePem(): string {

@@ -4,10 +4,11 @@
  * dashboard call it through `dispatch`, which validates every payload first, and the tray calls it
  * directly. Never imports Electron.
  */
-import { SECRET_PLACEHOLDER, type AppApi } from '../../common/ipc-contract.ts'
+import { SECRET_PLACEHOLDER, type AppApi, type CertificateAuthorityInfo } from '../../common/ipc-contract.ts'
 import { DIRECT_PROFILE, SettingsSchema, type Profile, type Settings } from '../../common/model.ts'
 import { fail, ok, type Result } from '../../common/result.ts'
 import type { RuntimeParts } from '../app/parts.ts'
+import { CA_CERT_FILE, type LocalAuthority } from '../intercept/authority.ts'
 import { explain } from '../rules/explain.ts'
 import { parseProfile } from '../rules/validate.ts'
 import { testUpstream } from './upstream-test.ts'
@@ -42,13 +43,38 @@ function unmaskSecrets(incoming: Profile, stored: Profile | undefined): Result<P
   return ok({ ...incoming, upstreams })
 }
 
+function authorityInfo(authority: LocalAuthority): CertificateAuthorityInfo {
+  return {
+    subject: authority.subject,
+    fingerprintSha256: authority.fingerprintSha256,
+    spkiSha256Base64: authority.spkiSha256Base64,
+    notAfter: authority.notAfter.toISOString(),
+    pemPath: authority.pemPath,
+    pem: authority.certificatePem,
+    unavailable: authority.unavailable
+  }
+}
+
+/** Runs a CA operation; a failure to read or write its files comes back as an `io-error`. */
+async function withAuthority<T>(authority: LocalAuthority, run: () => Promise<T>): Promise<Result<T>> {
+  try {
+    await authority.ensure()
+    return ok(await run())
+  } catch (error) {
+    return fail(
+      'io-error',
+      `The certificate authority in ${authority.dir} is not usable: ${(error as Error).message}`
+    )
+  }
+}
+
 export interface ServiceHooks {
   /** Runs after every saved settings change (the desktop applies start at login here). */
   onSettingsChanged?: ((settings: Settings) => void) | undefined
 }
 
 export function createJunctionService(parts: RuntimeParts, hooks: ServiceHooks = {}): AppApi {
-  const { engine, profiles, settings, stats, history, ring, systemProxy } = parts
+  const { engine, profiles, settings, stats, history, ring, systemProxy, authority } = parts
 
   /** Every settings write goes through here, so the hook sees changes from any method. */
   async function saveSettings(patch: Parameters<typeof settings.update>[0]): Promise<Result<Settings>> {
@@ -239,6 +265,22 @@ export function createJunctionService(parts: RuntimeParts, hooks: ServiceHooks =
         if (!saved.ok) return saved
       }
       return ok({ profiles: parsed.length })
-    }
+    },
+
+    getCertificateAuthority: () => withAuthority(authority, async () => authorityInfo(authority)),
+
+    regenerateCertificateAuthority: () =>
+      withAuthority(authority, async () => {
+        await authority.regenerate()
+        return authorityInfo(authority)
+      }),
+
+    exportCertificateAuthority: (format) =>
+      withAuthority(authority, async () =>
+        format === 'pem'
+          ? { fileName: CA_CERT_FILE, base64: Buffer.from(authority.certificatePem).toString('base64') }
+          : // .cer: the name Windows, macOS and Android open as a certificate to install.
+            { fileName: 'junction-ca.cer', base64: authority.certificateDer.toString('base64') }
+      )
   }
 }

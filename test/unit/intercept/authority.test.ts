@@ -154,12 +154,19 @@ describe('LocalAuthority files', () => {
     expect(await reopened.ensure()).toEqual({ problem: null })
     expect(reopened.fingerprintSha256).toBe(sealed.fingerprintSha256)
 
-    const headless = LocalAuthority.open(dataDir)
+    const heard: string[] = []
+    const headless = LocalAuthority.open(dataDir, { onProblem: (problem) => heard.push(problem) })
     expect((await headless.ensure()).problem).toMatch(/sealed by the desktop app's keychain/)
+    expect(headless.unavailable).toMatch(/sealed by the desktop app's keychain/)
     // The public side is still there to export; the key is left for the app that can open it.
     expect(headless.fingerprintSha256).toBe(sealed.fingerprintSha256)
     await expect(headless.contextFor('localhost')).rejects.toThrow(/HTTPS interception is unavailable/)
     expect(await fs.readFile(caFile('junction-ca.key'), 'utf8')).toBe(keyText)
+    // Reported once, however many callers wait on the load.
+    expect(heard).toHaveLength(1)
+    await headless.regenerate()
+    expect(headless.unavailable).toBeNull()
+    expect(await headless.contextFor('localhost')).toBeDefined()
   })
 
   it('seals a plain key as soon as a keychain is available', async () => {

@@ -116,6 +116,26 @@ describe('IPC handlers', () => {
     expect(await handlers.get('junction:getStats')!(from(fileUrl), 'extra')).toMatchObject({ ok: false })
     expect(api.saveProfile).not.toHaveBeenCalled()
   })
+
+  it('exports the CA only as PEM or DER', async () => {
+    const { handlers, api } = setup()
+    const exportCa = handlers.get('junction:exportCertificateAuthority')!
+    expect(await exportCa(from(fileUrl), 'pfx')).toMatchObject({
+      ok: false,
+      error: {
+        code: 'invalid-input',
+        message: expect.stringMatching(/^Invalid arguments for exportCertificateAuthority: /)
+      }
+    })
+    expect(api.exportCertificateAuthority).not.toHaveBeenCalled()
+    expect(await exportCa(from(fileUrl), 'der')).toEqual({ ok: true, value: 'exportCertificateAuthority' })
+    expect(api.exportCertificateAuthority).toHaveBeenCalledWith('der')
+    expect(await handlers.get('junction:regenerateCertificateAuthority')!(from(fileUrl), true)).toMatchObject(
+      {
+        ok: false
+      }
+    )
+  })
 })
 
 describe('desktop shell', () => {

@@ -148,7 +148,12 @@ export const RuleSchema = z.object({
   matchers: z.array(MatcherSchema).min(1, 'needs at least one matcher'),
   action: ActionSchema,
   /** Header edits for matching plain-HTTP traffic (and WebSocket upgrade requests). */
-  rewrite: RewriteSchema.optional()
+  rewrite: RewriteSchema.optional(),
+  /**
+   * Open matching CONNECT tunnels: TLS is terminated with a certificate from Junction's local CA, so
+   * header edits apply to HTTPS too. Off unless set; the route (direct or upstream) is unchanged.
+   */
+  intercept: z.boolean().optional()
 })
 export type Rule = z.infer<typeof RuleSchema>
 

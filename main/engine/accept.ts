@@ -14,6 +14,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { Accounting, ClientConnection, JunctionResponse } from './account.ts'
 import { endRaw, rawErrorResponse, writeTextReply, type ErrorReply } from './errors.ts'
+import type { Interceptor } from './intercept.ts'
 import type { LoopGuard } from './loop-guard.ts'
 import { answerHttp, answerRaw } from './modify.ts'
 import { route, type Routed, type Routing } from './route.ts'
@@ -34,6 +35,7 @@ export interface AcceptDeps {
   transport: Transport
   loop: LoopGuard
   pac: PacPublisher | null
+  interceptor: Interceptor | null
 }
 
 const CHALLENGE = 'Proxy-Authenticate'
@@ -114,6 +116,29 @@ export class Accept {
       return null
     }
     return { connection, target, routed }
+  }
+
+  /**
+   * A request inside an intercepted tunnel (origin form, on the tunnel's TLS or plain stream): it goes
+   * where the tunnel goes, with the tunnel's rule, to `https://` when TLS was opened.
+   */
+  onInterceptedRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    const tunnel = this.deps.interceptor?.tunnelOf(req.socket)
+    if (!tunnel) return void req.socket.destroy()
+    const { hostname, port } = tunnel.target
+    const defaultPort = tunnel.secure ? 443 : 80
+    const authority = req.headers.host ?? (port === defaultPort ? hostname : tunnel.target.authority)
+    const path = req.url?.startsWith('/') ? req.url : '/'
+    const target: Target = {
+      hostname,
+      port,
+      authority,
+      path,
+      url: `${tunnel.secure ? 'https' : 'http'}://${authority}${path}`,
+      secure: tunnel.secure,
+      servername: tunnel.servername
+    }
+    this.deps.transport.forwardHttp(req, res as JunctionResponse, target, tunnel.routed)
   }
 
   /** A request Node could not parse: a specific answer, then the connection closes. */

@@ -6,11 +6,14 @@
  */
 import { EventEmitter } from 'node:events'
 import http from 'node:http'
+import https from 'node:https'
+import tls from 'node:tls'
 import type { LookupFunction } from 'node:net'
 import { DIRECT_PROFILE, type EngineState, type Profile } from '../../common/model.ts'
 import { Accept, type ProxyAuth } from './accept.ts'
 import { Accounting, JunctionResponse } from './account.ts'
 import { IdleTunnels } from './idle-tunnels.ts'
+import { Interceptor, type LeafIssuer } from './intercept.ts'
 import { LoopGuard } from './loop-guard.ts'
 import { UpstreamTunnels } from './proxy-chain-adapter.ts'
 import { buildRouting, retireRouting, type ConnectSettings, type Routing } from './route.ts'
@@ -19,7 +22,7 @@ import { POOL } from './upstream-connect.ts'
 import type { TrafficStats } from '../stats/traffic-stats.ts'
 import type { PacPublisher } from '../sysproxy/pac.ts'
 
-export type { EngineState, ProxyAuth, Timeouts }
+export type { EngineState, LeafIssuer, ProxyAuth, Timeouts }
 
 export interface EngineOptions {
   /** Listen address; default 127.0.0.1. Any other address requires `auth`. */
@@ -39,6 +42,13 @@ export interface EngineOptions {
   stats?: TrafficStats | null
   /** The PAC file served at /proxy.pac; none when absent. */
   pac?: PacPublisher | null
+  /** The local CA for tunnels whose rule intercepts them; without it, no tunnel is intercepted. */
+  authority?: LeafIssuer | null
+  /**
+   * CA certificates (PEM) trusted for intercepted targets besides the default store (the system's
+   * roots and NODE_EXTRA_CA_CERTS).
+   */
+  trustedCas?: string[]
 }
 
 /** As in settings.json's defaults (common/model.ts), in milliseconds. */
@@ -84,6 +94,7 @@ export class ProxyEngine extends EventEmitter<EngineEvents> {
   private accounting: Accounting | null = null
   private directAgent: http.Agent | null = null
   private idle: IdleTunnels | null = null
+  private directTlsAgent: https.Agent | null = null
   private current: EngineState = { status: 'stopped' }
 
   constructor(options: EngineOptions = {}) {
@@ -120,14 +131,31 @@ export class ProxyEngine extends EventEmitter<EngineEvents> {
     const accounting = new Accounting(this.options.stats ?? null)
     const directAgent = new http.Agent(POOL)
     const idle = new IdleTunnels(this.timeouts.idleTunnelMs, accounting.open)
+    const directTlsAgent = new https.Agent(POOL)
+    // Requests inside intercepted tunnels are parsed by a server of their own that never listens.
+    const inner = http.createServer(serverOptions(this.timeouts))
+    const issuer = this.options.authority ?? null
+    const interceptor = issuer
+      ? new Interceptor({
+          issuer,
+          server: inner,
+          passThrough: (connection, first, target, routed) =>
+            transport.passThrough(connection, first, target, routed)
+        })
+      : null
     const transport = new Transport({
       timeouts: this.timeouts,
       lookup: this.options.lookup,
       via: this.options.via === false ? null : `1.1 ${loop.token}`,
       directAgent,
+      directTlsAgent,
+      trustedCas: this.options.trustedCas?.length
+        ? [...tls.getCACertificates('default'), ...this.options.trustedCas]
+        : null,
       tunnels: new UpstreamTunnels((error) => this.emit('failure', error)),
       loop,
-      idle
+      idle,
+      interceptor
     })
     const accept = new Accept({
       auth,
@@ -135,8 +163,12 @@ export class ProxyEngine extends EventEmitter<EngineEvents> {
       accounting,
       transport,
       loop,
-      pac: this.options.pac ?? null
+      pac: this.options.pac ?? null,
+      interceptor
     })
+    inner.on('request', accept.onInterceptedRequest)
+    inner.on('checkContinue', accept.onInterceptedRequest)
+    inner.on('clientError', accept.onClientError)
     const server = http.createServer(serverOptions(this.timeouts))
     server.on('connection', (socket) => accounting.connected(socket))
     server.on('request', accept.onRequest)
@@ -162,6 +194,7 @@ export class ProxyEngine extends EventEmitter<EngineEvents> {
     this.server = server
     this.accounting = accounting
     this.directAgent = directAgent
+    this.directTlsAgent = directTlsAgent
     this.idle = idle
     this.setRunning()
   }
@@ -180,6 +213,7 @@ export class ProxyEngine extends EventEmitter<EngineEvents> {
     server.closeAllConnections()
     await closed
     this.directAgent?.destroy()
+    this.directTlsAgent?.destroy()
     retireRouting(this.routing)
     this.setState({ status: 'stopped' })
   }

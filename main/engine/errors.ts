@@ -26,6 +26,7 @@ export type JunctionErrorCode =
   | 'bad-request'
   | 'not-a-proxy-request'
   | 'proxy-auth-required'
+  | 'target-certificate-invalid'
 
 export const ERROR_HEADER = 'X-Junction-Error'
 
@@ -187,4 +188,36 @@ export function endRaw(socket: Socket, text: string): void {
   if (!socket.writable) return void socket.destroy()
   socket.end(text)
   socket.setTimeout(1000, () => socket.destroy())
+}
+
+/** Why Node refused a target's certificate, in words, by OpenSSL's verification code. */
+const CERTIFICATE_PROBLEMS: Record<string, string> = {
+  CERT_HAS_EXPIRED: 'it has expired',
+  CERT_NOT_YET_VALID: 'it is not valid yet',
+  ERR_TLS_CERT_ALTNAME_INVALID: 'it was issued for other names',
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'it is self-signed',
+  SELF_SIGNED_CERT_IN_CHAIN: 'it was issued by an unknown authority (a self-signed certificate in its chain)',
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'it was issued by an unknown authority',
+  UNABLE_TO_GET_ISSUER_CERT: 'it was issued by an unknown authority',
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'it was issued by an unknown authority',
+  CERT_REVOKED: 'it has been revoked',
+  CERT_SIGNATURE_FAILURE: 'its signature is invalid'
+}
+
+export function isCertificateError(code: string): boolean {
+  return code in CERTIFICATE_PROBLEMS
+}
+
+/**
+ * An intercepted target whose certificate a browser would refuse: the client is told why, in the
+ * response it gets over the intercepted TLS, and nothing is forwarded.
+ */
+export function replyForCertificateError(error: NodeJS.ErrnoException, ctx: FailureContext): ErrorReply {
+  const why = CERTIFICATE_PROBLEMS[error.code!] ?? error.code
+  const detail = error.code === 'ERR_TLS_CERT_ALTNAME_INVALID' ? ` (${error.message})` : ''
+  return {
+    status: 502,
+    code: 'target-certificate-invalid',
+    message: `The certificate of ${ctx.target} is not valid: ${why}${detail}. Junction did not send the request.`
+  }
 }

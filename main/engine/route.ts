@@ -24,6 +24,8 @@ export interface Routed {
   upstream: UpstreamConnector | null
   /** The deciding rule's header edits, if any. */
   rewrite: Rewrite | null
+  /** The deciding rule intercepts HTTPS (CONNECT tunnels only; intercept.ts). */
+  intercept: boolean
   /** How the route is shown in statistics: `direct`, an upstream id, `block` or `reject`. */
   label: string
 }
@@ -57,6 +59,7 @@ export function route(routing: Routing, hostname: string, port: number, isHttp: 
     rule,
     upstream,
     rewrite: rule?.rule.rewrite ?? null,
+    intercept: !isHttp && rule?.rule.intercept === true,
     label: decision.action === 'upstream' ? decision.upstreamId : decision.action
   }
 }

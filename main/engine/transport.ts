@@ -15,11 +15,13 @@
  */
 import http from 'node:http'
 import https from 'node:https'
-import type { LookupFunction, Socket } from 'node:net'
+import net, { type LookupFunction, type Socket } from 'node:net'
 import type { ClientConnection, JunctionResponse } from './account.ts'
 import { connectTarget, joinSockets } from './direct-tunnel.ts'
 import {
   endRaw,
+  isCertificateError,
+  replyForCertificateError,
   rawErrorResponse,
   replyForProxyChainStatus,
   replyForSocketError,
@@ -28,6 +30,7 @@ import {
   type FailureContext
 } from './errors.ts'
 import type { IdleTunnels } from './idle-tunnels.ts'
+import type { Interceptor } from './intercept.ts'
 import type { LoopGuard } from './loop-guard.ts'
 import { forwardHeaders } from './modify.ts'
 import type { UpstreamTunnels } from './proxy-chain-adapter.ts'
@@ -51,6 +54,12 @@ export interface TransportOptions {
   tunnels: UpstreamTunnels
   loop: LoopGuard
   idle: IdleTunnels
+  /** Keep-alive pool of TLS connections straight to targets (intercepted HTTPS), verified as browsers do. */
+  directTlsAgent: https.Agent
+  /** Certificate authorities trusted for targets besides the default store; null for the default only. */
+  trustedCas: string[] | null
+  /** Opens tunnels whose rule intercepts them; null when no local CA is available. */
+  interceptor: Interceptor | null
 }
 
 /** Response heads up to this size pass (Node's default, 16 KiB, turned big cookies into errors). */
@@ -192,6 +201,45 @@ export class Transport {
     outgoing.end()
   }
 
+  /**
+   * Where a forwarded request goes and how: straight to the target; to an HTTP/HTTPS upstream in
+   * absolute form; over a SOCKS connection; or, for HTTPS inside an intercepted tunnel, over TLS to
+   * the target (through the upstream's tunnel when routed so), verified for the name the client asked
+   * for against the default trust store (system roots and NODE_EXTRA_CA_CERTS) and any extra CAs.
+   */
+  private destination(
+    target: Target,
+    routed: Routed,
+    upgrade: boolean,
+    sent: string[]
+  ): http.RequestOptions & https.RequestOptions {
+    const { lookup, trustedCas } = this.options
+    const host = target.hostname.replace(/^\[(.*)\]$/, '$1')
+    if (target.secure) {
+      const servername = target.servername ?? (net.isIP(host) ? undefined : host)
+      return {
+        host,
+        port: target.port,
+        path: target.path,
+        headers: sent,
+        agent: routed.upstream ? routed.upstream.tlsAgent : upgrade ? false : this.options.directTlsAgent,
+        ...(servername ? { servername } : {}),
+        ...(trustedCas ? { ca: trustedCas } : {}),
+        ...(lookup && !routed.upstream ? { lookup } : {})
+      }
+    }
+    const through = routed.upstream?.requestOptions(target, upgrade)
+    if (through) return { ...through.options, headers: [...through.extraHeaders, ...sent] }
+    return {
+      host,
+      port: target.port,
+      path: target.path,
+      headers: sent,
+      agent: upgrade ? false : this.options.directAgent,
+      ...(lookup ? { lookup } : {})
+    }
+  }
+
   /** Opens a CONNECT tunnel: straight to the target, or through the routed upstream. */
   openTunnel(
     req: http.IncomingMessage,
@@ -200,9 +248,13 @@ export class Transport {
     target: Target,
     routed: Routed
   ): void {
+    if (routed.intercept && this.options.interceptor) {
+      this.options.idle.add(connection)
+      return this.options.interceptor.open(connection, head, target, routed)
+    }
     const failure = failureContext(routed, target)
     const upstream = routed.upstream
-    if (upstream && !upstream.openTunnel) {
+    if (upstream?.viaProxyChain) {
       const client = connection.socket
       // Until the upstream has answered the CONNECT, the client waits on it: a connect timeout.
       client.setTimeout(this.options.timeouts.connectMs, () => {
@@ -221,6 +273,30 @@ export class Transport {
     void this.openOwnTunnel(connection, head, target, routed, failure)
   }
 
+  /**
+   * Joins an intercepted tunnel whose first bytes are neither TLS nor HTTP to its target, unchanged:
+   * the client was answered already, so a failure closes the connection.
+   */
+  passThrough(connection: ClientConnection, first: Buffer, target: Target, routed: Routed): void {
+    void this.reach(target, routed).then(
+      (socket) => {
+        if (connection.socket.destroyed) return void socket.destroy()
+        socket.write(first)
+        joinSockets(connection.socket, socket)
+        connection.socket.resume()
+      },
+      () => connection.socket.destroy()
+    )
+  }
+
+  /** A TCP connection to the target: straight, or through the routed upstream. */
+  private reach(target: Target, routed: Routed): Promise<Socket> {
+    const { timeouts, lookup } = this.options
+    return routed.upstream
+      ? routed.upstream.openTunnel(target)
+      : connectTarget({ host: target.hostname, port: target.port, lookup, timeoutMs: timeouts.connectMs })
+  }
+
   /** A tunnel Junction opens itself: straight to the target, or through a SOCKS upstream. */
   private async openOwnTunnel(
     connection: ClientConnection,
@@ -230,17 +306,10 @@ export class Transport {
     failure: FailureContext
   ): Promise<void> {
     const client = connection.socket
-    const { timeouts, lookup, loop } = this.options
+    const { timeouts, loop } = this.options
     let socket: Socket
     try {
-      socket = routed.upstream?.openTunnel
-        ? await routed.upstream.openTunnel(target)
-        : await connectTarget({
-            host: target.hostname,
-            port: target.port,
-            lookup,
-            timeoutMs: timeouts.connectMs
-          })
+      socket = await this.reach(target, routed)
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code
       const reply =
@@ -290,31 +359,23 @@ export class Transport {
     retried = false
   ): http.ClientRequest {
     const { timeouts, lookup, loop } = this.options
-    const through = routed.upstream?.requestOptions(target, upgrade)
     const sent = ['Host', target.authority, ...headers]
     const options: http.RequestOptions & https.RequestOptions = {
       method: req.method!,
       setHost: false,
       maxHeaderSize: MAX_RESPONSE_HEAD,
-      ...(through
-        ? { ...through.options, headers: [...through.extraHeaders, ...sent] }
-        : {
-            host: target.hostname.replace(/^\[(.*)\]$/, '$1'),
-            port: target.port,
-            path: target.path,
-            headers: sent,
-            agent: upgrade ? false : this.options.directAgent,
-            ...(lookup ? { lookup } : {})
-          })
+      ...this.destination(target, routed, upgrade, sent)
     }
-    const outgoing = (through?.secure ? https : http).request(options)
+    // TLS to the target (intercepted HTTPS) or to an HTTPS upstream proxy.
+    const secure = target.secure === true || routed.upstream?.upstream.scheme === 'https'
+    const outgoing = (secure ? https : http).request(options)
     let answered = false
     outgoing.once('socket', (socket) => {
       if (!socket.connecting) return
       const timer = setTimeout(() => outgoing.destroy(new Refused('connect')), timeouts.connectMs)
       socket.once('connect', () => {
         clearTimeout(timer)
-        if (!through && loop.isOwnSocket(socket, target.port)) outgoing.destroy(new Refused('loop'))
+        if (!routed.upstream && loop.isOwnSocket(socket, target.port)) outgoing.destroy(new Refused('loop'))
       })
       socket.once('close', () => clearTimeout(timer))
     })
@@ -415,6 +476,7 @@ function errorReply(
       return { status: 504, code: 'idle-timeout', message: `${failure.target} sent nothing for too long.` }
     return replyForTimeout(failure, error.reason, timeouts)
   }
+  if (error.code && isCertificateError(error.code)) return replyForCertificateError(error, failure)
   if (error.code) return replyForSocketError(error, failure)
   // The SOCKS library reports failures by message only ("Socks5 Authentication failed", …).
   return replyForProxyChainStatus(599, error.message, failure)!

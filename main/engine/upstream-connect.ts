@@ -33,8 +33,15 @@ export interface UpstreamConnector {
    * gives a connection of its own, which leaves the pool when it becomes a tunnel.
    */
   requestOptions(target: Target, forUpgrade: boolean): UpstreamRequest
-  /** SOCKS upstreams: a TCP connection to the target through the upstream, for a CONNECT tunnel. */
-  openTunnel?: (target: Target) => Promise<net.Socket>
+  /**
+   * A TCP connection to the target through the upstream: SOCKS for every CONNECT tunnel, HTTP/HTTPS
+   * (a CONNECT of Junction's own) only for intercepted tunnels, whose client was answered already.
+   */
+  openTunnel: (target: Target) => Promise<net.Socket>
+  /** Whether CONNECT tunnels that are not intercepted go through proxy-chain (HTTP/HTTPS upstreams). */
+  viaProxyChain: boolean
+  /** Keep-alive pool of TLS connections to targets through this upstream (intercepted HTTPS). */
+  tlsAgent: https.Agent
   /** Drops idle pooled connections once a profile change retired this connector. */
   close(): void
 }
@@ -48,11 +55,12 @@ export interface Target {
   path: string
   /** The absolute form, `http://authority/path?query`, as sent to an HTTP upstream. */
   url: string
+  /** HTTPS inside an intercepted tunnel: TLS to the target, verified for `servername`. */
+  secure?: boolean
+  servername?: string | null
 }
 
 export interface UpstreamRequest {
-  /** `https.request` for an HTTPS upstream, `http.request` otherwise. */
-  secure: boolean
   options: http.RequestOptions & https.RequestOptions
   /** Sent to the upstream ahead of the client's headers. */
   extraHeaders: string[]
@@ -90,10 +98,17 @@ export function createUpstreamConnector(
       : new http.Agent(POOL)
     const auth = basicAuth(upstream)
     const host = upstream.host.replace(/^\[(.*)\]$/, '$1')
+    const openTunnel = (target: Target): Promise<net.Socket> =>
+      connectThroughProxy(
+        { secure, host, port: upstream.port, auth, ca: upstream.ca, lookup, connectTimeoutMs },
+        target
+      )
     return {
       ...common,
+      openTunnel,
+      viaProxyChain: true,
+      tlsAgent: new TunnelTlsAgent(openTunnel),
       requestOptions: (target, forUpgrade) => ({
-        secure,
         options: {
           host,
           port: upstream.port,
@@ -110,11 +125,14 @@ export function createUpstreamConnector(
   }
   const pool = new SocksAgent(upstream, connectTimeoutMs, lookup, POOL)
   const single = new SocksAgent(upstream, connectTimeoutMs, lookup, {})
+  const openTunnel = (target: Target): Promise<net.Socket> =>
+    single.open(target.hostname.replace(/^\[(.*)\]$/, '$1'), target.port)
   return {
     ...common,
-    openTunnel: (target) => single.open(target.hostname.replace(/^\[(.*)\]$/, '$1'), target.port),
+    openTunnel,
+    viaProxyChain: false,
+    tlsAgent: new TunnelTlsAgent(openTunnel),
     requestOptions: (target, forUpgrade) => ({
-      secure: false,
       options: {
         host: target.hostname.replace(/^\[(.*)\]$/, '$1'),
         port: target.port,
@@ -191,5 +209,93 @@ class SocksAgent extends http.Agent {
         error ? reject(error) : resolve(Array.isArray(address) ? address[0]!.address : address)
       )
     )
+  }
+}
+
+/** Opens a CONNECT tunnel through an HTTP or HTTPS proxy; rejects with a readable error. */
+function connectThroughProxy(
+  proxy: {
+    secure: boolean
+    host: string
+    port: number
+    auth: string | null
+    ca: string | undefined
+    lookup: LookupFunction | undefined
+    connectTimeoutMs: number
+  },
+  target: Target
+): Promise<net.Socket> {
+  const authority = `${target.hostname.includes(':') && !target.hostname.startsWith('[') ? `[${target.hostname}]` : target.hostname}:${target.port}`
+  return new Promise((resolve, reject) => {
+    const request = (proxy.secure ? https : http).request({
+      host: proxy.host,
+      port: proxy.port,
+      method: 'CONNECT',
+      path: authority,
+      headers: { Host: authority, ...(proxy.auth ? { 'Proxy-Authorization': proxy.auth } : {}) },
+      agent: false,
+      ...(proxy.lookup ? { lookup: proxy.lookup } : {}),
+      ...(proxy.secure && proxy.ca ? { ca: [...tls.rootCertificates, proxy.ca] } : {})
+    })
+    const timer = setTimeout(
+      () => request.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' })),
+      proxy.connectTimeoutMs
+    )
+    request.once('connect', (response, socket: net.Socket, head: Buffer) => {
+      clearTimeout(timer)
+      if (response.statusCode === 200) {
+        if (head.length > 0) socket.unshift(head)
+        return resolve(socket)
+      }
+      socket.destroy()
+      // Worded as the SOCKS library words its failures, which errors.ts reads.
+      reject(
+        new Error(
+          response.statusCode === 407
+            ? 'Proxy authentication failed'
+            : `the upstream answered ${response.statusCode} to CONNECT ${authority}`
+        )
+      )
+    })
+    request.once('error', (error) => {
+      clearTimeout(timer)
+      reject(error)
+    })
+    request.end()
+  })
+}
+
+/** An `https.Agent` whose connections are TLS to the target inside a tunnel through an upstream. */
+class TunnelTlsAgent extends https.Agent {
+  private readonly openTunnel: (target: Target) => Promise<net.Socket>
+
+  constructor(openTunnel: (target: Target) => Promise<net.Socket>) {
+    super(POOL)
+    this.openTunnel = openTunnel
+  }
+
+  override createConnection(
+    options: https.RequestOptions & tls.ConnectionOptions,
+    callback?: (error: Error | null, socket: net.Socket) => void
+  ): undefined {
+    const done = callback as (error: Error | null, socket?: net.Socket) => void
+    const hostname = options.host ?? 'localhost'
+    const port = Number(options.port ?? 443)
+    this.openTunnel({ hostname, port, authority: `${hostname}:${port}`, path: '/', url: '' }).then(
+      (socket) => {
+        const secure = tls.connect({ ...options, socket, ALPNProtocols: ['http/1.1'] })
+        let settled = false
+        const settle = (error: Error | null): void => {
+          if (settled) return
+          settled = true
+          if (error) done(error)
+          else done(null, secure)
+        }
+        secure.once('secureConnect', () => settle(null))
+        secure.once('error', settle)
+      },
+      (error: Error) => done(error)
+    )
+    return undefined
   }
 }

@@ -46,20 +46,22 @@ const LISTED_EDITS = 3
  * What a deciding rule's header edits do to this target, e.g. `rewrites 2 request and 1 response
  * headers (request: set X-Env, remove Cookie; response: remove Set-Cookie)`, or null when it has none
  * or they cannot apply. Edits change forwarded HTTP messages only: a CONNECT tunnel's bytes are
- * encrypted end to end, and a blocked or rejected request is never forwarded.
+ * encrypted end to end unless the rule intercepts it, and a blocked or rejected request is never
+ * forwarded.
  */
 function describeRewrite(
   rewrite: Rewrite | undefined,
   target: RouteTarget,
-  decision: Decision
+  decision: Decision,
+  intercepts: boolean
 ): string | null {
   const directions = (['request', 'response'] as const)
     .map((direction) => ({ direction, edits: rewrite?.[direction] ?? [] }))
     .filter(({ edits }) => edits.length > 0)
   const total = directions.reduce((sum, { edits }) => sum + edits.length, 0)
   if (total === 0 || decision.action === 'block' || decision.action === 'reject') return null
-  if (!target.isHttp)
-    return `its ${total} header ${total === 1 ? 'edit does' : 'edits do'} not apply to CONNECT tunnels`
+  if (!target.isHttp && !intercepts)
+    return `its ${total} header ${total === 1 ? 'edit does' : 'edits do'} not apply to CONNECT tunnels it does not intercept`
   const counts = directions.map(({ direction, edits }) => `${edits.length} ${direction}`)
   const lists = directions.map(({ direction, edits }) => {
     const shown = edits.slice(0, LISTED_EDITS).map((edit) => `${edit.op} ${edit.name}`)
@@ -80,11 +82,20 @@ export function explain(
   if (!rule) return { target, decision, rule: null, text: `no rule matched → default: ${outcome}` }
   const label = rule.rule.name ? `"${rule.rule.name}"` : `"${rule.rule.id}"`
   const matchers = rule.rule.matchers.map(explainMatcher).join(' and ')
-  const rewrite = describeRewrite(rule.rule.rewrite, target, decision)
+  const intercepts = rule.rule.intercept === true && !target.isHttp && forwards(decision)
+  const rewrite = describeRewrite(rule.rule.rewrite, target, decision, intercepts)
+  const parts = [
+    ...(intercepts ? ['intercepts HTTPS (TLS opened with the local CA)'] : []),
+    ...(rewrite ? [rewrite] : [])
+  ]
   return {
     target,
     decision,
     rule: { id: rule.rule.id, ...(rule.rule.name ? { name: rule.rule.name } : {}), index: rule.index },
-    text: `rule ${label} #${rule.index + 1} (${matchers}) → ${outcome}${rewrite ? `; ${rewrite}` : ''}`
+    text: `rule ${label} #${rule.index + 1} (${matchers}) → ${outcome}${parts.map((p) => `; ${p}`).join('')}`
   }
+}
+
+function forwards(decision: Decision): boolean {
+  return decision.action === 'direct' || decision.action === 'upstream'
 }

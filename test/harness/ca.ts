@@ -9,8 +9,11 @@ export type IssuedCert = { keyPem: string; certPem: string }
 
 export type TestCa = {
   certPem: string
-  /** Issues a serverAuth leaf for the given DNS names and/or IP literals (e.g. 'localhost', '127.0.0.1', '::1'). */
-  issue(names: string[]): Promise<IssuedCert>
+  /**
+   * Issues a serverAuth leaf for the given DNS names and/or IP literals (e.g. 'localhost', '127.0.0.1',
+   * '::1'); `expired` makes one whose validity ended yesterday.
+   */
+  issue(names: string[], options?: { expired?: boolean }): Promise<IssuedCert>
 }
 
 x509.cryptoProvider.set(crypto.webcrypto)
@@ -56,7 +59,7 @@ export async function createTestCa(): Promise<TestCa> {
     ]
   })
 
-  async function issue(names: string[]): Promise<IssuedCert> {
+  async function issue(names: string[], options: { expired?: boolean } = {}): Promise<IssuedCert> {
     if (names.length === 0) throw new Error('issue: at least one DNS name or IP address is required')
     const leafKeys = await generateKeys()
     const altNames = names.map((n) => ({ type: net.isIP(n) ? ('ip' as const) : ('dns' as const), value: n }))
@@ -65,7 +68,9 @@ export async function createTestCa(): Promise<TestCa> {
       serialNumber: randomSerial(),
       subject: `CN=${firstName}`,
       issuer: caCert.subject,
-      ...validity(7),
+      ...(options.expired
+        ? { notBefore: new Date(Date.now() - 30 * DAY_MS), notAfter: new Date(Date.now() - DAY_MS) }
+        : validity(7)),
       signingAlgorithm: SIGN_ALG,
       publicKey: leafKeys.publicKey,
       signingKey: caKeys.privateKey,

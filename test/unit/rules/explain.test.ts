@@ -92,7 +92,7 @@ describe('explain', () => {
     it('says they do not apply to a CONNECT tunnel, and stays silent when nothing is forwarded', () => {
       const edited = withEdits({ request: [{ op: 'remove', name: 'Cookie' }] })
       expect(explain(edited, 'https://app.test/').text).toBe(
-        'rule "Staging" #1 (host app.test) → direct; its 1 header edit does not apply to CONNECT tunnels'
+        'rule "Staging" #1 (host app.test) → direct; its 1 header edit does not apply to CONNECT tunnels it does not intercept'
       )
       const blocked = withEdits(edited.rules[0]!.rewrite, { type: 'block', status: 403, body: 'no' })
       expect(explain(blocked, 'http://app.test/').text).toBe(

@@ -358,7 +358,7 @@ export class Transport {
     outcome: Outcome,
     retried = false
   ): http.ClientRequest {
-    const { timeouts, lookup, loop } = this.options
+    const { timeouts, loop } = this.options
     const sent = ['Host', target.authority, ...headers]
     const options: http.RequestOptions & https.RequestOptions = {
       method: req.method!,

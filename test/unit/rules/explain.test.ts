@@ -102,5 +102,16 @@ describe('explain', () => {
         'rule "Staging" #1 (host app.test) → direct'
       )
     })
+
+    it('says when the rule intercepts HTTPS, and that its edits then apply to the tunnel', () => {
+      const base = withEdits({ response: [{ op: 'set', name: 'X-Seen', value: '1' }] })
+      const intercepting: Profile = { ...base, rules: [{ ...base.rules[0]!, intercept: true }] }
+      expect(explain(intercepting, 'https://app.test/').text).toBe(
+        'rule "Staging" #1 (host app.test) → direct; intercepts HTTPS (TLS opened with the local CA); ' +
+          'rewrites 1 response header (response: set X-Seen)'
+      )
+      // Plain HTTP is read anyway: nothing to intercept.
+      expect(explain(intercepting, 'http://app.test/').text).not.toContain('intercepts')
+    })
   })
 })

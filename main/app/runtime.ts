@@ -123,6 +123,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     via: settings.via,
     stats,
     pac,
+    authority,
     ...(profile ? { profile } : {})
   })
   engine.on('state', (state) => log(describeState(state)))

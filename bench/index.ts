@@ -26,6 +26,7 @@ import { measureLookups, type LookupFigures } from './rule-lookup.ts'
 import { measureMemory, type MemoryFigures } from './memory.ts'
 import { measureHeadlessRss, type HeadlessRss } from './headless-rss.ts'
 import { measureStreamingMemory, type StreamingMemory } from './streaming-memory.ts'
+import { measureInterception, type InterceptionFigures } from './interception.ts'
 import { PREVIOUS_COMMIT, previousTree } from './previous-engine.ts'
 import { ENGINE_RULES } from './child-common.ts'
 import { measureInterleaved, SLICE_MS, type InterleavedWorkload } from './interleaved.ts'
@@ -63,7 +64,8 @@ interface TargetResult {
  * noise: the engine against itself, i.e. how far the ratios move when nothing differs; pipeline: this
  * engine against the one before the request pipeline, both with statistics and logging on; headless:
  * headless mode's baseline memory, this tree against the previous one; streaming: the engine's memory
- * while 1 GiB goes up and 1 GiB down (the last four not in the default set).
+ * while 1 GiB goes up and 1 GiB down; intercept: TLS handshakes and requests through an intercepted
+ * host against a tunnelled one, and leaf issuance (the last five not in the default set).
  */
 const PARTS = [
   'lookup',
@@ -74,11 +76,10 @@ const PARTS = [
   'noise',
   'pipeline',
   'headless',
-  'streaming'
+  'streaming',
+  'intercept'
 ] as const
-const DEFAULT_PARTS = PARTS.filter(
-  (part) => part !== 'noise' && part !== 'pipeline' && part !== 'headless' && part !== 'streaming'
-)
+const DEFAULT_PARTS = PARTS.filter((part) => ['lookup', 'http', 'connect', 'stats', 'memory'].includes(part))
 
 function parseOptions(argv: string[]): ThroughputOptions & {
   processes: number
@@ -91,6 +92,7 @@ function parseOptions(argv: string[]): ThroughputOptions & {
   pipeline: boolean
   headless: boolean
   streaming: boolean
+  intercept: boolean
 } {
   const { values } = parseArgs({
     args: argv,
@@ -131,11 +133,17 @@ function parseOptions(argv: string[]): ThroughputOptions & {
     noise: only.includes('noise'),
     pipeline: only.includes('pipeline'),
     headless: only.includes('headless'),
-    streaming: only.includes('streaming')
+    streaming: only.includes('streaming'),
+    intercept: only.includes('intercept')
   }
 }
 
 const int = (n: number): string => Math.round(n).toLocaleString('en-US')
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = sorted.length >> 1
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+}
 // Truncated, not rounded, so that a ratio just below the target never prints as the target.
 const ratio = (n: number): string => (Math.floor(n * 1000) / 1000).toFixed(3)
 const ns = (n: number): string => `${int(n)} ns`
@@ -449,6 +457,25 @@ async function main(): Promise<void> {
       ])
     )
   }
+  let interception: InterceptionFigures | null = null
+  if (options.intercept) {
+    log('\nHTTPS interception: TLS handshakes/s through Junction (8 workers, 4 rounds of 3 s, loads in turn)')
+    interception = await measureInterception()
+    const spread = (values: number[]): string =>
+      `${int(median(values))} (${values.map((v) => int(v)).join(' ')})`
+    log(
+      table([
+        ['load', 'median per second (each round)'],
+        ['tunnel, not intercepted (origin handshake)', spread(interception.tunnel)],
+        ['intercepted, warm leaf cache', spread(interception.warm)],
+        ['intercepted, new host each time (cold)', spread(interception.cold)],
+        ['requests over one intercepted keep-alive TLS connection', spread(interception.keepAlive)]
+      ])
+    )
+    log(
+      `leaf issuance: p50 ${interception.issueP50Ms.toFixed(2)} ms, p90 ${interception.issueP90Ms.toFixed(2)} ms`
+    )
+  }
   let memory: MemoryFigures[] = []
   if (options.memory) {
     log(`\nMemory: proxy process RSS idle and with ${int(MEMORY_CONNECTIONS)} open CONNECT tunnels`)
@@ -457,6 +484,23 @@ async function main(): Promise<void> {
   }
 
   const targets = evaluate(lookups, throughput, statistics, memory)
+  if (interception) {
+    const warm = median(interception.warm) / median(interception.tunnel)
+    targets.push(
+      {
+        target: 'intercepted handshakes (warm) / tunnelled handshakes ≥ 0.5×',
+        figure: `${ratio(warm)}×`,
+        pass: warm >= 0.5,
+        suspect: false
+      },
+      {
+        target: 'leaf issuance p50 ≤ 3 ms',
+        figure: `${interception.issueP50Ms.toFixed(2)} ms`,
+        pass: interception.issueP50Ms <= 3,
+        suspect: false
+      }
+    )
+  }
   for (const s of streaming)
     targets.push({
       target: `1 GiB ${s.direction}: engine RSS growth < ${STREAMING_GROWTH_MIB} MiB`,
@@ -500,6 +544,7 @@ async function main(): Promise<void> {
     pipeline,
     headless,
     streaming,
+    interception,
     memory,
     targets
   }

@@ -118,6 +118,23 @@ describe('header edits in the Rules view', () => {
     await waitFor(() => expect(api.saveProfile).toHaveBeenCalledTimes(1))
     expect(api.saveProfile.mock.calls[0]![0].rules[0]!.rewrite).toBeUndefined()
   })
+
+  it('saves Intercept HTTPS with the rule, shows it in the list, and reads it back when editing', async () => {
+    const form = await renderRules()
+    expect(screen.queryByTestId('rule-intercepts')).toBeNull()
+    await fireEvent.click(screen.getByRole('button', { name: 'Edit Staging' }))
+    const box = within(form).getByRole('checkbox', { name: 'Intercept HTTPS' }) as HTMLInputElement
+    expect(box.checked).toBe(false)
+    await fireEvent.click(box)
+    await fireEvent.click(within(form).getByTestId('save-rule'))
+    await waitFor(() => expect(api.saveProfile).toHaveBeenCalledTimes(1))
+    expect(api.saveProfile.mock.calls[0]![0].rules[0]!.intercept).toBe(true)
+    expect((await screen.findByTestId('rule-intercepts')).textContent).toBe('· intercepts HTTPS')
+    await fireEvent.click(screen.getByRole('button', { name: 'Edit Staging' }))
+    expect(
+      (within(form).getByRole('checkbox', { name: 'Intercept HTTPS' }) as HTMLInputElement).checked
+    ).toBe(true)
+  })
 })
 
 describe('HeaderEditsEditor', () => {

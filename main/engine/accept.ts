@@ -136,7 +136,8 @@ export class Accept {
       path,
       url: `${tunnel.secure ? 'https' : 'http'}://${authority}${path}`,
       secure: tunnel.secure,
-      servername: tunnel.servername
+      servername: tunnel.servername,
+      intercepted: true
     }
     this.deps.transport.forwardHttp(req, res as JunctionResponse, target, tunnel.routed)
   }

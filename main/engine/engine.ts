@@ -12,6 +12,7 @@ import type { LookupFunction } from 'node:net'
 import { DIRECT_PROFILE, type EngineState, type Profile } from '../../common/model.ts'
 import { Accept, type ProxyAuth } from './accept.ts'
 import { Accounting, JunctionResponse } from './account.ts'
+import type { ExchangeObserver } from './capture.ts'
 import { IdleTunnels } from './idle-tunnels.ts'
 import { Interceptor, type LeafIssuer } from './intercept.ts'
 import { LoopGuard } from './loop-guard.ts'
@@ -22,6 +23,7 @@ import { POOL } from './upstream-connect.ts'
 import type { TrafficStats } from '../stats/traffic-stats.ts'
 import type { PacPublisher } from '../sysproxy/pac.ts'
 
+export type { Exchange, ExchangeObserver } from './capture.ts'
 export type { EngineState, LeafIssuer, ProxyAuth, Timeouts }
 
 export interface EngineOptions {
@@ -49,6 +51,8 @@ export interface EngineOptions {
    * roots and NODE_EXTRA_CA_CERTS).
    */
   trustedCas?: string[]
+  /** Sees forwarded HTTP exchanges while it records (the Inspect view's store). */
+  exchanges?: ExchangeObserver | null
 }
 
 /** As in settings.json's defaults (common/model.ts), in milliseconds. */
@@ -155,7 +159,8 @@ export class ProxyEngine extends EventEmitter<EngineEvents> {
       tunnels: new UpstreamTunnels((error) => this.emit('failure', error)),
       loop,
       idle,
-      interceptor
+      interceptor,
+      observer: this.options.exchanges ?? null
     })
     const accept = new Accept({
       auth,

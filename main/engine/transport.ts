@@ -19,6 +19,7 @@ import net, { type LookupFunction, type Socket } from 'node:net'
 import type { ClientConnection, JunctionResponse } from './account.ts'
 import { connectTarget, joinSockets } from './direct-tunnel.ts'
 import {
+  ERROR_HEADER,
   endRaw,
   isCertificateError,
   replyForCertificateError,
@@ -29,6 +30,7 @@ import {
   type ErrorReply,
   type FailureContext
 } from './errors.ts'
+import { beginExchange, keep, type Exchange, type ExchangeObserver } from './capture.ts'
 import type { IdleTunnels } from './idle-tunnels.ts'
 import type { Interceptor } from './intercept.ts'
 import type { LoopGuard } from './loop-guard.ts'
@@ -60,6 +62,8 @@ export interface TransportOptions {
   trustedCas: string[] | null
   /** Opens tunnels whose rule intercepts them; null when no local CA is available. */
   interceptor: Interceptor | null
+  /** Sees each forwarded HTTP exchange while it records (the Inspect view); null for none. */
+  observer: ExchangeObserver | null
 }
 
 /** Response heads up to this size pass (Node's default, 16 KiB, turned big cookies into errors). */
@@ -103,6 +107,7 @@ export class Transport {
     // A body the client framed with chunks keeps that framing; without it, Node would send the bytes of
     // a GET's body unframed and the next hop would read them as another request (smuggling).
     if (req.headers['transfer-encoding'] !== undefined) headers.push('Transfer-Encoding', 'chunked')
+    const exchange = beginExchange(this.options.observer, req, target, routed, headers)
     const expectsContinue = req.headers.expect?.toLowerCase() === '100-continue'
     const outgoing = this.send(req, headers, target, routed, false, failure, {
       response: (incoming) => {
@@ -110,6 +115,7 @@ export class Transport {
         if (refused) return writeTextReply(res, refused)
         const back = incoming.rawHeaders.slice()
         res.rewritten += forwardHeaders(back, routed.rewrite?.response, this.options.via, false)
+        if (exchange) this.recordResponse(exchange, incoming, back)
         try {
           res.writeHead(incoming.statusCode!, incoming.statusMessage, back)
         } catch (error) {
@@ -141,6 +147,7 @@ export class Transport {
     })
     res.once('close', () => {
       if (!res.writableFinished) outgoing.destroy()
+      if (exchange) this.finishExchange(exchange, res)
     })
     // Registered before pipe(), so trailers are added before pipe ends the outgoing request.
     req.once('end', () => {
@@ -148,6 +155,22 @@ export class Transport {
     })
     req.pipe(outgoing)
     if (expectsContinue) outgoing.flushHeaders()
+  }
+
+  private recordResponse(exchange: Exchange, incoming: http.IncomingMessage, headers: string[]): void {
+    const observer = this.options.observer!
+    exchange.status = incoming.statusCode!
+    exchange.responseHeaders = headers
+    incoming.on('data', (chunk: Buffer) => keep(exchange.responseBody, chunk, observer.previewBytes))
+  }
+
+  private finishExchange(exchange: Exchange, res: JunctionResponse): void {
+    exchange.durationMs = Date.now() - exchange.at
+    // Junction's own answers (errors, blocks) and cut responses carry their code.
+    const code = res.failure ?? res.getHeader(ERROR_HEADER)
+    exchange.error = typeof code === 'string' ? code : null
+    if (exchange.status === null && res.headersSent) exchange.status = res.statusCode
+    this.options.observer!.finished(exchange)
   }
 
   /** Sends an Upgrade request on; on `101` the client's socket and the target's are joined. */

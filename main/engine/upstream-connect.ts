@@ -58,6 +58,8 @@ export interface Target {
   /** HTTPS inside an intercepted tunnel: TLS to the target, verified for `servername`. */
   secure?: boolean
   servername?: string | null
+  /** A request inside an intercepted tunnel (TLS or plain HTTP). */
+  intercepted?: boolean
 }
 
 export interface UpstreamRequest {

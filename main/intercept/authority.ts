@@ -29,13 +29,12 @@ import tls from 'node:tls'
 import * as x509 from '@peculiar/x509'
 import { writeAtomically } from '../config/json-file.ts'
 import { isSealed, SEALED_PREFIX, type SecretCodec } from '../profiles/secrets.ts'
+import type { LeafIssuer } from '../engine/intercept.ts'
 
 x509.cryptoProvider.set(crypto.webcrypto)
 
-/** What the engine needs from an authority: a TLS context presenting a leaf for the host. */
-export interface LeafIssuer {
-  contextFor(host: string): Promise<tls.SecureContext>
-}
+/** What the engine needs of a CA: a TLS context presenting a leaf for the host. */
+export type { LeafIssuer }
 
 export const CA_DIR = 'ca'
 export const CA_CERT_FILE = 'junction-ca.pem'

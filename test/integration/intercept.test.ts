@@ -9,9 +9,9 @@ import net from 'node:net'
 import tls from 'node:tls'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { Profile, Rule, Upstream } from '../../common/model.ts'
-import type { LeafIssuer, ProxyEngine } from '../../main/engine/engine.ts'
+import type { Exchange, ExchangeObserver, LeafIssuer, ProxyEngine } from '../../main/engine/engine.ts'
 import { createTestCa, type TestCa } from '../harness/ca.ts'
-import { connectTunnel, httpsGetViaProxy } from '../harness/client.ts'
+import { connectTunnel, httpsGetViaProxy, proxyGet } from '../harness/client.ts'
 import { startOrigin, type Origin } from '../harness/origin.ts'
 import { startEngine, startWorld, type World } from './world.ts'
 
@@ -166,6 +166,59 @@ describe('an intercepted host', () => {
     expect([res.status, res.headers['x-junction-error']]).toEqual([502, 'upstream-refused'])
   })
 })
+
+describe('exchanges seen by an observer (the Inspect view)', () => {
+  it('records plain and intercepted requests with forwarded headers and the first bytes of bodies', async () => {
+    const seen: Exchange[] = []
+    const observer: ExchangeObserver = {
+      recording: true,
+      previewBytes: 10,
+      started: () => {},
+      finished: (exchange) => seen.push(exchange)
+    }
+    engine = await startEngine({
+      profile: interceptLocalhost(),
+      authority: issuer,
+      trustedCas: [world.ca.certPem],
+      exchanges: observer
+    })
+    await httpsGetViaProxy(engine.port, 'localhost', world.tlsOrigin.port, '/bytes/100', junctionCa.certPem)
+    await proxyGet(engine.port, `${world.origin.url}/bytes/5`)
+    await waitUntil(() => seen.length === 2)
+    const [secure, plain] = seen
+    expect(secure).toMatchObject({
+      method: 'GET',
+      url: `https://localhost:${world.tlsOrigin.port}/bytes/100`,
+      intercepted: true,
+      ruleId: 'inspect',
+      status: 200,
+      error: null
+    })
+    expect(secure!.requestHeaders).toContain('X-Edited')
+    expect(secure!.responseHeaders).toContain('X-Intercepted')
+    expect([secure!.responseBody.kept, secure!.responseBody.total]).toEqual([10, 100])
+    expect(plain).toMatchObject({ url: `${world.origin.url}/bytes/5`, intercepted: false, status: 200 })
+    expect(plain!.responseBody.total).toBe(5)
+  })
+
+  it('builds nothing while not recording', async () => {
+    let started = 0
+    const observer: ExchangeObserver = {
+      recording: false,
+      previewBytes: 10,
+      started: () => started++,
+      finished: () => {}
+    }
+    engine = await startEngine({ exchanges: observer })
+    await proxyGet(engine.port, `${world.origin.url}/bytes/5`)
+    expect(started).toBe(0)
+  })
+})
+
+async function waitUntil(check: () => boolean): Promise<void> {
+  for (let i = 0; i < 100 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 20))
+  expect(check()).toBe(true)
+}
 
 describe('a host no rule intercepts', () => {
   it('reaches the client with the origin’s own certificate, unchanged', async () => {

@@ -109,23 +109,26 @@ export const PROTECTED_HEADERS: ReadonlySet<string> = new Set([
 ])
 
 /** One header edit, applied in order: `set` replaces every value, `append` adds one, `remove` drops all. */
+const headerName = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(256, 'must be at most 256 characters')
+  .regex(HEADER_NAME, "must be a header name (letters, digits and !#$%&'*+-.^_`|~, no spaces or colons)")
+  .refine((name) => !PROTECTED_HEADERS.has(name.toLowerCase()), {
+    message:
+      'cannot be edited: hop-by-hop headers, Host, Content-Length and Transfer-Encoding are managed by the proxy'
+  })
+
+const headerValue = z
+  .string()
+  .max(8192, 'must be at most 8192 characters')
+  .regex(HEADER_VALUE, 'must not contain line breaks, control characters or characters beyond Latin-1')
+
 export const HeaderEditSchema = z
   .object({
     op: z.enum(['set', 'append', 'remove']),
-    name: z
-      .string()
-      .min(1, 'must not be empty')
-      .max(256, 'must be at most 256 characters')
-      .regex(HEADER_NAME, "must be a header name (letters, digits and !#$%&'*+-.^_`|~, no spaces or colons)")
-      .refine((name) => !PROTECTED_HEADERS.has(name.toLowerCase()), {
-        message:
-          'cannot be edited: hop-by-hop headers, Host, Content-Length and Transfer-Encoding are managed by the proxy'
-      }),
-    value: z
-      .string()
-      .max(8192, 'must be at most 8192 characters')
-      .regex(HEADER_VALUE, 'must not contain line breaks, control characters or characters beyond Latin-1')
-      .optional()
+    name: headerName,
+    value: headerValue.optional()
   })
   // An empty value is legal HTTP but almost always a forgotten field; `remove` drops a header.
   .refine((edit) => edit.op === 'remove' || (edit.value !== undefined && edit.value !== ''), {
@@ -134,11 +137,35 @@ export const HeaderEditSchema = z
   })
 export type HeaderEdit = z.infer<typeof HeaderEditSchema>
 
+/**
+ * One find-and-replace on a text response body, in order. With `regex`, `find` is an RE2 expression
+ * (linear time, checked when saved) and `replace` may use `$1`…; otherwise both are plain text.
+ */
+export const BodyEditSchema = z.object({
+  find: z.string().min(1, 'must not be empty').max(4096, 'must be at most 4096 characters'),
+  replace: z.string().max(65536, 'must be at most 65536 characters'),
+  regex: z.boolean().optional()
+})
+export type BodyEdit = z.infer<typeof BodyEditSchema>
+
 /** Header edits for the traffic a rule matches: plain HTTP (and intercepted HTTPS) requests and responses. */
 export const RewriteSchema = z.object({
   request: z.array(HeaderEditSchema).max(50, 'at most 50 edits').optional(),
-  response: z.array(HeaderEditSchema).max(50, 'at most 50 edits').optional()
+  response: z.array(HeaderEditSchema).max(50, 'at most 50 edits').optional(),
+  /** Find-and-replace on text response bodies (decompressed and compressed again as needed). */
+  responseBody: z.array(BodyEditSchema).max(50, 'at most 50 edits').optional()
 })
+
+/** A response Junction sends itself, without contacting the target (a mock). */
+export const RespondWithSchema = z.object({
+  status: z.number().int('must be a whole number').min(200, 'must be 200–599').max(599, 'must be 200–599'),
+  headers: z
+    .array(z.object({ name: headerName, value: headerValue }))
+    .max(50, 'at most 50 headers')
+    .optional(),
+  body: z.string().max(1024 * 1024, 'must be at most 1 MiB')
+})
+export type RespondWith = z.infer<typeof RespondWithSchema>
 export type Rewrite = z.infer<typeof RewriteSchema>
 
 export const RuleSchema = z.object({
@@ -153,7 +180,9 @@ export const RuleSchema = z.object({
    * Open matching CONNECT tunnels: TLS is terminated with a certificate from Junction's local CA, so
    * header edits apply to HTTPS too. Off unless set; the route (direct or upstream) is unchanged.
    */
-  intercept: z.boolean().optional()
+  intercept: z.boolean().optional(),
+  /** Answer matching plain-HTTP and intercepted requests with this response; the target is not contacted. */
+  respondWith: RespondWithSchema.optional()
 })
 export type Rule = z.infer<typeof RuleSchema>
 

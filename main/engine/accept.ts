@@ -139,6 +139,7 @@ export class Accept {
       servername: tunnel.servername,
       intercepted: true
     }
+    if (answerHttp(tunnel.routed, res)) return
     this.deps.transport.forwardHttp(req, res as JunctionResponse, target, tunnel.routed)
   }
 

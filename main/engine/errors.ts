@@ -27,6 +27,7 @@ export type JunctionErrorCode =
   | 'not-a-proxy-request'
   | 'proxy-auth-required'
   | 'target-certificate-invalid'
+  | 'body-not-edited'
 
 export const ERROR_HEADER = 'X-Junction-Error'
 

@@ -14,11 +14,22 @@ import { stripHopByHop } from './hop-by-hop.ts'
 import type { Routed } from './route.ts'
 
 /**
- * Answers a blocked plain-HTTP request; true when the request was answered (the pipeline ends).
+ * Answers a plain-HTTP request itself when its rule says so: with the rule's mock response
+ * (`respondWith`), or blocked; true when the request was answered (the pipeline ends).
  * A rejected one has its connection reset instead: the client sees it fail, as with a firewall drop.
  */
 export function answerHttp(routed: Routed, res: ServerResponse): boolean {
   const { decision } = routed
+  const mock = routed.rule?.rule.respondWith
+  if (mock && (decision.action === 'direct' || decision.action === 'upstream')) {
+    // A mock (like HTTP Toolkit's): the rule's own response; the target is never contacted.
+    const body = Buffer.from(mock.body)
+    for (const { name, value } of mock.headers ?? []) res.setHeader(name, value)
+    res.setHeader('Content-Length', body.length)
+    res.writeHead(mock.status)
+    res.end(body)
+    return true
+  }
   if (decision.action === 'block') {
     writeTextReply(res, { status: decision.status, code: 'blocked', message: decision.body }, {}, false)
     return true
@@ -75,7 +86,8 @@ export function applyEdits(rawHeaders: string[], edits: readonly HeaderEdit[]): 
   return applied
 }
 
-function removeAll(rawHeaders: string[], lowerName: string): void {
+/** Removes every header named `lowerName` (lower case) from a raw header list, in place. */
+export function removeAll(rawHeaders: string[], lowerName: string): void {
   let write = 0
   for (let read = 0; read < rawHeaders.length; read += 2) {
     if (rawHeaders[read]!.toLowerCase() === lowerName) continue

@@ -34,7 +34,9 @@ import { beginExchange, keep, type Exchange, type ExchangeObserver } from './cap
 import type { IdleTunnels } from './idle-tunnels.ts'
 import type { Interceptor } from './intercept.ts'
 import type { LoopGuard } from './loop-guard.ts'
-import { forwardHeaders } from './modify.ts'
+import { forwardHeaders, removeAll } from './modify.ts'
+import { BODY_EDIT_LIMIT, collect, editBody, isEditableText, type Collected } from './body-transform.ts'
+import { bodyEditor, type TextEdit } from '../rules/body-edits.ts'
 import type { UpstreamTunnels } from './proxy-chain-adapter.ts'
 import type { Routed } from './route.ts'
 import type { Target } from './upstream-connect.ts'
@@ -116,6 +118,9 @@ export class Transport {
         const back = incoming.rawHeaders.slice()
         res.rewritten += forwardHeaders(back, routed.rewrite?.response, this.options.via, false)
         if (exchange) this.recordResponse(exchange, incoming, back)
+        const bodyEdits = routed.rewrite?.responseBody
+        if (bodyEdits?.length && editable(req, incoming))
+          return void this.relayEdited(res, incoming, back, bodyEditor(bodyEdits), failure)
         try {
           res.writeHead(incoming.statusCode!, incoming.statusMessage, back)
         } catch (error) {
@@ -155,6 +160,50 @@ export class Transport {
     })
     req.pipe(outgoing)
     if (expectsContinue) outgoing.flushHeaders()
+  }
+
+  /**
+   * Relays a response whose body the rule edits (body-transform.ts): collected up to the limit, edited,
+   * sent with its new length; a larger body is sent on unchanged and its log line says so.
+   */
+  private async relayEdited(
+    res: JunctionResponse,
+    incoming: http.IncomingMessage,
+    headers: string[],
+    edit: TextEdit,
+    failure: FailureContext
+  ): Promise<void> {
+    let collected: Collected
+    try {
+      collected = await collect(incoming, BODY_EDIT_LIMIT)
+    } catch {
+      res.failure ??= failure.upstream ? 'upstream-reset' : 'target-reset'
+      return void res.destroy()
+    }
+    if (res.destroyed) return
+    if (!collected.complete) {
+      res.failure = 'body-not-edited'
+      res.writeHead(incoming.statusCode!, incoming.statusMessage, headers)
+      for (const chunk of collected.buffered) res.write(chunk)
+      incoming.pipe(res)
+      incoming.resume()
+      return
+    }
+    const edited = editBody(collected.body, incoming.headers['content-encoding'], edit, BODY_EDIT_LIMIT)
+    const body = edited ?? collected.body
+    removeAll(headers, 'content-length')
+    if (edited) {
+      res.rewritten++
+      // The validator named the old body; a cache must not pair it with the new one.
+      removeAll(headers, 'etag')
+    }
+    headers.push('Content-Length', String(body.length))
+    try {
+      res.writeHead(incoming.statusCode!, incoming.statusMessage, headers)
+    } catch (error) {
+      return writeTextReply(res, badResponse(failure, (error as Error).message))
+    }
+    res.end(body)
   }
 
   private recordResponse(exchange: Exchange, incoming: http.IncomingMessage, headers: string[]): void {
@@ -429,6 +478,18 @@ export class Transport {
     })
     return outgoing
   }
+}
+
+/** A response whose body a rule may edit: text, and a body there is (not HEAD, 204 or 304). */
+function editable(req: http.IncomingMessage, incoming: http.IncomingMessage): boolean {
+  const status = incoming.statusCode!
+  return (
+    req.method !== 'HEAD' &&
+    status !== 204 &&
+    status !== 304 &&
+    status >= 200 &&
+    isEditableText(incoming.headers['content-type'])
+  )
 }
 
 /** A request with no body, whose method may be repeated. */

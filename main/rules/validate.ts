@@ -6,6 +6,7 @@ import type { z } from 'zod'
 import { ProfileSchema, type Profile } from '../../common/model.ts'
 import { fail, ok, type Result } from '../../common/result.ts'
 import { checkMatcherValue } from '../../common/matcher-checks.ts'
+import { checkBodyPattern } from './body-edits.ts'
 
 type Issue = z.core.$ZodIssue
 
@@ -37,6 +38,12 @@ function describePath(input: unknown, path: readonly PropertyKey[]): string {
       const index = path[i + 2]
       parts.push(typeof index === 'number' ? `${next} header edit #${index + 1}` : `${next} header edits`)
       i += typeof index === 'number' ? 2 : 1
+    } else if (key === 'rewrite' && next === 'responseBody') {
+      const index = path[i + 2]
+      parts.push(typeof index === 'number' ? `response body edit #${index + 1}` : 'response body edits')
+      i += typeof index === 'number' ? 2 : 1
+    } else if (key === 'respondWith') {
+      parts.push('mock response')
     } else if (key === 'rewrite') {
       parts.push('header edits')
     } else {
@@ -74,6 +81,11 @@ function semanticMessages(profile: Profile): string[] {
     for (const [j, matcher] of rule.matchers.entries()) {
       const problem = checkMatcherValue(matcher)
       if (problem) messages.push(`${label}, matcher #${j + 1} (${matcher.type}): ${problem}`)
+    }
+    for (const [j, edit] of (rule.rewrite?.responseBody ?? []).entries()) {
+      const problem = edit.regex ? checkBodyPattern(edit.find) : null
+      if (problem)
+        messages.push(`${label}, response body edit #${j + 1}, find: invalid regular expression: ${problem}`)
     }
     if (rule.action.type === 'upstream' && !upstreamIds.has(rule.action.upstreamId))
       messages.push(`${label}, action: no upstream with id "${rule.action.upstreamId}" in this profile`)

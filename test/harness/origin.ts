@@ -1,4 +1,5 @@
 import http from 'node:http'
+import zlib from 'node:zlib'
 import https from 'node:https'
 import type { AddressInfo } from 'node:net'
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
@@ -52,6 +53,22 @@ function sendJson(res: ServerResponse, status: number, value: unknown): void {
   res.end(body)
 }
 
+/** `n` bytes of text/plain ("Hello " repeated), written with backpressure. */
+function streamText(res: ServerResponse, n: number): void {
+  res.writeHead(200, { 'content-type': 'text/plain', 'content-length': n })
+  const chunk = Buffer.from('Hello '.repeat(10_923)) // 65,538 bytes
+  let sent = 0
+  const pump = (): void => {
+    while (sent < n) {
+      const part = chunk.subarray(0, Math.min(chunk.length, n - sent))
+      sent += part.length
+      if (sent >= n) return void res.end(part)
+      if (!res.write(part)) return void res.once('drain', pump)
+    }
+  }
+  pump()
+}
+
 function streamSlow(res: ServerResponse, total: number, ms: number): void {
   res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': total })
   const chunkSize = Math.ceil(total / SLOW_CHUNKS) || 0
@@ -80,6 +97,31 @@ function route(req: IncomingMessage, res: ServerResponse, bodyBytes: number): vo
   const target = new URL(req.url ?? '/', 'http://origin.invalid')
   const path = target.pathname
 
+  if (method === 'GET' && path === '/gzip-html') {
+    const body = zlib.gzipSync('<html><body><h1>Hello, world</h1><p>Hello again</p></body></html>')
+    res.writeHead(200, {
+      'content-type': 'text/html; charset=utf-8',
+      'content-encoding': 'gzip',
+      'content-length': body.length,
+      etag: '"v1"'
+    })
+    res.end(body)
+    return
+  }
+  if (method === 'GET' && path === '/chunked-json') {
+    // No Content-Length: Node sends it chunked, in two writes.
+    res.writeHead(200, { 'content-type': 'application/json' })
+    res.write('{"items":[{"count":1},')
+    res.end('{"count":22}],"ok":true}')
+    return
+  }
+  const textMatch = /^\/text\/(\d+)$/.exec(path)
+  if (method === 'GET' && textMatch) {
+    const n = parseCount(textMatch[1], MAX_BYTES)
+    if (n === undefined) return sendText(res, 400, 'bad byte count')
+    streamText(res, n)
+    return
+  }
   if (method === 'GET' && path === '/echo') {
     sendJson(res, 200, { method, url: req.url, headers: req.headers, rawHeaders: req.rawHeaders })
     return

@@ -227,5 +227,20 @@ describe('parseProfile', () => {
       )
       expect(details(withEdits([]))[0]).toMatch(/^rule "Strip cookies" \(#2\), header edits: /)
     })
+
+    it('checks response body edits: RE2 syntax when regex, and names the edit', () => {
+      expect(details(withEdits({ responseBody: [{ find: '(a+)+$', replace: 'b', regex: true }] }))).toEqual(
+        []
+      )
+      const [message] = details(withEdits({ responseBody: [{ find: 'x(', replace: 'y', regex: true }] }))
+      expect(message).toMatch(
+        /^rule "Strip cookies" \(#2\), response body edit #1, find: invalid regular expression: /
+      )
+      // Without `regex` the text is literal, so any text is fine.
+      expect(details(withEdits({ responseBody: [{ find: 'x(', replace: 'y' }] }))).toEqual([])
+      expect(details(withEdits({ responseBody: [{ find: '', replace: 'y' }] }))).toEqual([
+        'rule "Strip cookies" (#2), response body edit #1, find: must not be empty'
+      ])
+    })
   })
 })

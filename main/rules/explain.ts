@@ -84,9 +84,17 @@ export function explain(
   const matchers = rule.rule.matchers.map(explainMatcher).join(' and ')
   const intercepts = rule.rule.intercept === true && !target.isHttp && forwards(decision)
   const rewrite = describeRewrite(rule.rule.rewrite, target, decision, intercepts)
+  const mock = rule.rule.respondWith
+  const mocks = mock !== undefined && forwards(decision) && (target.isHttp || intercepts)
+  const bodyEdits = rule.rule.rewrite?.responseBody?.length ?? 0
+  const editsBodies = bodyEdits > 0 && !mocks && forwards(decision) && (target.isHttp || intercepts)
   const parts = [
     ...(intercepts ? ['intercepts HTTPS (TLS opened with the local CA)'] : []),
-    ...(rewrite ? [rewrite] : [])
+    ...(mocks ? [`answers ${mock.status} itself (the target is not contacted)`] : []),
+    ...(rewrite && !mocks ? [rewrite] : []),
+    ...(editsBodies
+      ? [`edits text response bodies (${bodyEdits} ${bodyEdits === 1 ? 'edit' : 'edits'})`]
+      : [])
   ]
   return {
     target,

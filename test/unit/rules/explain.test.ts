@@ -113,5 +113,21 @@ describe('explain', () => {
       // Plain HTTP is read anyway: nothing to intercept.
       expect(explain(intercepting, 'http://app.test/').text).not.toContain('intercepts')
     })
+
+    it('says when the rule answers itself, or edits response bodies', () => {
+      const base = withEdits({ responseBody: [{ find: 'a', replace: 'b' }] })
+      expect(explain(base, 'http://app.test/').text).toBe(
+        'rule "Staging" #1 (host app.test) → direct; edits text response bodies (1 edit)'
+      )
+      const mocked: Profile = {
+        ...base,
+        rules: [{ ...base.rules[0]!, respondWith: { status: 503, body: 'down' } }]
+      }
+      expect(explain(mocked, 'http://app.test/').text).toBe(
+        'rule "Staging" #1 (host app.test) → direct; answers 503 itself (the target is not contacted)'
+      )
+      // A tunnel it does not intercept is neither mocked nor edited.
+      expect(explain(mocked, 'https://app.test/').text).toBe('rule "Staging" #1 (host app.test) → direct')
+    })
   })
 })

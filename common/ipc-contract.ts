@@ -74,6 +74,80 @@ export interface FileExport {
   base64: string
 }
 
+/** Which recorded exchanges the Inspect view lists; every field narrows, none given lists all. */
+export interface ExchangeFilter {
+  /** Part of the host name, case-insensitive. */
+  host?: string
+  /** A status or a class of them: `404`, `4xx` or `4` (all 4xx). */
+  status?: string
+  /** The method, case-insensitive, e.g. `post`. */
+  method?: string
+  /** Part of the URL, case-insensitive. */
+  text?: string
+}
+
+/** One exchange as a row of the Inspect view's list. */
+export interface ExchangeRow {
+  id: number
+  /** When the request arrived (ms since the epoch). */
+  at: number
+  method: string
+  url: string
+  host: string
+  /** Null while the response's head has not arrived, or when the request failed first. */
+  status: number | null
+  /** Null while the exchange is in flight. */
+  durationMs: number | null
+  requestBytes: number
+  responseBytes: number
+  ruleId: string | null
+  route: string
+  /** Seen inside an intercepted HTTPS tunnel. */
+  intercepted: boolean
+  /** Junction's error code when it answered or cut the exchange itself. */
+  error: string | null
+}
+
+export interface HeaderPair {
+  name: string
+  value: string
+}
+
+/** A body preview rendered for reading: decompressed, then shown as text, pretty JSON or hex. */
+export interface BodyView {
+  kind: 'empty' | 'text' | 'json' | 'binary'
+  /** The text, the pretty-printed JSON, or a hex dump of the first 4 KiB. */
+  text: string
+  contentType: string | null
+  /** The Content-Encoding that was undone (`gzip`, `br`, `deflate`), or null. */
+  decodedFrom: string | null
+  /** Bytes of the body as it crossed the wire. */
+  totalBytes: number
+  /** Bytes of it Junction kept (at most 64 KiB). */
+  previewBytes: number
+  /** Only the first `previewBytes` of the body were kept. */
+  truncated: boolean
+  /** What a reader should know: the preview was cut, could not be decoded, is not complete JSON… */
+  note: string | null
+}
+
+export interface ExchangeDetail extends ExchangeRow {
+  /** As forwarded: after hop-by-hop removal, the rule's edits and Via. */
+  requestHeaders: HeaderPair[]
+  /** Null when no response head arrived. */
+  responseHeaders: HeaderPair[] | null
+  requestBody: BodyView
+  responseBody: BodyView
+}
+
+/** Whether the Inspect view records, and what it holds. */
+export interface InspectState {
+  recording: boolean
+  count: number
+  /** Bytes of body previews held. */
+  bytes: number
+}
+
 /** Upstream passwords never travel to the UI; this stands in for a saved one, and saving it keeps it. */
 export const SECRET_PLACEHOLDER = '\u2022\u2022\u2022\u2022\u2022\u2022\u2022\u2022'
 
@@ -124,6 +198,19 @@ export interface AppApi {
   regenerateCertificateAuthority(): Async<CertificateAuthorityInfo>
   /** The CA certificate as a PEM (`junction-ca.pem`) or DER (`junction-ca.cer`) file. */
   exportCertificateAuthority(format: 'pem' | 'der'): Async<FileExport>
+  /** A page of recorded exchanges, newest first, and how many match. */
+  listExchanges(query: {
+    offset: number
+    limit: number
+    filter?: ExchangeFilter
+  }): Async<{ total: number; rows: ExchangeRow[] }>
+  exchangeDetail(id: number): Async<ExchangeDetail>
+  /** The exchange's request as a POSIX-shell curl command. */
+  exchangeAsCurl(id: number): Async<string>
+  clearExchanges(): Async<InspectState>
+  /** Starts or pauses recording (recording costs CPU per request; it is off until the view first opens). */
+  setInspectRecording(on: boolean): Async<InspectState>
+  inspectState(): Async<InspectState>
 }
 
 export interface AppEvents {
@@ -131,6 +218,8 @@ export interface AppEvents {
   onStats: StatsSnapshot
   onSystemProxy: SystemProxyStatus
   onError: { message: string }
+  /** Recorded exchanges changed (new, finished, cleared) or recording was switched; at most ~4 a second. */
+  onExchanges: InspectState
 }
 
 export type ApiMethod = keyof AppApi
@@ -163,13 +252,20 @@ export const API_METHODS = [
   'importConfig',
   'getCertificateAuthority',
   'regenerateCertificateAuthority',
-  'exportCertificateAuthority'
+  'exportCertificateAuthority',
+  'listExchanges',
+  'exchangeDetail',
+  'exchangeAsCurl',
+  'clearExchanges',
+  'setInspectRecording',
+  'inspectState'
 ] as const satisfies readonly ApiMethod[]
 export const API_EVENTS = [
   'onEngineState',
   'onStats',
   'onSystemProxy',
-  'onError'
+  'onError',
+  'onExchanges'
 ] as const satisfies readonly ApiEvent[]
 
 export const channelFor = (name: ApiMethod | ApiEvent): string => `junction:${name}`

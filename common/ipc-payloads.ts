@@ -20,6 +20,7 @@ export const SettingsPatchSchema = SettingsSchema.partial().extend({
 })
 export type SettingsPatch = z.infer<typeof SettingsPatchSchema>
 const range = z.object({ from: z.number().int().nonnegative(), to: z.number().int().nonnegative() })
+const exchangeId = z.number().int().positive()
 const historyKind = z.enum(['host', 'profile', 'route'])
 
 export const API_PAYLOADS = {
@@ -62,7 +63,29 @@ export const API_PAYLOADS = {
   ]),
   getCertificateAuthority: z.tuple([]),
   regenerateCertificateAuthority: z.tuple([]),
-  exportCertificateAuthority: z.tuple([z.enum(['pem', 'der'])])
+  exportCertificateAuthority: z.tuple([z.enum(['pem', 'der'])]),
+  listExchanges: z.tuple([
+    z.object({
+      offset: z.number().int().nonnegative(),
+      limit: z.number().int().min(1).max(1000),
+      filter: z
+        .object({
+          host: z.string().max(253).optional(),
+          status: z
+            .string()
+            .regex(/^[1-5][0-9x]{0,2}$/i, 'a status (404), a class (4xx) or its first digit (4)')
+            .optional(),
+          method: z.string().max(32).optional(),
+          text: z.string().max(2048).optional()
+        })
+        .optional()
+    })
+  ]),
+  exchangeDetail: z.tuple([exchangeId]),
+  exchangeAsCurl: z.tuple([exchangeId]),
+  clearExchanges: z.tuple([]),
+  setInspectRecording: z.tuple([z.boolean()]),
+  inspectState: z.tuple([])
 } as const
 
 export const PAYLOADS_COMPLETE: SameKeys<AppApi, typeof API_PAYLOADS> = true

@@ -6,6 +6,7 @@ import type { ProfileStore } from '../profiles/profile-store.ts'
 import type { SettingsStore } from '../config/settings-store.ts'
 import type { ProxyEngine } from '../engine/engine.ts'
 import type { LocalAuthority } from '../intercept/authority.ts'
+import type { ExchangeStore } from '../inspect/exchange-store.ts'
 import type { HistoryStore } from '../stats/history-store.ts'
 import type { RequestRing } from '../stats/request-log.ts'
 import type { TrafficStats } from '../stats/traffic-stats.ts'
@@ -22,4 +23,6 @@ export interface RuntimeParts {
   systemProxy: AttachedSystemProxy
   /** The local CA for HTTPS interception; its files are created on first use, not at start. */
   authority: LocalAuthority
+  /** Recent HTTP exchanges for the Inspect view; records only after the view was first opened. */
+  exchanges: ExchangeStore
 }

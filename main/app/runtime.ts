@@ -11,6 +11,7 @@ import type { EngineState, Settings } from '../../common/model.ts'
 import { SettingsStore } from '../config/settings-store.ts'
 import { ProxyEngine } from '../engine/engine.ts'
 import { LocalAuthority } from '../intercept/authority.ts'
+import { ExchangeStore } from '../inspect/exchange-store.ts'
 import { ProfileStore } from '../profiles/profile-store.ts'
 import type { SecretCodec } from '../profiles/secrets.ts'
 import { createJunctionService } from '../services/junction-service.ts'
@@ -115,6 +116,9 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     codec: options.secrets ?? null,
     onProblem: (problem) => log(`certificate authority problem: ${problem}`)
   })
+  // Off until the Inspect view first asks for it (setInspectRecording): recording costs CPU on every
+  // request, which users who never look should not pay.
+  const exchanges = new ExchangeStore()
   const engine = new ProxyEngine({
     host: settings.listenHost,
     port: options.port ?? settings.port,
@@ -124,6 +128,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     stats,
     pac,
     authority,
+    exchanges,
     ...(profile ? { profile } : {})
   })
   engine.on('state', (state) => log(describeState(state)))
@@ -148,7 +153,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     history,
     ring,
     systemProxy,
-    authority
+    authority,
+    exchanges
   }
   return {
     ...parts,

@@ -74,7 +74,7 @@ export interface ServiceHooks {
 }
 
 export function createJunctionService(parts: RuntimeParts, hooks: ServiceHooks = {}): AppApi {
-  const { engine, profiles, settings, stats, history, ring, systemProxy, authority } = parts
+  const { engine, profiles, settings, stats, history, ring, systemProxy, authority, exchanges } = parts
 
   /** Every settings write goes through here, so the hook sees changes from any method. */
   async function saveSettings(patch: Parameters<typeof settings.update>[0]): Promise<Result<Settings>> {
@@ -281,6 +281,24 @@ export function createJunctionService(parts: RuntimeParts, hooks: ServiceHooks =
           ? { fileName: CA_CERT_FILE, base64: Buffer.from(authority.certificatePem).toString('base64') }
           : // .cer: the name Windows, macOS and Android open as a certificate to install.
             { fileName: 'junction-ca.cer', base64: authority.certificateDer.toString('base64') }
-      )
+      ),
+
+    listExchanges: async (query) => ok(exchanges.list(query)),
+
+    async exchangeDetail(id) {
+      const detail = await exchanges.detail(id)
+      return detail ? ok(detail) : fail('not-found', `Exchange #${id} is no longer kept`)
+    },
+
+    async exchangeAsCurl(id) {
+      const command = exchanges.asCurl(id)
+      return command === null ? fail('not-found', `Exchange #${id} is no longer kept`) : ok(command)
+    },
+
+    clearExchanges: async () => ok(exchanges.clear()),
+
+    setInspectRecording: async (on) => ok(exchanges.setRecording(on)),
+
+    inspectState: async () => ok(exchanges.state())
   }
 }

@@ -138,6 +138,45 @@ describe('IPC handlers', () => {
   })
 })
 
+describe('Inspect calls', () => {
+  const fileUrl = 'file:///opt/Junction/resources/app.asar/out/renderer/index.html'
+  const from = { senderFrame: { url: fileUrl } }
+
+  it('validate the list query, exchange ids and the recording switch before the service sees them', async () => {
+    const handlers = new Map<string, (event: unknown, ...args: unknown[]) => Promise<unknown>>()
+    const api = Object.fromEntries(
+      API_METHODS.map((m) => [m, vi.fn().mockResolvedValue({ ok: true, value: m })])
+    ) as unknown as AppApi
+    registerIpc(
+      { handle: (channel: string, fn: never) => handlers.set(channel, fn) } as never,
+      api,
+      trustedOrigins(undefined, fileUrl)
+    )
+    const call = (name: string, ...args: unknown[]) => handlers.get(channelFor(name as never))!(from, ...args)
+    const query = {
+      offset: 0,
+      limit: 50,
+      filter: { host: 'api', status: '4xx', method: 'post', text: '/login' }
+    }
+    expect(await call('listExchanges', query)).toEqual({ ok: true, value: 'listExchanges' })
+    expect(api.listExchanges).toHaveBeenCalledWith(query)
+    expect(
+      await call('listExchanges', { offset: 0, limit: 50, filter: { status: '200 OR 1' } })
+    ).toMatchObject({
+      ok: false,
+      error: { message: expect.stringContaining('filter.status') }
+    })
+    expect(await call('listExchanges', { offset: 0, limit: 5000 })).toMatchObject({ ok: false })
+    expect(await call('exchangeDetail', 0)).toMatchObject({ ok: false })
+    expect(await call('exchangeAsCurl', '7')).toMatchObject({ ok: false })
+    expect(await call('setInspectRecording', 'yes')).toMatchObject({ ok: false })
+    expect(api.listExchanges).toHaveBeenCalledTimes(1)
+    expect(api.exchangeDetail).not.toHaveBeenCalled()
+    expect(api.setInspectRecording).not.toHaveBeenCalled()
+    expect(await call('setInspectRecording', true)).toEqual({ ok: true, value: 'setInspectRecording' })
+  })
+})
+
 describe('desktop shell', () => {
   it('opens the window with the secure settings', () => {
     const options = mainWindowOptions('/app/preload/index.cjs')

@@ -9,7 +9,9 @@ import { chromium, type BrowserContext } from 'playwright-core'
 
 export const CHROMIUM = '/usr/bin/chromium'
 
-export async function launchChromium(): Promise<{ context: BrowserContext; close(): Promise<void> }> {
+export async function launchChromium(
+  extraArgs: string[] = []
+): Promise<{ context: BrowserContext; close(): Promise<void> }> {
   const profile = await fs.mkdtemp(path.join(os.tmpdir(), 'junction-chromium-'))
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
@@ -22,7 +24,8 @@ export async function launchChromium(): Promise<{ context: BrowserContext; close
       '--no-first-run',
       '--disable-background-networking',
       '--disable-component-update',
-      '--disable-sync'
+      '--disable-sync',
+      ...extraArgs
     ]
   })
   return {

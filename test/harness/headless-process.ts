@@ -64,9 +64,10 @@ export function runNode(argv: string[], env: NodeJS.ProcessEnv = process.env): R
 
 /** `node main/serve.ts` on free ports with `dataDir`, once it has printed its proxy and dashboard addresses. */
 export async function serveWithDashboard(
-  dataDir: string
+  dataDir: string,
+  env: NodeJS.ProcessEnv = process.env
 ): Promise<{ running: Running; proxyPort: number; dashboardUrl: string }> {
-  const running = serve(['--port', '0', '--data-dir', dataDir])
+  const running = serve(['--port', '0', '--data-dir', dataDir], ENTRY, env)
   const proxyPort = Number((await running.waitFor(/proxy listening on http:\/\/127\.0\.0\.1:(\d+)/))[1])
   const dashboardUrl = (await running.waitFor(/dashboard: (http:\/\/127\.0\.0\.1:\d+\/\?token=\S+)/))[1]!
   return { running, proxyPort, dashboardUrl }

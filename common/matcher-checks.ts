@@ -78,5 +78,17 @@ export function checkMatcherValue(matcher: Matcher): string | null {
       return tryOrMessage(() => parsePorts(value), '')
     case 'protocol':
       return value === 'http' || value === 'connect' ? null : 'must be "http" or "connect"'
+    case 'path':
+      return value.startsWith('/') || value.startsWith('*')
+        ? null
+        : 'must start with "/" (a prefix) or "*" (a pattern)'
+    case 'method':
+      return value.split(',').every((m) => /^[A-Za-z]+$/.test(m.trim()))
+        ? null
+        : 'must be request methods separated by commas, e.g. GET,HEAD'
+    case 'header':
+      return /^[!#$%&'*+.^_`|~0-9A-Za-z-]+(\s*:.*)?$/.test(value)
+        ? null
+        : 'must be a header name, optionally followed by ": value pattern" (e.g. Accept: *json*)'
   }
 }

@@ -57,7 +57,16 @@ export const MatcherSchema = z.discriminatedUnion('type', [
   /** Port list and ranges: `443`, `80,8080`, `8000-8999`. */
   z.object({ type: z.literal('port'), value: z.string().min(1, 'must not be empty') }),
   /** `http` for plain proxied HTTP requests, `connect` for CONNECT tunnels (HTTPS and other TCP). */
-  z.object({ type: z.literal('protocol'), value: z.enum(['http', 'connect']) })
+  z.object({ type: z.literal('protocol'), value: z.enum(['http', 'connect']) }),
+  /**
+   * Request matchers: they see a request, so they match plain HTTP and requests inside intercepted
+   * tunnels, never a CONNECT. `path`: a prefix (`/api/`) or, with `*`, a pattern over path and query.
+   */
+  z.object({ type: z.literal('path'), value: z.string().min(1, 'must not be empty') }),
+  /** Request methods, comma-separated: `GET,HEAD`. */
+  z.object({ type: z.literal('method'), value: z.string().min(1, 'must not be empty') }),
+  /** A request header present (`X-Debug`), or with a value pattern (`Accept: *json*`). */
+  z.object({ type: z.literal('header'), value: z.string().min(1, 'must not be empty') })
 ])
 export type Matcher = z.infer<typeof MatcherSchema>
 export type MatcherType = Matcher['type']
@@ -291,6 +300,16 @@ export interface RouteTarget {
   port: number
   /** true for a plain proxied HTTP request, false for a CONNECT tunnel. */
   isHttp: boolean
+  /** For request matchers: what only a request (not a CONNECT) shows. */
+  request?: RequestFacts
+}
+
+export interface RequestFacts {
+  method: string
+  /** Path and query, as in the request line. */
+  path: string
+  /** Header names in lower case. */
+  headers: Readonly<Record<string, string | string[] | undefined>>
 }
 
 export interface Explanation {

@@ -17,7 +17,7 @@ import { endRaw, rawErrorResponse, writeTextReply, type ErrorReply } from './err
 import type { Interceptor } from './intercept.ts'
 import type { LoopGuard } from './loop-guard.ts'
 import { answerHttp, answerRaw } from './modify.ts'
-import { route, type Routed, type Routing } from './route.ts'
+import { route, routeInside, type Routed, type Routing } from './route.ts'
 import type { Transport } from './transport.ts'
 import type { Target } from './upstream-connect.ts'
 import { servePac, type PacPublisher } from '../sysproxy/pac.ts'
@@ -63,7 +63,7 @@ export class Accept {
     if (this.deps.loop.isLoop(target.hostname, target.port, req.headers.via))
       return void writeTextReply(res, this.deps.loop.reply(target))
 
-    const routed = route(this.deps.routing(), target.hostname, target.port, true)
+    const routed = route(this.deps.routing(), target.hostname, target.port, true, req)
     this.deps.accounting.httpStarted(req, response, target.hostname, target.port, routed)
     if (answerHttp(routed, res)) return
     this.deps.transport.forwardHttp(req, response, target, routed)
@@ -104,7 +104,10 @@ export class Accept {
     if (this.deps.loop.isLoop(target.hostname, target.port, req.headers.via))
       return answer(this.deps.loop.reply(target))
 
-    const routed = route(this.deps.routing(), target.hostname, target.port, kind === 'upgrade')
+    const routed =
+      kind === 'upgrade'
+        ? route(this.deps.routing(), target.hostname, target.port, true, req)
+        : route(this.deps.routing(), target.hostname, target.port, false)
     this.deps.accounting.tunnelStarted(req, target.hostname, target.port, kind, routed)
     const connection = this.deps.accounting.connection(socket)
     if (answerRaw(routed, socket)) {
@@ -139,8 +142,9 @@ export class Accept {
       servername: tunnel.servername,
       intercepted: true
     }
-    if (answerHttp(tunnel.routed, res)) return
-    this.deps.transport.forwardHttp(req, res as JunctionResponse, target, tunnel.routed)
+    const routed = routeInside(this.deps.routing(), tunnel.routed, hostname, port, req)
+    if (answerHttp(routed, res)) return
+    this.deps.transport.forwardHttp(req, res as JunctionResponse, target, routed)
   }
 
   /** A request Node could not parse: a specific answer, then the connection closes. */

@@ -4,8 +4,9 @@
  * A `Routing` is built once per profile change (rules compiled into indexes, one connector per
  * upstream) and swapped whole, so a request that has started keeps the routing it was given.
  */
+import type { IncomingMessage } from 'node:http'
 import type { LookupFunction } from 'node:net'
-import type { Decision, Profile, Rewrite, Upstream } from '../../common/model.ts'
+import type { Decision, Profile, RequestFacts, Rewrite, Upstream } from '../../common/model.ts'
 import { compileProfile, type CompiledRule, type CompiledRules } from '../rules/compile.ts'
 import { createUpstreamConnector, type UpstreamConnector } from './upstream-connect.ts'
 
@@ -46,8 +47,22 @@ export function buildRouting(profile: Profile, connect: ConnectSettings): Routin
   return { profile, rules: compileProfile(profile), upstreams }
 }
 
-export function route(routing: Routing, hostname: string, port: number, isHttp: boolean): Routed {
-  const { decision, rule } = routing.rules.match({ hostname, port, isHttp })
+/**
+ * Routes a request or tunnel. `req` (plain HTTP and upgrades) lets request matchers see its method,
+ * path and headers; they are read only when some rule of the profile has such a matcher.
+ */
+export function route(
+  routing: Routing,
+  hostname: string,
+  port: number,
+  isHttp: boolean,
+  req?: IncomingMessage
+): Routed {
+  const request: RequestFacts | undefined =
+    req && routing.rules.usesRequest
+      ? { method: req.method ?? 'GET', path: requestPath(req.url ?? '/'), headers: req.headers }
+      : undefined
+  const { decision, rule } = routing.rules.match({ hostname, port, isHttp, ...(request ? { request } : {}) })
   const upstream =
     decision.action === 'upstream' ? (routing.upstreams.get(decision.upstreamId) ?? null) : null
   if (decision.action === 'upstream' && !upstream)
@@ -61,6 +76,35 @@ export function route(routing: Routing, hostname: string, port: number, isHttp: 
     rewrite: rule?.rule.rewrite ?? null,
     intercept: !isHttp && rule?.rule.intercept === true,
     label: decision.action === 'upstream' ? decision.upstreamId : decision.action
+  }
+}
+
+/** Path and query of an absolute-form or origin-form request target. */
+function requestPath(url: string): string {
+  if (url.startsWith('/')) return url
+  const slash = url.indexOf('/', url.indexOf('//') + 2)
+  return slash === -1 ? '/' : url.slice(slash)
+}
+
+/**
+ * A request inside an intercepted tunnel, matched again as plain HTTP with what the request shows:
+ * the rule it matches supplies edits, a mock or a block, while the route stays the tunnel's.
+ */
+export function routeInside(
+  routing: Routing,
+  tunnel: Routed,
+  hostname: string,
+  port: number,
+  req: IncomingMessage
+): Routed {
+  const inner = route(routing, hostname, port, true, req)
+  const answers = inner.decision.action === 'block' || inner.decision.action === 'reject'
+  return {
+    ...inner,
+    decision: answers ? inner.decision : tunnel.decision,
+    upstream: tunnel.upstream,
+    label: answers ? inner.label : tunnel.label,
+    intercept: true
   }
 }
 

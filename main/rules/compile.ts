@@ -118,8 +118,14 @@ const KEY_ORDER: Record<Matcher['type'], number> = {
   wildcard: 3,
   port: 4,
   protocol: 5,
-  regex: 6
+  regex: 6,
+  // Request matchers index nothing: a rule with only these is scanned (and never matches a CONNECT).
+  path: 7,
+  method: 8,
+  header: 9
 }
+
+const REQUEST_MATCHERS: ReadonlySet<Matcher['type']> = new Set(['path', 'method', 'header'])
 
 export class CompiledRules {
   readonly rules: CompiledRule[] = []
@@ -164,7 +170,11 @@ export class CompiledRules {
     }
   }
 
+  /** Whether any enabled rule looks at the request itself (path, method, header matchers). */
+  usesRequest = false
+
   private file(rule: Rule, index: number): void {
+    if (rule.matchers.some((m) => REQUEST_MATCHERS.has(m.type))) this.usesRequest = true
     const key = [...rule.matchers].sort((a, b) => KEY_ORDER[a.type] - KEY_ORDER[b.type])[0]!
     switch (key.type) {
       case 'host':
@@ -197,6 +207,10 @@ export class CompiledRules {
         return void (key.value === 'http' ? this.httpOnly : this.connectOnly).push(index)
       case 'regex':
         return void this.regexes.push(index)
+      case 'path':
+      case 'method':
+      case 'header':
+        return void this.scan.push(index)
     }
   }
 

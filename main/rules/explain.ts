@@ -71,13 +71,19 @@ function describeRewrite(
   return `rewrites ${counts.join(' and ')} ${total === 1 ? 'header' : 'headers'} (${lists.join('; ')})`
 }
 
+/**
+ * What the active profile does with `url`; for a plain `http://` URL, rules with request matchers see
+ * `method` and the URL's path (no headers).
+ */
 export function explain(
   profile: Profile,
   url: string,
-  compiled: CompiledRules = compileProfile(profile)
+  compiled: CompiledRules = compileProfile(profile),
+  method = 'GET'
 ): Explanation {
   const target = parseTarget(url)
-  const { decision, rule } = compiled.match(target)
+  const request = target.isHttp ? { method: method.toUpperCase(), path: pathOf(url), headers: {} } : undefined
+  const { decision, rule } = compiled.match(request ? { ...target, request } : target)
   const outcome = describeDecision(decision, profile)
   if (!rule) return { target, decision, rule: null, text: `no rule matched → default: ${outcome}` }
   const label = rule.rule.name ? `"${rule.rule.name}"` : `"${rule.rule.id}"`
@@ -106,4 +112,9 @@ export function explain(
 
 function forwards(decision: Decision): boolean {
   return decision.action === 'direct' || decision.action === 'upstream'
+}
+
+function pathOf(url: string): string {
+  const parsed = new URL(url.trim())
+  return `${parsed.pathname}${parsed.search}`
 }

@@ -19,7 +19,13 @@ export function normalizeTarget(target: RouteTarget): NormalizedTarget {
   let host = target.hostname.toLowerCase()
   if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1)
   if (host.endsWith('.')) host = host.slice(0, -1)
-  return { hostname: host, port: target.port, isHttp: target.isHttp, ip: parseIpLiteral(host) }
+  return {
+    hostname: host,
+    port: target.port,
+    isHttp: target.isHttp,
+    ip: parseIpLiteral(host),
+    ...(target.request ? { request: target.request } : {})
+  }
 }
 
 const DOTTED_QUAD = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/
@@ -107,7 +113,45 @@ export const MATCHERS: Record<MatcherType, MatcherSpec> = {
       return (t) => t.isHttp === wantHttp
     },
     explain: (value) => (value === 'http' ? 'plain HTTP' : 'CONNECT tunnel')
+  },
+  path: {
+    compile(value) {
+      if (!value.includes('*')) return (t) => t.request?.path.startsWith(value) === true
+      const re = patternToRegExp(value, '')
+      return (t) => t.request !== undefined && re.test(t.request.path)
+    },
+    explain: (value) => (value.includes('*') ? `path like ${value}` : `path ${value}…`)
+  },
+  method: {
+    compile(value) {
+      const methods = new Set(value.split(',').map((m) => m.trim().toUpperCase()))
+      return (t) => t.request !== undefined && methods.has(t.request.method)
+    },
+    explain: (value) => `method ${value.replace(/\s+/g, '').toUpperCase()}`
+  },
+  header: {
+    compile(value) {
+      const colon = value.indexOf(':')
+      const name = (colon === -1 ? value : value.slice(0, colon)).trim().toLowerCase()
+      const re = colon === -1 ? null : patternToRegExp(value.slice(colon + 1).trim(), 'i')
+      return (t) => {
+        const present = t.request?.headers[name]
+        if (present === undefined) return false
+        if (re === null) return true
+        return (Array.isArray(present) ? present : [present]).some((v) => re.test(v))
+      }
+    },
+    explain: (value) => (value.includes(':') ? `header ${value.trim()}` : `header ${value.trim()} present`)
   }
+}
+
+/** `*` is any run of characters, everything else literal; the whole text must match. */
+function patternToRegExp(pattern: string, flags: string): RegExp {
+  const body = pattern
+    .split('*')
+    .map((part) => part.replace(/[\\^$.|?+()[\]{}]/g, '\\$&'))
+    .join('.*')
+  return new RegExp(`^${body}$`, flags)
 }
 
 export function explainMatcher(matcher: Matcher): string {

@@ -12,7 +12,7 @@ import type { LeafIssuer, ProxyEngine } from '../../main/engine/engine.ts'
 import { RequestRing } from '../../main/stats/request-log.ts'
 import { TrafficStats } from '../../main/stats/traffic-stats.ts'
 import { createTestCa, type TestCa } from '../harness/ca.ts'
-import { httpsGetViaProxy } from '../harness/client.ts'
+import { connectTunnel, httpsGetViaProxy } from '../harness/client.ts'
 import { startEngine, startWorld, type World } from './world.ts'
 
 let world: World
@@ -175,3 +175,84 @@ describe('mock responses', () => {
     expect([world.origin.requests.length, world.tlsOrigin.requests.length]).toEqual(before)
   })
 })
+
+describe('request matchers', () => {
+  it('match plain HTTP by path and intercepted HTTPS by method, never a CONNECT', async () => {
+    engine = await startEngine({
+      authority: issuer,
+      trustedCas: [world.ca.certPem],
+      profile: {
+        id: 'p',
+        name: 'P',
+        upstreams: [],
+        rules: [
+          {
+            id: 'api-mock',
+            enabled: true,
+            matchers: [{ type: 'path', value: '/api/' }],
+            action: { type: 'direct' },
+            respondWith: { status: 200, body: '{"mocked":true}' }
+          },
+          {
+            id: 'no-writes',
+            enabled: true,
+            matchers: [
+              { type: 'host', value: 'localhost' },
+              { type: 'method', value: 'POST,PUT' }
+            ],
+            action: { type: 'block', status: 405, body: 'read only' }
+          },
+          {
+            id: 'open',
+            enabled: true,
+            matchers: [{ type: 'host', value: 'localhost' }],
+            action: { type: 'direct' },
+            intercept: true
+          }
+        ],
+        defaultAction: { type: 'direct' }
+      }
+    })
+    const port = engine.port
+    const mocked = await get(port, `${world.origin.url}/api/users?x=1`)
+    expect(mocked.body.toString()).toBe('{"mocked":true}')
+    const real = await get(port, `${world.origin.url}/echo`)
+    expect(JSON.parse(real.body.toString())).toMatchObject({ url: '/echo' })
+    // The CONNECT itself is not blocked by the method rule: it has no method to match.
+    const read = await httpsGetViaProxy(port, 'localhost', world.tlsOrigin.port, '/echo', junctionCa.certPem)
+    expect(read.status).toBe(200)
+    const write = await httpsRequestViaProxy(port, world.tlsOrigin.port, 'POST')
+    expect([write.status, write.body]).toEqual([405, 'read only'])
+  })
+})
+
+/** One request of `method` inside an intercepted tunnel to localhost:`originPort`. */
+async function httpsRequestViaProxy(
+  port: number,
+  originPort: number,
+  method: string
+): Promise<{ status: number; body: string }> {
+  const tunnel = await connectTunnel(port, `localhost:${originPort}`)
+  const secure = tls.connect({ socket: tunnel.socket, servername: 'localhost', ca: junctionCa.certPem })
+  await new Promise<void>((resolve, reject) => {
+    secure.once('secureConnect', resolve)
+    secure.once('error', reject)
+  })
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      {
+        createConnection: () => secure,
+        method,
+        path: '/echo',
+        headers: { host: `localhost:${originPort}`, 'content-length': 2 }
+      },
+      (res) => {
+        let body = ''
+        res.on('data', (c: Buffer) => (body += c.toString()))
+        res.once('end', () => resolve({ status: res.statusCode!, body }))
+      }
+    )
+    req.once('error', reject)
+    req.end('{}')
+  })
+}

@@ -131,3 +131,45 @@ describe('CompiledRules.match', () => {
     }
   })
 })
+
+describe('request matchers', () => {
+  const request = (method: string, path: string, headers: Record<string, string> = {}): RouteTarget => ({
+    hostname: 'app.test',
+    port: 443,
+    isHttp: true,
+    request: { method, path, headers }
+  })
+  const rules = new CompiledRules(
+    [
+      rule([{ type: 'path', value: '/api/' }], block),
+      rule([{ type: 'method', value: 'post, put' }], via),
+      rule(
+        [
+          { type: 'header', value: 'Accept: *json*' },
+          { type: 'host', value: 'app.test' }
+        ],
+        block
+      ),
+      rule([{ type: 'path', value: '*/login*' }], via)
+    ],
+    { type: 'direct' }
+  )
+  const decide = (target: RouteTarget) => rules.match(target).rule?.index ?? null
+
+  it('match what only a request shows, and are scanned in list order', () => {
+    expect(rules.usesRequest).toBe(true)
+    expect(decide(request('GET', '/api/users'))).toBe(0)
+    expect(decide(request('POST', '/form'))).toBe(1)
+    expect(decide(request('GET', '/x', { accept: 'application/json' }))).toBe(2)
+    expect(decide(request('GET', '/x', { accept: 'text/html' }))).toBe(null)
+    expect(decide(request('GET', '/app/login?next=/'))).toBe(3)
+  })
+
+  it('never match a CONNECT, or a request routed without its details', () => {
+    expect(decide({ hostname: 'app.test', port: 443, isHttp: false })).toBe(null)
+    expect(decide({ hostname: 'app.test', port: 80, isHttp: true })).toBe(null)
+    expect(
+      new CompiledRules([rule([{ type: 'host', value: 'a.test' }])], { type: 'direct' }).usesRequest
+    ).toBe(false)
+  })
+})

@@ -129,5 +129,27 @@ describe('explain', () => {
       // A tunnel it does not intercept is neither mocked nor edited.
       expect(explain(mocked, 'https://app.test/').text).toBe('rule "Staging" #1 (host app.test) → direct')
     })
+
+    it('lets request matchers see the method and path of an http:// URL', () => {
+      const guarded: Profile = {
+        ...profile,
+        rules: [
+          {
+            id: 'ro',
+            name: 'Read only',
+            enabled: true,
+            matchers: [
+              { type: 'path', value: '/api/' },
+              { type: 'method', value: 'POST' }
+            ],
+            action: { type: 'block', status: 405, body: 'no' }
+          }
+        ]
+      }
+      expect(explain(guarded, 'http://app.test/api/x', undefined, 'post').text).toBe(
+        'rule "Read only" #1 (path /api/… and method POST) → block with 405'
+      )
+      expect(explain(guarded, 'http://app.test/api/x').text).toMatch(/^no rule matched/)
+    })
   })
 })

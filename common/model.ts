@@ -161,6 +161,8 @@ export type BodyEdit = z.infer<typeof BodyEditSchema>
 export const RewriteSchema = z.object({
   request: z.array(HeaderEditSchema).max(50, 'at most 50 edits').optional(),
   response: z.array(HeaderEditSchema).max(50, 'at most 50 edits').optional(),
+  /** Find-and-replace on text request bodies (forms, JSON), sent on with their new length. */
+  requestBody: z.array(BodyEditSchema).max(50, 'at most 50 edits').optional(),
   /** Find-and-replace on text response bodies (decompressed and compressed again as needed). */
   responseBody: z.array(BodyEditSchema).max(50, 'at most 50 edits').optional()
 })

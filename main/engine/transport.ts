@@ -102,15 +102,68 @@ export class Transport {
 
   /** Forwards a plain-HTTP request and streams the response back. */
   forwardHttp(req: http.IncomingMessage, res: JunctionResponse, target: Target, routed: Routed): void {
+    const bodyEdits = routed.rewrite?.requestBody
+    if (bodyEdits?.length && hasBody(req) && isEditableText(req.headers['content-type']))
+      return void this.forwardEditedRequest(req, res, target, routed, bodyEditor(bodyEdits))
+    this.forward(req, res, target, routed, null)
+  }
+
+  /**
+   * A request whose text body the rule edits: collected up to the limit (the client is told to go on
+   * first if it waits for `100 Continue`), edited and sent with its new length; a larger body is sent
+   * on unchanged, its log line saying so.
+   */
+  private async forwardEditedRequest(
+    req: http.IncomingMessage,
+    res: JunctionResponse,
+    target: Target,
+    routed: Routed,
+    edit: TextEdit
+  ): Promise<void> {
+    if (req.headers.expect?.toLowerCase() === '100-continue') res.writeContinue()
+    let collected: Collected
+    try {
+      collected = await collect(req, BODY_EDIT_LIMIT)
+    } catch {
+      return void res.destroy()
+    }
+    if (!collected.complete) {
+      res.failure = 'body-not-edited'
+      return this.forward(req, res, target, routed, { prefix: collected.buffered })
+    }
+    const edited = editBody(collected.body, req.headers['content-encoding'], edit, BODY_EDIT_LIMIT)
+    if (edited) res.rewritten++
+    this.forward(req, res, target, routed, { whole: edited ?? collected.body })
+  }
+
+  /**
+   * Sends a request on and streams the response back. `body` is the request body when it was read
+   * here already: `whole` (edited or not, sent with its length) or the `prefix` read before the rest.
+   */
+  private forward(
+    req: http.IncomingMessage,
+    res: JunctionResponse,
+    target: Target,
+    routed: Routed,
+    body: { whole: Buffer } | { prefix: Buffer[] } | null
+  ): void {
     const failure = failureContext(routed, target)
     // Copies: Node reads a message's rawHeaders again when its `headers` are first asked for.
     const headers = req.rawHeaders.slice()
-    res.rewritten = forwardHeaders(headers, routed.rewrite?.request, this.options.via, false)
-    // A body the client framed with chunks keeps that framing; without it, Node would send the bytes of
-    // a GET's body unframed and the next hop would read them as another request (smuggling).
-    if (req.headers['transfer-encoding'] !== undefined) headers.push('Transfer-Encoding', 'chunked')
+    res.rewritten += forwardHeaders(headers, routed.rewrite?.request, this.options.via, false)
+    if (body && 'whole' in body) {
+      removeAll(headers, 'content-length')
+      headers.push('Content-Length', String(body.whole.length))
+    } else if (req.headers['transfer-encoding'] !== undefined) {
+      // A body the client framed with chunks keeps that framing; without it, Node would send the bytes
+      // of a GET's body unframed and the next hop would read them as another request (smuggling).
+      headers.push('Transfer-Encoding', 'chunked')
+    }
     const exchange = beginExchange(this.options.observer, req, target, routed, headers)
-    const expectsContinue = req.headers.expect?.toLowerCase() === '100-continue'
+    if (exchange && body)
+      for (const chunk of 'whole' in body ? [body.whole] : body.prefix)
+        keep(exchange.requestBody, chunk, this.options.observer!.previewBytes)
+    const expectsContinue = !body && req.headers.expect?.toLowerCase() === '100-continue'
     const outgoing = this.send(req, headers, target, routed, false, failure, {
       response: (incoming) => {
         const refused = upstreamRefusedCredentials(incoming, routed, failure)
@@ -154,6 +207,8 @@ export class Transport {
       if (!res.writableFinished) outgoing.destroy()
       if (exchange) this.finishExchange(exchange, res)
     })
+    if (body && 'whole' in body) return void outgoing.end(body.whole)
+    for (const chunk of body?.prefix ?? []) outgoing.write(chunk)
     // Registered before pipe(), so trailers are added before pipe ends the outgoing request.
     req.once('end', () => {
       if (req.rawTrailers.length > 0) outgoing.addTrailers(pairs(req.rawTrailers))
@@ -478,6 +533,12 @@ export class Transport {
     })
     return outgoing
   }
+}
+
+/** Whether a request says it has a body (a length above zero, or chunks). */
+function hasBody(req: http.IncomingMessage): boolean {
+  const length = req.headers['content-length']
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0')
 }
 
 /** A response whose body a rule may edit: text, and a body there is (not HEAD, 204 or 304). */

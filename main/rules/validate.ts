@@ -38,9 +38,12 @@ function describePath(input: unknown, path: readonly PropertyKey[]): string {
       const index = path[i + 2]
       parts.push(typeof index === 'number' ? `${next} header edit #${index + 1}` : `${next} header edits`)
       i += typeof index === 'number' ? 2 : 1
-    } else if (key === 'rewrite' && next === 'responseBody') {
+    } else if (key === 'rewrite' && (next === 'responseBody' || next === 'requestBody')) {
+      const direction = next === 'responseBody' ? 'response' : 'request'
       const index = path[i + 2]
-      parts.push(typeof index === 'number' ? `response body edit #${index + 1}` : 'response body edits')
+      parts.push(
+        typeof index === 'number' ? `${direction} body edit #${index + 1}` : `${direction} body edits`
+      )
       i += typeof index === 'number' ? 2 : 1
     } else if (key === 'respondWith') {
       parts.push('mock response')
@@ -82,11 +85,14 @@ function semanticMessages(profile: Profile): string[] {
       const problem = checkMatcherValue(matcher)
       if (problem) messages.push(`${label}, matcher #${j + 1} (${matcher.type}): ${problem}`)
     }
-    for (const [j, edit] of (rule.rewrite?.responseBody ?? []).entries()) {
-      const problem = edit.regex ? checkBodyPattern(edit.find) : null
-      if (problem)
-        messages.push(`${label}, response body edit #${j + 1}, find: invalid regular expression: ${problem}`)
-    }
+    for (const direction of ['request', 'response'] as const)
+      for (const [j, edit] of (rule.rewrite?.[`${direction}Body`] ?? []).entries()) {
+        const problem = edit.regex ? checkBodyPattern(edit.find) : null
+        if (problem)
+          messages.push(
+            `${label}, ${direction} body edit #${j + 1}, find: invalid regular expression: ${problem}`
+          )
+      }
     if (rule.action.type === 'upstream' && !upstreamIds.has(rule.action.upstreamId))
       messages.push(`${label}, action: no upstream with id "${rule.action.upstreamId}" in this profile`)
   }

@@ -10,7 +10,11 @@ export type RecordedRequest = {
   headers: IncomingHttpHeaders
   rawHeaders: string[]
   bodyBytes: number
+  /** The first BODY_START characters of the body (latin1), for tests that check what arrived. */
+  bodyStart: string
 }
+
+const BODY_START = 4096
 
 export type Origin = {
   port: number
@@ -171,11 +175,14 @@ export async function startOrigin(opts: OriginOptions = {}): Promise<Origin> {
       url: req.url ?? '',
       headers: req.headers,
       rawHeaders: req.rawHeaders,
-      bodyBytes: 0
+      bodyBytes: 0,
+      bodyStart: ''
     }
     requests.push(record)
     req.on('data', (chunk: Buffer) => {
       record.bodyBytes += chunk.length
+      if (record.bodyStart.length < BODY_START)
+        record.bodyStart += chunk.toString('latin1').slice(0, BODY_START)
     })
     req.on('end', () => route(req, res, record.bodyBytes))
     req.on('error', () => res.destroy())

@@ -150,6 +150,38 @@ describe('response body edits', () => {
   })
 })
 
+describe('request body edits', () => {
+  it('edit a JSON request body over plain HTTP and inside intercepted HTTPS, with its new length', async () => {
+    const port = await run({
+      rewrite: { requestBody: [{ find: '"role":"(\\w+)"', replace: '"role":"admin-$1"', regex: true }] }
+    })
+    const json = '{"name":"ann","role":"user"}'
+    await new Promise<void>((resolve, reject) => {
+      const req = http.request(
+        {
+          host: '127.0.0.1',
+          port,
+          method: 'POST',
+          path: `${world.origin.url}/upload`,
+          headers: { 'content-type': 'application/json', 'content-length': json.length }
+        },
+        (res) => {
+          res.resume()
+          res.once('end', resolve)
+        }
+      )
+      req.once('error', reject)
+      req.end(json)
+    })
+    const received = world.origin.requests.at(-1)!
+    expect(received.bodyStart).toBe('{"name":"ann","role":"admin-user"}')
+    expect(received.headers['content-length']).toBe(String(received.bodyStart.length))
+    const secure = await httpsRequestViaProxy(port, world.tlsOrigin.port, 'POST', json)
+    expect(secure.status).toBe(404)
+    expect(world.tlsOrigin.requests.at(-1)!.bodyStart).toBe('{"name":"ann","role":"admin-user"}')
+  })
+})
+
 describe('mock responses', () => {
   const mock: Partial<Rule> = {
     respondWith: { status: 418, headers: [{ name: 'X-Mock', value: 'yes' }], body: 'short and stout' }
@@ -230,7 +262,8 @@ describe('request matchers', () => {
 async function httpsRequestViaProxy(
   port: number,
   originPort: number,
-  method: string
+  method: string,
+  body = '{}'
 ): Promise<{ status: number; body: string }> {
   const tunnel = await connectTunnel(port, `localhost:${originPort}`)
   const secure = tls.connect({ socket: tunnel.socket, servername: 'localhost', ca: junctionCa.certPem })
@@ -244,15 +277,19 @@ async function httpsRequestViaProxy(
         createConnection: () => secure,
         method,
         path: '/echo',
-        headers: { host: `localhost:${originPort}`, 'content-length': 2 }
+        headers: {
+          host: `localhost:${originPort}`,
+          'content-length': Buffer.byteLength(body),
+          'content-type': 'application/json'
+        }
       },
       (res) => {
-        let body = ''
-        res.on('data', (c: Buffer) => (body += c.toString()))
-        res.once('end', () => resolve({ status: res.statusCode!, body }))
+        let text = ''
+        res.on('data', (c: Buffer) => (text += c.toString()))
+        res.once('end', () => resolve({ status: res.statusCode!, body: text }))
       }
     )
     req.once('error', reject)
-    req.end('{}')
+    req.end(body)
   })
 }

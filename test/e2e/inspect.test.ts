@@ -56,6 +56,25 @@ afterAll(async () => {
   await new Promise((resolve) => origin?.close(resolve))
 })
 
+/**
+ * The little of the DOM the timings below use, typed here: this file compiles with Node's types, and
+ * the functions passed to `page.evaluate` run in the page.
+ */
+interface InPage {
+  document: {
+    querySelector(selector: string): PageElement | null
+    querySelectorAll(selector: string): PageElement[]
+  }
+  requestAnimationFrame(callback: () => void): number
+}
+interface PageElement {
+  textContent: string | null
+  scrollTop: number
+  scrollHeight: number
+  click(): void
+  querySelectorAll(selector: string): PageElement[]
+}
+
 /** Opens the dashboard on the Inspect view, once recording is on (the view switches it on when shown). */
 async function openInspect(): Promise<Page> {
   const page = await browser.context.newPage()
@@ -125,12 +144,14 @@ describe('Inspect', () => {
 
     // Timed inside the page: from the scroll to the frame where the rows of the new window are drawn.
     const scrollMs = await page.evaluate(async () => {
-      const viewport = document.querySelector<HTMLElement>('[data-testid="exchanges-viewport"]')!
+      const { document, requestAnimationFrame } = globalThis as unknown as InPage
+      const viewport = document.querySelector('[data-testid="exchanges-viewport"]')!
       const firstRow = () => document.querySelector('[data-testid="exchange-row"]')?.textContent
       const before = firstRow()
       const started = performance.now()
       viewport.scrollTop = viewport.scrollHeight / 2
-      while (firstRow() === before) await new Promise(requestAnimationFrame)
+      while (firstRow() === before)
+        await new Promise<void>((resolve) => requestAnimationFrame(() => resolve()))
       return performance.now() - started
     })
     const middle = await page.getByTestId('exchange-row').first().innerText()
@@ -138,7 +159,8 @@ describe('Inspect', () => {
     expect(middle).not.toContain(`/item/${REQUESTS - 1}`)
 
     const detailMs = await page.evaluate(async () => {
-      const rows = document.querySelectorAll<HTMLElement>('[data-testid="exchange-row"]')
+      const { document, requestAnimationFrame } = globalThis as unknown as InPage
+      const rows = document.querySelectorAll('[data-testid="exchange-row"]')
       const row = rows[Math.floor(rows.length / 2)]!
       const url = row.querySelectorAll('td')[1]!.textContent!.trim()
       const started = performance.now()
@@ -146,7 +168,7 @@ describe('Inspect', () => {
       const shown = () =>
         document.querySelector('#detail-title')?.textContent?.includes(url) &&
         document.querySelector('[data-testid="response-body"]')
-      while (!shown()) await new Promise(requestAnimationFrame)
+      while (!shown()) await new Promise<void>((resolve) => requestAnimationFrame(() => resolve()))
       return performance.now() - started
     })
     expect(await page.getByTestId('response-body').innerText()).toMatch(/^item \/item\/\d+\n?$/)

@@ -13,7 +13,7 @@ import type { BodyPreview } from '../engine/capture.ts'
 /** At most this much decoded text is shown; beyond it, the view says it was cut. */
 export const DECODED_LIMIT = 1024 * 1024
 /** A binary body is shown as hex up to this many bytes. */
-export const HEX_LIMIT = 4096
+const HEX_LIMIT = 4096
 
 const DECODERS: Record<string, () => zlib.Gunzip | zlib.Inflate | zlib.InflateRaw | zlib.BrotliDecompress> = {
   gzip: () => zlib.createGunzip({ finishFlush: zlib.constants.Z_SYNC_FLUSH }),
@@ -102,7 +102,7 @@ export function looksLikeText(bytes: Buffer): boolean {
 }
 
 /** `00000010  48 65 6c 6c 6f …  |Hello…|`, 16 bytes a line, as `hexdump -C` prints it. */
-export function hexDump(bytes: Buffer): string {
+function hexDump(bytes: Buffer): string {
   const lines: string[] = []
   for (let offset = 0; offset < bytes.length; offset += 16) {
     const row = bytes.subarray(offset, offset + 16)

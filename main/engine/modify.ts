@@ -58,8 +58,9 @@ export function answerRaw(routed: Routed, socket: Socket): boolean {
 }
 
 /**
- * The headers to send on: `rawHeaders` without hop-by-hop fields, with `edits` applied and `via`
- * appended. Returns how many edits changed something, for the request log.
+ * The headers to send on: `rawHeaders` without hop-by-hop fields and without `Host` (the sender adds
+ * the target's), with `edits` applied and `via` appended. Returns how many edits changed something,
+ * for the request log.
  */
 export function forwardHeaders(
   rawHeaders: string[],
@@ -68,6 +69,8 @@ export function forwardHeaders(
   upgrade: boolean
 ): number {
   stripHopByHop(rawHeaders, upgrade)
+  // Requests get the target's authority as their one Host (transport.ts); a response has none.
+  removeAll(rawHeaders, 'host')
   const applied = edits ? applyEdits(rawHeaders, edits) : 0
   if (via) rawHeaders.push('Via', via)
   return applied

@@ -455,9 +455,15 @@ describe('hostile input', () => {
   it('sends the query and never the URL credentials on', async () => {
     const { port } = await run()
     const res = await proxyGet(port, `http://user:secret@127.0.0.1:${world.origin.port}/echo?q=1`)
-    const echo = JSON.parse(res.body.toString()) as { url: string; headers: Record<string, string> }
+    const echo = JSON.parse(res.body.toString()) as {
+      url: string
+      headers: Record<string, string>
+      rawHeaders: string[]
+    }
     expect(echo.url).toBe('/echo?q=1')
     expect(echo.headers.host).toBe(`127.0.0.1:${world.origin.port}`)
+    // Exactly one Host: a second would make strict servers answer 400 (RFC 9112 §3.2).
+    expect(echo.rawHeaders.filter((name, i) => i % 2 === 0 && name.toLowerCase() === 'host')).toHaveLength(1)
   })
 
   it('answers 508 to 0.0.0.0 and *.localhost on its own port, with Via off too', async () => {

@@ -22,6 +22,9 @@ export interface StreamingMemory {
   startRssMiB: number
   peakRssMiB: number
   growthMiB: number
+  /** RSS one second after the transfer ended, and its distance from the start: what the transfer left. */
+  afterRssMiB: number
+  leftMiB: number
 }
 
 function rssMiB(pid: number): number {
@@ -98,13 +101,17 @@ export async function measureStreamingMemory(
       const seconds = Number(process.hrtime.bigint() - started) / 1e9
       clearInterval(sampler)
       if (moved !== bytes) throw new Error(`${direction}: ${moved} of ${bytes} bytes arrived`)
+      await new Promise((resolve) => setTimeout(resolve, 1000))
+      const afterRssMiB = rssMiB(proxy.pid)
       results.push({
         direction,
         bytes,
         seconds,
         startRssMiB,
         peakRssMiB,
-        growthMiB: peakRssMiB - startRssMiB
+        growthMiB: peakRssMiB - startRssMiB,
+        afterRssMiB,
+        leftMiB: afterRssMiB - startRssMiB
       })
     }
   } finally {

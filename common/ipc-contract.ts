@@ -198,6 +198,8 @@ export interface AppApi {
   regenerateCertificateAuthority(): Async<CertificateAuthorityInfo>
   /** The CA certificate as a PEM (`junction-ca.pem`) or DER (`junction-ca.cer`) file. */
   exportCertificateAuthority(format: 'pem' | 'der'): Async<FileExport>
+  /** Starts Chromium or Chrome with a fresh profile, through Junction, trusting only the local CA. */
+  launchChromium(): Async<{ executable: string; profileDir: string }>
   /** A page of recorded exchanges, newest first, and how many match. */
   listExchanges(query: {
     offset: number
@@ -253,6 +255,7 @@ export const API_METHODS = [
   'getCertificateAuthority',
   'regenerateCertificateAuthority',
   'exportCertificateAuthority',
+  'launchChromium',
   'listExchanges',
   'exchangeDetail',
   'exchangeAsCurl',

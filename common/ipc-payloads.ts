@@ -64,6 +64,7 @@ export const API_PAYLOADS = {
   getCertificateAuthority: z.tuple([]),
   regenerateCertificateAuthority: z.tuple([]),
   exportCertificateAuthority: z.tuple([z.enum(['pem', 'der'])]),
+  launchChromium: z.tuple([]),
   listExchanges: z.tuple([
     z.object({
       offset: z.number().int().nonnegative(),

@@ -4,6 +4,7 @@
  * dashboard call it through `dispatch`, which validates every payload first, and the tray calls it
  * directly. Never imports Electron.
  */
+import { findChromium, launchChromium } from '../intercept/chromium-launch.ts'
 import { SECRET_PLACEHOLDER, type AppApi, type CertificateAuthorityInfo } from '../../common/ipc-contract.ts'
 import { DIRECT_PROFILE, SettingsSchema, type Profile, type Settings } from '../../common/model.ts'
 import { fail, ok, type Result } from '../../common/result.ts'
@@ -282,6 +283,21 @@ export function createJunctionService(parts: RuntimeParts, hooks: ServiceHooks =
           : // .cer: the name Windows, macOS and Android open as a certificate to install.
             { fileName: 'junction-ca.cer', base64: authority.certificateDer.toString('base64') }
       ),
+
+    async launchChromium() {
+      const state = engine.state
+      if (state.status !== 'running')
+        return fail('engine-error', 'Start the proxy first: Chromium is pointed at it')
+      const browser = findChromium()
+      if (!browser)
+        return fail(
+          'not-found',
+          'No Chromium or Chrome was found; install one, or set JUNCTION_CHROMIUM to its executable'
+        )
+      return withAuthority(authority, async () =>
+        launchChromium(browser, state.port, authority.spkiSha256Base64)
+      )
+    },
 
     listExchanges: async (query) => ok(exchanges.list(query)),
 

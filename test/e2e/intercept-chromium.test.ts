@@ -44,6 +44,7 @@ let origin: Origin
 let running: Running
 let dataDir: string
 let proxyPort: number
+let dashboardUrl: string
 let browser: Awaited<ReturnType<typeof launchChromium>> | undefined
 
 /** Opens one intercepted tunnel, which creates the local CA; the handshake itself may fail. */
@@ -73,7 +74,7 @@ beforeAll(async () => {
   )
   const caFile = path.join(dataDir, 'origin-ca.pem')
   await fs.writeFile(caFile, originCa.certPem)
-  ;({ running, proxyPort } = await serveWithDashboard(dataDir, {
+  ;({ running, proxyPort, dashboardUrl } = await serveWithDashboard(dataDir, {
     ...process.env,
     NODE_EXTRA_CA_CERTS: caFile
   }))
@@ -91,7 +92,12 @@ afterAll(async () => {
 })
 
 describe('Chromium through an intercepting Junction', () => {
-  it('loads an intercepted https:// page without certificate errors, with the rule’s edits', async () => {
+  it('loads an intercepted https:// page without certificate errors, with the rule’s edits, seen in Inspect', async () => {
+    // The Inspect view records from the moment it is first shown.
+    const dashboard = await browser!.context.newPage()
+    await dashboard.goto(dashboardUrl)
+    await dashboard.getByRole('button', { name: 'Inspect', exact: true }).click()
+    await dashboard.getByRole('button', { name: 'Pause' }).waitFor({ timeout: 10_000 })
     const page = await browser!.context.newPage()
     const response = await page.goto(`https://localhost:${origin.port}/echo`)
     expect(response?.status()).toBe(200)
@@ -100,5 +106,11 @@ describe('Chromium through an intercepting Junction', () => {
     expect(echoed.headers['x-seen-by']).toBe('junction')
     expect(origin.requests.some((r) => r.headers['x-seen-by'] === 'junction')).toBe(true)
     await page.close()
+    const row = dashboard
+      .getByTestId('exchange-row')
+      .filter({ hasText: `https://localhost:${origin.port}/echo` })
+    await row.waitFor({ timeout: 10_000 })
+    expect(await row.innerText()).toMatch(/intercepted HTTPS/)
+    await dashboard.close()
   })
 })

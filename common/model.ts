@@ -261,6 +261,18 @@ export const SettingsSchema = z.object({
   }),
   /** Add `Via: 1.1 junction` to forwarded plain-HTTP requests and responses (RFC 9110 §7.6.3). */
   via: z.boolean(),
+  /**
+   * CA certificates (PEM) trusted for sites Junction intercepts, besides the system's roots and
+   * NODE_EXTRA_CA_CERTS: a company's internal CA, a test server's.
+   */
+  trustedCas: z
+    .array(
+      z
+        .string()
+        .max(65536, 'must be at most 64 KiB')
+        .regex(/-----BEGIN CERTIFICATE-----/, 'must be a PEM certificate')
+    )
+    .max(20, 'at most 20 certificates'),
   /** Desktop app only; headless mode ignores these. */
   desktop: z.object({
     startAtLogin: z.boolean(),
@@ -287,6 +299,7 @@ export const DEFAULT_SETTINGS: Settings = {
     idleClientSeconds: 120
   },
   via: true,
+  trustedCas: [],
   desktop: { startAtLogin: false, startMinimized: false, closeToTray: true }
 }
 

@@ -125,6 +125,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     auth: settings.proxyAuth,
     timeouts: engineTimeouts(settings.timeouts),
     via: settings.via,
+    trustedCas: settings.trustedCas,
     stats,
     pac,
     authority,

@@ -6,6 +6,7 @@
  * its default, including a field missing from a group (`timeouts`, `systemProxy`, `desktop`), so a
  * file written before the field existed loads as it was instead of being moved aside as invalid.
  */
+import { X509Certificate } from 'node:crypto'
 import path from 'node:path'
 import { DEFAULT_SETTINGS, SettingsSchema, type Settings } from '../../common/model.ts'
 import type { SettingsPatch } from '../../common/ipc-payloads.ts'
@@ -44,6 +45,15 @@ function parseSettings(merged: Record<string, unknown>): Result<Settings> {
         `Listening on ${parsed.data.listenHost} (LAN access) needs a proxy username and password`,
         ['proxyAuth: required when listenHost is not loopback']
       )
+    // A certificate that does not parse would fail every intercepted request; say which one now.
+    for (const [i, pem] of parsed.data.trustedCas.entries()) {
+      try {
+        new X509Certificate(pem)
+      } catch (error) {
+        const detail = `trustedCas.${i}: not a readable certificate (${(error as Error).message})`
+        return fail('invalid-input', `Invalid settings: ${detail}`, [detail])
+      }
+    }
     return ok(parsed.data)
   }
   const details = parsed.error.issues.map((i) => `${i.path.join('.') || 'settings'}: ${i.message}`)

@@ -41,11 +41,11 @@ const setAside = async (): Promise<string[]> =>
   (await fs.readdir(dir)).filter((name) => name.includes('.corrupt-'))
 
 describe('loading settings.json', () => {
-  it('fills timeouts and via from the defaults and keeps everything the file says', async () => {
+  it('fills timeouts, via and trusted CAs from the defaults and keeps everything the file says', async () => {
     const { store, problem } = await openWith(OLDER_FILE)
     expect(problem).toBeNull()
     const { version: _version, ...saved } = OLDER_FILE
-    expect(store.get()).toEqual({ ...saved, timeouts: DEFAULT_SETTINGS.timeouts, via: true })
+    expect(store.get()).toEqual({ ...saved, timeouts: DEFAULT_SETTINGS.timeouts, via: true, trustedCas: [] })
     expect(await setAside()).toEqual([])
   })
 
@@ -98,6 +98,16 @@ describe('changing settings', () => {
       error: { message: 'Invalid settings: timeouts.responseHeadersSeconds: must be 1–3600 s' }
     })
     expect(store.get().timeouts).toEqual(DEFAULT_SETTINGS.timeouts)
+  })
+
+  it('refuses a trusted CA that is not a readable certificate, naming which', async () => {
+    const { store } = await SettingsStore.open(dir)
+    const garbled = '-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n'
+    const result = await store.update({ trustedCas: [garbled] })
+    expect(result.ok ? null : result.error.message).toMatch(
+      /^Invalid settings: trustedCas\.0: not a readable certificate/
+    )
+    expect(store.get().trustedCas).toEqual([])
   })
 
   it('passes partial timeouts and via through the IPC checkpoint, and refuses bad values there', async () => {

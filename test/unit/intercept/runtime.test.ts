@@ -73,4 +73,40 @@ describe('the runtime’s local CA', () => {
     expect(res.headers['x-junction-error']).toBe('target-certificate-invalid')
     expect(origin.requests).toHaveLength(0)
   })
+
+  it('trusts the CAs in settings.json (trustedCas) for intercepted targets', async () => {
+    const otherDir = await fs.mkdtemp(path.join(os.tmpdir(), 'junction-ca-trusted-'))
+    await fs.writeFile(
+      path.join(otherDir, 'profiles.json'),
+      JSON.stringify({ version: 1, profiles: [INSPECT] })
+    )
+    await fs.writeFile(
+      path.join(otherDir, 'settings.json'),
+      JSON.stringify({ version: 1, trustedCas: [originCa.certPem] })
+    )
+    const trusting = await startRuntime({
+      dataDir: otherDir,
+      port: 0,
+      profile: 'inspect',
+      systemProxy: 'off',
+      log: () => undefined
+    })
+    try {
+      const state = trusting.engine.state
+      if (state.status !== 'running') throw new Error(`engine is ${state.status}`)
+      await trusting.authority.ensure()
+      const res = await httpsGetViaProxy(
+        state.port,
+        'localhost',
+        origin.port,
+        '/echo',
+        trusting.authority.certificatePem
+      )
+      expect(res.status).toBe(200)
+      expect(origin.requests).toHaveLength(1)
+    } finally {
+      await trusting.stop()
+      await fs.rm(otherDir, { recursive: true, force: true })
+    }
+  })
 })

@@ -444,6 +444,16 @@ async function main(): Promise<void> {
   if (options.streaming) {
     log('\nStreaming: engine RSS (statistics on) while 1 GiB goes up, then 1 GiB down, one request each')
     streaming = await measureStreamingMemory()
+    // A body over the edit limit passes unchanged: memory must stay flat with an edit rule too.
+    log('\n100 MiB text downloads, engine RSS growth (peak), with and without a body-edit rule, in turn:')
+    for (const variant of ['engine-stats', 'engine-edits', 'engine-stats', 'engine-edits'] as const) {
+      const down = (await measureStreamingMemory(100 * 2 ** 20, variant)).find(
+        (s) => s.direction === 'download'
+      )!
+      log(
+        `  ${variant.padEnd(13)} +${down.growthMiB.toFixed(1)} MiB (${down.startRssMiB.toFixed(1)} → ${down.peakRssMiB.toFixed(1)})`
+      )
+    }
     log(
       table([
         ['transfer', 'MiB/s', 'RSS before', 'peak', 'growth', '1 s after', 'left'],

@@ -112,14 +112,24 @@ async function startVariant(variant: string): Promise<{ port: number; close(): P
     await server.listen()
     return { port: server.port, close: () => server.close(true) }
   }
-  if (variant === 'engine' || variant === 'engine-stats' || variant === 'previous-stats') {
+  if (['engine', 'engine-stats', 'previous-stats', 'engine-edits'].includes(variant)) {
     const previous = variant === 'previous-stats' ? await previousModules() : null
     const accounting = variant === 'engine' ? null : await startAccounting(previous ?? CURRENT)
     const Engine = previous?.ProxyEngine ?? ProxyEngine
+    const profile = generateProfile(ENGINE_RULES, 1)
+    // engine-edits: every response body goes through a find-and-replace (streaming-memory.ts).
+    if (variant === 'engine-edits')
+      profile.rules.unshift({
+        id: 'edit-all',
+        enabled: true,
+        matchers: [{ type: 'port', value: '1-65535' }],
+        action: { type: 'direct' },
+        rewrite: { responseBody: [{ find: 'Hello', replace: 'Howdy' }] }
+      })
     const engine = new Engine({
       host: '127.0.0.1',
       port: 0,
-      profile: generateProfile(ENGINE_RULES, 1),
+      profile,
       stats: accounting?.stats ?? null
     })
     // The desktop app and headless mode always listen for failures; an unhandled 'failure' is not the
@@ -135,7 +145,7 @@ async function startVariant(variant: string): Promise<{ port: number; close(): P
     }
   }
   throw new Error(
-    `usage: node bench/proxy-server.ts VARIANT... with bare, engine, engine-stats, previous-stats (was ${variant})`
+    `usage: node bench/proxy-server.ts VARIANT... with bare, engine, engine-stats, engine-edits, previous-stats (was ${variant})`
   )
 }
 

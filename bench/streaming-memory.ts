@@ -46,7 +46,8 @@ function startOrigin(bytes: number): Promise<http.Server> {
       req.once('end', () => res.end(String(received)))
       return
     }
-    res.writeHead(200, { 'Content-Length': bytes })
+    // Text, so that a body-edit rule (the engine-edits variant) looks at it.
+    res.writeHead(200, { 'Content-Length': bytes, 'Content-Type': 'text/plain' })
     void pump(res, bytes).then(() => res.end())
   })
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)))
@@ -83,7 +84,7 @@ function transfer(
 
 export async function measureStreamingMemory(
   bytes = GIB,
-  variant: 'engine-stats' | 'previous-stats' = 'engine-stats'
+  variant: 'engine-stats' | 'previous-stats' | 'engine-edits' = 'engine-stats'
 ): Promise<StreamingMemory[]> {
   const origin = await startOrigin(bytes)
   const originPort = (origin.address() as AddressInfo).port

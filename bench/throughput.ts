@@ -23,7 +23,7 @@ import { BODY_BYTES, BULK_BYTES, BULK_PATH, ENGINE_RULES, SERVED_PATH } from './
 import { cpuDelta, cpuSnapshot } from './cpu-usage.ts'
 
 /** `bare` proxy-chain, the `engine` with 1,000 rules, and the engine with statistics and logging on. */
-export type Variant = 'bare' | 'engine' | 'engine-stats' | 'previous-stats'
+export type Variant = 'bare' | 'engine' | 'engine-stats' | 'previous-stats' | 'engine-edits'
 
 /** Two variants measured against each other: the ratio is candidate / baseline. */
 export interface Comparison {

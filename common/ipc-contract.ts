@@ -161,7 +161,8 @@ export interface AppApi {
   deleteProfile(id: string): Async<void>
   setActiveProfile(id: string, options?: { closeConnections: boolean }): Async<EngineState>
   reorderRules(profileId: string, ruleIds: string[]): Async<Profile>
-  explain(profileId: string, url: string): Async<Explanation>
+  /** What the profile does with `url`; `method` (default GET) reaches rules with method matchers. */
+  explain(profileId: string, url: string, method?: string): Async<Explanation>
   /** One real request through an upstream (as edited, saved password kept), with latency or the error. */
   testUpstream(profileId: string, upstream: Upstream, url: string): Async<UpstreamTestResult>
   getSettings(): Async<Settings>

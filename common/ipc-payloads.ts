@@ -30,7 +30,14 @@ export const API_PAYLOADS = {
   deleteProfile: z.tuple([id]),
   setActiveProfile: z.tuple([id, z.object({ closeConnections: z.boolean() }).optional()]),
   reorderRules: z.tuple([id, z.array(id).max(200_000)]),
-  explain: z.tuple([id, z.string().min(1).max(2048)]),
+  explain: z.tuple([
+    id,
+    z.string().min(1).max(2048),
+    z
+      .string()
+      .regex(/^[A-Za-z]{1,16}$/, 'must be a request method')
+      .optional()
+  ]),
   testUpstream: z.tuple([id, UpstreamSchema, z.string().url().max(2048)]),
   getSettings: z.tuple([]),
   updateSettings: z.tuple([SettingsPatchSchema]),

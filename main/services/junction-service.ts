@@ -139,11 +139,11 @@ export function createJunctionService(parts: RuntimeParts, hooks: ServiceHooks =
       return ok(maskSecrets(saved.value))
     },
 
-    async explain(profileId, url) {
+    async explain(profileId, url, method) {
       const profile = profiles.get(profileId)
       if (!profile) return fail('not-found', `No profile with id "${profileId}"`)
       try {
-        return ok(explain(profile, url))
+        return ok(explain(profile, url, undefined, method))
       } catch (error) {
         return fail('invalid-input', `Cannot explain "${url}": ${(error as Error).message}`)
       }

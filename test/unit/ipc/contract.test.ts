@@ -70,6 +70,14 @@ describe('IPC handlers', () => {
       value: 'explain'
     })
     expect(api.explain).toHaveBeenCalledWith('work', 'https://a.test/')
+    await handlers.get('junction:explain')!(from(fileUrl), 'work', 'http://a.test/x', 'POST')
+    expect(api.explain).toHaveBeenLastCalledWith('work', 'http://a.test/x', 'POST')
+    expect(
+      await handlers.get('junction:explain')!(from(fileUrl), 'work', 'http://a.test/', 'GET /')
+    ).toMatchObject({
+      ok: false,
+      error: { code: 'invalid-input' }
+    })
   })
 
   it('refuses calls from any other frame', async () => {

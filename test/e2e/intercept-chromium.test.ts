@@ -10,13 +10,15 @@ import { promises as fs } from 'node:fs'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
+import { chromium, type Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { chromiumSwitches } from '../../common/chromium-command.ts'
 import type { Profile } from '../../common/model.ts'
 import { createTestCa } from '../harness/ca.ts'
 import { serveWithDashboard, type Running } from '../harness/headless-process.ts'
 import { startOrigin, type Origin } from '../harness/origin.ts'
-import { launchChromium } from './chromium.ts'
+import { freePort } from '../harness/ports.ts'
+import { CHROMIUM, launchChromium } from './chromium.ts'
 import { closeSession, ensureRendererBuilt } from './session.ts'
 
 const INSPECT: Profile = {
@@ -45,6 +47,7 @@ let running: Running
 let dataDir: string
 let proxyPort: number
 let dashboardUrl: string
+let devtoolsPort: number
 let browser: Awaited<ReturnType<typeof launchChromium>> | undefined
 
 /** Opens one intercepted tunnel, which creates the local CA; the handshake itself may fail. */
@@ -74,9 +77,20 @@ beforeAll(async () => {
   )
   const caFile = path.join(dataDir, 'origin-ca.pem')
   await fs.writeFile(caFile, originCa.certPem)
+  // What "Launch Chromium through Junction" starts: Debian's Chromium, headless here (no display),
+  // reachable over the DevTools protocol so the test can drive the very browser Junction launched.
+  devtoolsPort = await freePort()
+  const wrapper = path.join(dataDir, 'chromium')
+  await fs.writeFile(
+    wrapper,
+    `#!/bin/sh\nexec ${CHROMIUM} --headless --no-sandbox --disable-gpu --disable-quic --disable-background-networking ` +
+      `--disable-component-update --disable-sync --proxy-bypass-list='<-loopback>' --remote-debugging-port=${devtoolsPort} "$@"\n`,
+    { mode: 0o755 }
+  )
   ;({ running, proxyPort, dashboardUrl } = await serveWithDashboard(dataDir, {
     ...process.env,
-    NODE_EXTRA_CA_CERTS: caFile
+    NODE_EXTRA_CA_CERTS: caFile,
+    JUNCTION_CHROMIUM: wrapper
   }))
   await touchInterception(proxyPort, `localhost:${origin.port}`)
   const pem = await fs.readFile(path.join(dataDir, 'ca/junction-ca.pem'), 'utf8')
@@ -112,5 +126,31 @@ describe('Chromium through an intercepting Junction', () => {
     await row.waitFor({ timeout: 10_000 })
     expect(await row.innerText()).toMatch(/intercepted HTTPS/)
     await dashboard.close()
+  })
+
+  it('launches Chromium from Settings, which opens an intercepted page without certificate errors', async () => {
+    const dashboard = await browser!.context.newPage()
+    await dashboard.goto(dashboardUrl)
+    await dashboard.getByRole('button', { name: 'Settings', exact: true }).click()
+    await dashboard.getByText('How to trust the CA').click()
+    await dashboard.getByRole('button', { name: 'Launch Chromium through Junction' }).click()
+    await dashboard.getByText(/Chromium started with a fresh profile/).waitFor({ timeout: 10_000 })
+    let launched: Browser | null = null
+    for (let i = 0; i < 50 && !launched; i++)
+      launched = await chromium.connectOverCDP(`http://127.0.0.1:${devtoolsPort}`).catch(async () => {
+        await new Promise((resolve) => setTimeout(resolve, 200))
+        return null
+      })
+    expect(launched).not.toBeNull()
+    try {
+      const page = await launched!.contexts()[0]!.newPage()
+      const response = await page.goto(`https://localhost:${origin.port}/echo`)
+      expect([response?.status(), response?.headers()['x-intercepted']]).toEqual([200, 'yes'])
+    } finally {
+      // The launched browser is Junction's child no longer (it outlives Junction): close it over CDP.
+      const session = await launched!.newBrowserCDPSession()
+      await session.send('Browser.close').catch(() => undefined)
+      await dashboard.close()
+    }
   })
 })

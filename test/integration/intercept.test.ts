@@ -99,6 +99,23 @@ describe('an intercepted host', () => {
     expect(echoed.headers.host).toBe(`localhost:${world.tlsOrigin.port}`)
   })
 
+  it('offers only HTTP/1.1 by ALPN to a client that asks for h2', async () => {
+    const port = await run()
+    const tunnel = await connectTunnel(port, `localhost:${world.tlsOrigin.port}`)
+    const secure = tls.connect({
+      socket: tunnel.socket,
+      servername: 'localhost',
+      ca: junctionCa.certPem,
+      ALPNProtocols: ['h2', 'http/1.1']
+    })
+    await new Promise<void>((resolve, reject) => {
+      secure.once('secureConnect', resolve)
+      secure.once('error', reject)
+    })
+    expect(secure.alpnProtocol).toBe('http/1.1')
+    secure.destroy()
+  })
+
   it('fails the handshake cleanly for a client that does not trust the local CA', async () => {
     const port = await run()
     await expect(

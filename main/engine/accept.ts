@@ -14,7 +14,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { Accounting, ClientConnection, JunctionResponse } from './account.ts'
 import { endRaw, rawErrorResponse, writeTextReply, type ErrorReply } from './errors.ts'
-import type { Interceptor } from './intercept.ts'
+import type { Intercepted, Interceptor } from './intercept.ts'
 import type { LoopGuard } from './loop-guard.ts'
 import { answerHttp, answerRaw } from './modify.ts'
 import { route, routeInside, type Routed, type Routing } from './route.ts'
@@ -126,8 +126,27 @@ export class Accept {
    * where the tunnel goes, with the tunnel's rule, to `https://` when TLS was opened.
    */
   onInterceptedRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    const inside = this.inside(req)
+    if (!inside) return void req.socket.destroy()
+    if (answerHttp(inside.routed, res)) return
+    this.deps.transport.forwardHttp(req, res as JunctionResponse, inside.target, inside.routed)
+  }
+
+  /** A WebSocket (or other Upgrade) inside an intercepted tunnel: carried like one in plain HTTP. */
+  onInterceptedUpgrade = (req: IncomingMessage, socket: Socket, head: Buffer): void => {
+    socket.on('error', destroy)
+    const inside = this.inside(req)
+    if (!inside) return void socket.destroy()
+    if (answerRaw(inside.routed, socket)) return
+    // The tunnel's own connection is accounted already; this one only carries the upgraded stream.
+    const carrier = { id: inside.tunnel.connection.id, socket, reply: null, seenBytes: 0, quietSince: 0 }
+    this.deps.transport.forwardUpgrade(req, carrier, head, inside.target, inside.routed)
+  }
+
+  /** The target and route of a request inside an intercepted tunnel; null when the tunnel is gone. */
+  private inside(req: IncomingMessage): { tunnel: Intercepted; target: Target; routed: Routed } | null {
     const tunnel = this.deps.interceptor?.tunnelOf(req.socket)
-    if (!tunnel) return void req.socket.destroy()
+    if (!tunnel) return null
     const { hostname, port } = tunnel.target
     const defaultPort = tunnel.secure ? 443 : 80
     const authority = req.headers.host ?? (port === defaultPort ? hostname : tunnel.target.authority)
@@ -142,9 +161,7 @@ export class Accept {
       servername: tunnel.servername,
       intercepted: true
     }
-    const routed = routeInside(this.deps.routing(), tunnel.routed, hostname, port, req)
-    if (answerHttp(routed, res)) return
-    this.deps.transport.forwardHttp(req, res as JunctionResponse, target, routed)
+    return { tunnel, target, routed: routeInside(this.deps.routing(), tunnel.routed, hostname, port, req) }
   }
 
   /** A request Node could not parse: a specific answer, then the connection closes. */

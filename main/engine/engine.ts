@@ -173,6 +173,7 @@ export class ProxyEngine extends EventEmitter<EngineEvents> {
     })
     inner.on('request', accept.onInterceptedRequest)
     inner.on('checkContinue', accept.onInterceptedRequest)
+    inner.on('upgrade', accept.onInterceptedUpgrade)
     inner.on('clientError', accept.onClientError)
     const server = http.createServer(serverOptions(this.timeouts))
     server.on('connection', (socket) => accounting.connected(socket))

@@ -6,8 +6,10 @@
  */
 import { X509Certificate } from 'node:crypto'
 import net from 'node:net'
+import https from 'node:https'
 import tls from 'node:tls'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { WebSocket, WebSocketServer } from 'ws'
 import type { Profile, Rule, Upstream } from '../../common/model.ts'
 import type { Exchange, ExchangeObserver, LeafIssuer, ProxyEngine } from '../../main/engine/engine.ts'
 import { createTestCa, type TestCa } from '../harness/ca.ts'
@@ -114,6 +116,43 @@ describe('an intercepted host', () => {
     })
     expect(secure.alpnProtocol).toBe('http/1.1')
     secure.destroy()
+  })
+
+  it('carries a WebSocket inside the intercepted TLS, with the request edits', async () => {
+    const server = https.createServer(
+      await world.ca.issue(['localhost']).then((c) => ({ key: c.keyPem, cert: c.certPem }))
+    )
+    const wss = new WebSocketServer({ server })
+    wss.on('connection', (socket, req) => {
+      socket.send(`edited: ${req.headers['x-edited']}`)
+      socket.on('message', (data) => socket.send(`echo: ${String(data)}`))
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const originPort = (server.address() as net.AddressInfo).port
+    try {
+      const port = await run()
+      const tunnel = await connectTunnel(port, `localhost:${originPort}`)
+      const secure = tls.connect({ socket: tunnel.socket, servername: 'localhost', ca: junctionCa.certPem })
+      await new Promise<void>((resolve, reject) => {
+        secure.once('secureConnect', resolve)
+        secure.once('error', reject)
+      })
+      const client = new WebSocket(`wss://localhost:${originPort}/`, { createConnection: () => secure })
+      const messages: string[] = []
+      client.on('message', (data) => messages.push(String(data)))
+      await new Promise<void>((resolve, reject) => {
+        client.once('open', resolve)
+        client.once('error', reject)
+      })
+      client.send('hi')
+      await waitUntil(() => messages.length === 2)
+      expect(messages).toEqual(['edited: inside TLS', 'echo: hi'])
+      client.close()
+    } finally {
+      for (const socket of wss.clients) socket.terminate()
+      server.closeAllConnections()
+      server.close()
+    }
   })
 
   it('fails the handshake cleanly for a client that does not trust the local CA', async () => {

@@ -90,6 +90,17 @@ export async function main(argv: string[]): Promise<void> {
     process.exitCode = 2
     return
   }
+  // Listened for from the start: a Ctrl+C or SIGTERM that arrives while Junction is still starting
+  // (the proxy already listening, the dashboard not yet) must stop it cleanly too, not kill it with the
+  // system proxy still pointing at it.
+  let shutdown: ((signal: string) => void) | null = null
+  let early: string | null = null
+  const onSignal = (signal: string): void => {
+    if (shutdown) shutdown(signal)
+    else early ??= signal
+  }
+  process.once('SIGINT', () => onSignal('SIGINT'))
+  process.once('SIGTERM', () => onSignal('SIGTERM'))
   let runtime: Runtime
   try {
     runtime = await startRuntime(options)
@@ -101,7 +112,7 @@ export async function main(argv: string[]): Promise<void> {
   const dashboard =
     options.dashboardPort === null ? null : await openDashboard(runtime, options.dashboardPort ?? 0)
   let stopping = false
-  const shutdown = (signal: string): void => {
+  shutdown = (signal: string): void => {
     if (stopping) return
     stopping = true
     console.log(`[junction] ${signal}: shutting down`)
@@ -110,6 +121,5 @@ export async function main(argv: string[]): Promise<void> {
     cap.unref()
     void Promise.all([dashboard?.close(), runtime.stop()]).then(() => clearTimeout(cap))
   }
-  process.once('SIGINT', () => shutdown('SIGINT'))
-  process.once('SIGTERM', () => shutdown('SIGTERM'))
+  if (early) shutdown(early)
 }

@@ -59,6 +59,17 @@ const block = {
 }
 
 describe('npm run serve', () => {
+  it('stops cleanly on a SIGTERM that arrives while it is still starting', async () => {
+    const dir = await freshDataDir()
+    running = serve(['--port', '0', '--data-dir', dir])
+    // The first line comes before the engine starts and long before the dashboard.
+    await running.waitFor(/data directory:/)
+    running.child.kill('SIGTERM')
+    expect(await running.exited).toBe(0)
+    expect(running.lines).toContain('[junction] SIGTERM: shutting down')
+    expect(running.lines.at(-1)).toBe('[junction] proxy stopped')
+  })
+
   it('serves with the chosen profile, logs state changes and stops cleanly on SIGTERM', async () => {
     const dir = await freshDataDir()
     await fs.writeFile(path.join(dir, 'profiles.json'), JSON.stringify({ version: 1, profiles: [block] }))

@@ -94,15 +94,12 @@ export class Accept {
   ): { connection: ClientConnection; target: Target; routed: Routed } | null {
     // Node stops handling this socket's errors once it hands it over; a reset must not crash the process.
     socket.on('error', destroy)
-    const answer = (reply: ErrorReply, extra?: Record<string, string>): null => {
-      endRaw(socket, rawErrorResponse(reply, extra))
-      return null
-    }
-    if (!this.authorized(req)) return answer(AUTH_REQUIRED, { [CHALLENGE]: 'Basic realm="Junction"' })
+    if (!this.authorized(req))
+      return refuseTunnel(socket, AUTH_REQUIRED, { [CHALLENGE]: 'Basic realm="Junction"' })
     const target = kind === 'connect' ? parseConnectTarget(req.url) : parseHttpTarget(req.url)
-    if (!target) return answer(badTarget(req.url))
+    if (!target) return refuseTunnel(socket, badTarget(req.url))
     if (this.deps.loop.isLoop(target.hostname, target.port, req.headers.via))
-      return answer(this.deps.loop.reply(target))
+      return refuseTunnel(socket, this.deps.loop.reply(target))
 
     const routed =
       kind === 'upgrade'
@@ -273,6 +270,12 @@ function parseConnectTarget(url: string | undefined): Target | null {
 
 function connectTarget(hostname: string, port: number, authority: string): Target {
   return { hostname, port, authority, path: '/', url: `http://${authority}/` }
+}
+
+/** Answers a would-be tunnel on its raw socket and closes it; null, as nothing was admitted. */
+function refuseTunnel(socket: Socket, reply: ErrorReply, extra?: Record<string, string>): null {
+  endRaw(socket, rawErrorResponse(reply, extra))
+  return null
 }
 
 function destroy(this: Socket): void {

@@ -7,6 +7,7 @@
  */
 import net from 'node:net'
 import type { LookupFunction } from 'node:net'
+import { bareHost } from './host.ts'
 
 export interface DirectConnectOptions {
   host: string
@@ -18,7 +19,7 @@ export interface DirectConnectOptions {
 /** Opens a TCP connection to the target; rejects with an errno-style error (ETIMEDOUT on timeout). */
 export function connectTarget(options: DirectConnectOptions): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    const host = options.host.startsWith('[') ? options.host.slice(1, -1) : options.host
+    const host = bareHost(options.host)
     const socket = net.connect({
       host,
       port: options.port,

@@ -14,6 +14,7 @@ import http from 'node:http'
 import type { Socket } from 'node:net'
 import tls from 'node:tls'
 import type { ClientConnection } from './account.ts'
+import { bareHost } from './host.ts'
 import type { Routed } from './route.ts'
 import type { Target } from './upstream-connect.ts'
 
@@ -87,7 +88,7 @@ export class Interceptor {
 
   private async terminateTls(connection: ClientConnection, target: Target, routed: Routed): Promise<void> {
     const client = connection.socket
-    const bare = target.hostname.replace(/^\[(.*)\]$/, '$1')
+    const bare = bareHost(target.hostname)
     let context: tls.SecureContext
     try {
       context = await this.issuer.contextFor(bare)

@@ -13,6 +13,7 @@ import os from 'node:os'
 import type { Socket } from 'node:net'
 import ipaddr from 'ipaddr.js'
 import type { ErrorReply } from './errors.ts'
+import { bareHost } from './host.ts'
 
 const WILDCARDS = new Set(['0.0.0.0', '::'])
 
@@ -75,9 +76,6 @@ function isLoopback(host: string): boolean {
 
 /** Lower case, no brackets or trailing dot; IPv4-mapped IPv6 as plain IPv4; IPv6 compressed. */
 function normalize(host: string): string {
-  const bare = host
-    .toLowerCase()
-    .replace(/^\[(.*)\]$/, '$1')
-    .replace(/\.$/, '')
+  const bare = bareHost(host.toLowerCase()).replace(/\.$/, '')
   return ipaddr.isValid(bare) ? ipaddr.process(bare).toString() : bare
 }

@@ -18,6 +18,7 @@ import https from 'node:https'
 import net, { type LookupFunction, type Socket } from 'node:net'
 import type { ClientConnection, JunctionResponse } from './account.ts'
 import { connectTarget, joinSockets } from './direct-tunnel.ts'
+import { bareHost } from './host.ts'
 import {
   ERROR_HEADER,
   endRaw,
@@ -341,7 +342,7 @@ export class Transport {
     sent: string[]
   ): http.RequestOptions & https.RequestOptions {
     const { lookup, trustedCas } = this.options
-    const host = target.hostname.replace(/^\[(.*)\]$/, '$1')
+    const host = bareHost(target.hostname)
     if (target.secure) {
       const servername = target.servername ?? (net.isIP(host) ? undefined : host)
       return {
@@ -438,14 +439,10 @@ export class Transport {
     try {
       socket = await this.reach(target, routed)
     } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code
-      const reply =
-        code === 'ETIMEDOUT'
-          ? replyForTimeout(failure, 'connect', timeouts)
-          : code
-            ? replyForSocketError(error as NodeJS.ErrnoException, failure)
-            : replyForProxyChainStatus(599, (error as Error).message, failure)!
-      return this.refuse(connection, reply)
+      return this.refuse(
+        connection,
+        errorReply(error as NodeJS.ErrnoException, failure, target, loop, timeouts)
+      )
     }
     if (!routed.upstream && loop.isOwnSocket(socket, target.port)) {
       socket.destroy()
@@ -555,12 +552,7 @@ function editable(req: http.IncomingMessage, incoming: http.IncomingMessage): bo
 
 /** A request with no body, whose method may be repeated. */
 function replayable(req: http.IncomingMessage): boolean {
-  const length = req.headers['content-length']
-  return (
-    IDEMPOTENT.has(req.method!) &&
-    req.headers['transfer-encoding'] === undefined &&
-    (length === undefined || length === '0')
-  )
+  return IDEMPOTENT.has(req.method!) && !hasBody(req)
 }
 
 function failureContext(routed: Routed, target: Target): FailureContext {
@@ -622,6 +614,8 @@ function errorReply(
     return replyForTimeout(failure, error.reason, timeouts)
   }
   if (error.code && isCertificateError(error.code)) return replyForCertificateError(error, failure)
+  // A connect attempt that ran out (connectTarget, an upstream's CONNECT) says how long it waited.
+  if (error.code === 'ETIMEDOUT') return replyForTimeout(failure, 'connect', timeouts)
   if (error.code) return replyForSocketError(error, failure)
   // The SOCKS library reports failures by message only ("Socks5 Authentication failed", …).
   return replyForProxyChainStatus(599, error.message, failure)!

@@ -18,6 +18,7 @@ import tls from 'node:tls'
 import { lookup as dnsLookup } from 'node:dns'
 import { SocksClient, type SocksProxy } from 'socks'
 import type { Upstream } from '../../common/model.ts'
+import { bareHost, hostPort } from './host.ts'
 import { describeUpstream, upstreamUrl } from './upstream.ts'
 
 export interface UpstreamConnector {
@@ -99,7 +100,7 @@ export function createUpstreamConnector(
       ? new https.Agent({ ...POOL, ...(upstream.ca ? { ca: [...tls.rootCertificates, upstream.ca] } : {}) })
       : new http.Agent(POOL)
     const auth = basicAuth(upstream)
-    const host = upstream.host.replace(/^\[(.*)\]$/, '$1')
+    const host = bareHost(upstream.host)
     const openTunnel = (target: Target): Promise<net.Socket> =>
       connectThroughProxy(
         { secure, host, port: upstream.port, auth, ca: upstream.ca, lookup, connectTimeoutMs },
@@ -128,7 +129,7 @@ export function createUpstreamConnector(
   const pool = new SocksAgent(upstream, connectTimeoutMs, lookup, POOL)
   const single = new SocksAgent(upstream, connectTimeoutMs, lookup, {})
   const openTunnel = (target: Target): Promise<net.Socket> =>
-    single.open(target.hostname.replace(/^\[(.*)\]$/, '$1'), target.port)
+    single.open(bareHost(target.hostname), target.port)
   return {
     ...common,
     openTunnel,
@@ -136,7 +137,7 @@ export function createUpstreamConnector(
     tlsAgent: new TunnelTlsAgent(openTunnel),
     requestOptions: (target, forUpgrade) => ({
       options: {
-        host: target.hostname.replace(/^\[(.*)\]$/, '$1'),
+        host: bareHost(target.hostname),
         port: target.port,
         path: target.path,
         agent: forUpgrade ? single : pool
@@ -170,7 +171,7 @@ class SocksAgent extends http.Agent {
     this.lookup = lookup
     this.resolveLocally = upstream.scheme === 'socks4' || upstream.scheme === 'socks5'
     this.proxy = {
-      host: upstream.host.replace(/^\[(.*)\]$/, '$1'),
+      host: bareHost(upstream.host),
       port: upstream.port,
       type: upstream.scheme.startsWith('socks4') ? 4 : 5,
       ...(upstream.username !== undefined ? { userId: upstream.username } : {}),
@@ -227,7 +228,7 @@ function connectThroughProxy(
   },
   target: Target
 ): Promise<net.Socket> {
-  const authority = `${target.hostname.includes(':') && !target.hostname.startsWith('[') ? `[${target.hostname}]` : target.hostname}:${target.port}`
+  const authority = hostPort(target.hostname, target.port)
   return new Promise((resolve, reject) => {
     const request = (proxy.secure ? https : http).request({
       host: proxy.host,

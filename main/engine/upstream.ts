@@ -3,21 +3,19 @@
  * `@`, `:`, `/` and `%` in a password survive (proxy-chain decodes them again before use).
  */
 import type { Upstream } from '../../common/model.ts'
+import { hostPort } from './host.ts'
 
 export function upstreamUrl(upstream: Upstream): string {
-  const host =
-    upstream.host.includes(':') && !upstream.host.startsWith('[') ? `[${upstream.host}]` : upstream.host
   const auth =
     upstream.username || upstream.password
       ? `${encodeURIComponent(upstream.username ?? '')}:${encodeURIComponent(upstream.password ?? '')}@`
       : ''
-  return `${upstream.scheme}://${auth}${host}:${upstream.port}`
+  return `${upstream.scheme}://${auth}${hostPort(upstream.host, upstream.port)}`
 }
 
 /** For logs and error pages: never shows a password, and says which upstream by name and address. */
 export function describeUpstream(upstream: Upstream): string {
-  const host = upstream.host.includes(':') ? `[${upstream.host}]` : upstream.host
-  return `upstream proxy "${upstream.name}" (${upstream.scheme}://${host}:${upstream.port})`
+  return `upstream proxy "${upstream.name}" (${upstream.scheme}://${hostPort(upstream.host, upstream.port)})`
 }
 
 /** Replaces the password in any proxy URL with `***`; leaves other text untouched. */

@@ -22,6 +22,10 @@ describe('upstream URLs', () => {
     expect(upstreamUrl({ id: 'u', name: 'U', scheme: 'http', host: '::1', port: 3128 })).toBe(
       'http://[::1]:3128'
     )
+    // Written with its brackets, an IPv6 host gets no second pair.
+    const bracketed = { id: 'u', name: 'U', scheme: 'http' as const, host: '[::1]', port: 3128 }
+    expect(upstreamUrl(bracketed)).toBe('http://[::1]:3128')
+    expect(describeUpstream(bracketed)).toBe('upstream proxy "U" (http://[::1]:3128)')
   })
 
   it('never shows a password in descriptions or logs', () => {

@@ -63,7 +63,7 @@ export class Accept {
     if (this.deps.loop.isLoop(target.hostname, target.port, req.headers.via))
       return void writeTextReply(res, this.deps.loop.reply(target))
 
-    const routed = route(this.deps.routing(), target.hostname, target.port, true, req)
+    const routed = route(this.deps.routing(), target, true, req)
     this.deps.accounting.httpStarted(req, response, target.hostname, target.port, routed)
     if (answerHttp(routed, res)) return
     this.deps.transport.forwardHttp(req, response, target, routed)
@@ -103,8 +103,8 @@ export class Accept {
 
     const routed =
       kind === 'upgrade'
-        ? route(this.deps.routing(), target.hostname, target.port, true, req)
-        : route(this.deps.routing(), target.hostname, target.port, false)
+        ? route(this.deps.routing(), target, true, req)
+        : route(this.deps.routing(), target, false)
     this.deps.accounting.tunnelStarted(req, target.hostname, target.port, kind, routed)
     const connection = this.deps.accounting.connection(socket)
     if (answerRaw(routed, socket)) {
@@ -158,7 +158,7 @@ export class Accept {
       servername: tunnel.servername,
       intercepted: true
     }
-    return { tunnel, target, routed: routeInside(this.deps.routing(), tunnel.routed, hostname, port, req) }
+    return { tunnel, target, routed: routeInside(this.deps.routing(), tunnel.routed, target, req) }
   }
 
   /** A request Node could not parse: a specific answer, then the connection closes. */

@@ -8,7 +8,7 @@ import type { IncomingMessage } from 'node:http'
 import type { LookupFunction } from 'node:net'
 import type { Decision, Profile, RequestFacts, Rewrite, Upstream } from '../../common/model.ts'
 import { compileProfile, type CompiledRule, type CompiledRules } from '../rules/compile.ts'
-import { createUpstreamConnector, type UpstreamConnector } from './upstream-connect.ts'
+import { createUpstreamConnector, type Target, type UpstreamConnector } from './upstream-connect.ts'
 
 export interface Routing {
   profile: Profile
@@ -48,19 +48,14 @@ export function buildRouting(profile: Profile, connect: ConnectSettings): Routin
 }
 
 /**
- * Routes a request or tunnel. `req` (plain HTTP and upgrades) lets request matchers see its method,
- * path and headers; they are read only when some rule of the profile has such a matcher.
+ * Routes a request or tunnel to `target`. `req` (plain HTTP and upgrades) lets request matchers see
+ * its method, path and headers; they are read only when some rule of the profile has such a matcher.
  */
-export function route(
-  routing: Routing,
-  hostname: string,
-  port: number,
-  isHttp: boolean,
-  req?: IncomingMessage
-): Routed {
+export function route(routing: Routing, target: Target, isHttp: boolean, req?: IncomingMessage): Routed {
+  const { hostname, port } = target
   const request: RequestFacts | undefined =
     req && routing.rules.usesRequest
-      ? { method: req.method ?? 'GET', path: requestPath(req.url ?? '/'), headers: req.headers }
+      ? { method: req.method ?? 'GET', path: target.path, headers: req.headers }
       : undefined
   const { decision, rule } = routing.rules.match({ hostname, port, isHttp, ...(request ? { request } : {}) })
   const upstream =
@@ -79,25 +74,12 @@ export function route(
   }
 }
 
-/** Path and query of an absolute-form or origin-form request target. */
-function requestPath(url: string): string {
-  if (url.startsWith('/')) return url
-  const slash = url.indexOf('/', url.indexOf('//') + 2)
-  return slash === -1 ? '/' : url.slice(slash)
-}
-
 /**
  * A request inside an intercepted tunnel, matched again as plain HTTP with what the request shows:
  * the rule it matches supplies edits, a mock or a block, while the route stays the tunnel's.
  */
-export function routeInside(
-  routing: Routing,
-  tunnel: Routed,
-  hostname: string,
-  port: number,
-  req: IncomingMessage
-): Routed {
-  const inner = route(routing, hostname, port, true, req)
+export function routeInside(routing: Routing, tunnel: Routed, target: Target, req: IncomingMessage): Routed {
+  const inner = route(routing, target, true, req)
   const answers = inner.decision.action === 'block' || inner.decision.action === 'reject'
   return {
     ...inner,

@@ -11,6 +11,8 @@
  * stops reading a bucket once it passes that position.
  */
 import ipaddr from 'ipaddr.js'
+import type { RE2JS } from 're2js'
+import { compileHostRegex } from '../../common/matcher-checks.ts'
 import type { Action, Decision, Matcher, Profile, Rule, RouteTarget } from '../../common/model.ts'
 import {
   MATCHERS,
@@ -88,9 +90,6 @@ export function labelHash(text: string): number {
 
 const DOT = 46
 
-/** Backreferences and named groups change meaning when patterns are joined into one alternation. */
-const NOT_JOINABLE = /\\[1-9k]|\(\?</
-
 function ipv6Key(addr: ipaddr.IPv6, bits: number): string {
   const bytes = addr.toByteArray()
   let key = ''
@@ -141,7 +140,7 @@ export class CompiledRules {
   private readonly scan: number[] = []
   private readonly regexes: number[] = []
   /** One alternation of all regex rules' patterns: when it fails, no regex rule can match. */
-  private regexFilter: RegExp | null = null
+  private regexFilter: RE2JS | null = null
   private readonly bySlot: CompiledRule[] = []
 
   constructor(rules: readonly Rule[], defaultAction: Action) {
@@ -158,14 +157,15 @@ export class CompiledRules {
     this.regexFilter = this.joinRegexes(rules)
   }
 
-  private joinRegexes(rules: readonly Rule[]): RegExp | null {
+  private joinRegexes(rules: readonly Rule[]): RE2JS | null {
     const patterns = this.regexes.map(
       (index) => rules[index]!.matchers.find((m) => m.type === 'regex')!.value
     )
-    if (patterns.length === 0 || patterns.some((p) => NOT_JOINABLE.test(p))) return null
+    if (patterns.length === 0) return null
     try {
-      return new RegExp(patterns.map((p) => `(?:${p})`).join('|'), 'i')
+      return compileHostRegex(patterns.map((p) => `(?:${p})`).join('|'))
     } catch {
+      // Two patterns naming the same group cannot be joined; each rule is then tested on its own.
       return null
     }
   }

@@ -4,7 +4,8 @@
  * places that know what each matcher type means.
  */
 import ipaddr from 'ipaddr.js'
-import { normalizeHostValue, parseCidr, parsePorts } from '../../common/matcher-checks.ts'
+import { normalizeHostValue, parseCidr, parsePorts, compileHostRegex } from '../../common/matcher-checks.ts'
+import { compileGlob } from './glob.ts'
 import type { Matcher, MatcherType, RouteTarget } from '../../common/model.ts'
 
 export { normalizeHostValue, parseCidr, parsePorts }
@@ -54,15 +55,6 @@ interface MatcherSpec {
   explain(value: string): string
 }
 
-/** PAC shExpMatch semantics: `*` is any run of characters (dots included), `?` exactly one. */
-export function wildcardToRegExp(pattern: string): RegExp {
-  const body = normalizeHostValue(pattern)
-    .split('')
-    .map((ch) => (ch === '*' ? '.*' : ch === '?' ? '.' : ch.replace(/[\\^$.|+()[\]{}]/g, '\\$&')))
-    .join('')
-  return new RegExp(`^${body}$`)
-}
-
 export const MATCHERS: Record<MatcherType, MatcherSpec> = {
   host: {
     compile(value) {
@@ -80,15 +72,16 @@ export const MATCHERS: Record<MatcherType, MatcherSpec> = {
     explain: (value) => `domain ${normalizeHostValue(value).replace(/^\*?\./, '')} and subdomains`
   },
   wildcard: {
+    // PAC shExpMatch semantics: `*` is any run of characters (dots included), `?` exactly one.
     compile(value) {
-      const re = wildcardToRegExp(value)
-      return (t) => re.test(t.hostname)
+      const matches = compileGlob(normalizeHostValue(value), { question: true, ignoreCase: false })
+      return (t) => matches(t.hostname)
     },
     explain: (value) => `host like ${normalizeHostValue(value)}`
   },
   regex: {
     compile(value) {
-      const re = new RegExp(value, 'i')
+      const re = compileHostRegex(value)
       return (t) => re.test(t.hostname)
     },
     explain: (value) => `host matching /${value}/i`
@@ -117,8 +110,8 @@ export const MATCHERS: Record<MatcherType, MatcherSpec> = {
   path: {
     compile(value) {
       if (!value.includes('*')) return (t) => t.request?.path.startsWith(value) === true
-      const re = patternToRegExp(value, '')
-      return (t) => t.request !== undefined && re.test(t.request.path)
+      const matches = compileGlob(value, { question: false, ignoreCase: false })
+      return (t) => t.request !== undefined && matches(t.request.path)
     },
     explain: (value) => (value.includes('*') ? `path like ${value}` : `path ${value}…`)
   },
@@ -133,25 +126,19 @@ export const MATCHERS: Record<MatcherType, MatcherSpec> = {
     compile(value) {
       const colon = value.indexOf(':')
       const name = (colon === -1 ? value : value.slice(0, colon)).trim().toLowerCase()
-      const re = colon === -1 ? null : patternToRegExp(value.slice(colon + 1).trim(), 'i')
+      const matches =
+        colon === -1
+          ? null
+          : compileGlob(value.slice(colon + 1).trim(), { question: false, ignoreCase: true })
       return (t) => {
         const present = t.request?.headers[name]
         if (present === undefined) return false
-        if (re === null) return true
-        return (Array.isArray(present) ? present : [present]).some((v) => re.test(v))
+        if (matches === null) return true
+        return (Array.isArray(present) ? present : [present]).some(matches)
       }
     },
     explain: (value) => (value.includes(':') ? `header ${value.trim()}` : `header ${value.trim()} present`)
   }
-}
-
-/** `*` is any run of characters, everything else literal; the whole text must match. */
-function patternToRegExp(pattern: string, flags: string): RegExp {
-  const body = pattern
-    .split('*')
-    .map((part) => part.replace(/[\\^$.|?+()[\]{}]/g, '\\$&'))
-    .join('.*')
-  return new RegExp(`^${body}$`, flags)
 }
 
 export function explainMatcher(matcher: Matcher): string {

@@ -72,7 +72,7 @@ describe('profiles and rules from the UI', () => {
     await form.getByTestId('matcher-type').selectOption('regex')
     await form.getByTestId('matcher-value').fill('(unclosed')
     await form.getByTestId('save-rule').click()
-    await expect.poll(() => page.getByText(/invalid regular expression/).count()).toBeGreaterThan(0)
+    await expect.poll(() => page.getByText(/not a usable regular expression/).count()).toBeGreaterThan(0)
     expect(await page.getByTestId('rule-item').count()).toBe(0)
 
     await form.getByTestId('rule-name-input').fill('No ads')

@@ -25,7 +25,7 @@ describe('MatcherEditor', () => {
   it('checks values the way the engine will, and shows the message next to the field', async () => {
     const regex = { type: 'regex', value: '(unclosed' } as Matcher
     const message = checkMatcher(regex)
-    expect(message).toMatch(/^invalid regular expression/)
+    expect(message).toMatch(/^not a usable regular expression \(missing closing \): `\(unclosed`\)/)
     expect(checkMatcher({ type: 'port', value: '90-80' })).toMatch(/range/)
     expect(checkMatcher({ type: 'ip', value: '10.0.0.0/8' })).toBeNull()
     expect(checkMatcher({ type: 'domain', value: 'example.com' })).toBeNull()

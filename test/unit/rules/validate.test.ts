@@ -42,8 +42,24 @@ describe('parseProfile', () => {
     expect(result.ok).toBe(false)
     if (result.ok) return
     expect(result.error.message).toMatch(
-      /^Profile "Work" is invalid: rule "Trackers" \(#2\), matcher #1 \(regex\): invalid regular expression: .*unterminated group/i
+      /^Profile "Work" is invalid: rule "Trackers" \(#2\), matcher #1 \(regex\): not a usable regular expression \(missing closing \): `\(unclosed`\)/
     )
+  })
+
+  it('refuses regex syntax that needs backtracking and says why', () => {
+    const message = (value: string) => {
+      const result = parseProfile({
+        ...base,
+        rules: [{ id: 'r', enabled: true, matchers: [{ type: 'regex', value }], action: { type: 'direct' } }]
+      })
+      return result.ok ? null : result.error.message
+    }
+    expect(message('^(?!ads\\.)')).toMatch(/unsupported Perl syntax: `\(\?!`.*linear time: no lookarounds/)
+    expect(message('^(a)\\1$')).toMatch(
+      /invalid escape sequence: `\\1`.*no lookarounds \(\?=…\) or backreferences/
+    )
+    // Nested quantifiers are fine on RE2: they cannot blow up.
+    expect(message('^(a+)+$')).toBeNull()
   })
 
   it('names the rule and field of an invalid CIDR', () => {

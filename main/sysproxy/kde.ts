@@ -1,6 +1,7 @@
 /**
  * KDE Plasma: `kioslaverc`, group `Proxy Settings`, written with kwriteconfig5/6 (by
- * KDE_SESSION_VERSION), then KIO is told to re-read it over D-Bus.
+ * KDE_SESSION_VERSION), then KIO is told to re-read it over D-Bus. A key that was absent is deleted
+ * again on restore (and an empty one written back empty), so the file ends up as it was.
  */
 import { runCommand, type CommandRunner } from './command-runner.ts'
 import type { DesiredProxy, OsSnapshot, ProxyEndpoint, ProxyView, SystemProxyPlatform } from './types.ts'
@@ -8,7 +9,7 @@ import type { DesiredProxy, OsSnapshot, ProxyEndpoint, ProxyView, SystemProxyPla
 const FILE = 'kioslaverc'
 const GROUP = 'Proxy Settings'
 
-/** The keys Junction writes, and so snapshots and restores. An empty value means the key is absent. */
+/** The keys Junction writes, and so snapshots and restores. */
 export const KDE_KEYS = [
   'ProxyType',
   'httpProxy',
@@ -19,7 +20,11 @@ export const KDE_KEYS = [
   'ReversedException'
 ] as const
 
-export type KdeSnapshot = Record<(typeof KDE_KEYS)[number], string>
+/** Key → value; null when the key is absent from the file. */
+export type KdeSnapshot = Record<(typeof KDE_KEYS)[number], string | null>
+
+/** What kreadconfig prints for an absent key: a default no proxy setting can hold. */
+const ABSENT = '\u0001junction: no such key\u0001'
 
 /** ProxyType values: 0 none, 1 manual, 2 PAC URL, 3 WPAD, 4 environment variables. */
 const TYPE = { none: '0', manual: '1', pac: '2', wpad: '3' }
@@ -48,10 +53,11 @@ export function viewKde(s: KdeSnapshot): ProxyView {
           : type === TYPE.wpad
             ? 'auto-detect'
             : 'none',
-    http: parseKdeProxy(s.httpProxy),
-    https: parseKdeProxy(s.httpsProxy),
-    socks: parseKdeProxy(s.socksProxy),
-    bypass: s.NoProxyFor.split(',')
+    http: parseKdeProxy(s.httpProxy ?? ''),
+    https: parseKdeProxy(s.httpsProxy ?? ''),
+    socks: parseKdeProxy(s.socksProxy ?? ''),
+    bypass: (s.NoProxyFor ?? '')
+      .split(',')
       .map((h) => h.trim())
       .filter(Boolean),
     pacUrl,
@@ -82,10 +88,11 @@ export function createKdePlatform(
 ): SystemProxyPlatform {
   const version = env.KDE_SESSION_VERSION === '6' ? '6' : '5'
   const options = { env }
-  const read = async (key: string) =>
-    (
-      await run(`kreadconfig${version}`, ['--file', FILE, '--group', GROUP, '--key', key], options)
-    ).stdout.replace(/\n$/, '')
+  const read = async (key: string): Promise<string | null> => {
+    const args = ['--file', FILE, '--group', GROUP, '--key', key, '--default', ABSENT]
+    const value = (await run(`kreadconfig${version}`, args, options)).stdout.replace(/\n$/, '')
+    return value === ABSENT ? null : value
+  }
   const write = (key: string, value: string | null) =>
     run(
       `kwriteconfig${version}`,
@@ -116,7 +123,7 @@ export function createKdePlatform(
     },
     async restore(snapshot) {
       const data = snapshot.data as KdeSnapshot
-      for (const key of KDE_KEYS) await write(key, data[key] === '' ? null : data[key])
+      for (const key of KDE_KEYS) await write(key, data[key])
       await notify()
     }
   }

@@ -38,7 +38,7 @@ export function parseJournal(text: string, platform?: PlatformId): Journal {
 }
 
 /** True while `pid` is a running process (EPERM: running, under another user). */
-export function processAlive(pid: number): boolean {
+function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0)
     return true

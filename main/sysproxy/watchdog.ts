@@ -14,8 +14,6 @@
  * Plain Node, no Electron: the desktop app runs it with its own executable in Node mode.
  */
 import { promises as fs } from 'node:fs'
-import { platformById } from './detect.ts'
-import { claimJournal, parseJournal, releaseClaim } from './journal.ts'
 
 export const DISARM = 'disarm'
 
@@ -29,7 +27,6 @@ export interface WatchdogOptions {
   journalPath: string
   input: NodeJS.ReadableStream
   log: (line: string) => void
-  env?: NodeJS.ProcessEnv
 }
 
 /** What the watchdog did once its input closed. */
@@ -53,6 +50,10 @@ export async function watch(options: WatchdogOptions): Promise<WatchdogOutcome> 
 
 async function restoreJournal(options: WatchdogOptions): Promise<WatchdogOutcome> {
   const { journalPath, log } = options
+  // Loaded only now: while it waits, which is nearly always, the watchdog stays small (each module
+  // Node strips the types of costs it several MiB).
+  const { claimJournal, parseJournal, releaseClaim } = await import('./journal.ts')
+  const { platformById } = await import('./detect.ts')
   let claimed: string | null
   try {
     claimed = await claimJournal(journalPath)
@@ -64,7 +65,7 @@ async function restoreJournal(options: WatchdogOptions): Promise<WatchdogOutcome
   if (claimed === null) return 'nothing-to-restore'
   try {
     const journal = parseJournal(await fs.readFile(claimed, 'utf8'))
-    await platformById(journal.snapshot.platform, options.env).restore(journal.snapshot)
+    await platformById(journal.snapshot.platform).restore(journal.snapshot)
     await fs.rm(claimed, { force: true })
     log(`Junction stopped without restoring the system proxy; restored the settings from ${journal.at}`)
     return 'restored'

@@ -122,7 +122,7 @@ describe('system proxy crash safety', () => {
       console.log(`${kind} ${mode}: restored ${restoreMs.toFixed(0)} ms after SIGKILL`)
       expect(restoreMs).toBeLessThan(2000)
       expect(await stored()).toBe(before)
-      await waitUntil(() => !alive(watchdog!), 2000)
+      await waitUntil(() => !alive(watchdog!), 5000)
       expect(await journalFiles()).toEqual([])
 
       // The next start finds nothing to restore, so it cannot write old settings over newer ones.
@@ -141,7 +141,7 @@ describe('system proxy crash safety', () => {
     running.child.kill('SIGTERM')
     expect(await running.exited).toBe(0)
     expect(running.lines).toContain('[junction] system proxy: previous settings restored')
-    const goneMs = await waitUntil(() => !alive(watchdog!), 2000)
+    const goneMs = await waitUntil(() => !alive(watchdog!), 5000)
     console.log(`watchdog gone ${goneMs.toFixed(0)} ms after Junction exited`)
     // Disarmed, it exited without restoring anything itself.
     expect(running.lines.join('\n')).not.toMatch(/watchdog: Junction stopped/)
@@ -155,7 +155,7 @@ describe('system proxy crash safety', () => {
     process.kill(watchdog!, 'SIGKILL')
     running.child.kill('SIGKILL')
     await running.exited
-    await waitUntil(() => !alive(watchdog!), 2000)
+    await waitUntil(() => !alive(watchdog!), 5000)
     expect(await stored()).not.toBe(before)
     const next = await start(env, 'manual')
     await next.running.waitFor(
@@ -209,7 +209,7 @@ describe('system proxy crash safety', () => {
     await npm.waitFor(/system proxy: previous settings restored/)
     expect(npm.lines.join('\n')).not.toMatch(/watchdog: Junction stopped/)
     expect(await stored()).toBe(before)
-    await waitUntil(() => !alive(watchdog), 2000)
+    await waitUntil(() => !alive(watchdog), 5000)
     expect(await listeningPid(port)).toBeNull()
   })
 })

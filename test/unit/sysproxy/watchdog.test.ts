@@ -20,7 +20,7 @@ import {
   type WatchdogLauncher
 } from '../../../main/sysproxy/watchdog-launch.ts'
 
-const MANUAL: DesiredProxy = {
+const MANUAL: Extract<DesiredProxy, { mode: 'manual' }> = {
   mode: 'manual',
   http: { host: '127.0.0.1', port: 8899 },
   https: { host: '127.0.0.1', port: 8899 },
@@ -186,7 +186,7 @@ describe('watchdog processes', () => {
     children.push(pid)
     expect(alive(pid)).toBe(true)
     expect((await proxy.disable()).ok).toBe(true)
-    await waitUntil(() => !alive(pid), 3000)
+    await waitUntil(() => !alive(pid), 5000)
     expect(platform.restores).toBe(1)
     expect(lines.join('\n')).not.toMatch(/stopped unexpectedly/)
   })

@@ -133,6 +133,12 @@ export class SystemProxy extends EventEmitter<Events> {
         // A watchdog may be restoring this very journal: wait for it rather than race it.
         await settleClaims(this.journalPath)
         claimed = await claimJournal(this.journalPath)
+        // It may have taken the journal just before us: then wait for it to finish too, or take over
+        // what it left half-done.
+        if (claimed === null) {
+          await settleClaims(this.journalPath)
+          claimed = await claimJournal(this.journalPath)
+        }
         if (claimed === null) return ok(null)
         text = await fs.readFile(claimed, 'utf8')
       } catch (error) {

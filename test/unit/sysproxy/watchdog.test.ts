@@ -8,7 +8,7 @@ import { promises as fs } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { PassThrough } from 'node:stream'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { writeJournal, type Journal } from '../../../main/sysproxy/journal.ts'
 import { SystemProxy } from '../../../main/sysproxy/system-proxy.ts'
 import type { DesiredProxy, OsSnapshot, SystemProxyPlatform } from '../../../main/sysproxy/types.ts'
@@ -143,6 +143,30 @@ describe('journal ownership', () => {
     await fs.rm(claim)
     expect(await recovered).toEqual({ ok: true, value: null })
     expect(platform.restores).toBe(0)
+  })
+
+  it('a watchdog that takes the journal a moment before the start does is waited for too', async () => {
+    const platform = memoryPlatform()
+    const sleeper = spawn('sleep', ['30'])
+    children.push(sleeper.pid!)
+    const watchdogClaim = `${journalPath}.claimed-${sleeper.pid}`
+    await writeJournal(journalPath, journal('gnome', 'user settings'))
+    // The watchdog wins the race for the rename: the start's own claim finds no journal.
+    const rename = vi.spyOn(fs, 'rename').mockImplementationOnce(async (from, to) => {
+      expect([from, to]).toEqual([journalPath, `${journalPath}.claimed-${process.pid}`])
+      await fs.link(journalPath, watchdogClaim)
+      await fs.unlink(journalPath)
+      throw Object.assign(new Error('ENOENT'), { code: 'ENOENT' })
+    })
+    let settled = false
+    const recovered = new SystemProxy(platform, { journalPath }).recover().then((r) => ((settled = true), r))
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    expect(settled).toBe(false)
+    // The watchdog has restored the settings and removes its claim.
+    await fs.rm(watchdogClaim)
+    expect(await recovered).toEqual({ ok: true, value: null })
+    expect(platform.restores).toBe(0)
+    rename.mockRestore()
   })
 
   it('a claim whose process died half-way is taken over and restored', async () => {

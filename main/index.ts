@@ -13,7 +13,7 @@ import type { SecretCodec } from './profiles/secrets.ts'
 import { forwardEvents } from './ipc/events.ts'
 import { registerIpc, trustedOrigins } from './ipc/register.ts'
 import { runShutdown } from './lifecycle/shutdown.ts'
-import { WATCHDOG_FLAG } from './sysproxy/watchdog.ts'
+import { runWatchdogProcess, WATCHDOG_FLAG } from './sysproxy/watchdog.ts'
 import { electronWatchdog } from './sysproxy/watchdog-launch.ts'
 import { createTray, type TrayHandle } from './tray/tray.ts'
 import { trayIconDirectory } from './tray/tray-menu.ts'
@@ -125,9 +125,10 @@ async function start(): Promise<void> {
 }
 
 if (process.argv.includes(WATCHDOG_FLAG)) {
-  // Started as the watchdog, but this build runs as Electron rather than Node (its runAsNode fuse is
-  // off): leave at once instead of opening a second Junction. Junction logs that the watchdog stopped.
-  process.exit(0)
+  // Started as the system-proxy watchdog, but as Electron rather than Node (this build's runAsNode
+  // fuse is off): be the watchdog here, with no window, tray or single-instance lock.
+  app.dock?.hide()
+  void runWatchdogProcess(process.argv, process.stdin).then((code) => app.exit(code))
 } else if (!app.requestSingleInstanceLock()) {
   app.quit()
 } else {

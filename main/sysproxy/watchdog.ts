@@ -19,7 +19,8 @@ export const DISARM = 'disarm'
 
 /**
  * Marks a watchdog's command line, so that a desktop build that cannot run as Node (its `runAsNode`
- * fuse off) recognises the call and exits instead of opening a second Junction.
+ * fuse off) and so starts as Electron recognises the call and acts as the watchdog instead of
+ * opening a second Junction.
  */
 export const WATCHDOG_FLAG = '--junction-watchdog'
 
@@ -77,4 +78,26 @@ async function restoreJournal(options: WatchdogOptions): Promise<WatchdogOutcome
     )
     return 'failed'
   }
+}
+
+/**
+ * The watchdog as a whole process: `… --junction-watchdog JOURNAL` on the command line, the pipe from
+ * Junction on `input`. Resolves with the exit code.
+ */
+export async function runWatchdogProcess(argv: string[], input: NodeJS.ReadableStream): Promise<number> {
+  // The signals a terminal sends to everything in it: Junction handles them and disarms us itself.
+  for (const signal of ['SIGINT', 'SIGHUP', 'SIGTERM'] as const) process.on(signal, () => undefined)
+  // Junction's terminal or pipe may be gone: a failed log line must not stop the restore.
+  process.stderr.on('error', () => undefined)
+  const journalPath = argv.slice(argv.indexOf(WATCHDOG_FLAG) + 1)[0]
+  if (!argv.includes(WATCHDOG_FLAG) || !journalPath) {
+    process.stderr.write(`usage: watchdog-main ${WATCHDOG_FLAG} JOURNAL\n`)
+    return 2
+  }
+  const outcome = await watch({
+    journalPath,
+    input,
+    log: (line) => process.stderr.write(`[junction] watchdog: ${line}\n`)
+  })
+  return outcome === 'failed' ? 1 : 0
 }

@@ -1,14 +1,16 @@
 /**
  * The desktop entry's part in the watchdog, with Electron mocked (it cannot run here): it hands the
  * runtime its own binary in Node mode running the bundled watchdog.js, and when a build that cannot
- * run as Node is started as a watchdog anyway, it exits before it could open a second Junction.
+ * run as Node is started as a watchdog anyway, it is the watchdog instead of a second Junction.
  */
 import path from 'node:path'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { WATCHDOG_FLAG } from '../../../main/sysproxy/watchdog.ts'
 
-const { app, startRuntime } = vi.hoisted(() => ({
+const { app, startRuntime, runWatchdogProcess } = vi.hoisted(() => ({
+  runWatchdogProcess: vi.fn(async (_argv: string[], _input: unknown) => 3),
   app: {
+    dock: { hide: vi.fn() },
     requestSingleInstanceLock: vi.fn(() => true),
     whenReady: vi.fn(() => Promise.resolve()),
     on: vi.fn(),
@@ -39,17 +41,18 @@ vi.mock('electron', () => ({
   nativeImage: {}
 }))
 vi.mock('../../../main/app/runtime.ts', () => ({ startRuntime }))
+vi.mock('../../../main/sysproxy/watchdog.ts', async (original) => ({
+  ...(await original<typeof import('../../../main/sysproxy/watchdog.ts')>()),
+  runWatchdogProcess
+}))
 
 const argv = process.argv
-let exit: ReturnType<typeof vi.spyOn>
 beforeEach(() => {
   vi.resetModules()
   vi.clearAllMocks()
-  exit = vi.spyOn(process, 'exit').mockImplementation((() => undefined) as never)
 })
 afterEach(() => {
   process.argv = argv
-  exit.mockRestore()
 })
 
 describe('desktop entry and the watchdog', () => {
@@ -69,7 +72,7 @@ describe('desktop entry and the watchdog', () => {
     await vi.waitFor(() => expect(app.exit).toHaveBeenCalledWith(1))
   })
 
-  it('started as a watchdog by a build without Node mode, it exits at once', async () => {
+  it('started as a watchdog by a build without Node mode, it is the watchdog and nothing else', async () => {
     process.argv = [
       process.execPath,
       '/app/out/main/watchdog.js',
@@ -77,7 +80,9 @@ describe('desktop entry and the watchdog', () => {
       '/data/sysproxy-journal.json'
     ]
     await import('../../../main/index.ts')
-    expect(exit).toHaveBeenCalledWith(0)
+    expect(runWatchdogProcess).toHaveBeenCalledWith(process.argv, process.stdin)
+    await vi.waitFor(() => expect(app.exit).toHaveBeenCalledWith(3))
+    expect(app.dock.hide).toHaveBeenCalled()
     expect(app.requestSingleInstanceLock).not.toHaveBeenCalled()
     expect(app.whenReady).not.toHaveBeenCalled()
   })

@@ -223,7 +223,7 @@ describe('watchdog processes', () => {
     expect(lines[0]).toMatch(/the watchdog could not start \(spawn .*ENOENT\)/)
   })
 
-  it('reports a watchdog that exits while armed (an Electron build that cannot run as Node)', async () => {
+  it('reports a watchdog that exits while armed', async () => {
     const lines: string[] = []
     const launcher: WatchdogLauncher = { command: process.execPath, args: ['-e', 'process.exit(0)'] }
     watchdogs(launcher, (line) => lines.push(line)).arm(journalPath)

@@ -4,7 +4,12 @@ import { svelte } from '@sveltejs/vite-plugin-svelte'
 
 export default defineConfig({
   main: {
-    build: { rollupOptions: { input: { index: resolve('main/index.ts') } } }
+    build: {
+      rollupOptions: {
+        // The system-proxy watchdog runs as its own process (main/sysproxy/watchdog.ts).
+        input: { index: resolve('main/index.ts'), watchdog: resolve('main/sysproxy/watchdog-main.ts') }
+      }
+    }
   },
   preload: {
     build: {

@@ -13,6 +13,8 @@ import type { SecretCodec } from './profiles/secrets.ts'
 import { forwardEvents } from './ipc/events.ts'
 import { registerIpc, trustedOrigins } from './ipc/register.ts'
 import { runShutdown } from './lifecycle/shutdown.ts'
+import { runWatchdogProcess, WATCHDOG_FLAG } from './sysproxy/watchdog.ts'
+import { electronWatchdog } from './sysproxy/watchdog-launch.ts'
 import { createTray, type TrayHandle } from './tray/tray.ts'
 import { trayIconDirectory } from './tray/tray-menu.ts'
 import { CONTENT_SECURITY_POLICY, mainWindowOptions } from './window.ts'
@@ -84,6 +86,8 @@ async function start(): Promise<void> {
   junction = await startRuntime({
     dataDir: app.getPath('userData'),
     secrets: keychain(),
+    // This very binary in Node mode runs the system-proxy watchdog (out/main/watchdog.js).
+    watchdog: electronWatchdog(process.execPath, path.join(here, 'watchdog.js')),
     onSettingsChanged: (settings) => {
       applyDesktopSettings(settings)
       tray?.refresh()
@@ -120,7 +124,12 @@ async function start(): Promise<void> {
   })
 }
 
-if (!app.requestSingleInstanceLock()) {
+if (process.argv.includes(WATCHDOG_FLAG)) {
+  // Started as the system-proxy watchdog, but as Electron rather than Node (this build's runAsNode
+  // fuse is off): be the watchdog here, with no window, tray or single-instance lock.
+  app.dock?.hide()
+  void runWatchdogProcess(process.argv, process.stdin).then((code) => app.exit(code))
+} else if (!app.requestSingleInstanceLock()) {
   app.quit()
 } else {
   app.on('second-instance', () => {

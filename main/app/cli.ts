@@ -10,6 +10,7 @@ import type { SystemProxyMode } from '../../common/ipc-contract.ts'
 import { defaultDataDir } from '../config/data-dir.ts'
 import { startDashboard, type Dashboard } from '../dashboard/dashboard-server.ts'
 import { forwardEvents } from '../ipc/events.ts'
+import { watchLauncher } from '../lifecycle/launcher-watch.ts'
 import { startRuntime, type Runtime, type RuntimeOptions } from './runtime.ts'
 
 export interface CliOptions extends RuntimeOptions {
@@ -101,6 +102,8 @@ export async function main(argv: string[]): Promise<void> {
   }
   process.once('SIGINT', () => onSignal('SIGINT'))
   process.once('SIGTERM', () => onSignal('SIGTERM'))
+  // A killed `npm run serve` must not leave Junction running on its own with the system proxy set.
+  watchLauncher(() => onSignal('the process that started Junction is gone'))
   let runtime: Runtime
   try {
     runtime = await startRuntime(options)

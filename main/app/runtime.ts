@@ -20,6 +20,7 @@ import { RequestLogFile, RequestRing } from '../stats/request-log.ts'
 import { TrafficStats } from '../stats/traffic-stats.ts'
 import { attachSystemProxy } from '../sysproxy/attach.ts'
 import { PacPublisher } from '../sysproxy/pac.ts'
+import { headlessWatchdog, type WatchdogLauncher } from '../sysproxy/watchdog-launch.ts'
 import type { RuntimeParts } from './parts.ts'
 
 export interface RuntimeOptions {
@@ -35,6 +36,8 @@ export interface RuntimeOptions {
   log?: (line: string) => void
   /** Runs after every saved settings change, whichever UI made it (the desktop applies start at login). */
   onSettingsChanged?: (settings: Settings) => void
+  /** Starts the system-proxy watchdog (headless: this Node; the desktop app passes its own). */
+  watchdog?: WatchdogLauncher
 }
 
 export interface Runtime extends RuntimeParts {
@@ -142,7 +145,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     settings: { ...settings.systemProxy, mode: options.systemProxy ?? settings.systemProxy.mode },
     engine,
     pac,
-    log
+    log,
+    watchdog: options.watchdog ?? headlessWatchdog()
   })
 
   const parts: RuntimeParts = {

@@ -13,6 +13,7 @@ import type { ShellCommandSet, SystemProxyMode, SystemProxyStatus } from '../../
 import { fail, ok, type Result } from '../../common/result.ts'
 import { SystemProxy } from './system-proxy.ts'
 import type { SystemProxyPlatform } from './types.ts'
+import { watchdogs, type WatchdogLauncher } from './watchdog-launch.ts'
 
 export const JOURNAL_FILE = 'sysproxy-journal.json'
 
@@ -24,6 +25,8 @@ export interface AttachOptions {
   log: (line: string) => void
   /** Overrides detection (tests, or a platform chosen by the desktop shell). */
   platform?: SystemProxyPlatform | null
+  /** How to start the process that restores the settings if Junction dies; null: none (tests). */
+  watchdog?: WatchdogLauncher | null
 }
 
 export interface AttachedSystemProxy {
@@ -91,7 +94,8 @@ export async function attachSystemProxy(options: AttachOptions): Promise<Attache
 
   const systemProxy = new SystemProxy(detected, {
     journalPath: path.join(options.dataDir, JOURNAL_FILE),
-    guard: settings.guard
+    guard: settings.guard,
+    watch: options.watchdog ? watchdogs(options.watchdog, log) : null
   })
   systemProxy.on('changed', (c) =>
     log(

@@ -17,7 +17,10 @@ export interface MacProxyServer {
   /** Empty when never set. */
   server: string
   port: number
-  /** Recorded only: networksetup cannot read the password back, so it cannot be restored either. */
+  /**
+   * "Proxy server requires password". Written back as a flag; the user name and password stay in the
+   * keychain, which networksetup neither reads nor needs to rewrite for that.
+   */
   authenticated: boolean
 }
 
@@ -212,11 +215,12 @@ export function buildApplyCommands(services: string[], desired: DesiredProxy): s
   const commands: string[][] = []
   for (const s of services) {
     if (desired.mode === 'manual') {
-      commands.push(['-setwebproxy', s, desired.http.host, String(desired.http.port)])
-      commands.push(['-setsecurewebproxy', s, desired.https.host, String(desired.https.port)])
+      // Authentication off: macOS must not send the user's proxy password to Junction's port.
+      commands.push(['-setwebproxy', s, desired.http.host, String(desired.http.port), 'off'])
+      commands.push(['-setsecurewebproxy', s, desired.https.host, String(desired.https.port), 'off'])
       commands.push(
         desired.socks
-          ? ['-setsocksfirewallproxy', s, desired.socks.host, String(desired.socks.port)]
+          ? ['-setsocksfirewallproxy', s, desired.socks.host, String(desired.socks.port), 'off']
           : ['-setsocksfirewallproxystate', s, 'off']
       )
       // networksetup takes the word `Empty` to clear the list.
@@ -244,28 +248,59 @@ function restoreProxyServer(
   set: string,
   setState: string,
   service: string,
-  proxy: MacProxyServer
+  proxy: MacProxyServer,
+  now: MacProxyServer | null
 ): string[][] {
-  // networksetup refuses an empty server, so a never-set proxy can only be switched off.
-  if (proxy.server === '') return [[setState, service, 'off']]
+  if (proxy.server === '') {
+    // Never set, and still not (Junction left it alone): only make sure it is off.
+    if (now?.server === '') return [[setState, service, 'off']]
+    // Set by Junction: emptied again (`-set…proxy` turns the proxy on, so it is switched off after).
+    return [
+      [set, service, '', '0', 'off'],
+      [setState, service, 'off']
+    ]
+  }
   return [
-    [set, service, proxy.server, String(proxy.port)],
+    [set, service, proxy.server, String(proxy.port), onOff(proxy.authenticated)],
     [setState, service, onOff(proxy.enabled)]
   ]
 }
 
-/** The networksetup argument lists that write every recorded field of every service back. */
-export function buildRestoreCommands(data: MacSnapshotData): string[][] {
+/**
+ * The networksetup argument lists that write every recorded field of every service back. `now` is
+ * what the services hold at the moment (null: unknown), so that proxies that were never set are
+ * emptied only where Junction has written one.
+ */
+export function buildRestoreCommands(data: MacSnapshotData, now: MacSnapshotData | null = null): string[][] {
   const commands: string[][] = []
   for (const s of data.services) {
-    commands.push(...restoreProxyServer('-setwebproxy', '-setwebproxystate', s.name, s.web))
-    commands.push(...restoreProxyServer('-setsecurewebproxy', '-setsecurewebproxystate', s.name, s.secure))
+    const current = now?.services.find((c) => c.name === s.name) ?? null
     commands.push(
-      ...restoreProxyServer('-setsocksfirewallproxy', '-setsocksfirewallproxystate', s.name, s.socks)
+      ...restoreProxyServer('-setwebproxy', '-setwebproxystate', s.name, s.web, current?.web ?? null)
+    )
+    commands.push(
+      ...restoreProxyServer(
+        '-setsecurewebproxy',
+        '-setsecurewebproxystate',
+        s.name,
+        s.secure,
+        current?.secure ?? null
+      )
+    )
+    commands.push(
+      ...restoreProxyServer(
+        '-setsocksfirewallproxy',
+        '-setsocksfirewallproxystate',
+        s.name,
+        s.socks,
+        current?.socks ?? null
+      )
     )
     commands.push(['-setproxybypassdomains', s.name, ...(s.bypass.length > 0 ? s.bypass : ['Empty'])])
-    // `-setautoproxyurl` also switches PAC on, so the recorded state is written after it.
+    // `-setautoproxyurl` also switches PAC on, so the recorded state is written after it. A URL that
+    // was never set is emptied again where Junction has set one.
     if (s.autoProxyUrl !== null) commands.push(['-setautoproxyurl', s.name, s.autoProxyUrl])
+    else if (current?.autoProxyUrl !== null) commands.push(['-setautoproxyurl', s.name, ''])
     commands.push(['-setautoproxystate', s.name, onOff(s.autoProxyEnabled)])
     commands.push(['-setproxyautodiscovery', s.name, onOff(s.autoDiscovery)])
   }
@@ -349,15 +384,16 @@ export function createMacPlatform(run: CommandRunner = runCommand): SystemProxyP
     }
   }
 
+  const readAll = async (): Promise<MacSnapshotData> => {
+    const services: MacServiceSettings[] = []
+    for (const name of await enabledServices()) services.push(await readService(name))
+    return { services }
+  }
+
   return {
     id: 'macos',
 
-    async snapshot() {
-      const services: MacServiceSettings[] = []
-      for (const name of await enabledServices()) services.push(await readService(name))
-      const data: MacSnapshotData = { services }
-      return { platform: 'macos', data }
-    },
+    snapshot: async () => ({ platform: 'macos', data: await readAll() }),
 
     view(snapshot) {
       const first = asMacData(snapshot).services[0]
@@ -378,7 +414,10 @@ export function createMacPlatform(run: CommandRunner = runCommand): SystemProxyP
     },
 
     async restore(snapshot) {
-      await runAll(buildRestoreCommands(asMacData(snapshot)).map((args) => () => networksetup(args)))
+      const data = asMacData(snapshot)
+      // Unreadable now: every never-set proxy is emptied, whether Junction touched it or not.
+      const now = await readAll().catch(() => null)
+      await runAll(buildRestoreCommands(data, now).map((args) => () => networksetup(args)))
     }
   }
 }

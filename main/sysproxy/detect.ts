@@ -6,7 +6,7 @@ import { runCommand, type CommandRunner } from './command-runner.ts'
 import { createMacPlatform } from './darwin.ts'
 import { createGnomePlatform } from './gnome.ts'
 import { createKdePlatform } from './kde.ts'
-import type { SystemProxyPlatform } from './types.ts'
+import type { PlatformId, SystemProxyPlatform } from './types.ts'
 import { createWindowsPlatform } from './win32.ts'
 
 /** Desktops that keep their proxy in the GNOME gsettings schemas. */
@@ -36,4 +36,22 @@ export function detectPlatform(
     }
   }
   return { platform: null, reason: `Junction cannot set the system proxy on ${os}` }
+}
+
+/** The controller that wrote a snapshot, to put it back (the watchdog knows only the journal). */
+export function platformById(
+  id: PlatformId,
+  env: NodeJS.ProcessEnv = process.env,
+  run: CommandRunner = runCommand
+): SystemProxyPlatform {
+  switch (id) {
+    case 'windows':
+      return createWindowsPlatform(run)
+    case 'macos':
+      return createMacPlatform(run)
+    case 'gnome':
+      return createGnomePlatform(run, env)
+    case 'kde':
+      return createKdePlatform(run, env)
+  }
 }

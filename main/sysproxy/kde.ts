@@ -1,14 +1,18 @@
 /**
  * KDE Plasma: `kioslaverc`, group `Proxy Settings`, written with kwriteconfig5/6 (by
- * KDE_SESSION_VERSION), then KIO is told to re-read it over D-Bus.
+ * KDE_SESSION_VERSION), then KIO is told to re-read it over D-Bus. A key that was absent is deleted
+ * again on restore (and an empty one written back empty), so the file ends up as it was.
  */
+import { promises as fs } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
 import { runCommand, type CommandRunner } from './command-runner.ts'
 import type { DesiredProxy, OsSnapshot, ProxyEndpoint, ProxyView, SystemProxyPlatform } from './types.ts'
 
 const FILE = 'kioslaverc'
 const GROUP = 'Proxy Settings'
 
-/** The keys Junction writes, and so snapshots and restores. An empty value means the key is absent. */
+/** The keys Junction writes, and so snapshots and restores. */
 export const KDE_KEYS = [
   'ProxyType',
   'httpProxy',
@@ -19,7 +23,17 @@ export const KDE_KEYS = [
   'ReversedException'
 ] as const
 
-export type KdeSnapshot = Record<(typeof KDE_KEYS)[number], string>
+/** Key → value; null when the key is absent from the file. */
+export type KdeValues = Record<(typeof KDE_KEYS)[number], string | null>
+
+export interface KdeSnapshot {
+  values: KdeValues
+  /** Whether kioslaverc existed: deleting every key Junction wrote leaves an empty file behind. */
+  fileExisted: boolean
+}
+
+/** What kreadconfig prints for an absent key: a default no proxy setting can hold. */
+const ABSENT = '\u0001junction: no such key\u0001'
 
 /** ProxyType values: 0 none, 1 manual, 2 PAC URL, 3 WPAD, 4 environment variables. */
 const TYPE = { none: '0', manual: '1', pac: '2', wpad: '3' }
@@ -36,7 +50,7 @@ export function parseKdeProxy(value: string): ProxyEndpoint | null {
 export const kdeProxyValue = (scheme: string, { host, port }: ProxyEndpoint): string =>
   `${scheme}://${host.includes(':') ? `[${host}]` : host} ${port}`
 
-export function viewKde(s: KdeSnapshot): ProxyView {
+export function viewKde(s: KdeValues): ProxyView {
   const type = s.ProxyType || TYPE.none
   const pacUrl = s['Proxy Config Script'] || null
   return {
@@ -48,10 +62,11 @@ export function viewKde(s: KdeSnapshot): ProxyView {
           : type === TYPE.wpad
             ? 'auto-detect'
             : 'none',
-    http: parseKdeProxy(s.httpProxy),
-    https: parseKdeProxy(s.httpsProxy),
-    socks: parseKdeProxy(s.socksProxy),
-    bypass: s.NoProxyFor.split(',')
+    http: parseKdeProxy(s.httpProxy ?? ''),
+    https: parseKdeProxy(s.httpsProxy ?? ''),
+    socks: parseKdeProxy(s.socksProxy ?? ''),
+    bypass: (s.NoProxyFor ?? '')
+      .split(',')
       .map((h) => h.trim())
       .filter(Boolean),
     pacUrl,
@@ -82,10 +97,11 @@ export function createKdePlatform(
 ): SystemProxyPlatform {
   const version = env.KDE_SESSION_VERSION === '6' ? '6' : '5'
   const options = { env }
-  const read = async (key: string) =>
-    (
-      await run(`kreadconfig${version}`, ['--file', FILE, '--group', GROUP, '--key', key], options)
-    ).stdout.replace(/\n$/, '')
+  const read = async (key: string): Promise<string | null> => {
+    const args = ['--file', FILE, '--group', GROUP, '--key', key, '--default', ABSENT]
+    const value = (await run(`kreadconfig${version}`, args, options)).stdout.replace(/\n$/, '')
+    return value === ABSENT ? null : value
+  }
   const write = (key: string, value: string | null) =>
     run(
       `kwriteconfig${version}`,
@@ -102,21 +118,32 @@ export function createKdePlatform(
       options
     ).catch(() => undefined)
 
+  // Where KConfig keeps it: $XDG_CONFIG_HOME, else ~/.config.
+  const file = path.join(env.XDG_CONFIG_HOME || path.join(env.HOME || os.homedir(), '.config'), FILE)
+  const exists = () =>
+    fs.stat(file).then(
+      (stat) => stat,
+      () => null
+    )
+
   return {
     id: 'kde',
     async snapshot(): Promise<OsSnapshot> {
-      const data = {} as KdeSnapshot
-      for (const key of KDE_KEYS) data[key] = await read(key)
+      const values = {} as KdeValues
+      for (const key of KDE_KEYS) values[key] = await read(key)
+      const data: KdeSnapshot = { values, fileExisted: (await exists()) !== null }
       return { platform: 'kde', data }
     },
-    view: (snapshot) => viewKde(snapshot.data as KdeSnapshot),
+    view: (snapshot) => viewKde((snapshot.data as KdeSnapshot).values),
     async apply(desired) {
       for (const [key, value] of kdeWrites(desired)) await write(key, value)
       await notify()
     },
     async restore(snapshot) {
-      const data = snapshot.data as KdeSnapshot
-      for (const key of KDE_KEYS) await write(key, data[key] === '' ? null : data[key])
+      const { values, fileExisted } = snapshot.data as KdeSnapshot
+      for (const key of KDE_KEYS) await write(key, values[key])
+      // Only an empty file is removed: anything else in it is not Junction's.
+      if (!fileExisted && (await exists())?.size === 0) await fs.rm(file, { force: true })
       await notify()
     }
   }

@@ -3,8 +3,9 @@
  *
  * - Before the first change, the complete current settings are read and written to a journal in the
  *   data directory; turning off, quitting or an engine failure writes exactly that snapshot back and
- *   deletes the journal. A journal found at start means Junction did not exit cleanly: `recover()`
- *   restores it before anything else.
+ *   deletes the journal. While the journal exists a watchdog process (see watchdog.ts) waits to restore
+ *   it should Junction die. A journal found at start means both failed: `recover()` restores it
+ *   before anything else.
  * - Every apply is read back; a mismatch, or a command failing half-way, restores the snapshot and
  *   reports the error.
  * - A guard polls the settings while they are on. When another program changes them, Junction either
@@ -14,7 +15,14 @@
 import { EventEmitter } from 'node:events'
 import { promises as fs } from 'node:fs'
 import { fail, ok, type Result } from '../../common/result.ts'
-import { writeAtomically } from '../config/json-file.ts'
+import {
+  claimJournal,
+  parseJournal,
+  releaseClaim,
+  settleClaims,
+  writeJournal,
+  type Journal
+} from './journal.ts'
 import type { DesiredProxy, OsSnapshot, ProxyEndpoint, ProxyView, SystemProxyPlatform } from './types.ts'
 
 export type GuardPolicy = 'reapply' | 'yield'
@@ -28,12 +36,10 @@ export interface ChangeReport {
   action: 'reapplied' | 'yielded'
 }
 
-interface Journal {
-  version: 1
-  platform: OsSnapshot['platform']
-  snapshot: OsSnapshot
-  desired: DesiredProxy
-  at: string
+/** Whatever restores the journal if this process dies (the watchdog): armed while a journal exists. */
+export interface JournalWatch {
+  arm(journalPath: string): void
+  disarm(): void
 }
 
 interface Events {
@@ -47,6 +53,7 @@ export interface SystemProxyOptions {
   guard?: GuardPolicy
   guardIntervalMs?: number
   now?: () => number
+  watch?: JournalWatch | null
 }
 
 const sameEndpoint = (a: ProxyEndpoint | null, b: ProxyEndpoint | null): boolean =>
@@ -81,6 +88,7 @@ export class SystemProxy extends EventEmitter<Events> {
   private readonly guardPolicy: GuardPolicy
   private readonly guardIntervalMs: number
   private readonly now: () => number
+  private readonly watch: JournalWatch | null
   private journal: Journal | null = null
   private current: SystemProxyState = { status: 'off' }
   private guardTimer: NodeJS.Timeout | null = null
@@ -94,6 +102,7 @@ export class SystemProxy extends EventEmitter<Events> {
     this.guardPolicy = options.guard ?? 'reapply'
     this.guardIntervalMs = options.guardIntervalMs ?? 5000
     this.now = options.now ?? Date.now
+    this.watch = options.watch ?? null
   }
 
   get state(): SystemProxyState {
@@ -118,21 +127,29 @@ export class SystemProxy extends EventEmitter<Events> {
    */
   recover(): Promise<Result<string | null>> {
     return this.serial(async () => {
+      let claimed: string | null
       let text: string
       try {
-        text = await fs.readFile(this.journalPath, 'utf8')
+        // A watchdog may be restoring this very journal: wait for it rather than race it.
+        await settleClaims(this.journalPath)
+        claimed = await claimJournal(this.journalPath)
+        // It may have taken the journal just before us: then wait for it to finish too, or take over
+        // what it left half-done.
+        if (claimed === null) {
+          await settleClaims(this.journalPath)
+          claimed = await claimJournal(this.journalPath)
+        }
+        if (claimed === null) return ok(null)
+        text = await fs.readFile(claimed, 'utf8')
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return ok(null)
         return fail('io-error', `Cannot read ${this.journalPath}: ${(error as Error).message}`)
       }
       let journal: Journal
       try {
-        journal = JSON.parse(text) as Journal
-        if (journal.version !== 1 || journal.snapshot?.platform !== this.platform.id)
-          throw new Error('unexpected content')
+        journal = parseJournal(text, this.platform.id)
       } catch (error) {
         const aside = `${this.journalPath}.corrupt-${new Date(this.now()).toISOString().replace(/[:.]/g, '-')}`
-        await fs.rename(this.journalPath, aside).catch(() => undefined)
+        await fs.rename(claimed, aside).catch(() => undefined)
         return fail(
           'io-error',
           `The system proxy journal was unreadable (${(error as Error).message}) and was moved to ${aside}; check your proxy settings by hand`
@@ -141,12 +158,13 @@ export class SystemProxy extends EventEmitter<Events> {
       try {
         await this.platform.restore(journal.snapshot)
       } catch (error) {
+        await releaseClaim(claimed, this.journalPath).catch(() => undefined)
         return fail(
           'engine-error',
           `Could not restore the system proxy from the last session: ${(error as Error).message}`
         )
       }
-      await fs.rm(this.journalPath, { force: true })
+      await fs.rm(claimed, { force: true })
       return ok(`restored the system proxy settings from before Junction's last session (${journal.at})`)
     })
   }
@@ -173,18 +191,19 @@ export class SystemProxy extends EventEmitter<Events> {
           at: new Date(this.now()).toISOString()
         }
         try {
-          await this.writeJournal(journal)
+          await writeJournal(this.journalPath, journal)
         } catch (error) {
           return fail(
             'io-error',
             `Could not save the system proxy journal, so nothing was changed: ${(error as Error).message}`
           )
         }
+        this.watch?.arm(this.journalPath)
       }
       const applied = await this.applyChecked(desired, journal)
       if (!applied.ok) return applied
       this.journal = { ...journal, desired }
-      await this.writeJournal(this.journal).catch(() => undefined)
+      await writeJournal(this.journalPath, this.journal).catch(() => undefined)
       this.setState({ status: 'on', desired })
       this.startGuard()
       return applied
@@ -214,6 +233,7 @@ export class SystemProxy extends EventEmitter<Events> {
     try {
       await this.platform.restore(journal.snapshot)
       await fs.rm(this.journalPath, { force: true })
+      this.watch?.disarm()
       this.journal = null
       this.setState({ status: 'off' })
       return true
@@ -239,10 +259,6 @@ export class SystemProxy extends EventEmitter<Events> {
             'Could not restore the previous system proxy settings; the journal was kept for the next start'
           )
     })
-  }
-
-  private async writeJournal(journal: Journal): Promise<void> {
-    await writeAtomically(this.journalPath, `${JSON.stringify(journal, null, 2)}\n`)
   }
 
   private startGuard(): void {
@@ -285,6 +301,7 @@ export class SystemProxy extends EventEmitter<Events> {
     this.stopGuard()
     this.journal = null
     await fs.rm(this.journalPath, { force: true })
+    this.watch?.disarm()
     this.setState({
       status: 'yielded',
       reason: fighting

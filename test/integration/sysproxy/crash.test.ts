@@ -1,93 +1,223 @@
 /**
- * Crash safety for real: headless Junction turns the GNOME proxy on, is killed with SIGKILL, and the
- * next start puts the user's previous settings back. Also the PAC file on the proxy port.
+ * Crash safety for real: headless Junction turns the GNOME or KDE proxy on and is killed with SIGKILL;
+ * its watchdog puts the user's settings back within 2 s, exactly as the OS stored them (`dconf dump`,
+ * the bytes of kioslaverc). A clean stop leaves no watchdog behind; killing the `npm start` wrapper
+ * leaves no orphan engine. Also the PAC file on the proxy port.
  */
 import { promises as fs } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
 import { runCommand } from '../../../main/sysproxy/command-runner.ts'
 import { createGnomePlatform } from '../../../main/sysproxy/gnome.ts'
-import type { OsSnapshot, SystemProxyPlatform } from '../../../main/sysproxy/types.ts'
+import { JOURNAL_FILE } from '../../../main/sysproxy/attach.ts'
+import { createKdePlatform } from '../../../main/sysproxy/kde.ts'
+import type { SystemProxyPlatform } from '../../../main/sysproxy/types.ts'
 import { proxyGet, rawRequest } from '../../harness/client.ts'
 import { startDesktopSession, type DesktopSession } from '../../harness/desktop-session.ts'
-import { serve, type Running } from '../../harness/headless-process.ts'
+import { listeningPid, runNode, serve, type Running } from '../../harness/headless-process.ts'
 
-let session: DesktopSession
-let platform: SystemProxyPlatform
-let dataDir: string
-let before: OsSnapshot
-let running: Running | null = null
+type Desktop = 'GNOME' | 'KDE'
 
-beforeEach(async () => {
-  session = await startDesktopSession('GNOME')
-  platform = createGnomePlatform(runCommand, session.env)
-  const gs = (...args: string[]) => runCommand('gsettings', ['set', ...args], { env: session.env })
-  await gs('org.gnome.system.proxy.http', 'host', 'corp-proxy.example')
-  await gs('org.gnome.system.proxy.http', 'port', '3128')
-  await gs('org.gnome.system.proxy', 'mode', 'manual')
-  before = await platform.snapshot()
-  dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'junction-crash-'))
-})
+let session: DesktopSession | null = null
+let dataDir = ''
+const started: Running[] = []
+/** Processes a failing test could leave behind (an orphaned engine, a watchdog). */
+const strays: number[] = []
+
 afterEach(async () => {
-  if (running && running.child.exitCode === null) {
-    running.child.kill('SIGKILL')
-    await running.exited
-  }
-  running = null
-  await session.close()
+  for (const running of started.splice(0))
+    if (running.child.exitCode === null && running.child.signalCode === null) {
+      running.child.kill('SIGKILL')
+      await running.exited
+    }
+  for (const pid of strays.splice(0)) if (alive(pid)) process.kill(pid, 'SIGKILL')
+  await session?.close()
+  session = null
   await fs.rm(dataDir, { recursive: true, force: true })
 })
 
-async function start(mode: 'off' | 'manual' | 'pac'): Promise<number> {
-  running = serve(['--port', '0', '--data-dir', dataDir, '--system-proxy', mode], undefined, session.env)
-  const [, port] = await running.waitFor(/proxy listening on http:\/\/127\.0\.0\.1:(\d+)/)
-  if (mode !== 'off') await running.waitFor(/system proxy: (manual|PAC)/)
-  return Number(port)
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
 }
 
+/** Polls until `check` holds; returns how long that took, or throws after `timeoutMs`. */
+async function waitUntil(check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<number> {
+  const start = performance.now()
+  while (!(await check())) {
+    if (performance.now() - start > timeoutMs) throw new Error(`not true within ${timeoutMs} ms`)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+  return performance.now() - start
+}
+
+/** A desktop with the user's own proxy set up, and readers of its settings as the OS stores them. */
+async function desktop(kind: Desktop) {
+  session = await startDesktopSession(kind)
+  const env = session.env
+  const run = (file: string, args: string[]) => runCommand(file, args, { env })
+  const kioslaverc = path.join(session.home, '.config', 'kioslaverc')
+  if (kind === 'GNOME') {
+    await run('gsettings', ['set', 'org.gnome.system.proxy.http', 'host', 'corp-proxy.example'])
+    await run('gsettings', ['set', 'org.gnome.system.proxy.http', 'port', '3128'])
+    await run('gsettings', ['set', 'org.gnome.system.proxy', 'mode', 'manual'])
+  } else {
+    const kwrite = ['--file', 'kioslaverc', '--group', 'Proxy Settings', '--key']
+    await run('kwriteconfig5', [...kwrite, 'ProxyType', '1'])
+    await run('kwriteconfig5', [...kwrite, 'httpProxy', 'http://corp-proxy.example 3128'])
+    await run('kwriteconfig5', [...kwrite, 'NoProxyFor', 'intranet.example'])
+    await run('kwriteconfig5', ['--file', 'kioslaverc', '--group', 'Cache', '--key', 'MaxCacheSize', '5120'])
+  }
+  const platform: SystemProxyPlatform =
+    kind === 'GNOME' ? createGnomePlatform(runCommand, env) : createKdePlatform(runCommand, env)
+  /** The settings as stored: dconf's database for GNOME, kioslaverc's bytes for KDE. */
+  const stored = async () =>
+    kind === 'GNOME'
+      ? (await run('dconf', ['dump', '/system/proxy/'])).stdout
+      : await fs.readFile(kioslaverc, 'utf8')
+  dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'junction-crash-'))
+  return { env, platform, stored, before: await stored() }
+}
+
+async function start(env: NodeJS.ProcessEnv, mode: 'off' | 'manual' | 'pac') {
+  const running = serve(['--port', '0', '--data-dir', dataDir, '--system-proxy', mode], undefined, env)
+  started.push(running)
+  const port = Number((await running.waitFor(/proxy listening on http:\/\/127\.0\.0\.1:(\d+)/))[1])
+  const watchdog =
+    mode === 'off' ? null : Number((await running.waitFor(/system proxy: watchdog started \(pid (\d+)\)/))[1])
+  if (watchdog !== null) strays.push(watchdog)
+  if (mode !== 'off') await running.waitFor(/system proxy: (manual|PAC)/)
+  return { running, port, watchdog }
+}
+
+const journalFiles = async () => (await fs.readdir(dataDir)).filter((n) => n.startsWith(JOURNAL_FILE))
+
 describe('system proxy crash safety', () => {
-  it('SIGKILL with the proxy on, then a start with it off: the previous settings are back', async () => {
-    const port = await start('manual')
-    expect(running!.lines.join('\n')).toContain(`system proxy: manual → 127.0.0.1:${port} (gnome)`)
-    expect(platform.view(await platform.snapshot())).toMatchObject({
-      mode: 'manual',
-      http: { host: '127.0.0.1', port }
-    })
-    running!.child.kill('SIGKILL')
-    await running!.exited
-    // Killed: nothing could restore, so the OS still points at the dead port…
-    expect(platform.view(await platform.snapshot()).http).toEqual({ host: '127.0.0.1', port })
-    // …until the next start, which restores before anything else.
-    await start('off')
-    await running!.waitFor(
-      /system proxy: restored the system proxy settings from before Junction's last session/
-    )
-    expect(await platform.snapshot()).toEqual(before)
-    running!.child.kill('SIGTERM')
-    expect(await running!.exited).toBe(0)
-    expect(await platform.snapshot()).toEqual(before)
+  it.each([
+    ['GNOME', 'manual'],
+    ['KDE', 'manual'],
+    ['GNOME', 'pac']
+  ] as const)(
+    '%s, %s: SIGKILL of the engine → the watchdog restores the exact settings within 2 s',
+    async (kind, mode) => {
+      const { env, platform, stored, before } = await desktop(kind)
+      const { running, port, watchdog } = await start(env, mode)
+      expect(platform.view(await platform.snapshot())).toMatchObject(
+        mode === 'manual'
+          ? { mode: 'manual', http: { host: '127.0.0.1', port } }
+          : { mode: 'pac', pacUrl: `http://127.0.0.1:${port}/proxy.pac` }
+      )
+      expect(await stored()).not.toBe(before)
+
+      const killedAt = performance.now()
+      running.child.kill('SIGKILL')
+      // The watchdog logs on Junction's stderr once the settings are written back.
+      await running.waitFor(/watchdog: Junction stopped without restoring the system proxy; restored/, 5000)
+      const restoreMs = performance.now() - killedAt
+      console.log(`${kind} ${mode}: restored ${restoreMs.toFixed(0)} ms after SIGKILL`)
+      expect(restoreMs).toBeLessThan(2000)
+      expect(await stored()).toBe(before)
+      await waitUntil(() => !alive(watchdog!), 5000)
+      expect(await journalFiles()).toEqual([])
+
+      // The next start finds nothing to restore, so it cannot write old settings over newer ones.
+      const next = await start(env, 'off')
+      next.running.child.kill('SIGTERM')
+      expect(await next.running.exited).toBe(0)
+      expect(next.running.lines.join('\n')).not.toMatch(/restored the system proxy settings from before/)
+      expect(await stored()).toBe(before)
+    }
+  )
+
+  it('a clean stop restores the settings itself and leaves no watchdog process behind', async () => {
+    const { env, stored, before } = await desktop('GNOME')
+    const { running, watchdog } = await start(env, 'manual')
+    expect(alive(watchdog!)).toBe(true)
+    running.child.kill('SIGTERM')
+    expect(await running.exited).toBe(0)
+    expect(running.lines).toContain('[junction] system proxy: previous settings restored')
+    const goneMs = await waitUntil(() => !alive(watchdog!), 5000)
+    console.log(`watchdog gone ${goneMs.toFixed(0)} ms after Junction exited`)
+    // Disarmed, it exited without restoring anything itself.
+    expect(running.lines.join('\n')).not.toMatch(/watchdog: Junction stopped/)
+    expect(await stored()).toBe(before)
+    expect(await journalFiles()).toEqual([])
   })
 
-  it('SIGKILL, then a start that keeps the proxy on: on again, and a clean stop restores the original', async () => {
-    await start('pac')
-    running!.child.kill('SIGKILL')
-    await running!.exited
-    const port = await start('manual')
-    expect(platform.view(await platform.snapshot())).toMatchObject({
-      mode: 'manual',
-      http: { host: '127.0.0.1', port }
-    })
-    running!.child.kill('SIGTERM')
-    expect(await running!.exited).toBe(0)
-    expect(running!.lines).toContain('[junction] system proxy: previous settings restored')
-    expect(await platform.snapshot()).toEqual(before)
+  it('engine and watchdog both killed (a power cut): the next start restores before anything else', async () => {
+    const { env, stored, before } = await desktop('KDE')
+    const { running, watchdog } = await start(env, 'manual')
+    process.kill(watchdog!, 'SIGKILL')
+    running.child.kill('SIGKILL')
+    await running.exited
+    await waitUntil(() => !alive(watchdog!), 5000)
+    expect(await stored()).not.toBe(before)
+    const next = await start(env, 'manual')
+    await next.running.waitFor(
+      /system proxy: restored the system proxy settings from before Junction's last session/
+    )
+    next.running.child.kill('SIGTERM')
+    expect(await next.running.exited).toBe(0)
+    expect(await stored()).toBe(before)
+  })
+
+  it('killing the `npm start` wrapper leaves no orphan: the engine restores the proxy and exits', async () => {
+    const { env, stored, before } = await desktop('GNOME')
+    const npmCli = await fs.realpath(
+      (await runCommand('sh', ['-c', 'command -v npm'])).stdout.trim() || '/usr/bin/npm'
+    )
+    const headlessEnv = { ...env }
+    // No display: `npm start` runs headless mode in its own process (scripts/start.mjs).
+    delete headlessEnv.DISPLAY
+    delete headlessEnv.WAYLAND_DISPLAY
+    const npm = runNode(
+      [
+        npmCli,
+        'start',
+        '--',
+        '--port',
+        '0',
+        '--data-dir',
+        dataDir,
+        '--system-proxy',
+        'manual',
+        '--no-dashboard'
+      ],
+      headlessEnv
+    )
+    started.push(npm)
+    const port = Number((await npm.waitFor(/proxy listening on http:\/\/127\.0\.0\.1:(\d+)/, 20_000))[1])
+    const watchdog = Number((await npm.waitFor(/watchdog started \(pid (\d+)\)/))[1])
+    await npm.waitFor(/system proxy: manual/)
+    const engine = await listeningPid(port)
+    expect(engine).not.toBeNull()
+    strays.push(engine!, watchdog)
+    // npm → sh -c → node: the engine is not npm's child.
+    expect(engine).not.toBe(npm.child.pid)
+
+    npm.child.kill('SIGKILL')
+    await npm.exited
+    const exitMs = await waitUntil(() => !alive(engine!), 5000)
+    console.log(`engine exited ${exitMs.toFixed(0)} ms after npm was killed`)
+    // Junction restored the settings itself (not its watchdog) before it exited.
+    await npm.waitFor(/the process that started Junction is gone: shutting down/)
+    await npm.waitFor(/system proxy: previous settings restored/)
+    expect(npm.lines.join('\n')).not.toMatch(/watchdog: Junction stopped/)
+    expect(await stored()).toBe(before)
+    await waitUntil(() => !alive(watchdog), 5000)
+    expect(await listeningPid(port)).toBeNull()
   })
 })
 
 describe('PAC endpoint', () => {
   it('serves the PAC on the proxy port with ETag/Last-Modified and 304s, next to normal proxying', async () => {
-    const port = await start('pac')
+    const { env, platform } = await desktop('GNOME')
+    const { port } = await start(env, 'pac')
     expect(platform.view(await platform.snapshot())).toMatchObject({
       mode: 'pac',
       pacUrl: `http://127.0.0.1:${port}/proxy.pac`
@@ -95,6 +225,7 @@ describe('PAC endpoint', () => {
     const pac = await rawRequest(port, 'GET /proxy.pac HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
     expect(pac).toMatch(/^HTTP\/1\.1 200 OK/)
     expect(pac).toMatch(/content-type: application\/x-ns-proxy-autoconfig/i)
+    // Fail-open: browsers go direct when Junction is gone, before the watchdog has restored anything.
     expect(pac).toContain(`return "PROXY 127.0.0.1:${port}; DIRECT";`)
     const etag = /etag: (".*")/i.exec(pac)![1]!
     const modified = /last-modified: (.*)\r/i.exec(pac)![1]!

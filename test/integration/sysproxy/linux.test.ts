@@ -27,6 +27,11 @@ describe.each(['GNOME', 'KDE'] as const)('%s', (desktop) => {
   const make = (run: CommandRunner = runCommand) =>
     desktop === 'GNOME' ? createGnomePlatform(run, session.env) : createKdePlatform(run, session.env)
   const cmd = (file: string, args: string[]) => runCommand(file, args, { env: session.env })
+  /** The settings as the OS stores them: dconf's database, or kioslaverc's bytes (null: no file). */
+  const stored = async () =>
+    desktop === 'GNOME'
+      ? (await cmd('dconf', ['dump', '/system/proxy/'])).stdout
+      : await fs.readFile(path.join(session.home, '.config', 'kioslaverc'), 'utf8').catch(() => null)
 
   beforeEach(async () => {
     session = await startDesktopSession(desktop)
@@ -68,6 +73,7 @@ describe.each(['GNOME', 'KDE'] as const)('%s', (desktop) => {
   it('enables manual and PAC mode, reads them back, and restores the original exactly', async () => {
     const journalPath = path.join(session.home, 'sysproxy-journal.json')
     const before = await platform.snapshot()
+    const storedBefore = await stored()
     const proxy = new SystemProxy(platform, { journalPath, guardIntervalMs: 60_000 })
     const on = await proxy.enable(manual)
     expect(on).toMatchObject({ ok: true, value: { mode: 'manual', http: { host: '127.0.0.1', port: 8899 } } })
@@ -81,7 +87,25 @@ describe.each(['GNOME', 'KDE'] as const)('%s', (desktop) => {
     )
     expect((await proxy.disable()).ok).toBe(true)
     expect(await platform.snapshot()).toEqual(before)
+    // Exact as stored, too: keys that were at their default are reset, not written as values.
+    expect(await stored()).toBe(storedBefore)
     await expect(fs.access(journalPath)).rejects.toThrow()
+  })
+
+  it('a user who never set a proxy: after on and off, nothing is stored', async () => {
+    await session.close()
+    session = await startDesktopSession(desktop)
+    platform = make()
+    const storedBefore = await stored()
+    expect(storedBefore).toBe(desktop === 'GNOME' ? '' : null)
+    const proxy = new SystemProxy(platform, {
+      journalPath: path.join(session.home, 'j.json'),
+      guardIntervalMs: 60_000
+    })
+    expect((await proxy.enable(manual)).ok).toBe(true)
+    expect(await stored()).not.toBe(storedBefore)
+    expect((await proxy.disable()).ok).toBe(true)
+    expect(await stored()).toBe(storedBefore)
   })
 
   it('a command failing half-way leaves the previous settings in place', async () => {

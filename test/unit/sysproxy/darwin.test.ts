@@ -17,7 +17,7 @@ import {
   parseProxyServerOutput,
   parseScutilProxy
 } from '../../../main/sysproxy/darwin.ts'
-import type { MacServiceSettings, MacSnapshotData } from '../../../main/sysproxy/darwin.ts'
+import type { MacProxyServer, MacServiceSettings, MacSnapshotData } from '../../../main/sysproxy/darwin.ts'
 
 const fixture = (name: string) =>
   readFileSync(path.join(import.meta.dirname, '../../fixtures/sysproxy/macos', name), 'utf8')
@@ -44,6 +44,79 @@ function fakeRunner(replies: Array<[string[], Reply]>) {
     return typeof reply === 'string' ? { stdout: reply, stderr: '' } : { stderr: '', ...reply }
   }
   return { run, calls }
+}
+
+/**
+ * networksetup as a stateful machine: each service's settings, changed by `-set…` and printed by
+ * `-get…` in the recorded format (the last test of this file checks it against the fixtures), so a
+ * restore is judged by the settings it leaves, not by the commands it sends.
+ */
+function fakeNetworksetup(initial: MacServiceSettings[]) {
+  const services = structuredClone(initial)
+  const find = (name: string | undefined) => {
+    const service = services.find((s) => s.name === name)
+    if (!service) throw new Error(`no service ${name}`)
+    return service
+  }
+  const proxyOf = (service: MacServiceSettings, command: string): MacProxyServer =>
+    command.includes('secureweb') ? service.secure : command.includes('socks') ? service.socks : service.web
+  const yesNo = (on: boolean) => (on ? 'Yes' : 'No')
+  const run: CommandRunner = async (_file, args) => {
+    const [command = '', name, ...rest] = args
+    const reply = (stdout: string) => ({ stdout, stderr: '' })
+    if (command === '-listallnetworkservices') return reply(fixture('listallnetworkservices.txt'))
+    const service = find(name)
+    switch (command) {
+      case '-getwebproxy':
+      case '-getsecurewebproxy':
+      case '-getsocksfirewallproxy': {
+        const p = proxyOf(service, command)
+        return reply(
+          `Enabled: ${yesNo(p.enabled)}\nServer: ${p.server}\nPort: ${p.port}\nAuthenticated Proxy Enabled: ${p.authenticated ? 1 : 0}\n`
+        )
+      }
+      case '-setwebproxy':
+      case '-setsecurewebproxy':
+      case '-setsocksfirewallproxy': {
+        const p = proxyOf(service, command)
+        const [server = '', port = '', authenticated] = rest
+        Object.assign(p, { server, port: Number(port), enabled: true })
+        if (authenticated !== undefined) p.authenticated = authenticated === 'on'
+        return reply('')
+      }
+      case '-setwebproxystate':
+      case '-setsecurewebproxystate':
+      case '-setsocksfirewallproxystate':
+        proxyOf(service, command).enabled = rest[0] === 'on'
+        return reply('')
+      case '-getproxybypassdomains':
+        return reply(
+          service.bypass.length > 0
+            ? `${service.bypass.join('\n')}\n`
+            : `There aren't any bypass domains set on ${service.name}.\n`
+        )
+      case '-setproxybypassdomains':
+        service.bypass = rest[0] === 'Empty' ? [] : rest
+        return reply('')
+      case '-getautoproxyurl':
+        return reply(
+          `URL: ${service.autoProxyUrl ?? '(null)'}\nEnabled: ${yesNo(service.autoProxyEnabled)}\n`
+        )
+      case '-setautoproxyurl':
+        Object.assign(service, { autoProxyUrl: rest[0] || null, autoProxyEnabled: true })
+        return reply('')
+      case '-setautoproxystate':
+        service.autoProxyEnabled = rest[0] === 'on'
+        return reply('')
+      case '-getproxyautodiscovery':
+        return reply(`Auto Proxy Discovery: ${service.autoDiscovery ? 'On' : 'Off'}\n`)
+      case '-setproxyautodiscovery':
+        service.autoDiscovery = rest[0] === 'on'
+        return reply('')
+    }
+    throw new Error(`unexpected command ${JSON.stringify(args)}`)
+  }
+  return { run, services }
 }
 
 /** Wi-Fi with manual proxies and an inactive PAC URL, a disabled Bluetooth PAN, a LAN with nothing set but WPAD. */
@@ -274,9 +347,9 @@ describe('createMacPlatform', () => {
     const { run, calls } = fakeRunner(OFFICE)
     await createMacPlatform(run).apply(MANUAL)
     const forService = (s: string) => [
-      ['-setwebproxy', s, '127.0.0.1', '8080'],
-      ['-setsecurewebproxy', s, '127.0.0.1', '8080'],
-      ['-setsocksfirewallproxy', s, '127.0.0.1', '1080'],
+      ['-setwebproxy', s, '127.0.0.1', '8080', 'off'],
+      ['-setsecurewebproxy', s, '127.0.0.1', '8080', 'off'],
+      ['-setsocksfirewallproxy', s, '127.0.0.1', '1080', 'off'],
       ['-setproxybypassdomains', s, 'localhost', '127.0.0.1', '*.local'],
       ['-setautoproxystate', s, 'off'],
       ['-setproxyautodiscovery', s, 'off']
@@ -294,8 +367,8 @@ describe('createMacPlatform', () => {
     })
     expect(calls.slice(0, 7)).toEqual([
       ['-listallnetworkservices'],
-      ['-setwebproxy', WIFI, '127.0.0.1', '8080'],
-      ['-setsecurewebproxy', WIFI, '127.0.0.1', '8443'],
+      ['-setwebproxy', WIFI, '127.0.0.1', '8080', 'off'],
+      ['-setsecurewebproxy', WIFI, '127.0.0.1', '8443', 'off'],
       ['-setsocksfirewallproxystate', WIFI, 'off'],
       ['-setproxybypassdomains', WIFI, 'Empty'],
       ['-setautoproxystate', WIFI, 'off'],
@@ -321,21 +394,39 @@ describe('createMacPlatform', () => {
     )
   })
 
-  it('restores every field of every service, switching never-set proxies off without a server', async () => {
+  it('restores every field of every service, authentication included, emptying never-set proxies', async () => {
     const snapshot = await createMacPlatform(fakeRunner(OFFICE).run).snapshot()
+    // The current settings cannot be read here, so every never-set proxy is emptied.
     const { run, calls } = fakeRunner([])
     await createMacPlatform(run).restore(JSON.parse(JSON.stringify(snapshot)) as OsSnapshot)
+    const emptied = (set: string, state: string) => [
+      [set, LAN, '', '0', 'off'],
+      [state, LAN, 'off']
+    ]
     expect(calls).toEqual([
-      ['-setwebproxy', WIFI, 'proxy.corp.example', '3128'],
+      ['-listallnetworkservices'],
+      ['-setwebproxy', WIFI, 'proxy.corp.example', '3128', 'off'],
       ['-setwebproxystate', WIFI, 'on'],
-      ['-setsecurewebproxy', WIFI, 'proxy.corp.example', '3129'],
+      ['-setsecurewebproxy', WIFI, 'proxy.corp.example', '3129', 'on'],
       ['-setsecurewebproxystate', WIFI, 'on'],
-      ['-setsocksfirewallproxy', WIFI, '127.0.0.1', '1080'],
+      ['-setsocksfirewallproxy', WIFI, '127.0.0.1', '1080', 'off'],
       ['-setsocksfirewallproxystate', WIFI, 'off'],
       ['-setproxybypassdomains', WIFI, '*.local', '169.254/16', '*.corp.example'],
       ['-setautoproxyurl', WIFI, 'http://old.corp.example/proxy.pac'],
       ['-setautoproxystate', WIFI, 'off'],
       ['-setproxyautodiscovery', WIFI, 'off'],
+      ...emptied('-setwebproxy', '-setwebproxystate'),
+      ...emptied('-setsecurewebproxy', '-setsecurewebproxystate'),
+      ...emptied('-setsocksfirewallproxy', '-setsocksfirewallproxystate'),
+      ['-setproxybypassdomains', LAN, 'Empty'],
+      ['-setautoproxyurl', LAN, ''],
+      ['-setautoproxystate', LAN, 'off'],
+      ['-setproxyautodiscovery', LAN, 'on']
+    ])
+    expect(buildRestoreCommands(snapshot.data as MacSnapshotData)).toEqual(calls.slice(1))
+    // Never-set proxies that are still unset are only switched off.
+    const untouched = buildRestoreCommands(snapshot.data as MacSnapshotData, snapshot.data as MacSnapshotData)
+    expect(untouched.filter((c) => c[1] === LAN)).toEqual([
       ['-setwebproxystate', LAN, 'off'],
       ['-setsecurewebproxystate', LAN, 'off'],
       ['-setsocksfirewallproxystate', LAN, 'off'],
@@ -343,13 +434,33 @@ describe('createMacPlatform', () => {
       ['-setautoproxystate', LAN, 'off'],
       ['-setproxyautodiscovery', LAN, 'on']
     ])
-    expect(buildRestoreCommands(snapshot.data as MacSnapshotData)).toEqual(calls)
+  })
+
+  it.each([
+    ['manual with socks', MANUAL],
+    ['manual without socks', { ...MANUAL, socks: null }],
+    ['PAC', { mode: 'pac' as const, url: 'http://127.0.0.1:8080/proxy.pac' }]
+  ])('%s: apply then restore leaves every service exactly as it was', async (_, desired) => {
+    const mac = fakeNetworksetup([OFFICE_WIFI, OFFICE_LAN])
+    const platform = createMacPlatform(mac.run)
+    const before = structuredClone(mac.services)
+    const snapshot = await platform.snapshot()
+    await platform.apply(desired)
+    expect(mac.services).not.toEqual(before)
+    await platform.restore(JSON.parse(JSON.stringify(snapshot)) as OsSnapshot)
+    expect(mac.services).toEqual(before)
+    expect(await platform.snapshot()).toEqual(snapshot)
+  })
+
+  it('the stateful fake prints exactly the recorded networksetup output', async () => {
+    const mac = fakeNetworksetup([OFFICE_WIFI, OFFICE_LAN])
+    for (const [args, reply] of OFFICE) expect((await mac.run(NETWORKSETUP, args)).stdout).toBe(reply)
   })
 
   it('turns an admin-rights message printed with exit 0 into a permission error', async () => {
     const { run, calls } = fakeRunner([
       ...OFFICE,
-      [['-setwebproxy', WIFI, '127.0.0.1', '8080'], fixture('error-admin-privileges.txt')]
+      [['-setwebproxy', WIFI, '127.0.0.1', '8080', 'off'], fixture('error-admin-privileges.txt')]
     ])
     const failure = createMacPlatform(run).apply(MANUAL)
     await expect(failure).rejects.toBeInstanceOf(CommandError)
@@ -359,7 +470,7 @@ describe('createMacPlatform', () => {
       message: expect.stringMatching(/needs administrator rights .*requires admin privileges/)
     })
     // Apply stops at the first refusal.
-    expect(calls.at(-1)).toEqual(['-setwebproxy', WIFI, '127.0.0.1', '8080'])
+    expect(calls.at(-1)).toEqual(['-setwebproxy', WIFI, '127.0.0.1', '8080', 'off'])
   })
 
   it('also recognises the error on stderr and from a non-zero exit', async () => {
@@ -409,10 +520,11 @@ describe('createMacPlatform', () => {
 
   it('keeps restoring after a refusal and then reports the first one', async () => {
     const snapshot = await createMacPlatform(fakeRunner(OFFICE).run).snapshot()
-    const first = ['-setwebproxy', WIFI, 'proxy.corp.example', '3128']
+    const first = ['-setwebproxy', WIFI, 'proxy.corp.example', '3128', 'off']
     const { run, calls } = fakeRunner([[first, fixture('error-admin-privileges.txt')]])
     await expect(createMacPlatform(run).restore(snapshot)).rejects.toMatchObject({ failure: 'permission' })
-    expect(calls).toHaveLength(16)
+    // The reading of the current settings, then every one of the restore commands.
+    expect(calls).toHaveLength(1 + 20)
   })
 
   it('propagates a missing networksetup unchanged', async () => {
@@ -420,10 +532,11 @@ describe('createMacPlatform', () => {
     const { run, calls } = fakeRunner([[['-listallnetworkservices'], missing]])
     await expect(createMacPlatform(run).snapshot()).rejects.toBe(missing)
     await expect(createMacPlatform(run).apply(MANUAL)).rejects.toBe(missing)
-    const restoring = fakeRunner([[['-setwebproxy', WIFI, 'proxy.corp.example', '3128'], missing]])
+    const restoring = fakeRunner([[['-setwebproxy', WIFI, 'proxy.corp.example', '3128', 'off'], missing]])
     const snapshot = await createMacPlatform(fakeRunner(OFFICE).run).snapshot()
     await expect(createMacPlatform(restoring.run).restore(snapshot)).rejects.toBe(missing)
-    expect(restoring.calls).toHaveLength(1)
+    // The reading of the current settings, then the first restore command.
+    expect(restoring.calls).toHaveLength(2)
     expect(calls).toHaveLength(2)
   })
 })

@@ -21,7 +21,7 @@ import {
   parseRegQuery,
   regAddData
 } from '../../../main/sysproxy/win32.ts'
-import type { WindowsSnapshotData } from '../../../main/sysproxy/win32.ts'
+import type { RegEntry, WindowsSnapshotData } from '../../../main/sysproxy/win32.ts'
 
 const fixture = (name: string) =>
   readFileSync(path.join(import.meta.dirname, '../../fixtures/sysproxy/windows', name), 'utf8')
@@ -580,6 +580,101 @@ describe('createWindowsPlatform', () => {
     expect(WININET_REFRESH_SCRIPT).toContain('wininet.dll')
     expect(WININET_REFRESH_SCRIPT.indexOf('[IntPtr]::Zero, 39,')).toBeLessThan(
       WININET_REFRESH_SCRIPT.indexOf('[IntPtr]::Zero, 37,')
+    )
+  })
+})
+
+/**
+ * The registry as a stateful machine, seeded from recorded `reg query` output (every value of the
+ * key, not only the proxy ones): `reg query/add/delete` read and change it, printing what reg.exe
+ * prints. A restore is judged by the whole registry it leaves, not by the commands it sends.
+ */
+function fakeRegistry(seed: Record<string, string>) {
+  const keys = new Map<string, Map<string, RegEntry>>()
+  for (const [key, text] of Object.entries(seed))
+    keys.set(key, new Map(parseRegQuery(text).map((e) => [e.name.toLowerCase(), e])))
+  const valuesOf = (key: string) => keys.get(key) ?? keys.set(key, new Map()).get(key)!
+  const line = (e: RegEntry) => `    ${e.name}    ${e.type}    ${e.data}`
+  const print = (key: string, entries: RegEntry[]) =>
+    ['', key.replace(/^HKCU\\/, 'HKEY_CURRENT_USER\\'), ...entries.map(line), '', ''].join('\r\n')
+  const run: CommandRunner = async (file, args) => {
+    if (file === 'powershell.exe') return { stdout: '', stderr: '' }
+    const [verb, key = '', ...rest] = args
+    const name = rest[0] === '/v' ? rest[1]! : null
+    const values = valuesOf(key)
+    const found = name === null ? null : (values.get(name.toLowerCase()) ?? null)
+    if (name !== null && !found && verb !== 'add') throw regError([verb!], NOT_FOUND)
+    switch (verb) {
+      case 'query':
+        return { stdout: print(key, found ? [found] : [...values.values()]), stderr: '' }
+      case 'add': {
+        const type = rest[rest.indexOf('/t') + 1]!
+        const data = rest[rest.indexOf('/d') + 1]!
+        // reg query prints DWORD/QWORD data as 0x-prefixed lower-case hex.
+        const shown = type === 'REG_DWORD' || type === 'REG_QWORD' ? `0x${BigInt(data).toString(16)}` : data
+        values.set(name!.toLowerCase(), { name: found?.name ?? name!, type, data: shown })
+        return { stdout: fixture('reg-add-success.txt'), stderr: '' }
+      }
+      case 'delete':
+        values.delete(name!.toLowerCase())
+        return { stdout: fixture('reg-add-success.txt'), stderr: '' }
+    }
+    throw new Error(`unexpected command ${JSON.stringify([file, ...args])}`)
+  }
+  /** Every key's values, by name, as reg query would print them. */
+  const state = () =>
+    Object.fromEntries(
+      [...keys].map(([key, values]) => [
+        key,
+        Object.fromEntries([...values.values()].map((e) => [e.name, `${e.type} ${e.data}`]))
+      ])
+    )
+  return { run, state }
+}
+
+describe('restore, judged by the whole registry', () => {
+  const machines = {
+    manual: {
+      [K]: fixture('reg-query-internet-settings-manual.txt'),
+      [C]: fixture('reg-query-connections-manual.txt')
+    },
+    pac: { [K]: fixture('reg-query-internet-settings-pac.txt'), [C]: '' },
+    direct: {
+      [K]: fixture('reg-query-internet-settings-direct.txt'),
+      [C]: fixture('reg-query-connections-autodetect.txt')
+    }
+  }
+  const desires = {
+    manual: {
+      mode: 'manual' as const,
+      http: { host: '127.0.0.1', port: 8080 },
+      https: { host: '127.0.0.1', port: 8080 },
+      socks: null,
+      bypass: ['localhost', '127.*', '<local>']
+    },
+    pac: { mode: 'pac' as const, url: 'http://127.0.0.1:8080/proxy.pac' }
+  }
+
+  it.each(
+    Object.keys(machines).flatMap((machine) => Object.keys(desires).map((desired) => [machine, desired]))
+  )('a %s machine, Junction in %s mode: every value of both keys is back', async (machine, desired) => {
+    const registry = fakeRegistry(machines[machine as keyof typeof machines])
+    const before = registry.state()
+    const platform = createWindowsPlatform(registry.run)
+    const snapshot = await platform.snapshot()
+    await platform.apply(desires[desired as keyof typeof desires])
+    expect(registry.state()).not.toEqual(before)
+    await platform.restore(JSON.parse(JSON.stringify(snapshot)) as OsSnapshot)
+    expect(registry.state()).toEqual(before)
+  })
+
+  it('the stateful fake prints what the recorded reg query output holds', async () => {
+    const registry = fakeRegistry(machines.manual)
+    expect(parseRegQuery((await registry.run('reg', ['query', K])).stdout)).toEqual(
+      parseRegQuery(fixture('reg-query-internet-settings-manual.txt'))
+    )
+    expect((await registry.run('reg', ['query', C, '/v', DCS])).stdout).toBe(
+      fixture('reg-query-connections-manual.txt')
     )
   })
 })

@@ -10,6 +10,7 @@ import type { SystemProxyMode } from '../../common/ipc-contract.ts'
 import { defaultDataDir } from '../config/data-dir.ts'
 import { startDashboard, type Dashboard } from '../dashboard/dashboard-server.ts'
 import { forwardEvents } from '../ipc/events.ts'
+import { unsealedWarning } from '../profiles/secrets.ts'
 import { startRuntime, type Runtime, type RuntimeOptions } from './runtime.ts'
 
 export interface CliOptions extends RuntimeOptions {
@@ -109,6 +110,8 @@ export async function main(argv: string[]): Promise<void> {
     process.exitCode = 1
     return
   }
+  // The README's promise: without a keychain, Junction says at start that passwords are stored as written.
+  console.log(`[junction] ${unsealedWarning(runtime.profiles.unsealedPasswords())}`)
   const dashboard =
     options.dashboardPort === null ? null : await openDashboard(runtime, options.dashboardPort ?? 0)
   let stopping = false

@@ -95,9 +95,14 @@ export function loadSettings(data: Record<string, unknown>): { value: Settings; 
   const dropCas = new Set<number>()
   const parsed = SettingsSchema.safeParse(merged)
   if (!parsed.success) {
+    // zod may list several issues for one field ([] for a host: wrong type, too short); one is enough.
+    const replaced = new Set<string>()
     for (const issue of parsed.error.issues) {
       const [top, sub] = issue.path
       const where = issue.path.join('.')
+      const key = isGroup(top) && typeof sub === 'string' ? `${top}.${sub}` : String(top)
+      if (replaced.has(key) || replaced.has(String(top))) continue
+      if (!(top === 'trustedCas' && typeof sub === 'number')) replaced.add(key)
       if (top === 'trustedCas' && typeof sub === 'number') {
         dropCas.add(sub)
         problems.push(`${where}: ${issue.message} (left out)`)

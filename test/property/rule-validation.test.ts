@@ -47,7 +47,7 @@ function expectAnswered(rule: unknown, named?: RegExp): void {
   if (result.ok) return
   expect(result.error.code).toBe('invalid-input')
   // The rule is named by name, id or position, then the field.
-  expect(result.error.message).toMatch(/^Profile "Work" is invalid: rule (".*" )?\(?#1\)?/)
+  expect(result.error.message).toMatch(/^Profile "Work" is invalid: rule (".*" )?\(?#1\)?/s)
   if (named) expect(result.error.message).toMatch(named)
   for (const detail of result.error.details ?? []) expect(detail.length).toBeGreaterThan(0)
 }

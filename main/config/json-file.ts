@@ -164,7 +164,8 @@ export class JsonFile<T> {
       // Gone since it was loaded: nothing to keep.
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT')
         throw new Error(
-          `the original could not be kept (${(error as Error).message}), so it was not replaced`
+          `the original could not be kept (${(error as Error).message}), so it was not replaced`,
+          { cause: error }
         )
     }
     this.keepBeforeSave = false

@@ -8,3 +8,5 @@ if (process.getuid?.() === 0) {
   process.setuid!(NOBODY)
 }
 await import('../../main/serve.ts')
+
+export {}

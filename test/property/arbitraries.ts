@@ -58,7 +58,7 @@ const matcher = fc.oneof(
 
 /** A valid rule; `upstreamIds` are the ones it may route to. */
 export function validRule(upstreamIds: readonly string[]) {
-  const actions = [
+  const actions: fc.Arbitrary<object>[] = [
     fc.constant({ type: 'direct' }),
     fc.constant({ type: 'reject' }),
     fc.record({
@@ -115,9 +115,10 @@ export const validProfile = fc
 export function setAt(doc: unknown, at: readonly (string | number)[], value: unknown): unknown {
   if (at.length === 0) return value
   const [head, ...rest] = at
-  const base: Record<string | number, unknown> = Array.isArray(doc)
-    ? [...(doc as unknown[])]
-    : { ...(doc as object) }
+  const base = (Array.isArray(doc) ? [...(doc as unknown[])] : { ...(doc as object) }) as Record<
+    string | number,
+    unknown
+  >
   base[head!] = setAt(base[head!], rest, value)
   return base
 }

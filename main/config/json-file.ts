@@ -61,11 +61,6 @@ export class JsonFile<T> {
     return this.options.path
   }
 
-  /** Non-null when saving is refused (unreadable file, or written by a newer version). */
-  get readOnly(): string | null {
-    return this.readOnlyReason
-  }
-
   async load(): Promise<{ value: T } & LoadReport> {
     let text: string
     try {

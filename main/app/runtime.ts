@@ -95,14 +95,18 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const dirState = await checkDataDir(dataDir)
   if (dirState.usable === 'no') throw new Error(dirState.message)
   const readOnly = dirState.usable === 'read-only'
+  // When nothing in it can be read, each file would only repeat this warning: say it once, here.
+  const unreadable = dirState.usable === 'read-only' && !dirState.readable
   if (readOnly)
     log(
-      `warning: the data directory ${dataDir} is not writable (${dirState.reason}): running with the settings and profiles it holds, but settings and profile changes, traffic history and the request log will not be saved`
+      unreadable
+        ? `warning: the data directory ${dataDir} can be neither read nor written (${dirState.reason}): running on default settings and no profiles; nothing will be saved`
+        : `warning: the data directory ${dataDir} is not writable (${dirState.reason}): running with the settings and profiles it holds, but settings and profile changes, traffic history and the request log will not be saved`
     )
   const settingsOpened = await SettingsStore.open(dataDir)
   const profilesOpened = await ProfileStore.open(dataDir, options.secrets ?? null)
   for (const problem of [settingsOpened.problem, profilesOpened.problem])
-    if (problem) log(`config problem: ${problem}`)
+    if (problem && !unreadable) log(`config problem: ${problem}`)
   const settingsStore = settingsOpened.store
   const settings = settingsStore.get()
   const profiles = profilesOpened.store
@@ -121,7 +125,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   }
 
   const historyOpened = await HistoryStore.open(dataDir)
-  if (historyOpened.problem) log(`history problem: ${historyOpened.problem}`)
+  if (historyOpened.problem && !unreadable) log(`history problem: ${historyOpened.problem}`)
   const history = historyOpened.store
   const ring = new RequestRing(5000)
   const logFile = settings.requestLogFile && !readOnly ? await openRequestLog(dataDir, log) : null

@@ -26,8 +26,11 @@ export function defaultDataDir(
 
 export type DataDirState =
   | { usable: 'read-write' }
-  /** Its files can be read but nothing can be saved; `reason` is the system's error. */
-  | { usable: 'read-only'; reason: string }
+  /**
+   * Nothing can be saved; `reason` is the system's error. `readable` is false when its files cannot
+   * be read either (or it does not exist and cannot be created): then there is nothing to load.
+   */
+  | { usable: 'read-only'; reason: string; readable: boolean }
   /** The path is a file (or lies under one): nothing can be read or saved there. */
   | { usable: 'no'; message: string }
 
@@ -45,7 +48,7 @@ export async function checkDataDir(dir: string): Promise<DataDirState> {
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
     if (code === 'EEXIST' || code === 'ENOTDIR') return notADirectory
-    return { usable: 'read-only', reason: (error as Error).message }
+    return { usable: 'read-only', reason: (error as Error).message, readable: false }
   }
   if (!(await fs.stat(dir)).isDirectory()) return notADirectory
   const probe = path.join(dir, `.junction-write-check-${process.pid}`)
@@ -53,7 +56,11 @@ export async function checkDataDir(dir: string): Promise<DataDirState> {
     await fs.writeFile(probe, '')
     await fs.rm(probe, { force: true })
   } catch (error) {
-    return { usable: 'read-only', reason: (error as Error).message }
+    const readable = await fs.readdir(dir).then(
+      () => true,
+      () => false
+    )
+    return { usable: 'read-only', reason: (error as Error).message, readable }
   }
   return { usable: 'read-write' }
 }

@@ -119,6 +119,23 @@ describe('an unwritable data directory', () => {
     )
   })
 
+  it('one that cannot be read either: runs on defaults and says so in one line, not one per file', async () => {
+    const dir = await tempDir()
+    await fs.writeFile(path.join(dir, 'settings.json'), settingsWith({ via: false }))
+    await fs.chmod(dir, 0o000)
+    running = serve(['--port', '0', '--data-dir', dir, '--no-dashboard'], UNPRIVILEGED)
+    const [, port] = await running.waitFor(
+      /proxy listening on http:\/\/127\.0\.0\.1:(\d+) — profile "Direct"/
+    )
+    expect(running.lines.filter((line) => /EACCES|cannot be read|problem/.test(line))).toEqual([
+      expect.stringMatching(
+        /^\[junction\] warning: the data directory .* can be neither read nor written \(EACCES.*\): running on default settings and no profiles; nothing will be saved$/
+      )
+    ])
+    // Defaults: Via is on, whatever the unreadable file says.
+    expect((await proxyGet(Number(port), `${origin.url}/echo`)).headers.via).toMatch(/junction/)
+  })
+
   it('a request log path that cannot be a folder: starts, says so once, and serves', async () => {
     const dir = await tempDir()
     await fs.writeFile(path.join(dir, 'settings.json'), settingsWith({ requestLogFile: true }))

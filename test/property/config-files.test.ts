@@ -109,6 +109,31 @@ describe('loading settings.json', () => {
   })
 })
 
+/** Keys no schema of this build defines, as a newer Junction might add them. */
+const newKey = fc.stringMatching(/^future[A-Z][a-z]{0,6}$/)
+
+describe('saving settings.json', () => {
+  it('writes back every field this build does not know, at the top and inside groups', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        validSettings,
+        fc.dictionary(newKey, anyJson, { maxKeys: 3 }),
+        fc.dictionary(newKey, anyJson, { maxKeys: 2 }),
+        fc.integer({ min: 1, max: 65535 }),
+        async (settings, top, inTimeouts, port) => {
+          const doc = { version: 1, ...top, ...settings, timeouts: { ...inTimeouts, ...settings.timeouts } }
+          const dir = await dirWith(SETTINGS_FILE, JSON.stringify(doc))
+          const { store } = await SettingsStore.open(dir)
+          expect((await store.update({ port })).ok).toBe(true)
+          const onDisk = JSON.parse(await fs.readFile(path.join(dir, SETTINGS_FILE), 'utf8'))
+          expect(onDisk).toEqual({ ...doc, port })
+        }
+      ),
+      { numRuns: 60 }
+    )
+  })
+})
+
 /** Paths inside a profile worth breaking: the profile's own fields, a rule's, an upstream's. */
 const PROFILE_PATHS = [
   ['id'],

@@ -55,16 +55,23 @@ function ruleLabel(raw: unknown, index: number): string {
  * (name, upstreams, default action) are invalid is refused as a whole: without them no rule means
  * what it said.
  */
-function salvageProfile(raw: unknown, index: number): { profile: Profile | null; problems: string[] } {
+interface Salvaged {
+  profile: Profile | null
+  problems: string[]
+  /** The stored rules the profile kept, as written (for their unknown fields). */
+  rules: unknown[]
+}
+
+function salvageProfile(raw: unknown, index: number): Salvaged {
   const label = profileLabel(raw, index)
   const whole = parseProfile(raw)
-  if (whole.ok) return { profile: whole.value, problems: [] }
+  if (whole.ok) return { profile: whole.value, problems: [], rules: (raw as { rules: unknown[] }).rules }
   const wholeDetails = whole.error.details ?? [whole.error.message]
   const fields = isObject(raw) ? raw : {}
   const rules = Array.isArray(fields.rules) ? fields.rules : null
   const base = rules ? parseProfile({ ...fields, rules: [] }) : whole
   if (!rules || !base.ok)
-    return { profile: null, problems: [`${label} was left out: ${wholeDetails.join('; ')}`] }
+    return { profile: null, problems: [`${label} was left out: ${wholeDetails.join('; ')}`], rules: [] }
 
   // Each rule checked alone against the profile's upstreams; ids must stay unique among those kept.
   const problems: string[] = []
@@ -89,18 +96,23 @@ function salvageProfile(raw: unknown, index: number): { profile: Profile | null;
   const salvaged = parseProfile({ ...fields, rules: kept })
   // Every rule passed alone, yet the whole did not: say what the whole check said.
   if (salvaged.ok && problems.length === 0) problems.push(`${label}: ${wholeDetails.join('; ')}`)
-  if (!salvaged.ok) return { profile: null, problems: [`${label} was left out: ${wholeDetails.join('; ')}`] }
-  return { profile: salvaged.value, problems }
+  if (!salvaged.ok)
+    return { profile: null, problems: [`${label} was left out: ${wholeDetails.join('; ')}`], rules: [] }
+  return { profile: salvaged.value, problems, rules: kept }
 }
 
-function parseDoc(data: Record<string, unknown>): Result<{ value: ProfilesDoc; problems: string[] }> {
+/** Fills `kept` with the unknown fields of the profiles it keeps (see keepUnknown). */
+function parseDoc(
+  data: Record<string, unknown>,
+  kept: Map<string, Fields>
+): Result<{ value: ProfilesDoc; problems: string[] }> {
   const list = data.profiles
   if (!Array.isArray(list)) return fail('invalid-input', 'the "profiles" field must be a list')
   const profiles: Profile[] = []
   const problems: string[] = []
   const ids = new Set<string>([DIRECT_PROFILE.id])
   for (const [i, raw] of list.entries()) {
-    const { profile, problems: found } = salvageProfile(raw, i)
+    const { profile, problems: found, rules } = salvageProfile(raw, i)
     problems.push(...found)
     if (!profile) continue
     if (ids.has(profile.id))
@@ -108,27 +120,30 @@ function parseDoc(data: Record<string, unknown>): Result<{ value: ProfilesDoc; p
     else {
       ids.add(profile.id)
       profiles.push(profile)
+      keepUnknown(kept, profile.id, raw as Record<string, unknown>, rules)
     }
   }
   return ok({ value: { profiles }, problems })
 }
 
-/** Unknown fields of the document and of each profile, upstream and rule, by `id` path. */
-function keptFields(data: Record<string, unknown>): Map<string, Fields> {
-  const kept = new Map<string, Fields>([['', unknownFields(data, ['profiles'])]])
-  const list = Array.isArray(data.profiles) ? data.profiles : []
-  for (const profile of list) {
-    if (!isObject(profile) || typeof profile.id !== 'string') continue
-    kept.set(profile.id, unknownFields(profile, PROFILE_FIELDS))
-    for (const [key, fields] of [
-      ['upstreams', UPSTREAM_FIELDS],
-      ['rules', RULE_FIELDS]
-    ] as const)
-      for (const item of Array.isArray(profile[key]) ? profile[key] : [])
-        if (isObject(item) && typeof item.id === 'string')
-          kept.set(`${profile.id}/${key}/${item.id}`, unknownFields(item, fields))
-  }
-  return kept
+/**
+ * Unknown fields of a kept profile and of its upstreams and kept rules, by `id` path. Taken from the
+ * stored entries that were kept, so a left-out duplicate cannot lend its fields to the one kept.
+ */
+function keepUnknown(
+  kept: Map<string, Fields>,
+  profileId: string,
+  raw: Record<string, unknown>,
+  rules: unknown[]
+): void {
+  kept.set(profileId, unknownFields(raw, PROFILE_FIELDS))
+  for (const [key, items, fields] of [
+    ['upstreams', raw.upstreams as unknown[], UPSTREAM_FIELDS],
+    ['rules', rules, RULE_FIELDS]
+  ] as const)
+    for (const item of items)
+      if (isObject(item) && typeof item.id === 'string')
+        kept.set(`${profileId}/${key}/${item.id}`, unknownFields(item, fields))
 }
 
 export class ProfileStore {
@@ -160,9 +175,9 @@ export class ProfileStore {
       version: PROFILES_VERSION,
       defaults: () => ({ profiles: [] }),
       parse: (data) => {
-        kept = keptFields(data)
+        kept = new Map([['', unknownFields(data, ['profiles'])]])
         unopened = openSecrets(data, secrets, secretProblems)
-        return parseDoc(data)
+        return parseDoc(data, kept)
       }
     })
     const store = new ProfileStore(file, secrets)

@@ -259,6 +259,17 @@ describe('ProfileStore and SettingsStore', () => {
     expect(onDisk.profiles[0].rules[0]).not.toHaveProperty('name')
   })
 
+  it('a left-out duplicate does not lend its unknown fields to the profile that was kept', async () => {
+    await fs.writeFile(
+      path.join(dir, 'profiles.json'),
+      JSON.stringify({ version: 1, profiles: [profile, { ...profile, name: 'Work again', color: 'red' }] })
+    )
+    const { store } = await ProfileStore.open(dir)
+    expect((await store.put({ ...store.get('work')!, name: 'Work 2' })).ok).toBe(true)
+    const onDisk = JSON.parse(await fs.readFile(path.join(dir, 'profiles.json'), 'utf8'))
+    expect(onDisk.profiles).toEqual([{ ...profile, name: 'Work 2' }])
+  })
+
   it('settings: defaults, validated updates, persisted', async () => {
     const { store } = await SettingsStore.open(dir)
     expect(store.get()).toEqual(DEFAULT_SETTINGS)

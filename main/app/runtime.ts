@@ -72,6 +72,14 @@ function historyFlushMs(): number {
   return Number.isInteger(fromEnv) && fromEnv >= 100 ? fromEnv : 15_000
 }
 
+/**
+ * A problem report on one log line: it quotes names from the user's files, and a rule named
+ * "x\n[junction] proxy listening on …" must not print a line of its own.
+ */
+const oneLine = (text: string): string =>
+  // eslint-disable-next-line no-control-regex
+  text.replace(/[\x00-\x1f\x7f]/g, (c) => JSON.stringify(c).slice(1, -1))
+
 /** The request log file, or null (said once) when it cannot be written; the in-memory log still works. */
 async function openRequestLog(dataDir: string, log: (line: string) => void): Promise<RequestLogFile | null> {
   const logFile = new RequestLogFile({ dir: path.join(dataDir, 'logs'), onError: log })
@@ -106,7 +114,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const settingsOpened = await SettingsStore.open(dataDir)
   const profilesOpened = await ProfileStore.open(dataDir, options.secrets ?? null)
   for (const problem of [settingsOpened.problem, profilesOpened.problem])
-    if (problem && !unreadable) log(`config problem: ${problem}`)
+    if (problem && !unreadable) log(`config problem: ${oneLine(problem)}`)
   const settingsStore = settingsOpened.store
   const settings = settingsStore.get()
   const profiles = profilesOpened.store
@@ -125,7 +133,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   }
 
   const historyOpened = await HistoryStore.open(dataDir)
-  if (historyOpened.problem && !unreadable) log(`history problem: ${historyOpened.problem}`)
+  if (historyOpened.problem && !unreadable) log(`history problem: ${oneLine(historyOpened.problem)}`)
   const history = historyOpened.store
   const ring = new RequestRing(5000)
   const logFile = settings.requestLogFile && !readOnly ? await openRequestLog(dataDir, log) : null

@@ -207,6 +207,27 @@ describe('settings.json with one bad field', () => {
   })
 })
 
+describe('problem reports', () => {
+  it('a name from the file cannot forge a log line: control characters are escaped', async () => {
+    const dir = await tempDir()
+    const profile = {
+      id: 'work',
+      name: 'Work\n[junction] proxy listening on http://127.0.0.1:1 — profile "Fake"',
+      upstreams: [],
+      rules: [
+        { id: 'r', enabled: 'yes', matchers: [{ type: 'host', value: 'a.test' }], action: { type: 'direct' } }
+      ],
+      defaultAction: { type: 'direct' }
+    }
+    await fs.writeFile(path.join(dir, 'profiles.json'), JSON.stringify({ version: 1, profiles: [profile] }))
+    running = serve(['--port', '0', '--data-dir', dir, '--no-dashboard'])
+    await running.waitFor(/proxy listening on http:\/\/127\.0\.0\.1:\d+ — profile "Direct"/)
+    expect(running.lines.filter((line) => line.includes('profile "Fake"'))).toEqual([
+      expect.stringMatching(/^\[junction\] config problem: .*profile "Work\\n\[junction\] proxy listening/)
+    ])
+  })
+})
+
 describe('upstream passwords without a keychain', () => {
   it('headless mode says at start that they are stored unencrypted, naming the upstream, never the password', async () => {
     const dir = await tempDir()

@@ -11,6 +11,7 @@ import { defaultDataDir } from '../config/data-dir.ts'
 import { startDashboard, type Dashboard } from '../dashboard/dashboard-server.ts'
 import { forwardEvents } from '../ipc/events.ts'
 import { watchLauncher } from '../lifecycle/launcher-watch.ts'
+import { unsealedWarning } from '../profiles/secrets.ts'
 import { startRuntime, type Runtime, type RuntimeOptions } from './runtime.ts'
 
 export interface CliOptions extends RuntimeOptions {
@@ -112,6 +113,8 @@ export async function main(argv: string[]): Promise<void> {
     process.exitCode = 1
     return
   }
+  // The README's promise: without a keychain, Junction says at start that passwords are stored as written.
+  console.log(`[junction] ${unsealedWarning(runtime.profiles.unsealedPasswords())}`)
   const dashboard =
     options.dashboardPort === null ? null : await openDashboard(runtime, options.dashboardPort ?? 0)
   let stopping = false

@@ -8,6 +8,7 @@
 import path from 'node:path'
 import type { AppApi, SystemProxyMode } from '../../common/ipc-contract.ts'
 import type { EngineState, Settings } from '../../common/model.ts'
+import { checkDataDir } from '../config/data-dir.ts'
 import { SettingsStore } from '../config/settings-store.ts'
 import { ProxyEngine } from '../engine/engine.ts'
 import { LocalAuthority } from '../intercept/authority.ts'
@@ -74,14 +75,49 @@ function historyFlushMs(): number {
   return Number.isInteger(fromEnv) && fromEnv >= 100 ? fromEnv : 15_000
 }
 
+/**
+ * A problem report on one log line: it quotes names from the user's files, and a rule named
+ * "x\n[junction] proxy listening on …" must not print a line of its own.
+ */
+const oneLine = (text: string): string =>
+  // eslint-disable-next-line no-control-regex
+  text.replace(/[\x00-\x1f\x7f]/g, (c) => JSON.stringify(c).slice(1, -1))
+
+/** The request log file, or null (said once) when it cannot be written; the in-memory log still works. */
+async function openRequestLog(dataDir: string, log: (line: string) => void): Promise<RequestLogFile | null> {
+  const logFile = new RequestLogFile({ dir: path.join(dataDir, 'logs'), onError: log })
+  try {
+    await logFile.open()
+    return logFile
+  } catch (error) {
+    log(`warning: the request log is not written to a file this run: ${(error as Error).message}`)
+    return null
+  }
+}
+
 export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const log = options.log ?? ((line: string) => console.log(`[junction] ${line}`))
   const { dataDir } = options
   log(`data directory: ${dataDir}`)
+  // A path that is a file holds nothing to read and takes nothing to save: the user almost surely
+  // meant another --data-dir, so stop and say so rather than run on defaults that vanish at exit.
+  // An unwritable directory still holds the user's configuration: run with it, and say once what
+  // will not be kept.
+  const dirState = await checkDataDir(dataDir)
+  if (dirState.usable === 'no') throw new Error(dirState.message)
+  const readOnly = dirState.usable === 'read-only'
+  // When nothing in it can be read, each file would only repeat this warning: say it once, here.
+  const unreadable = dirState.usable === 'read-only' && !dirState.readable
+  if (readOnly)
+    log(
+      unreadable
+        ? `warning: the data directory ${dataDir} can be neither read nor written (${dirState.reason}): running on default settings and no profiles; nothing will be saved`
+        : `warning: the data directory ${dataDir} is not writable (${dirState.reason}): running with the settings and profiles it holds, but settings and profile changes, traffic history and the request log will not be saved`
+    )
   const settingsOpened = await SettingsStore.open(dataDir)
   const profilesOpened = await ProfileStore.open(dataDir, options.secrets ?? null)
   for (const problem of [settingsOpened.problem, profilesOpened.problem])
-    if (problem) log(`config problem: ${problem}`)
+    if (problem && !unreadable) log(`config problem: ${oneLine(problem)}`)
   const settingsStore = settingsOpened.store
   const settings = settingsStore.get()
   const profiles = profilesOpened.store
@@ -100,14 +136,10 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   }
 
   const historyOpened = await HistoryStore.open(dataDir)
-  if (historyOpened.problem) log(`history problem: ${historyOpened.problem}`)
+  if (historyOpened.problem && !unreadable) log(`history problem: ${oneLine(historyOpened.problem)}`)
   const history = historyOpened.store
   const ring = new RequestRing(5000)
-  let logFile: RequestLogFile | null = null
-  if (settings.requestLogFile) {
-    logFile = new RequestLogFile({ dir: path.join(dataDir, 'logs') })
-    await logFile.open()
-  }
+  const logFile = settings.requestLogFile && !readOnly ? await openRequestLog(dataDir, log) : null
   const stats = new TrafficStats({ history, ring, logFile })
 
   // Listen address, credentials, timeouts and Via are read here only: a change is saved and applies
@@ -139,7 +171,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   engine.on('failure', (error) => log(`request failed unexpectedly: ${error.message}`))
   await engine.start()
   stats.start()
-  history.startAutoFlush(historyFlushMs(), (message) => log(`history not saved: ${message}`))
+  // Shutdown still tries once: the directory may have been made writable since.
+  if (!readOnly) history.startAutoFlush(historyFlushMs(), (message) => log(`history not saved: ${message}`))
   const systemProxy = await attachSystemProxy({
     dataDir,
     settings: { ...settings.systemProxy, mode: options.systemProxy ?? settings.systemProxy.mode },

@@ -2,11 +2,24 @@
  * The user's profiles, kept in `<data dir>/profiles.json`. The built-in Direct profile is not stored:
  * it always exists and cannot be changed. Every change is validated as a whole before it is written,
  * and the in-memory copy changes only after the file was saved.
+ *
+ * Loading keeps what it can: an invalid profile is left out without taking the others with it, and an
+ * invalid rule is left out of an otherwise valid profile; each is reported once, naming the profile,
+ * the rule and the field. The file is left as it is until a change is saved (json-file.ts keeps a copy
+ * of the original first). Fields this build does not know — on the document, a profile, an upstream or
+ * a rule — are written back as they were.
  */
 import path from 'node:path'
-import { DIRECT_PROFILE, type Profile } from '../../common/model.ts'
+import {
+  DIRECT_PROFILE,
+  ProfileSchema,
+  RuleSchema,
+  UpstreamSchema,
+  type Profile
+} from '../../common/model.ts'
 import { fail, ok, type Result } from '../../common/result.ts'
 import { JsonFile } from '../config/json-file.ts'
+import { unknownFields, withFields, type Fields } from '../config/unknown-fields.ts'
 import { parseProfile } from '../rules/validate.ts'
 import { openSecrets, SEALED_PREFIX, type SecretCodec } from './secrets.ts'
 
@@ -17,22 +30,120 @@ interface ProfilesDoc {
   profiles: Profile[]
 }
 
-function parseDoc(data: unknown): Result<ProfilesDoc> {
-  const list = (data as { profiles?: unknown } | null)?.profiles
-  if (!Array.isArray(list)) return fail('invalid-input', 'the "profiles" field must be a list')
-  const profiles: Profile[] = []
-  const details: string[] = []
-  const ids = new Set<string>([DIRECT_PROFILE.id])
-  for (const raw of list) {
-    const parsed = parseProfile(raw)
-    if (!parsed.ok) details.push(...(parsed.error.details ?? [parsed.error.message]))
-    else if (ids.has(parsed.value.id)) details.push(`profile id "${parsed.value.id}" is used twice`)
-    else {
-      ids.add(parsed.value.id)
-      profiles.push(parsed.value)
+const PROFILE_FIELDS = Object.keys(ProfileSchema.shape)
+const UPSTREAM_FIELDS = Object.keys(UpstreamSchema.shape)
+const RULE_FIELDS = Object.keys(RuleSchema.shape)
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value)
+
+/** How a stored profile is named in messages: by name, else id, with its position. */
+function profileLabel(raw: unknown, index: number): string {
+  const name = isObject(raw) ? (raw.name ?? raw.id) : undefined
+  return typeof name === 'string' ? `profile "${name}" (#${index + 1})` : `profile #${index + 1}`
+}
+
+/** As validate.ts names a rule; used to tell a lone rule's messages from the profile's. */
+function ruleLabel(raw: unknown, index: number): string {
+  const name =
+    isObject(raw) && typeof raw.name === 'string' && raw.name ? raw.name : isObject(raw) ? raw.id : undefined
+  return typeof name === 'string' ? `rule "${name}" (#${index + 1})` : `rule #${index + 1}`
+}
+
+/**
+ * One stored profile, keeping the rules that are valid on their own. A profile whose other parts
+ * (name, upstreams, default action) are invalid is refused as a whole: without them no rule means
+ * what it said.
+ */
+interface Salvaged {
+  profile: Profile | null
+  problems: string[]
+  /** The stored rules the profile kept, as written (for their unknown fields). */
+  rules: unknown[]
+}
+
+function salvageProfile(raw: unknown, index: number): Salvaged {
+  const label = profileLabel(raw, index)
+  const whole = parseProfile(raw)
+  if (whole.ok) return { profile: whole.value, problems: [], rules: (raw as { rules: unknown[] }).rules }
+  const wholeDetails = whole.error.details ?? [whole.error.message]
+  const fields = isObject(raw) ? raw : {}
+  const rules = Array.isArray(fields.rules) ? fields.rules : null
+  const base = rules ? parseProfile({ ...fields, rules: [] }) : whole
+  if (!rules || !base.ok)
+    return { profile: null, problems: [`${label} was left out: ${wholeDetails.join('; ')}`], rules: [] }
+
+  // Each rule checked alone against the profile's upstreams; ids must stay unique among those kept.
+  const problems: string[] = []
+  const kept: unknown[] = []
+  const ids = new Set<string>()
+  for (const [i, rule] of rules.entries()) {
+    const alone = parseProfile({ ...fields, rules: [rule] })
+    const lone = ruleLabel(rule, 0)
+    const where = `${label}, ${ruleLabel(rule, i)}`
+    if (!alone.ok) {
+      const details = (alone.error.details ?? [alone.error.message]).map((d) =>
+        d.startsWith(lone) ? d.slice(lone.length).replace(/^[,:] /, '') : d
+      )
+      problems.push(`${where} was left out: ${details.join('; ')}`)
+    } else if (ids.has(alone.value.rules[0]!.id)) {
+      problems.push(`${where} was left out: id "${alone.value.rules[0]!.id}" is used twice`)
+    } else {
+      ids.add(alone.value.rules[0]!.id)
+      kept.push(rule)
     }
   }
-  return details.length > 0 ? fail('invalid-input', details[0]!, details) : ok({ profiles })
+  const salvaged = parseProfile({ ...fields, rules: kept })
+  // Every rule passed alone, yet the whole did not: say what the whole check said.
+  if (salvaged.ok && problems.length === 0) problems.push(`${label}: ${wholeDetails.join('; ')}`)
+  if (!salvaged.ok)
+    return { profile: null, problems: [`${label} was left out: ${wholeDetails.join('; ')}`], rules: [] }
+  return { profile: salvaged.value, problems, rules: kept }
+}
+
+/** Fills `kept` with the unknown fields of the profiles it keeps (see keepUnknown). */
+function parseDoc(
+  data: Record<string, unknown>,
+  kept: Map<string, Fields>
+): Result<{ value: ProfilesDoc; problems: string[] }> {
+  const list = data.profiles
+  if (!Array.isArray(list)) return fail('invalid-input', 'the "profiles" field must be a list')
+  const profiles: Profile[] = []
+  const problems: string[] = []
+  const ids = new Set<string>([DIRECT_PROFILE.id])
+  for (const [i, raw] of list.entries()) {
+    const { profile, problems: found, rules } = salvageProfile(raw, i)
+    problems.push(...found)
+    if (!profile) continue
+    if (ids.has(profile.id))
+      problems.push(`${profileLabel(raw, i)} was left out: id "${profile.id}" is used twice`)
+    else {
+      ids.add(profile.id)
+      profiles.push(profile)
+      keepUnknown(kept, profile.id, raw as Record<string, unknown>, rules)
+    }
+  }
+  return ok({ value: { profiles }, problems })
+}
+
+/**
+ * Unknown fields of a kept profile and of its upstreams and kept rules, by `id` path. Taken from the
+ * stored entries that were kept, so a left-out duplicate cannot lend its fields to the one kept.
+ */
+function keepUnknown(
+  kept: Map<string, Fields>,
+  profileId: string,
+  raw: Record<string, unknown>,
+  rules: unknown[]
+): void {
+  kept.set(profileId, unknownFields(raw, PROFILE_FIELDS))
+  for (const [key, items, fields] of [
+    ['upstreams', raw.upstreams as unknown[], UPSTREAM_FIELDS],
+    ['rules', rules, RULE_FIELDS]
+  ] as const)
+    for (const item of items)
+      if (isObject(item) && typeof item.id === 'string')
+        kept.set(`${profileId}/${key}/${item.id}`, unknownFields(item, fields))
 }
 
 export class ProfileStore {
@@ -41,6 +152,7 @@ export class ProfileStore {
   private profiles: Profile[] = []
   /** Sealed passwords this process cannot open, written back as they were. */
   private unopened = new Map<string, string>()
+  private kept = new Map<string, Fields>()
 
   private constructor(file: JsonFile<ProfilesDoc>, secrets: SecretCodec | null) {
     this.file = file
@@ -48,7 +160,7 @@ export class ProfileStore {
   }
 
   /**
-   * Loads the profiles; `problem` says what was wrong with the file if it could not be used.
+   * Loads the profiles; `problem` says what was wrong with the file, if anything.
    * With `secrets`, upstream passwords are sealed on disk (see secrets.ts).
    */
   static async open(
@@ -57,33 +169,54 @@ export class ProfileStore {
   ): Promise<{ store: ProfileStore; problem: string | null }> {
     const secretProblems: string[] = []
     let unopened = new Map<string, string>()
+    let kept = new Map<string, Fields>()
     const file = new JsonFile<ProfilesDoc>({
       path: path.join(dataDir, PROFILES_FILE),
       version: PROFILES_VERSION,
       defaults: () => ({ profiles: [] }),
       parse: (data) => {
+        kept = new Map([['', unknownFields(data, ['profiles'])]])
         unopened = openSecrets(data, secrets, secretProblems)
-        return parseDoc(data)
+        return parseDoc(data, kept)
       }
     })
     const store = new ProfileStore(file, secrets)
     const loaded = await file.load()
     store.profiles = loaded.value.profiles
-    store.unopened = loaded.problem ? new Map() : unopened
+    store.unopened = unopened
+    store.kept = kept
     return { store, problem: [loaded.problem, ...secretProblems].filter(Boolean).join('; ') || null }
   }
 
-  /** The profiles as written to disk: passwords sealed when a keychain is available. */
-  private forDisk(profiles: Profile[]): Profile[] {
-    return profiles.map((profile) => ({
-      ...profile,
-      upstreams: profile.upstreams.map((u) => {
-        const kept = u.password === undefined ? this.unopened.get(`${profile.id}/${u.id}`) : undefined
-        if (kept !== undefined) return { ...u, password: kept }
-        if (u.password === undefined || !this.secrets) return u
-        return { ...u, password: SEALED_PREFIX + this.secrets.seal(u.password) }
-      })
-    }))
+  /**
+   * The upstreams whose passwords are on disk as written (no keychain), as `profile/upstream` names;
+   * never the passwords.
+   */
+  unsealedPasswords(): string[] {
+    if (this.secrets) return []
+    return this.profiles.flatMap((p) =>
+      p.upstreams.filter((u) => u.password !== undefined).map((u) => `${p.name}/${u.name}`)
+    )
+  }
+
+  /** The profiles as written to disk: passwords sealed when a keychain is available, unknown fields kept. */
+  private forDisk(profiles: Profile[]): object {
+    const kept = (key: string) => this.kept.get(key)
+    return withFields(kept(''), {
+      profiles: profiles.map((profile) =>
+        withFields(kept(profile.id), {
+          ...profile,
+          upstreams: profile.upstreams.map((u) => {
+            const stored = withFields(kept(`${profile.id}/upstreams/${u.id}`), { ...u })
+            const sealed = u.password === undefined ? this.unopened.get(`${profile.id}/${u.id}`) : undefined
+            if (sealed !== undefined) return { ...stored, password: sealed }
+            if (u.password === undefined || !this.secrets) return stored
+            return { ...stored, password: SEALED_PREFIX + this.secrets.seal(u.password) }
+          }),
+          rules: profile.rules.map((r) => withFields(kept(`${profile.id}/rules/${r.id}`), { ...r }))
+        })
+      )
+    })
   }
 
   /** Direct first, then the user's profiles in the order they were created. */
@@ -118,7 +251,7 @@ export class ProfileStore {
   }
 
   private async commit(next: Profile[]): Promise<Result<void>> {
-    const saved = await this.file.save({ profiles: this.forDisk(next) })
+    const saved = await this.file.save(this.forDisk(next))
     if (saved.ok) this.profiles = next
     return saved
   }

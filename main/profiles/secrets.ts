@@ -57,3 +57,15 @@ export function openSecrets(
   }
   return unopened
 }
+
+/**
+ * What Junction says at start when there is no keychain (headless mode, or a desktop without one):
+ * where passwords sit unencrypted, naming the upstreams (`profile/upstream`) that have one stored —
+ * never a password.
+ */
+export function unsealedWarning(stored: readonly string[]): string {
+  const shown = stored.slice(0, 5).map((name) => `"${name}"`)
+  if (stored.length > shown.length) shown.push(`${stored.length - shown.length} more`)
+  const which = stored.length > 0 ? ` (${stored.length} stored: ${shown.join(', ')})` : ''
+  return `warning: no OS keychain is available here: upstream passwords in profiles.json${which} and the HTTPS interception CA key (ca/junction-ca.key) are stored unencrypted, readable by your user only`
+}

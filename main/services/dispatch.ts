@@ -29,7 +29,13 @@ function checkArgs(name: ApiMethod, args: unknown): Result<unknown[]> {
 }
 
 export async function dispatch(api: AppApi, name: unknown, args: unknown): Promise<Result<unknown>> {
-  if (!isApiMethod(name)) return fail('invalid-input', `Unknown call "${String(name).slice(0, 64)}"`)
+  // Not String(name): a payload such as [{ "toString": "" }] makes it throw, and a throw here would
+  // reach the dashboard as an unhandled rejection.
+  if (!isApiMethod(name))
+    return fail(
+      'invalid-input',
+      `Unknown call ${typeof name === 'string' ? `"${name.slice(0, 64)}"` : `(${typeof name})`}`
+    )
   const checked = checkArgs(name, args)
   if (!checked.ok) return checked
   try {

@@ -3,7 +3,7 @@
  * the last 24 hours and day buckets (UTC) for the last 90 days, kept in `<data dir>/history.json`.
  *
  * The file is rewritten atomically on every flush (periodic and at shutdown), so a crash loses at most
- * the traffic since the last flush; an unreadable file is moved aside like any config file.
+ * the traffic since the last flush; an unusable file is reported and kept like any config file.
  */
 import path from 'node:path'
 import { z } from 'zod'
@@ -98,7 +98,7 @@ export class HistoryStore {
       parse: (data) => {
         const parsed = DocSchema.safeParse(data)
         return parsed.success
-          ? ok(parsed.data)
+          ? ok({ value: parsed.data })
           : fail('invalid-input', parsed.error.issues[0]?.message ?? 'invalid history')
       }
     })
@@ -219,10 +219,18 @@ export class HistoryStore {
     return this.file.save({ minutes: toDoc(this.minutes), days: toDoc(this.days) })
   }
 
-  /** Flushes every `intervalMs` until `stop()`; errors go to `onError` and flushing goes on. */
+  /**
+   * Flushes every `intervalMs` until `stop()`; flushing goes on after an error. An error goes to
+   * `onError` when it first happens, not again every interval (an unwritable data directory would
+   * otherwise repeat it four times a minute), and again only after a flush succeeded in between.
+   */
   startAutoFlush(intervalMs: number, onError: (message: string) => void): void {
+    let reported: string | null = null
     this.timer = setInterval(() => {
-      void this.flush().then((r) => (r.ok ? undefined : onError(r.error.message)))
+      void this.flush().then((r) => {
+        if (r.ok) reported = null
+        else if (r.error.message !== reported) onError((reported = r.error.message))
+      })
     }, intervalMs)
     this.timer.unref()
   }

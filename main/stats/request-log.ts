@@ -144,6 +144,11 @@ export interface LogFileOptions {
   maxBytes?: number
   /** Rotated files kept besides the current one (requests.log.1 … .N). */
   keep?: number
+  /**
+   * A write that failed (disk full, directory removed): the batch is dropped, logging goes on. Called
+   * when an error first happens, not for every batch after it.
+   */
+  onError?: (message: string) => void
 }
 
 /**
@@ -159,11 +164,14 @@ export class RequestLogFile {
   private readonly pending = new RequestRing(1000)
   private timer: NodeJS.Timeout | null = null
   private writing: Promise<void> = Promise.resolve()
+  private readonly onError: (message: string) => void
+  private reported: string | null = null
 
   constructor(options: LogFileOptions) {
     this.path = path.join(options.dir, 'requests.log')
     this.maxBytes = options.maxBytes ?? 10 * 1024 * 1024
     this.keep = options.keep ?? 3
+    this.onError = options.onError ?? (() => undefined)
   }
 
   async open(): Promise<void> {
@@ -187,7 +195,17 @@ export class RequestLogFile {
     // Encoded now: a batch waits for earlier writes as bytes, not as strings the collector must copy.
     const data = encodeRedacted(this.pending.jsonLines())
     this.pending.clear()
-    this.writing = this.writing.then(() => this.appendRotating(data))
+    // A failed write must not reject the chain: nothing awaits a timer's flush, and an unhandled
+    // rejection would end the process.
+    this.writing = this.writing.then(() =>
+      this.appendRotating(data).then(
+        () => void (this.reported = null),
+        (error: Error) => {
+          const message = `request log not written to ${this.path}: ${error.message}`
+          if (message !== this.reported) this.onError((this.reported = message))
+        }
+      )
+    )
     return this.writing
   }
 

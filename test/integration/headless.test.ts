@@ -89,30 +89,30 @@ describe('npm run serve', () => {
     ])
   })
 
-  it('moves a corrupt config aside, reports it and runs on defaults', async () => {
+  it('keeps a corrupt config as it is, reports it and runs on what it could read', async () => {
     const dir = await freshDataDir()
-    await fs.writeFile(path.join(dir, 'profiles.json'), '{ "version": 1, "profiles": [ {')
-    await fs.writeFile(path.join(dir, 'settings.json'), JSON.stringify({ version: 1, port: 'eighty' }))
+    const profilesText = '{ "version": 1, "profiles": [ {'
+    const settingsText = JSON.stringify({ version: 1, port: 'eighty', via: false })
+    await fs.writeFile(path.join(dir, 'profiles.json'), profilesText)
+    await fs.writeFile(path.join(dir, 'settings.json'), settingsText)
     running = serve(['--port', '0', '--data-dir', dir])
     const [, port] = await running.waitFor(
       /proxy listening on http:\/\/127\.0\.0\.1:(\d+) — profile "Direct"/
     )
     expect(running.lines.join('\n')).toMatch(
-      /config problem: .*profiles\.json is not valid JSON.*moved to .*profiles\.json\.corrupt-/
+      /config problem: .*profiles\.json is not valid JSON.*the file was left as it is.*defaults were loaded/
     )
-    expect(running.lines.join('\n')).toMatch(/config problem: .*settings\.json is invalid: port: .*moved to/)
-    const files = await fs.readdir(dir)
-    expect(files.filter((f) => f.includes('.corrupt-'))).toHaveLength(2)
-    expect(
-      await fs.readFile(
-        path.join(
-          dir,
-          files.find((f) => f.startsWith('profiles.json.corrupt-'))!
-        ),
-        'utf8'
-      )
-    ).toBe('{ "version": 1, "profiles": [ {')
-    expect((await proxyGet(Number(port), `${origin.url}/echo`)).status).toBe(200)
+    expect(running.lines.join('\n')).toMatch(
+      /config problem: .*settings\.json has invalid entries, ignored: port: .*\(using the default, 8899\)/
+    )
+    // Loading changed nothing: the files are copied aside only before Junction first saves them.
+    expect((await fs.readdir(dir)).filter((f) => f.includes('.corrupt-'))).toEqual([])
+    expect(await fs.readFile(path.join(dir, 'profiles.json'), 'utf8')).toBe(profilesText)
+    expect(await fs.readFile(path.join(dir, 'settings.json'), 'utf8')).toBe(settingsText)
+    // via: false was kept: no Via header on the response.
+    const res = await proxyGet(Number(port), `${origin.url}/echo`)
+    expect(res.status).toBe(200)
+    expect(res.headers.via).toBeUndefined()
     running.child.kill('SIGINT')
     expect(await running.exited).toBe(0)
   })

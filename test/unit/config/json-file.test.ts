@@ -6,6 +6,7 @@ import { DEFAULT_SETTINGS } from '../../../common/model.ts'
 import { fail, ok } from '../../../common/result.ts'
 import { JsonFile } from '../../../main/config/json-file.ts'
 import { ProfileStore } from '../../../main/profiles/profile-store.ts'
+import { unsealedWarning } from '../../../main/profiles/secrets.ts'
 import { SettingsStore } from '../../../main/config/settings-store.ts'
 
 interface Doc {
@@ -26,8 +27,8 @@ const open = (extra: Partial<ConstructorParameters<typeof JsonFile<Doc>>[0]> = {
     version: 2,
     defaults: () => ({ name: 'default' }),
     parse: (data) =>
-      typeof (data as Doc).name === 'string'
-        ? ok({ name: (data as Doc).name })
+      typeof data.name === 'string'
+        ? ok({ value: { name: data.name } })
         : fail('invalid-input', 'name must be text'),
     now: () => new Date('2026-11-22T10:00:00.000Z'),
     ...extra
@@ -36,31 +37,58 @@ const open = (extra: Partial<ConstructorParameters<typeof JsonFile<Doc>>[0]> = {
 describe('JsonFile', () => {
   it('loads defaults when the file is missing, and saves with a version field', async () => {
     const file = open()
-    expect(await file.load()).toEqual({ value: { name: 'default' }, problem: null, movedTo: null })
+    expect(await file.load()).toEqual({ value: { name: 'default' }, problem: null })
     expect((await file.save({ name: 'x' })).ok).toBe(true)
     expect(JSON.parse(await fs.readFile(file.path, 'utf8'))).toEqual({ version: 2, name: 'x' })
     expect(await open().load()).toMatchObject({ value: { name: 'x' }, problem: null })
   })
 
-  it('moves a corrupt file aside, keeps its bytes, loads defaults and says why', async () => {
+  it('leaves a corrupt file as it is, loads defaults, says why, and copies it aside before the first save', async () => {
     const file = open()
     await fs.writeFile(file.path, '{"version": 2, "name": ')
     const loaded = await file.load()
     expect(loaded.value).toEqual({ name: 'default' })
-    expect(loaded.movedTo).toBe(`${file.path}.corrupt-2026-11-22T10-00-00-000Z`)
     expect(loaded.problem).toMatch(
-      /doc\.json is not valid JSON: .*; it was moved to .*corrupt-2026-11-22T10-00-00-000Z and defaults were loaded/
+      /doc\.json is not valid JSON: .*the file was left as it is; before Junction first saves doc\.json, the original is copied to doc\.json\.corrupt-<time>.*defaults were loaded/
     )
-    expect(await fs.readFile(loaded.movedTo!, 'utf8')).toBe('{"version": 2, "name": ')
-    await expect(fs.access(file.path)).rejects.toThrow()
+    expect(await fs.readdir(dir)).toEqual(['doc.json'])
+    expect(await fs.readFile(file.path, 'utf8')).toBe('{"version": 2, "name": ')
+    expect((await file.save({ name: 'new' })).ok).toBe(true)
+    const kept = `${file.path}.corrupt-2026-11-22T10-00-00-000Z`
+    expect(await fs.readFile(kept, 'utf8')).toBe('{"version": 2, "name": ')
+    expect(JSON.parse(await fs.readFile(file.path, 'utf8'))).toEqual({ version: 2, name: 'new' })
+    // One copy: the second save replaces Junction's own file.
+    expect((await file.save({ name: 'newer' })).ok).toBe(true)
+    expect((await fs.readdir(dir)).sort()).toEqual(['doc.json', 'doc.json.corrupt-2026-11-22T10-00-00-000Z'])
   })
 
-  it('moves aside a file that parses but is invalid', async () => {
+  it('refuses to save when the broken original cannot be kept, and leaves it as it is', async () => {
+    const file = open()
+    await fs.writeFile(file.path, 'not json')
+    await file.load()
+    // Something already holds the copy's name: the original would be lost, so nothing is written.
+    await fs.writeFile(`${file.path}.corrupt-2026-11-22T10-00-00-000Z`, 'other')
+    const saved = await file.save({ name: 'new' })
+    expect(saved).toMatchObject({
+      ok: false,
+      error: { code: 'io-error', message: expect.stringMatching(/original could not be kept.*not replaced/) }
+    })
+    expect(await fs.readFile(file.path, 'utf8')).toBe('not json')
+  })
+
+  it('reports a file that parses but is invalid, and does not touch it', async () => {
     const file = open()
     await fs.writeFile(file.path, JSON.stringify({ version: 2, name: 7 }))
     const loaded = await file.load()
     expect(loaded.problem).toMatch(/is invalid: name must be text/)
-    expect(loaded.movedTo).not.toBeNull()
+    expect(await fs.readdir(dir)).toEqual(['doc.json'])
+  })
+
+  it('refuses to save over a file it could not read', async () => {
+    const file = open({ path: dir })
+    const loaded = await file.load()
+    expect(loaded.problem).toMatch(/cannot be read \(EISDIR.*it will not be overwritten/)
+    expect(await file.save({ name: 'x' })).toMatchObject({ ok: false, error: { code: 'read-only' } })
   })
 
   it('runs migrations from older versions, treating a file without version as version 0', async () => {
@@ -97,7 +125,7 @@ describe('JsonFile', () => {
       ...{ path: path.join(dir, 'doc.json', 'nested.json') },
       version: 1,
       defaults: () => ({ name: '' }),
-      parse: (d) => ok(d as Doc)
+      parse: (d) => ok({ value: d as unknown as Doc })
     })
     expect(await blocked.save({ name: 'x' })).toMatchObject({ ok: false, error: { code: 'io-error' } })
     expect(JSON.parse(await fs.readFile(file.path, 'utf8')).name).toBe('second')
@@ -149,22 +177,97 @@ describe('ProfileStore and SettingsStore', () => {
     expect(await reopened.store.remove('direct')).toMatchObject({ ok: false, error: { code: 'read-only' } })
   })
 
-  it('moves an invalid profiles file aside and reports which rule is wrong', async () => {
+  it('leaves out an invalid rule, keeps the rest of its profile and the other profiles, and names it', async () => {
+    const other = { ...profile, id: 'home', name: 'Home' }
+    const original = JSON.stringify({
+      version: 1,
+      profiles: [
+        {
+          ...profile,
+          rules: [
+            { ...profile.rules[0], id: 'good-1' },
+            { ...profile.rules[0], matchers: [{ type: 'ip', value: '300.1.1.1/8' }] },
+            { ...profile.rules[0], id: 'good-2' }
+          ]
+        },
+        other
+      ]
+    })
+    await fs.writeFile(path.join(dir, 'profiles.json'), original)
+    const { store, problem } = await ProfileStore.open(dir)
+    expect(problem).toMatch(
+      /profiles\.json has invalid entries, ignored: profile "Work" \(#1\), rule "r" \(#2\) was left out: matcher #1 \(ip\)/
+    )
+    expect(store.get('work')!.rules.map((r) => r.id)).toEqual(['good-1', 'good-2'])
+    expect(store.get('home')).toEqual(other)
+    expect(await fs.readFile(path.join(dir, 'profiles.json'), 'utf8')).toBe(original)
+    expect(await fs.readdir(dir)).toEqual(['profiles.json'])
+  })
+
+  it('leaves out a profile whose upstreams are invalid, and a second profile with the same id', async () => {
     await fs.writeFile(
       path.join(dir, 'profiles.json'),
       JSON.stringify({
         version: 1,
         profiles: [
-          { ...profile, rules: [{ ...profile.rules[0], matchers: [{ type: 'ip', value: '300.1.1.1/8' }] }] }
+          {
+            ...profile,
+            id: 'broken',
+            name: 'Broken',
+            defaultAction: { type: 'upstream', upstreamId: 'nope' }
+          },
+          profile,
+          { ...profile, name: 'Work again' }
         ]
       })
     )
     const { store, problem } = await ProfileStore.open(dir)
     expect(problem).toMatch(
-      /profiles\.json is invalid: .*rule "r" \(#1\), matcher #1 \(ip\).*moved to .*profiles\.json\.corrupt-/
+      /profile "Broken" \(#1\) was left out: default action: no upstream with id "nope"/
     )
-    expect(store.list().map((p) => p.id)).toEqual(['direct'])
-    expect((await fs.readdir(dir)).some((f) => f.startsWith('profiles.json.corrupt-'))).toBe(true)
+    expect(problem).toMatch(/profile "Work again" \(#3\) was left out: id "work" is used twice/)
+    expect(store.list().map((p) => p.id)).toEqual(['direct', 'work'])
+  })
+
+  it('writes back fields a newer Junction added to the document, a profile, an upstream and a rule', async () => {
+    const upstream = { id: 'sq', name: 'Squid', scheme: 'http', host: '10.0.0.1', port: 3128, weight: 2 }
+    const doc = {
+      version: 1,
+      sync: { lastPulled: 12 },
+      profiles: [
+        {
+          ...profile,
+          color: 'teal',
+          upstreams: [upstream],
+          rules: [{ ...profile.rules[0], name: 'Named', schedule: 'weekdays' }]
+        }
+      ]
+    }
+    await fs.writeFile(path.join(dir, 'profiles.json'), JSON.stringify(doc))
+    const { store, problem } = await ProfileStore.open(dir)
+    expect(problem).toBeNull()
+    const loaded = store.get('work')!
+    expect(loaded).not.toHaveProperty('color')
+    // A known field the user clears stays cleared: only unknown fields are carried over.
+    const { name: _name, ...unnamed } = loaded.rules[0]!
+    expect((await store.put({ ...loaded, name: 'Work 2', rules: [unnamed] })).ok).toBe(true)
+    const onDisk = JSON.parse(await fs.readFile(path.join(dir, 'profiles.json'), 'utf8'))
+    expect(onDisk.sync).toEqual({ lastPulled: 12 })
+    expect(onDisk.profiles[0]).toMatchObject({ name: 'Work 2', color: 'teal' })
+    expect(onDisk.profiles[0].upstreams[0]).toEqual(upstream)
+    expect(onDisk.profiles[0].rules[0]).toMatchObject({ id: 'r', schedule: 'weekdays' })
+    expect(onDisk.profiles[0].rules[0]).not.toHaveProperty('name')
+  })
+
+  it('a left-out duplicate does not lend its unknown fields to the profile that was kept', async () => {
+    await fs.writeFile(
+      path.join(dir, 'profiles.json'),
+      JSON.stringify({ version: 1, profiles: [profile, { ...profile, name: 'Work again', color: 'red' }] })
+    )
+    const { store } = await ProfileStore.open(dir)
+    expect((await store.put({ ...store.get('work')!, name: 'Work 2' })).ok).toBe(true)
+    const onDisk = JSON.parse(await fs.readFile(path.join(dir, 'profiles.json'), 'utf8'))
+    expect(onDisk.profiles).toEqual([{ ...profile, name: 'Work 2' }])
   })
 
   it('settings: defaults, validated updates, persisted', async () => {
@@ -203,6 +306,21 @@ describe('sealed upstream passwords', () => {
     rules: [],
     defaultAction: { type: 'upstream', upstreamId: 'sq' }
   }
+
+  it('without a keychain: names the upstreams whose passwords are stored as written, never the password', async () => {
+    const { store } = await ProfileStore.open(dir, null)
+    expect(store.unsealedPasswords()).toEqual([])
+    expect(unsealedWarning([])).toMatch(
+      /^warning: no OS keychain is available here: upstream passwords in profiles\.json and/
+    )
+    await store.put(withSecret)
+    expect(store.unsealedPasswords()).toEqual(['Corp/Squid'])
+    const warning = unsealedWarning(store.unsealedPasswords())
+    expect(warning).toMatch(/profiles\.json \(1 stored: "Corp\/Squid"\) and .* stored unencrypted/)
+    expect(warning).not.toContain('hunter2')
+    expect((await ProfileStore.open(dir, keychain)).store.unsealedPasswords()).toEqual([])
+    expect(unsealedWarning(['a', 'b', 'c', 'd', 'e', 'f', 'g'])).toMatch(/\(7 stored: "a", .*"e", 2 more\)/)
+  })
 
   it('seals passwords on disk and opens them again with the keychain', async () => {
     const { store } = await ProfileStore.open(dir, keychain)

@@ -63,11 +63,87 @@ describe('loading settings.json', () => {
     expect(await setAside()).toEqual([])
   })
 
-  it('still moves aside a file whose timeout is out of range, naming the field', async () => {
+  it('replaces only an out-of-range timeout by its default, naming it once; the port stays', async () => {
     const { store, problem } = await openWith({ ...OLDER_FILE, timeouts: { idleClientSeconds: 1 } })
-    expect(problem).toMatch(/timeouts\.idleClientSeconds: must be 5–3600 s/)
-    expect(store.get()).toEqual(DEFAULT_SETTINGS)
-    expect(await setAside()).toHaveLength(1)
+    expect(problem).toMatch(/timeouts\.idleClientSeconds: must be 5–3600 s \(using the default, 120\)/)
+    expect(problem!.match(/idleClientSeconds/g)).toHaveLength(1)
+    const { version: _version, ...saved } = OLDER_FILE
+    expect(store.get()).toEqual({ ...saved, timeouts: DEFAULT_SETTINGS.timeouts, via: true, trustedCas: [] })
+    expect(await setAside()).toEqual([])
+  })
+
+  it('keeps every valid field when one is invalid, and leaves the file as it is', async () => {
+    const doc = {
+      ...OLDER_FILE,
+      port: 'eighty',
+      via: false,
+      desktop: { ...OLDER_FILE.desktop, closeToTray: 3 }
+    }
+    const { store, problem } = await openWith(doc)
+    expect(problem).toMatch(
+      /settings\.json has invalid entries, ignored: port: .*\(using the default, 8899\)/
+    )
+    expect(problem).toMatch(/desktop\.closeToTray: .*\(using the default, true\)/)
+    expect(store.get()).toMatchObject({
+      port: 8899,
+      via: false,
+      activeProfileId: 'work',
+      systemProxy: OLDER_FILE.systemProxy,
+      desktop: { startAtLogin: true, startMinimized: false, closeToTray: true }
+    })
+    expect(JSON.parse(await fs.readFile(path.join(dir, SETTINGS_FILE), 'utf8'))).toEqual(doc)
+    expect(await setAside()).toEqual([])
+  })
+
+  it('LAN access without credentials: keeps the port and the rest, listens on loopback, says why', async () => {
+    const doc = { ...OLDER_FILE, listenHost: '0.0.0.0' }
+    const { store, problem } = await openWith(doc)
+    expect(problem).toMatch(
+      /listenHost "0\.0\.0\.0" \(LAN access\) needs proxyAuth \(a username and password\): listening on 127\.0\.0\.1 only/
+    )
+    expect(store.get()).toMatchObject({ listenHost: '127.0.0.1', port: 9001, requestLogFile: true })
+    expect(JSON.parse(await fs.readFile(path.join(dir, SETTINGS_FILE), 'utf8'))).toEqual(doc)
+  })
+
+  it('drops only the trusted CA that does not parse', async () => {
+    const garbled = '-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n'
+    const { store, problem } = await openWith({ ...OLDER_FILE, trustedCas: [garbled, 'not pem'] })
+    expect(problem).toMatch(/trustedCas\.1: must be a PEM certificate \(left out\)/)
+    expect(problem).toMatch(/trustedCas\.0: not a readable certificate .*\(left out\)/)
+    expect(store.get().trustedCas).toEqual([])
+    expect(store.get().port).toBe(9001)
+  })
+
+  it('keeps a copy of the invalid original when a change is first saved', async () => {
+    const doc = { ...OLDER_FILE, port: -1 }
+    const { store } = await openWith(doc)
+    expect((await store.update({ via: false })).ok).toBe(true)
+    const [copy] = await setAside()
+    expect(JSON.parse(await fs.readFile(path.join(dir, copy!), 'utf8'))).toEqual(doc)
+    expect(JSON.parse(await fs.readFile(path.join(dir, SETTINGS_FILE), 'utf8'))).toMatchObject({
+      port: 8899,
+      via: false
+    })
+  })
+
+  it('writes back fields a newer Junction added, at the top and inside groups', async () => {
+    const doc = {
+      ...OLDER_FILE,
+      theme: { accent: 'teal' },
+      timeouts: { connectSeconds: 5, dnsSeconds: 3 },
+      desktop: { ...OLDER_FILE.desktop, badge: true }
+    }
+    const { store, problem } = await openWith(doc)
+    expect(problem).toBeNull()
+    expect(store.get()).not.toHaveProperty('theme')
+    expect((await store.update({ port: 9100, timeouts: { connectSeconds: 6 } })).ok).toBe(true)
+    const onDisk = JSON.parse(await fs.readFile(path.join(dir, SETTINGS_FILE), 'utf8'))
+    expect(onDisk).toMatchObject({
+      port: 9100,
+      theme: { accent: 'teal' },
+      timeouts: { connectSeconds: 6, dnsSeconds: 3 },
+      desktop: { badge: true, startAtLogin: true }
+    })
   })
 })
 

@@ -82,17 +82,21 @@ describe('HistoryStore', () => {
     expect(await fs.readdir(dir)).toEqual(['history.json'])
   })
 
-  it('moves a corrupt history file aside and starts empty', async () => {
-    await fs.writeFile(path.join(dir, 'history.json'), '{"version":1,"minutes":{"x":1}')
+  it('keeps a corrupt history file, starts empty, and copies it aside before the first flush', async () => {
+    const corrupt = '{"version":1,"minutes":{"x":1}'
+    await fs.writeFile(path.join(dir, 'history.json'), corrupt)
     const { store, problem } = await HistoryStore.open(dir, clock)
-    expect(problem).toMatch(/history\.json is not valid JSON.*moved to .*history\.json\.corrupt-/)
+    expect(problem).toMatch(/history\.json is not valid JSON.*the file was left as it is/)
     expect(store.topHosts(0, now, 5)).toEqual([])
+    expect(await fs.readdir(dir)).toEqual(['history.json'])
+    expect((await store.flush()).ok).toBe(true)
+    const copy = (await fs.readdir(dir)).find((f) => f.startsWith('history.json.corrupt-'))
+    expect(await fs.readFile(path.join(dir, copy!), 'utf8')).toBe(corrupt)
     await fs.writeFile(
       path.join(dir, 'history.json'),
       JSON.stringify({ version: 1, minutes: { abc: {} }, days: {} })
     )
     const second = await HistoryStore.open(dir, clock)
     expect(second.problem).toMatch(/history\.json is invalid/)
-    expect((await fs.readdir(dir)).filter((f) => f.includes('.corrupt-'))).toHaveLength(2)
   })
 })

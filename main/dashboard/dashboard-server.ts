@@ -132,9 +132,14 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
         )
       }
       const id = typeof message.id === 'number' ? message.id : null
-      void dispatch(options.api, message.method, message.args ?? []).then(
-        (result) => ws.readyState === ws.OPEN && ws.send(JSON.stringify({ id, result }))
-      )
+      // dispatch answers every call with a Result; the catch is for what happens after it (a reply
+      // that cannot be serialized), which would otherwise be an unhandled rejection ending the process.
+      dispatch(options.api, message.method, message.args ?? [])
+        .then((result) => ws.readyState === ws.OPEN && ws.send(JSON.stringify({ id, result })))
+        .catch((error: unknown) => {
+          const reply = { ok: false, error: { code: 'engine-error', message: (error as Error).message } }
+          if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ id, result: reply }))
+        })
     })
   }
 

@@ -416,16 +416,18 @@ async function captureClientHello(): Promise<Buffer> {
 }
 
 describe('bodies and pipelines', () => {
-  it('a body cut short by the client: the origin sees the abort, the engine goes on', async () => {
-    const connection = await RawConnection.open(engine.port)
-    connection.write(
-      `POST http://${origin.authority}/upload HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n0123456789`
-    )
-    expect(await settle(() => origin.requests[0]?.bodyBytes === 10, 3000)).toBe(true)
-    connection.destroy()
-    expect(await settle(() => origin.requests[0]!.aborted, 3000)).toBe(true)
-    expect(origin.requests[0]).toMatchObject({ bodyBytes: 10, complete: false })
-  })
+  for (const ending of ['closes (FIN)', 'resets (RST)'] as const)
+    it(`a body cut short, then the client ${ending}: the origin sees the abort, the engine goes on`, async () => {
+      const connection = await RawConnection.open(engine.port)
+      connection.write(
+        `POST http://${origin.authority}/upload HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n0123456789`
+      )
+      expect(await settle(() => origin.requests[0]?.bodyBytes === 10, 3000)).toBe(true)
+      if (ending === 'resets (RST)') connection.socket.resetAndDestroy()
+      else connection.destroy()
+      expect(await settle(() => origin.requests[0]!.aborted, 3000)).toBe(true)
+      expect(origin.requests[0]).toMatchObject({ bodyBytes: 10, complete: false })
+    })
 
   it('answers 1,000 pipelined requests on one connection, all in order', async () => {
     const count = 1000
@@ -440,6 +442,25 @@ describe('bodies and pipelines', () => {
     expect(outcome.closed).toBe(false)
     console.info(`1,000 pipelined requests answered in ${elapsed} ms`)
   }, 90_000)
+})
+
+describe('many hostile connections at once', () => {
+  it('answers 300 concurrent connections of mixed bad input, then holds none of them', async () => {
+    const inputs = [
+      'GARBAGE\r\n\r\n',
+      `CONNECT 127.0.0.1:0 HTTP/1.1\r\nHost: x\r\n\r\n`,
+      `POST http://${origin.authority}/ HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n`,
+      `GET http://127.0.0.1:${engine.port}/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`
+    ]
+    const outcomes = await Promise.all(
+      Array.from({ length: 300 }, (_, i) =>
+        exchange(engine.port, inputs[i % inputs.length]!, { timeoutMs: 10_000 })
+      )
+    )
+    expect(outcomes.every((o) => o.closed && o.responses.length === 1)).toBe(true)
+    expect(new Set(outcomes.map((o) => o.responses[0]!.status))).toEqual(new Set([400, 508]))
+    expect(origin.connections).toEqual([])
+  }, 30_000)
 })
 
 describe('slow clients (request head deadline 2 s)', () => {
@@ -469,10 +490,16 @@ describe('slow clients (request head deadline 2 s)', () => {
     }
   }, 15_000)
 
-  it('closes a bare HTTP/0.9 line (no headers will ever follow) at the same deadline', async () => {
-    const outcome = await exchange(slow.port, 'GET /\r\n', { timeoutMs: 5000 })
-    expect(outcome.closed).toBe(true)
-    expect(outcome.elapsedMs).toBeLessThan(5000)
+  it('closes a bare HTTP/0.9 line, blank lines only, or silence at the same deadline', async () => {
+    // Node's parser reads a version-less line as HTTP/0.9 followed by headers, so it waits for them.
+    const outcomes = await Promise.all(
+      ['GET /\r\n', '\r\n\r\n\r\n', ''].map((input) => exchange(slow.port, input, { timeoutMs: 6000 }))
+    )
+    for (const outcome of outcomes) {
+      expect(outcome).toMatchObject({ closed: true, responses: [] })
+      expect(outcome.elapsedMs).toBeGreaterThanOrEqual(1900)
+      expect(outcome.elapsedMs).toBeLessThan(5000)
+    }
   })
 
   it('lets a slow but steady client through when its head arrives within the deadline', async () => {

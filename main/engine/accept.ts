@@ -138,6 +138,8 @@ export class Accept {
    * where the tunnel goes, with the tunnel's rule, to `https://` when TLS was opened.
    */
   onInterceptedRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    const malformed = versionProblem(req) ?? missingHost(req) ?? unsupportedTransferCoding(req)
+    if (malformed) return void writeTextReply(res, malformed, { Connection: 'close' })
     const inside = this.inside(req)
     if (!inside) return void req.socket.destroy()
     if (answerHttp(inside.routed, res)) return

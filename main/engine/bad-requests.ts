@@ -59,6 +59,12 @@ export function replyForParseError(error: NodeJS.ErrnoException & { rawPacket?: 
   return { status: 400, code: 'bad-request', message: `${problem} (${code})` }
 }
 
+export const NO_VERSION: ErrorReply = {
+  status: 400,
+  code: 'bad-request',
+  message: 'The request line has no HTTP version (HTTP/0.9 is not supported); send HTTP/1.1.'
+}
+
 /**
  * Junction speaks HTTP/1.0 and 1.1 to clients. Node's parser also takes a request line without a
  * version (HTTP/0.9, which has no headers or status line to answer with) and `HTTP/2.0` in HTTP/1
@@ -67,11 +73,7 @@ export function replyForParseError(error: NodeJS.ErrnoException & { rawPacket?: 
 export function versionProblem(req: IncomingMessage): ErrorReply | null {
   if (req.httpVersionMajor === 1) return null
   return req.httpVersionMajor === 0
-    ? {
-        status: 400,
-        code: 'bad-request',
-        message: 'The request line has no HTTP version (HTTP/0.9 is not supported); send HTTP/1.1.'
-      }
+    ? NO_VERSION
     : {
         status: 505,
         code: 'bad-request',

@@ -10,7 +10,7 @@ import https from 'node:https'
 import tls from 'node:tls'
 import type { LookupFunction } from 'node:net'
 import { DIRECT_PROFILE, type EngineState, type Profile } from '../../common/model.ts'
-import { Accept, type ProxyAuth } from './accept.ts'
+import { Accept, answerVersionless, type ProxyAuth } from './accept.ts'
 import { Accounting, JunctionResponse } from './account.ts'
 import type { ExchangeObserver } from './capture.ts'
 import { IdleTunnels } from './idle-tunnels.ts'
@@ -188,7 +188,10 @@ export class ProxyEngine extends EventEmitter<EngineEvents> {
     inner.on('upgrade', accept.onInterceptedUpgrade)
     inner.on('clientError', accept.onClientError)
     const server = http.createServer(serverOptions(this.timeouts, headersMs))
-    server.on('connection', (socket) => accounting.connected(socket))
+    server.on('connection', (socket) => {
+      accounting.connected(socket)
+      socket.once('data', answerVersionless)
+    })
     server.on('request', accept.onRequest)
     // Without this listener Node answers `100 Continue` itself; Junction relays the origin's instead.
     server.on('checkContinue', accept.onRequest)

@@ -6,10 +6,13 @@
  */
 import fs from 'node:fs'
 import net from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
 import tls from 'node:tls'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import type { ProxyEngine } from '../../main/engine/engine.ts'
 import { proxyGet } from '../harness/client.ts'
+import { serveWithDashboard } from '../harness/headless-process.ts'
 import { RawConnection, exchange, type RawOutcome } from '../harness/raw-client.ts'
 import { startRecordingOrigin, type RecordingOrigin } from '../harness/recording-origin.ts'
 import { startEngine } from '../integration/world.ts'
@@ -517,4 +520,53 @@ describe('slow clients (request head deadline 2 s)', () => {
       connection.destroy()
     }
   })
+})
+
+describe('the headless process (npm run serve), with its real settings', () => {
+  it('answers a mixed hostile corpus, 10 of each at once, and stays up, serving, with no FD left', async () => {
+    const dataDir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'junction-corpus-'))
+    const { running, proxyPort } = await serveWithDashboard(dataDir)
+    try {
+      const pid = running.child.pid!
+      const fds = (): number => fs.readdirSync(`/proc/${pid}/fd`).length
+      await expectServing(proxyPort)
+      const baseline = fds()
+      const o = origin.authority
+      const corpus = [
+        'GARBAGE\r\n\r\n',
+        'GET /\r\n',
+        await captureClientHello(),
+        `GET http://${o}/ HTTP/1.1\nHost: x\n\n`,
+        `POST http://${o}/ HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`,
+        `POST http://${o}/ HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nContent-Length: 40\r\n\r\nabcd`,
+        `CONNECT user:pw@${o} HTTP/1.1\r\nHost: x\r\n\r\n`,
+        `CONNECT 127.0.0.1:0 HTTP/1.1\r\nHost: x\r\n\r\n`,
+        `CONNECT 127.0.0.1:${proxyPort} HTTP/1.1\r\nHost: x\r\n\r\n`,
+        get(`http://${o}/?${'a'.repeat(70_000)}`),
+        get(`http://${o}/`, 'HTTP/1.1', `Host: x\r\n${'X-A: 1\r\n'.repeat(2000)}`),
+        get(`http://${o}/`, 'HTTP/2.0')
+      ]
+      const outcomes = await Promise.all(
+        corpus.flatMap((input) =>
+          Array.from({ length: 10 }, () => exchange(proxyPort, input, { timeoutMs: 5000 }))
+        )
+      )
+      for (const [i, outcome] of outcomes.entries()) {
+        const reply = outcome.responses[0]
+        expect({ i, closed: outcome.closed, error: reply?.headers['x-junction-error'] }).toMatchObject({
+          closed: true,
+          error: expect.stringMatching(/^(bad-request|loop-detected)$/)
+        })
+        expect(outcome.elapsedMs).toBeLessThan(3000)
+      }
+      expect(origin.connections).toHaveLength(1) // the first health check's
+      expect(running.child.exitCode).toBeNull()
+      await expectServing(proxyPort)
+      expect(await settle(() => fds() <= baseline, 5000)).toBe(true)
+    } finally {
+      running.child.kill('SIGTERM')
+      await running.exited
+      await fs.promises.rm(dataDir, { recursive: true, force: true })
+    }
+  }, 60_000)
 })

@@ -157,7 +157,7 @@ export async function exchange(
 }
 
 /** Splits a byte stream (latin1) into HTTP/1.1 responses; a trailing incomplete one is left out. */
-export function parseResponses(text: string, closed: boolean): RawResponse[] {
+function parseResponses(text: string, closed: boolean): RawResponse[] {
   const out: RawResponse[] = []
   let at = 0
   while (at < text.length) {

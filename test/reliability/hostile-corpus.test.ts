@@ -259,6 +259,18 @@ describe('request smuggling: ambiguous framing is refused, never forwarded', () 
     expect(origin.connections).toEqual([])
   })
 
+  it('takes Transfer-Encoding: chunked in any letter case (the control case)', async () => {
+    const outcome = await exchange(
+      engine.port,
+      post('Transfer-Encoding: ChUnKeD\r\n', '5\r\nhello\r\n0\r\n\r\n'),
+      {
+        responses: 1
+      }
+    )
+    expect(outcome.responses[0]?.status).toBe(200)
+    expect(origin.requests.map((r) => [r.url, r.bodyBytes, r.complete])).toEqual([['/upload', 5, true]])
+  })
+
   it('forwards a chunked body with its framing intact: the origin sees one request, not two', async () => {
     const body = `${smuggled.length.toString(16)}\r\n${smuggled}\r\n0\r\n\r\n`
     const outcome = await exchange(engine.port, post('Transfer-Encoding: chunked\r\n', body), {

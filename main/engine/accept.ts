@@ -13,6 +13,15 @@ import { timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { Accounting, ClientConnection, JunctionResponse } from './account.ts'
+import {
+  badConnectTarget,
+  badHttpTarget,
+  missingHost,
+  NO_VERSION,
+  replyForParseError,
+  unsupportedTransferCoding,
+  versionProblem
+} from './bad-requests.ts'
 import { endRaw, rawErrorResponse, writeTextReply, type ErrorReply } from './errors.ts'
 import type { Intercepted, Interceptor } from './intercept.ts'
 import type { LoopGuard } from './loop-guard.ts'
@@ -54,12 +63,16 @@ export class Accept {
 
   /** A plain-HTTP request: for a target (absolute URI) or for Junction itself (origin form). */
   onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    this.deps.accounting.connection(req.socket).latest = res
+    const malformed = versionProblem(req) ?? missingHost(req) ?? unsupportedTransferCoding(req)
+    // Nothing more this client sends on the connection can be framed with confidence: it closes.
+    if (malformed) return void writeTextReply(res, malformed, { Connection: 'close' })
     if (req.url?.startsWith('/')) return this.serveOwn(req, res)
     const response = res as JunctionResponse
     if (!this.authorized(req))
       return void writeTextReply(res, AUTH_REQUIRED, { [CHALLENGE]: 'Basic realm="Junction"' })
     const target = parseHttpTarget(req.url)
-    if (!target) return void writeTextReply(res, badTarget(req.url))
+    if (!target) return void writeTextReply(res, badHttpTarget(req.url))
     if (this.deps.loop.isLoop(target.hostname, target.port, req.headers.via))
       return void writeTextReply(res, this.deps.loop.reply(target))
 
@@ -94,10 +107,13 @@ export class Accept {
   ): { connection: ClientConnection; target: Target; routed: Routed } | null {
     // Node stops handling this socket's errors once it hands it over; a reset must not crash the process.
     socket.on('error', destroy)
+    const malformed = versionProblem(req)
+    if (malformed) return refuseTunnel(socket, malformed)
     if (!this.authorized(req))
       return refuseTunnel(socket, AUTH_REQUIRED, { [CHALLENGE]: 'Basic realm="Junction"' })
     const target = kind === 'connect' ? parseConnectTarget(req.url) : parseHttpTarget(req.url)
-    if (!target) return refuseTunnel(socket, badTarget(req.url))
+    if (!target)
+      return refuseTunnel(socket, kind === 'connect' ? badConnectTarget(req.url) : badHttpTarget(req.url))
     if (this.deps.loop.isLoop(target.hostname, target.port, req.headers.via))
       return refuseTunnel(socket, this.deps.loop.reply(target))
 
@@ -123,6 +139,8 @@ export class Accept {
    * where the tunnel goes, with the tunnel's rule, to `https://` when TLS was opened.
    */
   onInterceptedRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    const malformed = versionProblem(req) ?? missingHost(req) ?? unsupportedTransferCoding(req)
+    if (malformed) return void writeTextReply(res, malformed, { Connection: 'close' })
     const inside = this.inside(req)
     if (!inside) return void req.socket.destroy()
     if (answerHttp(inside.routed, res)) return
@@ -136,7 +154,14 @@ export class Accept {
     if (!inside) return void socket.destroy()
     if (answerRaw(inside.routed, socket)) return
     // The tunnel's own connection is accounted already; this one only carries the upgraded stream.
-    const carrier = { id: inside.tunnel.connection.id, socket, reply: null, seenBytes: 0, quietSince: 0 }
+    const carrier = {
+      id: inside.tunnel.connection.id,
+      socket,
+      reply: null,
+      seenBytes: 0,
+      quietSince: 0,
+      latest: null
+    }
     this.deps.transport.forwardUpgrade(req, carrier, head, inside.target, inside.routed)
   }
 
@@ -167,15 +192,15 @@ export class Accept {
     // response: an answer could land inside that response, so the connection just closes.
     const timedOut = error.code === 'ERR_HTTP_REQUEST_TIMEOUT' || error.code === 'HPE_HEADERS_TIMEOUT'
     if (timedOut || error.code === 'ECONNRESET' || !socket.writable) return void socket.destroy()
-    const reply: ErrorReply =
-      error.code === 'HPE_HEADER_OVERFLOW'
-        ? { status: 431, code: 'bad-request', message: 'The request headers are too large (limit 64 KiB).' }
-        : {
-            status: 400,
-            code: 'bad-request',
-            message: `Junction could not parse the request (${error.code ?? error.message}).`
-          }
-    endRaw(socket, rawErrorResponse(reply))
+    const reply = rawErrorResponse(replyForParseError(error))
+    const latest = this.deps.accounting.open.get(socket)?.latest
+    if (!latest || latest.writableFinished) return endRaw(socket, reply)
+    // A request pipelined behind others still being answered: written now, the reply would read as
+    // theirs. It follows them (responses end in order), unless the last one closes the connection.
+    if (latest.req.complete) return void latest.once('close', () => endRaw(socket, reply))
+    // The error is in the body of the request being answered: answered now, if its answer has not begun.
+    if (latest.headersSent) return void socket.destroy()
+    endRaw(socket, reply)
   }
 
   /** A keep-alive client connection stayed idle past its timeout. */
@@ -204,21 +229,6 @@ export class Accept {
   }
 }
 
-function badTarget(url: string | undefined): ErrorReply {
-  const shown = (url ?? '').slice(0, 200)
-  return /^https:/i.test(shown)
-    ? {
-        status: 400,
-        code: 'bad-request',
-        message: `Send https:// requests as CONNECT tunnels, not as "${shown}".`
-      }
-    : {
-        status: 400,
-        code: 'bad-request',
-        message: `The request target "${shown}" is not a valid http:// URL.`
-      }
-}
-
 /**
  * The target of an absolute-form request; `ws://` is accepted as `http://`. Host and path come from
  * the parsed URL, so credentials in it (`http://user:pw@host/`) are never sent on.
@@ -232,6 +242,7 @@ function parseHttpTarget(url: string | undefined): Target | null {
     return null
   }
   if ((parsed.protocol !== 'http:' && parsed.protocol !== 'ws:') || !parsed.hostname) return null
+  if (parsed.port === '0') return null
   const path = `${parsed.pathname}${parsed.search}`
   return {
     hostname: parsed.hostname,
@@ -261,7 +272,9 @@ function parseConnectTarget(url: string | undefined): Target | null {
   }
   try {
     const parsed = new URL(`connect://${url}`)
-    if (!parsed.hostname || !parsed.port) return null
+    // Only host:port: the parser would also take (and drop) credentials, a path or a query.
+    if (!parsed.hostname || !parsed.port || parsed.port === '0') return null
+    if (parsed.username || parsed.password || parsed.pathname || parsed.search || parsed.hash) return null
     return connectTarget(parsed.hostname, Number(parsed.port), `${parsed.hostname}:${parsed.port}`)
   } catch {
     return null
@@ -276,6 +289,21 @@ function connectTarget(hostname: string, port: number, authority: string): Targe
 function refuseTunnel(socket: Socket, reply: ErrorReply, extra?: Record<string, string>): null {
   endRaw(socket, rawErrorResponse(reply, extra))
   return null
+}
+
+/**
+ * A new connection's first read (`this` is the socket). Node's parser takes a request line without a
+ * version as HTTP/0.9 and then waits for headers that an HTTP/0.9 client never sends, until the head
+ * deadline. Such a line, whole and alone in the first read, is answered at once. Listening for 'data'
+ * moves the connection's reads from Node's native parser path to JavaScript; the engine's CPU time
+ * per proxied keep-alive request did not grow measurably (ABBA, median ratio 0.89–0.98, noise ±10 %).
+ */
+export function answerVersionless(this: Socket, chunk: Buffer): void {
+  const lineEnd = chunk.indexOf('\n')
+  // Node's parser saw these bytes first: it has answered a whole head or refused a malformed one.
+  if (lineEnd === -1 || !this.writable || chunk.includes('\r\n\r\n') || chunk.includes('\n\n')) return
+  if (/ HTTP\/\d/.test(chunk.toString('latin1', 0, lineEnd))) return
+  endRaw(this, rawErrorResponse(NO_VERSION))
 }
 
 function destroy(this: Socket): void {

@@ -22,6 +22,8 @@ export interface ClientConnection {
    */
   seenBytes: number
   quietSince: number
+  /** The latest plain-HTTP response on this connection: a later unparsable request is answered after it. */
+  latest: ServerResponse | null
 }
 
 /**
@@ -86,7 +88,8 @@ export class Accounting {
       socket,
       reply: null,
       seenBytes: 0,
-      quietSince: 0
+      quietSince: 0,
+      latest: null
     }
     this.open.set(socket, connection)
     socket.once('close', this.onClose)

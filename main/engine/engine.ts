@@ -10,7 +10,7 @@ import https from 'node:https'
 import tls from 'node:tls'
 import type { LookupFunction } from 'node:net'
 import { DIRECT_PROFILE, type EngineState, type Profile } from '../../common/model.ts'
-import { Accept, type ProxyAuth } from './accept.ts'
+import { Accept, answerVersionless, type ProxyAuth } from './accept.ts'
 import { Accounting, JunctionResponse } from './account.ts'
 import type { ExchangeObserver } from './capture.ts'
 import { IdleTunnels } from './idle-tunnels.ts'
@@ -38,6 +38,11 @@ export interface EngineOptions {
   lookup?: LookupFunction
   /** Each wait's limit; any left out keeps its default (DEFAULT_TIMEOUTS). */
   timeouts?: Partial<Timeouts>
+  /**
+   * How long a client may take to send a request's head (line and headers); default 60 s. A client
+   * trickling its headers (slowloris) is cut off after this, plus up to a quarter of it.
+   */
+  requestHeadersMs?: number
   /** Add `Via` to forwarded plain-HTTP requests and responses; default true. */
   via?: boolean
   /** Traffic accounting; off when absent. */
@@ -63,18 +68,24 @@ export const DEFAULT_TIMEOUTS: Timeouts = {
   idleClientMs: 120_000
 }
 
+const DEFAULT_REQUEST_HEADERS_MS = 60_000
+
 /**
  * Settings of the listening server. Request heads up to 64 KiB (Squid's default; Node's 16 KiB turns
- * large cookies into errors) must arrive within 60 s; a request body may take as long as it flows
- * (no overall request timeout, so large uploads are not cut), and an idle keep-alive connection is
- * closed after `idleClientMs`.
+ * large cookies into errors) must arrive within `requestHeadersMs`; a request body may take as long
+ * as it flows (no overall request timeout, so large uploads are not cut), and an idle keep-alive
+ * connection is closed after `idleClientMs`. Node checks the head deadline on a timer (every 30 s by
+ * default, so a slowloris client could hold on 50 % longer); here every quarter of the deadline.
+ * A missing Host is refused by accept.ts, with a body that says so.
  */
-function serverOptions(timeouts: Timeouts): http.ServerOptions {
+function serverOptions(timeouts: Timeouts, requestHeadersMs: number): http.ServerOptions {
   return {
     ServerResponse: JunctionResponse as unknown as typeof http.ServerResponse,
     maxHeaderSize: 64 * 1024,
-    headersTimeout: 60_000,
+    headersTimeout: requestHeadersMs,
+    connectionsCheckingInterval: Math.max(100, Math.round(requestHeadersMs / 4)),
     requestTimeout: 0,
+    requireHostHeader: false,
     keepAliveTimeout: timeouts.idleClientMs,
     noDelay: true
   }
@@ -137,7 +148,8 @@ export class ProxyEngine extends EventEmitter<EngineEvents> {
     const idle = new IdleTunnels(this.timeouts.idleTunnelMs, accounting.open)
     const directTlsAgent = new https.Agent(POOL)
     // Requests inside intercepted tunnels are parsed by a server of their own that never listens.
-    const inner = http.createServer(serverOptions(this.timeouts))
+    const headersMs = this.options.requestHeadersMs ?? DEFAULT_REQUEST_HEADERS_MS
+    const inner = http.createServer(serverOptions(this.timeouts, headersMs))
     const issuer = this.options.authority ?? null
     const interceptor = issuer
       ? new Interceptor({
@@ -175,8 +187,11 @@ export class ProxyEngine extends EventEmitter<EngineEvents> {
     inner.on('checkContinue', accept.onInterceptedRequest)
     inner.on('upgrade', accept.onInterceptedUpgrade)
     inner.on('clientError', accept.onClientError)
-    const server = http.createServer(serverOptions(this.timeouts))
-    server.on('connection', (socket) => accounting.connected(socket))
+    const server = http.createServer(serverOptions(this.timeouts, headersMs))
+    server.on('connection', (socket) => {
+      accounting.connected(socket)
+      socket.once('data', answerVersionless)
+    })
     server.on('request', accept.onRequest)
     // Without this listener Node answers `100 Continue` itself; Junction relays the origin's instead.
     server.on('checkContinue', accept.onRequest)

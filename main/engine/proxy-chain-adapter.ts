@@ -24,7 +24,8 @@ import type { Reply } from '../stats/traffic-stats.ts'
 /** What the engine hears back about one tunnel handed to proxy-chain. */
 export interface Handover {
   told: (reply: Reply) => void
-  opened: () => void
+  /** The upstream accepted the CONNECT; `upstream` is the socket to it. */
+  opened: (upstream: Socket) => void
 }
 
 export class UpstreamTunnels {
@@ -40,7 +41,10 @@ export class UpstreamTunnels {
     })
     this.chain.on('requestFailed', ({ error }: { error: Error }) => onUnexpected(error))
     // Documented event; `customTag` is the handover's own callbacks, passed through prepareRequestFunction.
-    this.chain.on('tunnelConnectResponded', ({ customTag }: { customTag: Handover }) => customTag.opened())
+    this.chain.on(
+      'tunnelConnectResponded',
+      ({ customTag, socket }: { customTag: Handover; socket: Socket }) => customTag.opened(socket)
+    )
   }
 
   /**

@@ -77,7 +77,7 @@ export interface TransportOptions {
  */
 const MAX_RESPONSE_HEAD = 64 * 1024
 /** The longest a tunnel's target may stay quiet once its client has half-closed (closeTogether). */
-const HALF_CLOSED_TUNNEL_MS = 10_000
+export const HALF_CLOSED_TUNNEL_MS = 10_000
 /** Methods safe to send again when a pooled connection turns out closed (RFC 9110 §9.2.2). */
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'])
 

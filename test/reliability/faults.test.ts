@@ -15,6 +15,7 @@ import net from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { RequestLogEntry, Upstream } from '../../common/model.ts'
 import type { EngineOptions, ProxyEngine, Timeouts } from '../../main/engine/engine.ts'
+import { HALF_CLOSED_TUNNEL_MS } from '../../main/engine/transport.ts'
 import { RequestRing } from '../../main/stats/request-log.ts'
 import { TrafficStats } from '../../main/stats/traffic-stats.ts'
 import {
@@ -384,20 +385,52 @@ describe('abandoned connections free their sockets on every path', () => {
     })
   })
 
-  it(`${CLIENTS} open tunnels to a target that never answers nor closes, abandoned: both sockets of each closed`, async () => {
+  /** Opens `CLIENTS` tunnels to the silent peer; resolves once the engine holds both sockets of each. */
+  async function openSilentTunnels(port: number, hop: number, baseline: number): Promise<net.Socket[]> {
+    const tunnels = await Promise.all(
+      Array.from({ length: CLIENTS }, () => connectTunnel(port, `127.0.0.1:${silent.port}`))
+    )
+    expect(new Set(tunnels.map((t) => t.status))).toEqual(new Set([200]))
+    await waitFor(() => engineSockets(port, hop) - baseline >= 2 * CLIENTS || null)
+    return tunnels.map((t) => t.socket.resume())
+  }
+
+  it(`${CLIENTS} open tunnels to a target that never answers nor closes, left by their clients: closed within the half-close grace, not the idle timeout`, async () => {
+    // An idle timeout far beyond the test: only the grace after the clients' FIN can close them.
+    const timeouts = { ...FAST, idleTunnelMs: 120_000 }
     for (const upstream of [null, world.upstreams.socks5, world.upstreams.squid]) {
+      await withEngine(
+        { timeouts, ...(upstream ? { profile: viaProfile(upstream) } : {}) },
+        async ({ engine }) => {
+          const hop = upstream ? upstream.port : silent.port
+          const baseline = engineSockets(engine.port, hop)
+          const clients = await openSilentTunnels(engine.port, hop, baseline)
+          const left = Date.now()
+          for (const client of clients) client.destroy()
+          await waitFor(
+            () => engineSockets(engine.port, hop) <= baseline,
+            HALF_CLOSED_TUNNEL_MS + SLACK_MS * 2
+          )
+          expect(Date.now() - left).toBeLessThan(HALF_CLOSED_TUNNEL_MS + SLACK_MS * 2)
+        }
+      )
+    }
+  }, 60_000)
+
+  it(`${CLIENTS} idle tunnels to a target that never answers nor closes, clients staying: both sockets closed at the idle timeout`, async () => {
+    for (const upstream of [null, world.upstreams.squid]) {
       await withEngine(upstream ? { profile: viaProfile(upstream) } : {}, async ({ engine }) => {
         const hop = upstream ? upstream.port : silent.port
         const baseline = engineSockets(engine.port, hop)
-        const tunnels = await Promise.all(
-          Array.from({ length: CLIENTS }, () => connectTunnel(engine.port, `127.0.0.1:${silent.port}`))
+        const clients = await openSilentTunnels(engine.port, hop, baseline)
+        const opened = Date.now()
+        await waitFor(
+          () => clients.every((c) => c.destroyed) || null,
+          FAST.idleTunnelMs * 1.25 + SLACK_MS * 2
         )
-        expect(new Set(tunnels.map((t) => t.status))).toEqual(new Set([200]))
-        await waitFor(() => engineSockets(engine.port, hop) - baseline >= 2 * CLIENTS || null)
-        const left = Date.now()
-        for (const tunnel of tunnels) tunnel.socket.destroy()
-        await waitFor(() => engineSockets(engine.port, hop) <= baseline, FAST.idleTunnelMs + SLACK_MS * 2)
-        expect(Date.now() - left).toBeLessThan(FAST.idleTunnelMs + SLACK_MS * 2)
+        // The target's side too, though the target never closes its own: not left half-open.
+        await waitFor(() => engineSockets(engine.port, hop) <= baseline, SLACK_MS)
+        expect(Date.now() - opened).toBeLessThan(FAST.idleTunnelMs * 1.25 + SLACK_MS * 3)
       })
     }
   })

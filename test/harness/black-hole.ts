@@ -21,19 +21,34 @@ export interface SilentPeer {
  * Accepts, reads and discards, never writes, and never closes its side: a peer that receives FIN keeps
  * its socket half-open, so only a socket the proxy destroys (rather than just ends) really goes away.
  * It runs in a child process, so that the test process's file descriptors are the proxy's and the
- * client's alone.
+ * client's alone. With `opensTunnels`, it first answers a request head with `200 Connection
+ * Established`, as an HTTP proxy whose tunnels hang would.
  */
 const SILENT = `
+const opensTunnels = process.argv.includes('--opens-tunnels')
 const server = require('node:net').createServer({ allowHalfOpen: true }, (socket) => {
   socket.on('error', () => {})
-  socket.resume()
+  let head = ''
+  const onData = (chunk) => {
+    head += chunk.toString('latin1')
+    if (!head.includes('\\r\\n\\r\\n')) return
+    socket.removeListener('data', onData)
+    socket.resume()
+    socket.write('HTTP/1.1 200 Connection Established\\r\\n\\r\\n')
+  }
+  if (opensTunnels) socket.on('data', onData)
+  else socket.resume()
 })
 server.listen({ port: 0, host: '127.0.0.1' }, () => process.stdout.write(server.address().port + '\\n'))
 setTimeout(() => process.exit(0), 600000)
 `
 
-export async function startSilentPeer(): Promise<SilentPeer> {
-  const child = startChild(process.execPath, ['-e', SILENT])
+export async function startSilentPeer(options: { opensTunnels?: boolean } = {}): Promise<SilentPeer> {
+  const child = startChild(process.execPath, [
+    '-e',
+    SILENT,
+    ...(options.opensTunnels ? ['--', '--opens-tunnels'] : [])
+  ])
   const port = await portOf(child)
   return { port, close: () => child.stop(1000) }
 }

@@ -37,19 +37,28 @@ const SLACK_MS = 1500
 
 let world: World
 let silent: SilentPeer
+/** An HTTP upstream that opens every tunnel, then never sends a byte nor closes. */
+let hanging: SilentPeer
 let unreachable: UnreachablePeer
 let faulty: FaultyOrigin
 
 beforeAll(async () => {
-  ;[world, silent, unreachable, faulty] = await Promise.all([
+  ;[world, silent, hanging, unreachable, faulty] = await Promise.all([
     startWorld(),
     startSilentPeer(),
+    startSilentPeer({ opensTunnels: true }),
     startUnreachablePeer(),
     startFaultyOrigin()
   ])
 }, 60_000)
 afterAll(async () => {
-  await Promise.all([world?.close(), silent?.close(), unreachable?.close(), faulty?.close()])
+  await Promise.all([
+    world?.close(),
+    silent?.close(),
+    hanging?.close(),
+    unreachable?.close(),
+    faulty?.close()
+  ])
 })
 
 interface Running {
@@ -398,27 +407,31 @@ describe('abandoned connections free their sockets on every path', () => {
   it(`${CLIENTS} open tunnels to a target that never answers nor closes, left by their clients: closed within the half-close grace, not the idle timeout`, async () => {
     // An idle timeout far beyond the test: only the grace after the clients' FIN can close them.
     const timeouts = { ...FAST, idleTunnelMs: 120_000 }
-    for (const upstream of [null, world.upstreams.socks5, world.upstreams.squid]) {
-      await withEngine(
-        { timeouts, ...(upstream ? { profile: viaProfile(upstream) } : {}) },
-        async ({ engine }) => {
-          const hop = upstream ? upstream.port : silent.port
-          const baseline = engineSockets(engine.port, hop)
-          const clients = await openSilentTunnels(engine.port, hop, baseline)
-          const left = Date.now()
-          for (const client of clients) client.destroy()
-          await waitFor(
-            () => engineSockets(engine.port, hop) <= baseline,
-            HALF_CLOSED_TUNNEL_MS + SLACK_MS * 2
-          )
-          expect(Date.now() - left).toBeLessThan(HALF_CLOSED_TUNNEL_MS + SLACK_MS * 2)
-        }
+    const upstreams = [null, world.upstreams.socks5, world.upstreams.squid, upstreamAt('http', hanging.port)]
+    // Independent engines: they wait out their grace side by side.
+    await Promise.all(
+      upstreams.map((upstream) =>
+        withEngine(
+          { timeouts, ...(upstream ? { profile: viaProfile(upstream) } : {}) },
+          async ({ engine }) => {
+            const hop = upstream ? upstream.port : silent.port
+            const baseline = engineSockets(engine.port, hop)
+            const clients = await openSilentTunnels(engine.port, hop, baseline)
+            const left = Date.now()
+            for (const client of clients) client.destroy()
+            await waitFor(
+              () => engineSockets(engine.port, hop) <= baseline,
+              HALF_CLOSED_TUNNEL_MS + SLACK_MS * 2
+            )
+            expect(Date.now() - left).toBeLessThan(HALF_CLOSED_TUNNEL_MS + SLACK_MS * 2)
+          }
+        )
       )
-    }
+    )
   }, 60_000)
 
   it(`${CLIENTS} idle tunnels to a target that never answers nor closes, clients staying: both sockets closed at the idle timeout`, async () => {
-    for (const upstream of [null, world.upstreams.squid]) {
+    for (const upstream of [null, world.upstreams.squid, upstreamAt('http', hanging.port)]) {
       await withEngine(upstream ? { profile: viaProfile(upstream) } : {}, async ({ engine }) => {
         const hop = upstream ? upstream.port : silent.port
         const baseline = engineSockets(engine.port, hop)

@@ -297,6 +297,8 @@ export class Transport {
     routed: Routed
   ): void {
     const client = connection.socket
+    // Until the switch, a client that closes its side has left, as with a tunnel not yet open.
+    client.once('end', abandonTunnel)
     const failure = failureContext(routed, target)
     const headers = req.rawHeaders.slice()
     const rewritten = forwardHeaders(headers, routed.rewrite?.request, this.options.via, true)

@@ -248,17 +248,41 @@ describe.concurrent(
           })
         })
 
-    it('cuts a response body that stops flowing after the idle timeout, and logs idle-timeout', async ({
+    const stallRoutes = [
+      { name: 'straight from the target', upstream: (): Upstream | null => null },
+      { name: 'through squid', upstream: () => world.upstreams.squid },
+      { name: 'through an HTTPS upstream', upstream: () => world.upstreams.https },
+      { name: 'through microsocks', upstream: () => world.upstreams.socks5 }
+    ]
+    for (const route of stallRoutes)
+      it(`cuts a response body that stops flowing ${route.name} after the idle timeout, and logs idle-timeout`, async ({
+        expect
+      }) => {
+        const upstream = route.upstream()
+        await withEngine(upstream ? { profile: viaProfile(upstream) } : {}, async ({ engine, ring }) => {
+          const started = Date.now()
+          const res = await get(engine.port, `${faulty.url}/stall/1000`)
+          const elapsed = Date.now() - started
+          expect([res.status, res.complete, res.body.length]).toEqual([200, false, 1000])
+          expect(elapsed).toBeGreaterThanOrEqual(FAST.idleTunnelMs - 50)
+          expect(elapsed).toBeLessThan(FAST.idleTunnelMs + SLACK_MS)
+          const entry = await logged(ring, 'GET')
+          expect([entry.status, entry.error]).toEqual([200, 'idle-timeout'])
+        })
+      })
+
+    it('CONNECT to a direct target that accepts and never answers: the tunnel opens, then closes at the idle timeout', async ({
       expect
     }) => {
       await withEngine({}, async ({ engine, ring }) => {
+        const tunnel = await connectTunnel(engine.port, `127.0.0.1:${silent.port}`)
+        expect(tunnel.status).toBe(200)
         const started = Date.now()
-        const res = await get(engine.port, `${faulty.url}/stall/1000`)
+        await new Promise((resolve) => tunnel.socket.resume().once('close', resolve))
         const elapsed = Date.now() - started
-        expect([res.status, res.complete, res.body.length]).toEqual([200, false, 1000])
         expect(elapsed).toBeGreaterThanOrEqual(FAST.idleTunnelMs - 50)
-        expect(elapsed).toBeLessThan(FAST.idleTunnelMs + SLACK_MS)
-        const entry = await logged(ring, 'GET')
+        expect(elapsed).toBeLessThan(FAST.idleTunnelMs * 1.25 + SLACK_MS)
+        const entry = await logged(ring, 'CONNECT')
         expect([entry.status, entry.error]).toEqual([200, 'idle-timeout'])
       })
     })
@@ -289,7 +313,7 @@ describe('abandoned connections free their sockets on every path', () => {
     name: string
     upstream: () => Upstream | null
     target: () => number
-    method: 'CONNECT' | 'GET'
+    method: 'CONNECT' | 'GET' | 'Upgrade'
   }
   const cases: Case[] = [
     {
@@ -339,6 +363,24 @@ describe('abandoned connections free their sockets on every path', () => {
       upstream: () => null,
       target: () => unreachable.port,
       method: 'GET'
+    },
+    {
+      name: 'WebSocket upgrades to a silent target',
+      upstream: () => null,
+      target: () => silent.port,
+      method: 'Upgrade'
+    },
+    {
+      name: 'WebSocket upgrades through a silent SOCKS5 upstream',
+      upstream: () => upstreamAt('socks5', silent.port),
+      target: () => 80,
+      method: 'Upgrade'
+    },
+    {
+      name: 'WebSocket upgrades through a silent HTTP upstream',
+      upstream: () => upstreamAt('http', silent.port),
+      target: () => 80,
+      method: 'Upgrade'
     }
   ]
 
@@ -358,7 +400,12 @@ describe('abandoned connections free their sockets on every path', () => {
             engine.port,
             c.method === 'CONNECT'
               ? `CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n\r\n`
-              : `GET http://${target}/ HTTP/1.1\r\nHost: ${target}\r\n\r\n`
+              : `GET http://${target}/ HTTP/1.1\r\nHost: ${target}\r\n` +
+                  (c.method === 'Upgrade'
+                    ? 'Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n' +
+                      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n'
+                    : '') +
+                  '\r\n'
           )
           // Every client's connection is accepted and waiting on its hop.
           await waitFor(() => engineSockets(engine.port, hop) - baseline >= 2 * CLIENTS || null)

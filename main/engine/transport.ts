@@ -666,6 +666,8 @@ function errorReply(
   }
   if (error.code && isCertificateError(error.code)) return replyForCertificateError(error, failure)
   if (error.code === 'HPE_HEADER_OVERFLOW') return replyForOversizedHead(failure, MAX_RESPONSE_HEAD)
+  // Node's parser refused the answer: it was no valid HTTP response, not a failure to connect.
+  if (error.code?.startsWith('HPE_')) return badResponse(failure, error.code)
   // A connect attempt that ran out (connectTarget, a SOCKS handshake, an upstream's CONNECT) says how
   // long it waited.
   if (error.code === 'ETIMEDOUT') return replyForTimeout(failure, 'tunnel', timeouts)

@@ -5,7 +5,8 @@
  * - `/cut-length/N`: `Content-Length: 2N`, then N bytes, then the connection is reset;
  * - `/cut-chunked/N`: a chunked body of N bytes with no final chunk, then the connection is reset;
  * - `/headers/N`: a `200` whose header block is about N bytes (one `X-Filler` header per KiB), body `ok`;
- * - `/stall/N`: `Content-Length: 2N`, then N bytes, then nothing, with the connection left open.
+ * - `/stall/N`: `Content-Length: 2N`, then N bytes, then nothing, with the connection left open;
+ * - `/garbage`: a line that is not HTTP at all, then the connection closes.
  *
  * Each cut is sent only after the bytes before it were handed to the kernel, so the proxy really has
  * received them when the connection drops.
@@ -54,6 +55,7 @@ function answer(socket: net.Socket, path: string): void {
     socket.write(PART.repeat(n))
     return
   }
+  if (path === '/garbage') return void socket.end('SSH-2.0-OpenSSH_9.2\r\n')
   socket.end(head('404 Not Found', ['Content-Length: 0', 'Connection: close']))
 }
 

@@ -550,6 +550,18 @@ describe('truth in failures: a cut response is never passed off as complete', ()
   })
 })
 
+describe('answers that are not HTTP', () => {
+  it('a target that answers with something else than HTTP: 502 saying so, not a failure to connect', async () => {
+    await withEngine({}, async ({ engine, ring }) => {
+      const res = await get(engine.port, `${faulty.url}/garbage`)
+      expect([res.status, res.headers['x-junction-error']]).toEqual([502, 'target-error'])
+      expect(res.body.toString()).toMatch(/^127\.0\.0\.1:\d+ sent an invalid response \(HPE_[A-Z_]+\)\.\n$/)
+      const entry = await logged(ring, 'GET')
+      expect([entry.status, entry.error]).toEqual([502, 'target-error'])
+    })
+  })
+})
+
 describe('large response heads', () => {
   const routes: { name: string; upstream: () => Upstream | null }[] = [
     { name: 'direct', upstream: () => null },

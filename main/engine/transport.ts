@@ -541,9 +541,12 @@ export class Transport {
     // Quiet for this long before the response's headers: the target is not answering. The timer counts
     // idleness, so a long upload that keeps flowing is not cut; once the response has started it guards
     // a silent body with the tunnel idle timeout.
-    outgoing.setTimeout(timeouts.responseHeadersMs, () =>
+    outgoing.setTimeout(timeouts.responseHeadersMs, () => {
+      // A pooled socket's idle timeout (POOL, 4 s) fires on it while it is still connecting too: that
+      // phase is the connect timer's, above.
+      if (outgoing.socket?.connecting) return
       outgoing.destroy(new Refused(answered ? 'idle' : 'response headers'))
-    )
+    })
     outgoing.once('response', (incoming) => {
       answered = true
       outgoing.setTimeout(timeouts.idleTunnelMs)

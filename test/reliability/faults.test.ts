@@ -248,6 +248,31 @@ describe.concurrent(
           })
         })
 
+    it('a connect timeout longer than the pools’ 4 s idle timeout is waited out in full, plain HTTP too', async ({
+      expect
+    }) => {
+      const timeouts = { ...FAST, connectMs: 5000 }
+      const upstream = upstreamAt('http', unreachable.port)
+      const runs = [null, upstream].map((via) =>
+        withEngine({ timeouts, ...(via ? { profile: viaProfile(via) } : {}) }, async ({ engine }) => {
+          const started = Date.now()
+          const res = await get(
+            engine.port,
+            `http://127.0.0.1:${via ? world.origin.port : unreachable.port}/`
+          )
+          const elapsed = Date.now() - started
+          expect([res.status, res.headers['x-junction-error']]).toEqual([
+            504,
+            via ? 'upstream-timeout' : 'target-timeout'
+          ])
+          expect(res.body.toString()).toMatch(/could not be reached within 5 s\.\n$/)
+          expect(elapsed).toBeGreaterThanOrEqual(timeouts.connectMs - 50)
+          expect(elapsed).toBeLessThan(timeouts.connectMs + SLACK_MS)
+        })
+      )
+      await Promise.all(runs)
+    })
+
     const stallRoutes = [
       { name: 'straight from the target', upstream: (): Upstream | null => null },
       { name: 'through squid', upstream: () => world.upstreams.squid },

@@ -527,25 +527,27 @@ export class Transport {
     const secure = target.secure === true || routed.upstream?.upstream.scheme === 'https'
     const outgoing = (secure ? https : http).request(options)
     let answered = false
+    // Until the connection is made (TCP, and the TLS handshake over TLS), only the connect timer runs.
+    let connected = true
     outgoing.once('socket', (socket) => {
       if (!socket.connecting) return
+      connected = false
       const timer = setTimeout(() => outgoing.destroy(new Refused('connect')), timeouts.connectMs)
       // Over TLS the connection is made once the handshake is done: a peer that accepts TCP and never
       // answers the handshake is one that could not be reached.
       socket.once(secure ? 'secureConnect' : 'connect', () => {
         clearTimeout(timer)
+        connected = true
         if (!routed.upstream && loop.isOwnSocket(socket, target.port)) outgoing.destroy(new Refused('loop'))
       })
       socket.once('close', () => clearTimeout(timer))
     })
     // Quiet for this long before the response's headers: the target is not answering. The timer counts
     // idleness, so a long upload that keeps flowing is not cut; once the response has started it guards
-    // a silent body with the tunnel idle timeout.
+    // a silent body with the tunnel idle timeout. It also fires while the connection is being made (a
+    // pooled socket's idle timeout, POOL's 4 s, and this one once TCP is up): that phase is not its own.
     outgoing.setTimeout(timeouts.responseHeadersMs, () => {
-      // A pooled socket's idle timeout (POOL, 4 s) fires on it while it is still connecting too: that
-      // phase is the connect timer's, above.
-      if (outgoing.socket?.connecting) return
-      outgoing.destroy(new Refused(answered ? 'idle' : 'response headers'))
+      if (connected) outgoing.destroy(new Refused(answered ? 'idle' : 'response headers'))
     })
     outgoing.once('response', (incoming) => {
       answered = true

@@ -252,8 +252,10 @@ describe.concurrent(
       expect
     }) => {
       const timeouts = { ...FAST, connectMs: 5000 }
-      const upstream = upstreamAt('http', unreachable.port)
-      const runs = [null, upstream].map((via) =>
+      // Straight to a target and through an HTTP upstream that drop connection attempts; through an
+      // HTTPS upstream that accepts TCP and never answers the TLS handshake.
+      const vias = [null, upstreamAt('http', unreachable.port), upstreamAt('https', silent.port)]
+      const runs = vias.map((via) =>
         withEngine({ timeouts, ...(via ? { profile: viaProfile(via) } : {}) }, async ({ engine }) => {
           const started = Date.now()
           const res = await get(

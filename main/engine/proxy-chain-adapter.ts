@@ -10,9 +10,13 @@
  * fails if an upgrade changes either:
  * - `onConnect` answers the client itself: `200 Connection Established`, or a raw error reply with
  *   one of its own statuses (590–599) written with `socket.end(text)`;
- * - the tunnel's sockets close each other, so destroying the client's socket ends the upstream one.
+ * - the tunnel's sockets close each other, so destroying the client's socket ends the upstream one
+ *   (before the upstream has answered too, which test/reliability/faults.test.ts checks).
  * The raw 59x replies are reworded into Junction's readable errors by wrapping that one socket's
- * `end` before the hand-over; nothing else of proxy-chain is touched.
+ * `end` before the hand-over; nothing else of proxy-chain is touched. proxy-chain only *ends* the other
+ * socket when one closes, which leaves it half-open forever if the far side never closes its own: the
+ * documented `tunnelConnectResponded` event hands over the upstream socket, and the engine closes the
+ * pair together from there (closeTogether, direct-tunnel.ts).
  */
 import type { IncomingMessage } from 'node:http'
 import type { LookupFunction, Socket } from 'node:net'

@@ -425,7 +425,7 @@ export class Transport {
    * the client was answered already, so a failure closes the connection.
    */
   passThrough(connection: ClientConnection, first: Buffer, target: Target, routed: Routed): void {
-    void this.reach(target, routed).then(
+    void this.reach(target, routed, connection.socket).then(
       (socket) => {
         if (connection.socket.destroyed) return void socket.destroy()
         socket.write(first)

@@ -14,46 +14,79 @@ export interface DirectConnectOptions {
   port: number
   lookup?: LookupFunction | undefined
   timeoutMs: number
+  /**
+   * The client socket this connection is for: when it closes first, the attempt is given up (the
+   * half-open socket destroyed) instead of running on to its timeout for nobody.
+   */
+  owner?: net.Socket | undefined
 }
 
-/** Opens a TCP connection to the target; rejects with an errno-style error (ETIMEDOUT on timeout). */
+/**
+ * Opens a TCP connection; rejects with an errno-style error (ETIMEDOUT on timeout, ECONNABORTED when
+ * the owner left first).
+ */
 export function connectTarget(options: DirectConnectOptions): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const host = bareHost(options.host)
+    const { owner } = options
     const socket = net.connect({
       host,
       port: options.port,
       ...(options.lookup ? { lookup: options.lookup } : {})
     })
-    const timer = setTimeout(() => {
+    const settle = (error: Error | null): void => {
+      clearTimeout(timer)
+      socket.removeListener('error', settle)
+      owner?.removeListener('close', abandoned)
+      if (!error) return resolve(socket)
       socket.destroy()
-      reject(Object.assign(new Error(`connect ETIMEDOUT ${host}:${options.port}`), { code: 'ETIMEDOUT' }))
-    }, options.timeoutMs)
-    socket.once('connect', () => {
-      clearTimeout(timer)
-      socket.removeListener('error', onError)
-      resolve(socket)
-    })
-    const onError = (error: Error): void => {
-      clearTimeout(timer)
       reject(error)
     }
-    socket.once('error', onError)
+    const timer = setTimeout(
+      () =>
+        settle(Object.assign(new Error(`connect ETIMEDOUT ${host}:${options.port}`), { code: 'ETIMEDOUT' })),
+      options.timeoutMs
+    )
+    const abandoned = (): void =>
+      settle(
+        Object.assign(new Error('the client left before the connection was made'), { code: 'ECONNABORTED' })
+      )
+    socket.once('connect', () => settle(null))
+    socket.once('error', settle)
+    owner?.once('close', abandoned)
   })
 }
 
-/** Joins a client and a target socket both ways; closing either side ends the other. */
-export function joinSockets(client: net.Socket, target: net.Socket): void {
+/**
+ * Joins a client and a target socket both ways (closeTogether says how they end).
+ */
+export function joinSockets(client: net.Socket, target: net.Socket, finishMs: number): void {
   client.pipe(target)
   target.pipe(client)
-  target.on('close', () => {
-    client.resume()
-    if (client.writable) client.end()
-  })
-  client.on('close', () => {
-    target.resume()
-    if (target.writable) target.end()
-  })
   target.on('error', () => client.destroy())
   client.on('error', () => target.destroy())
+  closeTogether(client, target, finishMs)
+}
+
+/**
+ * How a tunnel's two sockets end, whoever carries the bytes (joinSockets, or proxy-chain for tunnels
+ * through HTTP/HTTPS upstreams):
+ * - when either closes, the other is destroyed once it has written what it still had to
+ *   (`destroySoon`): `end()` alone leaves it half-open for as long as its peer keeps its own side
+ *   open, which a hung peer does forever;
+ * - when the client half-closes (its FIN is passed on), the target has `finishMs` of quiet to finish
+ *   its answer, then both close. Clients close tunnels this way when they leave (the server's sockets
+ *   stay open after a FIN), so a target that never answers would otherwise hold both sockets until the
+ *   idle timeout. (HAProxy's `timeout client-fin` guards the same case.)
+ */
+export function closeTogether(client: net.Socket, target: net.Socket, finishMs: number): void {
+  target.once('close', () => {
+    client.resume()
+    client.destroySoon()
+  })
+  client.once('close', () => {
+    target.resume()
+    target.destroySoon()
+  })
+  client.once('end', () => target.setTimeout(finishMs, () => target.destroy()))
 }

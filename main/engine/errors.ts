@@ -28,6 +28,7 @@ export type JunctionErrorCode =
   | 'proxy-auth-required'
   | 'target-certificate-invalid'
   | 'body-not-edited'
+  | 'response-headers-too-large'
 
 export const ERROR_HEADER = 'X-Junction-Error'
 
@@ -127,6 +128,15 @@ export function replyForSocketError(error: NodeJS.ErrnoException, ctx: FailureCo
     default:
       return reply(502, 'target-error', `Connecting to ${ctx.target} failed: ${error.code ?? error.message}.`)
   }
+}
+
+/** A response whose head is larger than Junction relays (Node's parser stops at `limit` bytes). */
+export function replyForOversizedHead(ctx: FailureContext, limit: number): ErrorReply {
+  return reply(
+    502,
+    'response-headers-too-large',
+    `${ctx.target} sent response headers larger than ${limit / 1024} KiB${ctx.upstream ? ` (through ${ctx.upstream})` : ''}.`
+  )
 }
 
 function reply(status: number, code: JunctionErrorCode, message: string): ErrorReply {

@@ -10,9 +10,13 @@
  * fails if an upgrade changes either:
  * - `onConnect` answers the client itself: `200 Connection Established`, or a raw error reply with
  *   one of its own statuses (590–599) written with `socket.end(text)`;
- * - the tunnel's sockets close each other, so destroying the client's socket ends the upstream one.
+ * - the tunnel's sockets close each other, so destroying the client's socket ends the upstream one
+ *   (before the upstream has answered too, which test/reliability/faults.test.ts checks).
  * The raw 59x replies are reworded into Junction's readable errors by wrapping that one socket's
- * `end` before the hand-over; nothing else of proxy-chain is touched.
+ * `end` before the hand-over; nothing else of proxy-chain is touched. proxy-chain only *ends* the other
+ * socket when one closes, which leaves it half-open forever if the far side never closes its own: the
+ * documented `tunnelConnectResponded` event hands over the upstream socket, and the engine closes the
+ * pair together from there (closeTogether, direct-tunnel.ts).
  */
 import type { IncomingMessage } from 'node:http'
 import type { LookupFunction, Socket } from 'node:net'
@@ -24,7 +28,8 @@ import type { Reply } from '../stats/traffic-stats.ts'
 /** What the engine hears back about one tunnel handed to proxy-chain. */
 export interface Handover {
   told: (reply: Reply) => void
-  opened: () => void
+  /** The upstream accepted the CONNECT; `upstream` is the socket to it. */
+  opened: (upstream: Socket) => void
 }
 
 export class UpstreamTunnels {
@@ -40,7 +45,10 @@ export class UpstreamTunnels {
     })
     this.chain.on('requestFailed', ({ error }: { error: Error }) => onUnexpected(error))
     // Documented event; `customTag` is the handover's own callbacks, passed through prepareRequestFunction.
-    this.chain.on('tunnelConnectResponded', ({ customTag }: { customTag: Handover }) => customTag.opened())
+    this.chain.on(
+      'tunnelConnectResponded',
+      ({ customTag, socket }: { customTag: Handover; socket: Socket }) => customTag.opened(socket)
+    )
   }
 
   /**

@@ -17,13 +17,14 @@ import http from 'node:http'
 import https from 'node:https'
 import net, { type LookupFunction, type Socket } from 'node:net'
 import type { ClientConnection, JunctionResponse } from './account.ts'
-import { connectTarget, joinSockets } from './direct-tunnel.ts'
+import { closeTogether, connectTarget, joinSockets } from './direct-tunnel.ts'
 import { bareHost } from './host.ts'
 import {
   ERROR_HEADER,
   endRaw,
   isCertificateError,
   replyForCertificateError,
+  replyForOversizedHead,
   rawErrorResponse,
   replyForProxyChainStatus,
   replyForSocketError,
@@ -40,7 +41,7 @@ import { BODY_EDIT_LIMIT, collect, editBody, isEditableText, type Collected } fr
 import { bodyEditor, type TextEdit } from '../rules/body-edits.ts'
 import type { UpstreamTunnels } from './proxy-chain-adapter.ts'
 import type { Routed } from './route.ts'
-import type { Target } from './upstream-connect.ts'
+import type { OwnedRequestOptions, Target } from './upstream-connect.ts'
 
 export interface Timeouts {
   connectMs: number
@@ -69,8 +70,14 @@ export interface TransportOptions {
   observer: ExchangeObserver | null
 }
 
-/** Response heads up to this size pass (Node's default, 16 KiB, turned big cookies into errors). */
-const MAX_RESPONSE_HEAD = 256 * 1024
+/**
+ * Response heads up to this size pass, as request heads do (engine.ts) and as Squid's
+ * `reply_header_max_size` allows; Node's default, 16 KiB, turned big cookies into errors. A larger one
+ * is answered `502 response-headers-too-large`.
+ */
+const MAX_RESPONSE_HEAD = 64 * 1024
+/** The longest a tunnel's target may stay quiet once its client has half-closed (closeTogether). */
+export const HALF_CLOSED_TUNNEL_MS = 10_000
 /** Methods safe to send again when a pooled connection turns out closed (RFC 9110 §9.2.2). */
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'])
 
@@ -96,9 +103,12 @@ interface Outcome {
 
 export class Transport {
   private readonly options: TransportOptions
+  /** How long a tunnel's target may stay quiet after its client half-closed (direct-tunnel.ts). */
+  private readonly finishMs: number
 
   constructor(options: TransportOptions) {
     this.options = options
+    this.finishMs = Math.min(options.timeouts.idleTunnelMs, HALF_CLOSED_TUNNEL_MS)
   }
 
   /** Forwards a plain-HTTP request and streams the response back. */
@@ -287,6 +297,8 @@ export class Transport {
     routed: Routed
   ): void {
     const client = connection.socket
+    // Until the switch, a client that closes its side has left, as with a tunnel not yet open.
+    client.once('end', abandonTunnel)
     const failure = failureContext(routed, target)
     const headers = req.rawHeaders.slice()
     const rewritten = forwardHeaders(headers, routed.rewrite?.request, this.options.via, true)
@@ -334,13 +346,16 @@ export class Transport {
    * absolute form; over a SOCKS connection; or, for HTTPS inside an intercepted tunnel, over TLS to
    * the target (through the upstream's tunnel when routed so), verified for the name the client asked
    * for against the default trust store (system roots and NODE_EXTRA_CA_CERTS) and any extra CAs.
+   * `owner` is the client's socket: the upstream agents give up a connection they are still opening
+   * when it closes.
    */
   private destination(
     target: Target,
     routed: Routed,
     upgrade: boolean,
-    sent: string[]
-  ): http.RequestOptions & https.RequestOptions {
+    sent: string[],
+    owner: Socket
+  ): OwnedRequestOptions {
     const { lookup, trustedCas } = this.options
     const host = bareHost(target.hostname)
     if (target.secure) {
@@ -353,10 +368,11 @@ export class Transport {
         agent: routed.upstream ? routed.upstream.tlsAgent : upgrade ? false : this.options.directTlsAgent,
         ...(servername ? { servername } : {}),
         ...(trustedCas ? { ca: trustedCas } : {}),
-        ...(lookup && !routed.upstream ? { lookup } : {})
+        ...(lookup && !routed.upstream ? { lookup } : {}),
+        ...(routed.upstream ? { owner } : {})
       }
     }
-    const through = routed.upstream?.requestOptions(target, upgrade)
+    const through = routed.upstream?.requestOptions(target, upgrade, owner)
     if (through) return { ...through.options, headers: [...through.extraHeaders, ...sent] }
     return {
       host,
@@ -384,15 +400,18 @@ export class Transport {
     const upstream = routed.upstream
     if (upstream?.viaProxyChain) {
       const client = connection.socket
+      client.once('end', abandonTunnel)
       // Until the upstream has answered the CONNECT, the client waits on it: a connect timeout.
       client.setTimeout(this.options.timeouts.connectMs, () => {
         if (connection.reply) return void client.destroy() // the upstream's error has been sent
-        this.refuse(connection, replyForTimeout(failure, 'connect', this.options.timeouts))
+        this.refuse(connection, replyForTimeout(failure, 'tunnel', this.options.timeouts))
       })
       this.options.tunnels.open(req, client, head, upstream, this.options.lookup, failure, {
         told: (reply) => (connection.reply = reply),
-        opened: () => {
+        opened: (socket) => {
           client.setTimeout(0)
+          client.removeListener('end', abandonTunnel)
+          closeTogether(client, socket, this.finishMs)
           this.options.idle.add(connection)
         }
       })
@@ -406,23 +425,32 @@ export class Transport {
    * the client was answered already, so a failure closes the connection.
    */
   passThrough(connection: ClientConnection, first: Buffer, target: Target, routed: Routed): void {
-    void this.reach(target, routed).then(
+    void this.reach(target, routed, connection.socket).then(
       (socket) => {
         if (connection.socket.destroyed) return void socket.destroy()
         socket.write(first)
-        joinSockets(connection.socket, socket)
+        joinSockets(connection.socket, socket, this.finishMs)
         connection.socket.resume()
       },
       () => connection.socket.destroy()
     )
   }
 
-  /** A TCP connection to the target: straight, or through the routed upstream. */
-  private reach(target: Target, routed: Routed): Promise<Socket> {
+  /**
+   * A TCP connection to the target: straight, or through the routed upstream. Given up as soon as
+   * `owner` (the client waiting for it) closes.
+   */
+  private reach(target: Target, routed: Routed, owner?: Socket): Promise<Socket> {
     const { timeouts, lookup } = this.options
     return routed.upstream
-      ? routed.upstream.openTunnel(target)
-      : connectTarget({ host: target.hostname, port: target.port, lookup, timeoutMs: timeouts.connectMs })
+      ? routed.upstream.openTunnel(target, owner)
+      : connectTarget({
+          host: target.hostname,
+          port: target.port,
+          lookup,
+          timeoutMs: timeouts.connectMs,
+          owner
+        })
   }
 
   /** A tunnel Junction opens itself: straight to the target, or through a SOCKS upstream. */
@@ -435,10 +463,13 @@ export class Transport {
   ): Promise<void> {
     const client = connection.socket
     const { timeouts, loop } = this.options
+    client.once('end', abandonTunnel)
     let socket: Socket
     try {
-      socket = await this.reach(target, routed)
+      socket = await this.reach(target, routed, client)
     } catch (error) {
+      // A client that left was told nothing; its log entry says so (status 0).
+      if (client.destroyed) return
       return this.refuse(
         connection,
         errorReply(error as NodeJS.ErrnoException, failure, target, loop, timeouts)
@@ -462,7 +493,9 @@ export class Transport {
 
   /** Joins a tunnel's two sockets; both close after the idle timeout (idle-tunnels.ts). */
   private holdTunnel(connection: ClientConnection, socket: Socket): void {
-    joinSockets(connection.socket, socket)
+    // From now on a client's half-close is passed on to the target, no longer a sign it left.
+    connection.socket.removeListener('end', abandonTunnel)
+    joinSockets(connection.socket, socket, this.finishMs)
     // Every byte of a tunnel passes the client's socket, so its idleness is the tunnel's.
     this.options.idle.add(connection)
   }
@@ -488,27 +521,34 @@ export class Transport {
       method: req.method!,
       setHost: false,
       maxHeaderSize: MAX_RESPONSE_HEAD,
-      ...this.destination(target, routed, upgrade, sent)
+      ...this.destination(target, routed, upgrade, sent, req.socket)
     }
     // TLS to the target (intercepted HTTPS) or to an HTTPS upstream proxy.
     const secure = target.secure === true || routed.upstream?.upstream.scheme === 'https'
     const outgoing = (secure ? https : http).request(options)
     let answered = false
+    // Until the connection is made (TCP, and the TLS handshake over TLS), only the connect timer runs.
+    let connected = true
     outgoing.once('socket', (socket) => {
       if (!socket.connecting) return
+      connected = false
       const timer = setTimeout(() => outgoing.destroy(new Refused('connect')), timeouts.connectMs)
-      socket.once('connect', () => {
+      // Over TLS the connection is made once the handshake is done: a peer that accepts TCP and never
+      // answers the handshake is one that could not be reached.
+      socket.once(secure ? 'secureConnect' : 'connect', () => {
         clearTimeout(timer)
+        connected = true
         if (!routed.upstream && loop.isOwnSocket(socket, target.port)) outgoing.destroy(new Refused('loop'))
       })
       socket.once('close', () => clearTimeout(timer))
     })
     // Quiet for this long before the response's headers: the target is not answering. The timer counts
     // idleness, so a long upload that keeps flowing is not cut; once the response has started it guards
-    // a silent body with the tunnel idle timeout.
-    outgoing.setTimeout(timeouts.responseHeadersMs, () =>
-      outgoing.destroy(new Refused(answered ? 'idle' : 'response headers'))
-    )
+    // a silent body with the tunnel idle timeout. It also fires while the connection is being made (a
+    // pooled socket's idle timeout, POOL's 4 s, and this one once TCP is up): that phase is not its own.
+    outgoing.setTimeout(timeouts.responseHeadersMs, () => {
+      if (connected) outgoing.destroy(new Refused(answered ? 'idle' : 'response headers'))
+    })
     outgoing.once('response', (incoming) => {
       answered = true
       outgoing.setTimeout(timeouts.idleTunnelMs)
@@ -530,6 +570,15 @@ export class Transport {
     })
     return outgoing
   }
+}
+
+/**
+ * A tunnel's client that closes its side before the tunnel is open has given up on it (as Squid's
+ * `half_closed_clients off` reads it): its socket is closed, which also ends the attempt to reach the
+ * target or upstream for it. Node keeps the half-closed socket open otherwise.
+ */
+function abandonTunnel(this: Socket): void {
+  this.destroy()
 }
 
 /** Whether a request says it has a body (a length above zero, or chunks). */
@@ -574,20 +623,27 @@ function upstreamRefusedCredentials(
   return replyForProxyChainStatus(597, '', failure)
 }
 
+/**
+ * A wait that ran out, by phase: `connect`, the TCP (and TLS) connection to the first hop; `tunnel`, a
+ * connection to the target through an upstream (SOCKS, or CONNECT through an HTTP/HTTPS upstream),
+ * where Junction cannot tell whether the upstream or the target behind it was slow; `response
+ * headers`, the answer to a request sent.
+ */
 function replyForTimeout(
   failure: FailureContext,
-  phase: 'connect' | 'response headers',
+  phase: 'connect' | 'tunnel' | 'response headers',
   timeouts: Timeouts
 ): ErrorReply {
   const reply = replyForSocketError(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' }), failure)
   const what = failure.upstream ?? failure.target
-  return {
-    ...reply,
-    message:
-      phase === 'connect'
-        ? `${what} could not be reached within ${timeouts.connectMs / 1000} s.`
-        : `${what} sent no response within ${timeouts.responseHeadersMs / 1000} s.`
-  }
+  const connectS = timeouts.connectMs / 1000
+  const message =
+    phase === 'response headers'
+      ? `${what} sent no response within ${timeouts.responseHeadersMs / 1000} s.`
+      : phase === 'tunnel' && failure.upstream
+        ? `No connection to ${failure.target} through ${failure.upstream} within ${connectS} s.`
+        : `${what} could not be reached within ${connectS} s.`
+  return { ...reply, message }
 }
 
 function badResponse(failure: FailureContext, why: string): ErrorReply {
@@ -614,8 +670,12 @@ function errorReply(
     return replyForTimeout(failure, error.reason, timeouts)
   }
   if (error.code && isCertificateError(error.code)) return replyForCertificateError(error, failure)
-  // A connect attempt that ran out (connectTarget, an upstream's CONNECT) says how long it waited.
-  if (error.code === 'ETIMEDOUT') return replyForTimeout(failure, 'connect', timeouts)
+  if (error.code === 'HPE_HEADER_OVERFLOW') return replyForOversizedHead(failure, MAX_RESPONSE_HEAD)
+  // Node's parser refused the answer: it was no valid HTTP response, not a failure to connect.
+  if (error.code?.startsWith('HPE_')) return badResponse(failure, error.code)
+  // A connect attempt that ran out (connectTarget, a SOCKS handshake, an upstream's CONNECT) says how
+  // long it waited.
+  if (error.code === 'ETIMEDOUT') return replyForTimeout(failure, 'tunnel', timeouts)
   if (error.code) return replyForSocketError(error, failure)
   // The SOCKS library reports failures by message only ("Socks5 Authentication failed", …).
   return replyForProxyChainStatus(599, error.message, failure)!

@@ -18,6 +18,7 @@ import tls from 'node:tls'
 import { lookup as dnsLookup } from 'node:dns'
 import { SocksClient, type SocksProxy } from 'socks'
 import type { Upstream } from '../../common/model.ts'
+import { connectTarget } from './direct-tunnel.ts'
 import { bareHost, hostPort } from './host.ts'
 import { describeUpstream, upstreamUrl } from './upstream.ts'
 
@@ -31,14 +32,16 @@ export interface UpstreamConnector {
   httpsAgent: https.Agent | undefined
   /**
    * Request options that send a plain-HTTP request for `target` through this upstream; `forUpgrade`
-   * gives a connection of its own, which leaves the pool when it becomes a tunnel.
+   * gives a connection of its own, which leaves the pool when it becomes a tunnel. A connection still
+   * being opened for the request is given up when `owner`, the client's socket, closes.
    */
-  requestOptions(target: Target, forUpgrade: boolean): UpstreamRequest
+  requestOptions(target: Target, forUpgrade: boolean, owner: net.Socket): UpstreamRequest
   /**
    * A TCP connection to the target through the upstream: SOCKS for every CONNECT tunnel, HTTP/HTTPS
    * (a CONNECT of Junction's own) only for intercepted tunnels, whose client was answered already.
+   * When `owner` (the client's socket) closes first, the attempt is given up and its socket closed.
    */
-  openTunnel: (target: Target) => Promise<net.Socket>
+  openTunnel: (target: Target, owner?: net.Socket) => Promise<net.Socket>
   /** Whether CONNECT tunnels that are not intercepted go through proxy-chain (HTTP/HTTPS upstreams). */
   viaProxyChain: boolean
   /** Keep-alive pool of TLS connections to targets through this upstream (intercepted HTTPS). */
@@ -62,6 +65,13 @@ export interface Target {
   /** A request inside an intercepted tunnel (TLS or plain HTTP). */
   intercepted?: boolean
 }
+
+/**
+ * Request options with the client socket a new connection is for. Node passes a request's options on
+ * to its agent's `createConnection`, which is how the SOCKS and tunnel agents below learn it: a
+ * ClientRequest destroyed while its agent is still opening a connection does not stop the agent.
+ */
+export type OwnedRequestOptions = http.RequestOptions & https.RequestOptions & { owner?: net.Socket }
 
 export interface UpstreamRequest {
   options: http.RequestOptions & https.RequestOptions
@@ -101,16 +111,17 @@ export function createUpstreamConnector(
       : new http.Agent(POOL)
     const auth = basicAuth(upstream)
     const host = bareHost(upstream.host)
-    const openTunnel = (target: Target): Promise<net.Socket> =>
+    const openTunnel = (target: Target, owner?: net.Socket): Promise<net.Socket> =>
       connectThroughProxy(
         { secure, host, port: upstream.port, auth, ca: upstream.ca, lookup, connectTimeoutMs },
-        target
+        target,
+        owner
       )
     return {
       ...common,
       openTunnel,
       viaProxyChain: true,
-      tlsAgent: new TunnelTlsAgent(openTunnel),
+      tlsAgent: new TunnelTlsAgent(openTunnel, connectTimeoutMs),
       requestOptions: (target, forUpgrade) => ({
         options: {
           host,
@@ -128,20 +139,21 @@ export function createUpstreamConnector(
   }
   const pool = new SocksAgent(upstream, connectTimeoutMs, lookup, POOL)
   const single = new SocksAgent(upstream, connectTimeoutMs, lookup, {})
-  const openTunnel = (target: Target): Promise<net.Socket> =>
-    single.open(bareHost(target.hostname), target.port)
+  const openTunnel = (target: Target, owner?: net.Socket): Promise<net.Socket> =>
+    single.open(bareHost(target.hostname), target.port, owner)
   return {
     ...common,
     openTunnel,
     viaProxyChain: false,
-    tlsAgent: new TunnelTlsAgent(openTunnel),
-    requestOptions: (target, forUpgrade) => ({
+    tlsAgent: new TunnelTlsAgent(openTunnel, connectTimeoutMs),
+    requestOptions: (target, forUpgrade, owner) => ({
       options: {
         host: bareHost(target.hostname),
         port: target.port,
         path: target.path,
-        agent: forUpgrade ? single : pool
-      },
+        agent: forUpgrade ? single : pool,
+        owner
+      } as OwnedRequestOptions,
       extraHeaders: []
     }),
     close: () => destroyIdle(pool)
@@ -180,28 +192,57 @@ class SocksAgent extends http.Agent {
   }
 
   override createConnection(
-    options: http.ClientRequestArgs,
+    options: OwnedRequestOptions,
     callback?: (error: Error | null, socket: net.Socket) => void
   ): undefined {
     const host = options.host ?? 'localhost'
     const port = Number(options.port ?? 80)
     const done = callback as (error: Error | null, socket?: net.Socket) => void
-    void this.open(host, port).then(
+    void this.open(host, port, options.owner).then(
       (socket) => done(null, socket),
       (error: Error) => done(error)
     )
     return undefined
   }
 
-  async open(host: string, port: number): Promise<net.Socket> {
+  /**
+   * A connection to `host:port` through the SOCKS proxy, within the connect timeout in all: the TCP
+   * connection to the proxy and its SOCKS answer share one deadline. Junction opens the TCP connection
+   * itself (connectTarget) so that the proxy's name goes through the engine's lookup and the socket can
+   * be dropped as soon as `owner` closes, whichever step is under way.
+   */
+  async open(host: string, port: number, owner?: net.Socket): Promise<net.Socket> {
+    const deadline = Date.now() + this.timeoutMs
     const address = this.resolveLocally && net.isIP(host) === 0 ? await this.resolve(host) : host
-    const { socket } = await SocksClient.createConnection({
-      proxy: this.proxy,
-      command: 'connect',
-      destination: { host: address, port },
-      timeout: this.timeoutMs
+    const carrier = await connectTarget({
+      host: this.proxy.host!,
+      port: this.proxy.port,
+      lookup: this.lookup,
+      timeoutMs: Math.max(deadline - Date.now(), 1),
+      owner
     })
-    return socket
+    const abandoned = (): void => void carrier.destroy()
+    owner?.once('close', abandoned)
+    try {
+      const { socket } = await SocksClient.createConnection({
+        proxy: this.proxy,
+        command: 'connect',
+        destination: { host: address, port },
+        timeout: Math.max(deadline - Date.now(), 1),
+        existing_socket: carrier
+      })
+      return socket
+    } catch (error) {
+      carrier.destroy()
+      // The library words a handshake that ran out of time as text only; it is a connect timeout.
+      if (/timed out/i.test((error as Error).message))
+        throw Object.assign(new Error(`SOCKS handshake with ${this.proxy.host} timed out`), {
+          code: 'ETIMEDOUT'
+        })
+      throw error
+    } finally {
+      owner?.removeListener('close', abandoned)
+    }
   }
 
   private resolve(host: string): Promise<string> {
@@ -215,7 +256,10 @@ class SocksAgent extends http.Agent {
   }
 }
 
-/** Opens a CONNECT tunnel through an HTTP or HTTPS proxy; rejects with a readable error. */
+/**
+ * Opens a CONNECT tunnel through an HTTP or HTTPS proxy; rejects with a readable error. The connect
+ * timeout covers everything up to the proxy's answer (TCP, TLS to an HTTPS proxy, the CONNECT reply).
+ */
 function connectThroughProxy(
   proxy: {
     secure: boolean
@@ -226,7 +270,8 @@ function connectThroughProxy(
     lookup: LookupFunction | undefined
     connectTimeoutMs: number
   },
-  target: Target
+  target: Target,
+  owner?: net.Socket
 ): Promise<net.Socket> {
   const authority = hostPort(target.hostname, target.port)
   return new Promise((resolve, reject) => {
@@ -244,8 +289,12 @@ function connectThroughProxy(
       () => request.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' })),
       proxy.connectTimeoutMs
     )
+    const abandoned = (): void =>
+      void request.destroy(Object.assign(new Error('the client left'), { code: 'ECONNABORTED' }))
+    owner?.once('close', abandoned)
     request.once('connect', (response, socket: net.Socket, head: Buffer) => {
       clearTimeout(timer)
+      owner?.removeListener('close', abandoned)
       if (response.statusCode === 200) {
         if (head.length > 0) socket.unshift(head)
         return resolve(socket)
@@ -262,38 +311,59 @@ function connectThroughProxy(
     })
     request.once('error', (error) => {
       clearTimeout(timer)
+      owner?.removeListener('close', abandoned)
       reject(error)
     })
     request.end()
   })
 }
 
-/** An `https.Agent` whose connections are TLS to the target inside a tunnel through an upstream. */
+/**
+ * An `https.Agent` whose connections are TLS to the target inside a tunnel through an upstream. The
+ * TLS handshake must finish within the connect timeout too: until the agent hands a connection over,
+ * no timer of the request itself runs.
+ */
 class TunnelTlsAgent extends https.Agent {
-  private readonly openTunnel: (target: Target) => Promise<net.Socket>
+  private readonly openTunnel: (target: Target, owner?: net.Socket) => Promise<net.Socket>
+  private readonly connectTimeoutMs: number
 
-  constructor(openTunnel: (target: Target) => Promise<net.Socket>) {
+  constructor(
+    openTunnel: (target: Target, owner?: net.Socket) => Promise<net.Socket>,
+    connectTimeoutMs: number
+  ) {
     super(POOL)
     this.openTunnel = openTunnel
+    this.connectTimeoutMs = connectTimeoutMs
   }
 
   override createConnection(
-    options: https.RequestOptions & tls.ConnectionOptions,
+    options: OwnedRequestOptions & tls.ConnectionOptions,
     callback?: (error: Error | null, socket: net.Socket) => void
   ): undefined {
     const done = callback as (error: Error | null, socket?: net.Socket) => void
     const hostname = options.host ?? 'localhost'
     const port = Number(options.port ?? 443)
-    this.openTunnel({ hostname, port, authority: `${hostname}:${port}`, path: '/', url: '' }).then(
+    const target = { hostname, port, authority: `${hostname}:${port}`, path: '/', url: '' }
+    this.openTunnel(target, options.owner).then(
       (socket) => {
-        const secure = tls.connect({ ...options, socket, ALPNProtocols: ['http/1.1'] })
+        const { owner, ...tlsOptions } = options
+        const secure = tls.connect({ ...tlsOptions, socket, ALPNProtocols: ['http/1.1'] })
         let settled = false
         const settle = (error: Error | null): void => {
           if (settled) return
           settled = true
-          if (error) done(error)
-          else done(null, secure)
+          secure.setTimeout(0)
+          owner?.removeListener('close', abandoned)
+          if (!error) return done(null, secure)
+          secure.destroy()
+          done(error)
         }
+        const abandoned = (): void =>
+          settle(Object.assign(new Error('the client left'), { code: 'ECONNABORTED' }))
+        owner?.once('close', abandoned)
+        secure.setTimeout(this.connectTimeoutMs, () =>
+          settle(Object.assign(new Error(`TLS handshake with ${hostname} timed out`), { code: 'ETIMEDOUT' }))
+        )
         secure.once('secureConnect', () => settle(null))
         secure.once('error', settle)
       },

@@ -23,6 +23,7 @@ import {
   writeJournal,
   type Journal
 } from './journal.ts'
+import type { RestorePlan } from './restore-plan.ts'
 import type { DesiredProxy, OsSnapshot, ProxyEndpoint, ProxyView, SystemProxyPlatform } from './types.ts'
 
 export type GuardPolicy = 'reapply' | 'yield'
@@ -38,7 +39,11 @@ export interface ChangeReport {
 
 /** Whatever restores the journal if this process dies (the watchdog): armed while a journal exists. */
 export interface JournalWatch {
-  arm(journalPath: string): void
+  /**
+   * Called when the journal is written, and again whenever `plan` may have changed (a new setting
+   * applied); `plan` is the platform's restore as commands, null where it has none.
+   */
+  arm(journalPath: string, plan: RestorePlan | null): void
   disarm(): void
 }
 
@@ -90,6 +95,8 @@ export class SystemProxy extends EventEmitter<Events> {
   private readonly now: () => number
   private readonly watch: JournalWatch | null
   private journal: Journal | null = null
+  /** Every setting applied since the journal was written, in order: what a restore has to undo. */
+  private applied: DesiredProxy[] = []
   private current: SystemProxyState = { status: 'off' }
   private guardTimer: NodeJS.Timeout | null = null
   private lastReapplyAt = -Infinity
@@ -198,8 +205,9 @@ export class SystemProxy extends EventEmitter<Events> {
             `Could not save the system proxy journal, so nothing was changed: ${(error as Error).message}`
           )
         }
-        this.watch?.arm(this.journalPath)
+        this.applied = []
       }
+      this.armWatch(journal.snapshot, desired)
       const applied = await this.applyChecked(desired, journal)
       if (!applied.ok) return applied
       this.journal = { ...journal, desired }
@@ -208,6 +216,12 @@ export class SystemProxy extends EventEmitter<Events> {
       this.startGuard()
       return applied
     })
+  }
+
+  /** (Re-)arms the watchdog with a plan that also undoes `desired`, before it is applied. */
+  private armWatch(snapshot: OsSnapshot, desired: DesiredProxy): void {
+    if (!this.applied.some((d) => JSON.stringify(d) === JSON.stringify(desired))) this.applied.push(desired)
+    this.watch?.arm(this.journalPath, this.platform.restorePlan?.(snapshot, this.applied) ?? null)
   }
 
   private async applyChecked(desired: DesiredProxy, journal: Journal): Promise<Result<ProxyView>> {

@@ -3,6 +3,7 @@
  * complete settings into a snapshot it alone understands (so it can put them back exactly), and
  * describes any snapshot as a `ProxyView` (so settings can be compared and shown across platforms).
  */
+import type { RestorePlan } from './restore-plan.ts'
 
 export interface ProxyEndpoint {
   host: string
@@ -51,4 +52,10 @@ export interface SystemProxyPlatform {
   apply(desired: DesiredProxy): Promise<void>
   /** Writes a snapshot back, every value as it was. */
   restore(snapshot: OsSnapshot): Promise<void>
+  /**
+   * The same restore as a fixed list of commands, for the shell watchdog, given everything Junction
+   * has applied since the snapshot (in order). Absent where restoring needs more than commands
+   * (reading the registry first, on Windows): the Node watchdog covers those.
+   */
+  restorePlan?(snapshot: OsSnapshot, applied: DesiredProxy[]): RestorePlan
 }

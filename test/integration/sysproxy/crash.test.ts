@@ -89,7 +89,7 @@ async function start(env: NodeJS.ProcessEnv, mode: 'off' | 'manual' | 'pac') {
   started.push(running)
   const port = Number((await running.waitFor(/proxy listening on http:\/\/127\.0\.0\.1:(\d+)/))[1])
   const watchdog =
-    mode === 'off' ? null : Number((await running.waitFor(/system proxy: watchdog started \(pid (\d+)\)/))[1])
+    mode === 'off' ? null : Number((await running.waitFor(/system proxy: watchdog started \(pid (\d+), sh\)/))[1])
   if (watchdog !== null) strays.push(watchdog)
   if (mode !== 'off') await running.waitFor(/system proxy: (manual|PAC)/)
   return { running, port, watchdog }
@@ -192,7 +192,7 @@ describe('system proxy crash safety', () => {
     )
     started.push(npm)
     const port = Number((await npm.waitFor(/proxy listening on http:\/\/127\.0\.0\.1:(\d+)/, 20_000))[1])
-    const watchdog = Number((await npm.waitFor(/watchdog started \(pid (\d+)\)/))[1])
+    const watchdog = Number((await npm.waitFor(/watchdog started \(pid (\d+), sh\)/))[1])
     await npm.waitFor(/system proxy: manual/)
     const engine = await listeningPid(port)
     expect(engine).not.toBeNull()

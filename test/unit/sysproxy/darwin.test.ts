@@ -15,7 +15,8 @@ import {
   parseBypassDomains,
   parseNetworkServices,
   parseProxyServerOutput,
-  parseScutilProxy
+  parseScutilProxy,
+  writtenSince
 } from '../../../main/sysproxy/darwin.ts'
 import type { MacProxyServer, MacServiceSettings, MacSnapshotData } from '../../../main/sysproxy/darwin.ts'
 
@@ -425,7 +426,10 @@ describe('createMacPlatform', () => {
     ])
     expect(buildRestoreCommands(snapshot.data as MacSnapshotData)).toEqual(calls.slice(1))
     // Never-set proxies that are still unset are only switched off.
-    const untouched = buildRestoreCommands(snapshot.data as MacSnapshotData, snapshot.data as MacSnapshotData)
+    const untouched = buildRestoreCommands(
+      snapshot.data as MacSnapshotData,
+      writtenSince(snapshot.data as MacSnapshotData)
+    )
     expect(untouched.filter((c) => c[1] === LAN)).toEqual([
       ['-setwebproxystate', LAN, 'off'],
       ['-setsecurewebproxystate', LAN, 'off'],

@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { CommandError } from '../../../main/sysproxy/command-runner.ts'
+import { CommandError, runCommand } from '../../../main/sysproxy/command-runner.ts'
 import type { CommandRunner } from '../../../main/sysproxy/command-runner.ts'
-import type { OsSnapshot } from '../../../main/sysproxy/types.ts'
+import { failsOnRegExp, runPlan } from '../../../main/sysproxy/restore-plan.ts'
+import type { DesiredProxy, OsSnapshot } from '../../../main/sysproxy/types.ts'
 import {
   NETWORKSETUP,
   buildApplyCommands,
@@ -15,6 +16,7 @@ import {
   parseBypassDomains,
   parseNetworkServices,
   parseProxyServerOutput,
+  NETWORKSETUP_FAILS,
   parseScutilProxy,
   writtenSince
 } from '../../../main/sysproxy/darwin.ts'
@@ -150,9 +152,10 @@ const OFFICE_WIFI: MacServiceSettings = {
 }
 const OFFICE_LAN: MacServiceSettings = {
   name: LAN,
-  web: NEVER_SET,
-  secure: NEVER_SET,
-  socks: NEVER_SET,
+  // Three objects: structuredClone keeps shared references, and the fake would then set all three at once.
+  web: { ...NEVER_SET },
+  secure: { ...NEVER_SET },
+  socks: { ...NEVER_SET },
   bypass: [],
   autoProxyUrl: null,
   autoProxyEnabled: false,
@@ -175,6 +178,8 @@ const MANUAL = {
   socks: { host: '127.0.0.1', port: 1080 },
   bypass: ['localhost', '127.0.0.1', '*.local']
 }
+
+const PAC = { mode: 'pac' as const, url: 'http://127.0.0.1:8080/proxy.pac' }
 
 const adminError = (args: string[]) =>
   new CommandError(
@@ -454,6 +459,57 @@ describe('createMacPlatform', () => {
     await platform.restore(JSON.parse(JSON.stringify(snapshot)) as OsSnapshot)
     expect(mac.services).toEqual(before)
     expect(await platform.snapshot()).toEqual(snapshot)
+  })
+
+  it.each([
+    ['manual with socks', [MANUAL]],
+    ['manual without socks', [{ ...MANUAL, socks: null }]],
+    ['PAC', [PAC]],
+    ['manual, then PAC', [MANUAL, PAC]]
+  ])(
+    '%s: the watchdog plan, from what was applied and nothing read, restores every service exactly',
+    async (_, applied: DesiredProxy[]) => {
+      const mac = fakeNetworksetup([OFFICE_WIFI, OFFICE_LAN])
+      const platform = createMacPlatform(mac.run)
+      const before = structuredClone(mac.services)
+      const snapshot = await platform.snapshot()
+      for (const desired of applied) await platform.apply(desired)
+      const now = (await platform.snapshot()).data as MacSnapshotData
+      const plan = platform.restorePlan!(JSON.parse(JSON.stringify(snapshot)) as OsSnapshot, applied)
+      // The same commands a restore that reads the services first would send, and no more: a
+      // never-set proxy Junction did not set is only switched off.
+      expect(plan.steps).toEqual(
+        buildRestoreCommands(snapshot.data as MacSnapshotData, writtenSince(now)).map((args) => ({
+          command: [NETWORKSETUP, ...args],
+          failsOn: NETWORKSETUP_FAILS
+        }))
+      )
+      await runPlan(plan, mac.run)
+      expect(mac.services).toEqual(before)
+    }
+  )
+
+  it("the plan's error pattern means the same to JavaScript and to grep -iE", async () => {
+    const failing = ['error-admin-privileges.txt', 'error-invalid-service.txt']
+    const fine = ['getwebproxy-enabled.txt', 'getautoproxyurl-set-disabled.txt', 'listallnetworkservices.txt']
+    for (const name of [...failing, ...fine]) {
+      const text = fixture(name)
+      const grep = await runCommand('sh', [
+        '-c',
+        'printf "%s\\n" "$1" | grep -qiE -- "$2"',
+        'sh',
+        text,
+        NETWORKSETUP_FAILS
+      ]).then(
+        () => true,
+        () => false
+      )
+      expect([name, failsOnRegExp(NETWORKSETUP_FAILS).test(text), grep]).toEqual([
+        name,
+        failing.includes(name),
+        failing.includes(name)
+      ])
+    }
   })
 
   it('the stateful fake prints exactly the recorded networksetup output', async () => {

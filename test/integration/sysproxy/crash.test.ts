@@ -1,7 +1,7 @@
 /**
  * Crash safety for real: headless Junction turns the GNOME or KDE proxy on and is killed with SIGKILL;
- * its watchdog puts the user's settings back within 2 s, exactly as the OS stored them (`dconf dump`,
- * the bytes of kioslaverc). A clean stop leaves no watchdog behind; killing the `npm start` wrapper
+ * its watchdog (`sh`, under 10 MiB resident) puts the user's settings back within 2 s, exactly as the
+ * OS stored them (`dconf dump`, the bytes of kioslaverc). A clean stop leaves no watchdog behind; killing the `npm start` wrapper
  * leaves no orphan engine. Also the PAC file on the proxy port.
  */
 import { promises as fs } from 'node:fs'
@@ -56,6 +56,13 @@ async function waitUntil(check: () => boolean | Promise<boolean>, timeoutMs: num
   return performance.now() - start
 }
 
+/** A process's program name and resident memory, as the kernel reports them. */
+async function processFacts(pid: number): Promise<{ comm: string; rssKiB: number }> {
+  const comm = (await fs.readFile(`/proc/${pid}/comm`, 'utf8')).trim()
+  const status = await fs.readFile(`/proc/${pid}/status`, 'utf8')
+  return { comm, rssKiB: Number(/^VmRSS:\s+(\d+) kB$/m.exec(status)![1]) }
+}
+
 /** A desktop with the user's own proxy set up, and readers of its settings as the OS stores them. */
 async function desktop(kind: Desktop) {
   session = await startDesktopSession(kind)
@@ -89,7 +96,9 @@ async function start(env: NodeJS.ProcessEnv, mode: 'off' | 'manual' | 'pac') {
   started.push(running)
   const port = Number((await running.waitFor(/proxy listening on http:\/\/127\.0\.0\.1:(\d+)/))[1])
   const watchdog =
-    mode === 'off' ? null : Number((await running.waitFor(/system proxy: watchdog started \(pid (\d+), sh\)/))[1])
+    mode === 'off'
+      ? null
+      : Number((await running.waitFor(/system proxy: watchdog started \(pid (\d+), sh\)/))[1])
   if (watchdog !== null) strays.push(watchdog)
   if (mode !== 'off') await running.waitFor(/system proxy: (manual|PAC)/)
   return { running, port, watchdog }
@@ -113,6 +122,11 @@ describe('system proxy crash safety', () => {
           : { mode: 'pac', pacUrl: `http://127.0.0.1:${port}/proxy.pac` }
       )
       expect(await stored()).not.toBe(before)
+      // The watchdog is a shell, not a second Node: about 1 MiB where Node needs 45 or more.
+      const { comm, rssKiB } = await processFacts(watchdog!)
+      console.log(`${kind} ${mode}: watchdog ${comm}, VmRSS ${rssKiB} KiB`)
+      expect(comm).toBe('sh')
+      expect(rssKiB).toBeLessThan(10 * 1024)
 
       const killedAt = performance.now()
       running.child.kill('SIGKILL')

@@ -196,6 +196,7 @@ export function createGnomePlatform(
       for (const [schema, key, value] of gnomeWrites(desired)) await gsettings(['set', schema, key, value])
     },
     restorePlan: gnomeRestorePlan,
-    restore: (snapshot) => runPlan(gnomeRestorePlan(snapshot), (file, args) => run(file, args, env ? { env } : {}))
+    restore: (snapshot) =>
+      runPlan(gnomeRestorePlan(snapshot), (file, args) => run(file, args, env ? { env } : {}))
   }
 }

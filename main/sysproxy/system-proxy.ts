@@ -3,9 +3,10 @@
  *
  * - Before the first change, the complete current settings are read and written to a journal in the
  *   data directory; turning off, quitting or an engine failure writes exactly that snapshot back and
- *   deletes the journal. While the journal exists a watchdog process (see watchdog.ts) waits to restore
- *   it should Junction die. A journal found at start means both failed: `recover()` restores it
- *   before anything else.
+ *   deletes the journal. While the journal exists a watchdog process (see watchdog-launch.ts) waits
+ *   to restore it should Junction die; it is re-armed whenever a new setting is applied, since what
+ *   a restore must undo can depend on it (macOS). A journal found at start means both failed:
+ *   `recover()` restores it before anything else.
  * - Every apply is read back; a mismatch, or a command failing half-way, restores the snapshot and
  *   reports the error.
  * - A guard polls the settings while they are on. When another program changes them, Junction either

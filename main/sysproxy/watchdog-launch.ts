@@ -1,7 +1,7 @@
 /**
  * Junction's side of the watchdog: starts one when a journal is written, tells it to stand down when
  * the settings are back. On Linux and macOS it is `/bin/sh` running the platform's restore plan
- * (watchdog-script.ts, about 1 MiB). Where a platform has no plan (Windows) it is the Node watchdog
+ * (watchdog-script.ts, under 2 MiB). Where a platform has no plan (Windows) it is the Node watchdog
  * (watchdog.ts), and which executable runs that is the caller's choice: Node with type stripping for
  * headless mode (the sources run as they are), Electron's own binary in Node mode for the desktop app,
  * which has no separate `node`.

@@ -13,7 +13,7 @@
  *
  * This is the Node watchdog, for platforms whose restore is more than a list of commands (Windows,
  * where the registry is read first); Linux and macOS run the same protocol in `/bin/sh` with a restore
- * plan instead (watchdog-script.ts), at about 1/40 of the memory. Plain Node, no Electron: the desktop
+ * plan instead (watchdog-script.ts), in about 1/40 of the memory. Plain Node, no Electron: the desktop
  * app runs it with its own executable in Node mode.
  */
 import { promises as fs } from 'node:fs'

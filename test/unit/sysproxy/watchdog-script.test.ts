@@ -315,6 +315,19 @@ describe('the shell watchdog', () => {
     expect(idle.stderr()).toBe('')
   })
 
+  it("Junction's stderr gone (its reader closed): still restores, and is not killed by SIGPIPE", async () => {
+    await writeJournal(journalPath, journal(hostileGnome()))
+    const watchdog = startScript({ steps: [{ command: ['gsettings', 'done'] }] })
+    watchdog.child.stderr!.destroy()
+    watchdog.child.stdin!.end()
+    const signal = await new Promise((resolve) =>
+      watchdog.child.once('exit', (_code, signal) => resolve(signal))
+    )
+    expect([watchdog.child.exitCode, signal]).toEqual([0, null])
+    expect(await calls()).toEqual([['gsettings', 'done']])
+    expect((await fs.readdir(dir)).filter((n) => n.includes('journal'))).toEqual([])
+  })
+
   it("ignores the terminal's signals while it waits, and still restores afterwards", async () => {
     await writeJournal(journalPath, journal(hostileGnome()))
     const watchdog = startScript({ steps: [{ command: ['gsettings', 'done'] }] })

@@ -63,13 +63,20 @@ async function processFacts(pid: number): Promise<{ comm: string; rssKiB: number
   return { comm, rssKiB: Number(/^VmRSS:\s+(\d+) kB$/m.exec(status)![1]) }
 }
 
-/** A desktop with the user's own proxy set up, and readers of its settings as the OS stores them. */
-async function desktop(kind: Desktop) {
+const NO_FILE = '(no kioslaverc)'
+
+/**
+ * A desktop with the user's own proxy set up (or, with `userProxy` false, nothing ever set), and
+ * readers of its settings as the OS stores them.
+ */
+async function desktop(kind: Desktop, userProxy = true) {
   session = await startDesktopSession(kind)
   const env = session.env
   const run = (file: string, args: string[]) => runCommand(file, args, { env })
   const kioslaverc = path.join(session.home, '.config', 'kioslaverc')
-  if (kind === 'GNOME') {
+  if (!userProxy) {
+    // Nothing to set up.
+  } else if (kind === 'GNOME') {
     await run('gsettings', ['set', 'org.gnome.system.proxy.http', 'host', 'corp-proxy.example'])
     await run('gsettings', ['set', 'org.gnome.system.proxy.http', 'port', '3128'])
     await run('gsettings', ['set', 'org.gnome.system.proxy', 'mode', 'manual'])
@@ -86,7 +93,10 @@ async function desktop(kind: Desktop) {
   const stored = async () =>
     kind === 'GNOME'
       ? (await run('dconf', ['dump', '/system/proxy/'])).stdout
-      : await fs.readFile(kioslaverc, 'utf8')
+      : await fs.readFile(kioslaverc, 'utf8').catch((error: NodeJS.ErrnoException) => {
+          if (error.code === 'ENOENT') return NO_FILE
+          throw error
+        })
   dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'junction-crash-'))
   return { env, platform, stored, before: await stored() }
 }
@@ -145,6 +155,22 @@ describe('system proxy crash safety', () => {
       expect(await next.running.exited).toBe(0)
       expect(next.running.lines.join('\n')).not.toMatch(/restored the system proxy settings from before/)
       expect(await stored()).toBe(before)
+    }
+  )
+
+  it.each(['GNOME', 'KDE'] as const)(
+    '%s, a user who never set a proxy: after SIGKILL the watchdog leaves nothing stored',
+    async (kind) => {
+      const { env, stored, before } = await desktop(kind, false)
+      expect(before).toBe(kind === 'GNOME' ? '' : NO_FILE)
+      const { running, watchdog } = await start(env, 'manual')
+      expect(await stored()).not.toBe(before)
+      running.child.kill('SIGKILL')
+      await running.waitFor(/watchdog: Junction stopped without restoring the system proxy; restored/, 5000)
+      // GNOME: every key reset, none left in dconf; KDE: every key deleted and the file Junction created removed.
+      expect(await stored()).toBe(before)
+      await waitUntil(() => !alive(watchdog!), 5000)
+      expect(await journalFiles()).toEqual([])
     }
   )
 

@@ -262,31 +262,18 @@ export interface MacWritten {
 
 const WROTE_ALL: MacWritten = { web: true, secure: true, socks: true, autoProxyUrl: true }
 
-/** Known from what Junction applied: manual sets the web, secure web and (if asked) SOCKS proxies, PAC the URL. */
-export function writtenBy(applied: DesiredProxy[]): MacWritten {
+/**
+ * Known from what Junction applied, so nothing needs reading: manual sets the web, secure web and (if
+ * asked) SOCKS proxies, PAC the URL. Unknown (a journal from before this was recorded): everything.
+ */
+export function writtenBy(applied: DesiredProxy[] | undefined): MacWritten {
+  if (!applied) return WROTE_ALL
   const manual = applied.some((d) => d.mode === 'manual')
   return {
     web: manual,
     secure: manual,
     socks: applied.some((d) => d.mode === 'manual' && d.socks !== null),
     autoProxyUrl: applied.some((d) => d.mode === 'pac')
-  }
-}
-
-/**
- * Guessed from what the services hold now, when what was applied is unknown (a start restoring after a
- * crash): whatever is set now. `null` (unreadable) or a service not found: everything.
- */
-export function writtenSince(now: MacSnapshotData | null): (service: string) => MacWritten {
-  return (service) => {
-    const current = now?.services.find((c) => c.name === service)
-    if (!current) return WROTE_ALL
-    return {
-      web: current.web.server !== '',
-      secure: current.secure.server !== '',
-      socks: current.socks.server !== '',
-      autoProxyUrl: current.autoProxyUrl !== null
-    }
   }
 }
 
@@ -314,15 +301,11 @@ function restoreProxyServer(
 
 /**
  * The networksetup argument lists that write every recorded field of every service back; proxies and
- * PAC URLs that were never set are emptied again only where `written` says Junction may have set one.
+ * PAC URLs that were never set are emptied again only where `wrote` says Junction may have set one.
  */
-export function buildRestoreCommands(
-  data: MacSnapshotData,
-  written: (service: string) => MacWritten = () => WROTE_ALL
-): string[][] {
+export function buildRestoreCommands(data: MacSnapshotData, wrote: MacWritten = WROTE_ALL): string[][] {
   const commands: string[][] = []
   for (const s of data.services) {
-    const wrote = written(s.name)
     commands.push(...restoreProxyServer('-setwebproxy', '-setwebproxystate', s.name, s.web, wrote.web))
     commands.push(
       ...restoreProxyServer('-setsecurewebproxy', '-setsecurewebproxystate', s.name, s.secure, wrote.secure)
@@ -347,8 +330,12 @@ export function buildRestoreCommands(
   return commands
 }
 
-const networksetupPlan = (commands: string[][]): RestorePlan => ({
-  steps: commands.map((args) => ({ command: [NETWORKSETUP, ...args], failsOn: NETWORKSETUP_FAILS }))
+/** Every recorded field of every service written back, each reply checked for networksetup's errors. */
+export const macRestorePlan = (snapshot: OsSnapshot, applied?: DesiredProxy[]): RestorePlan => ({
+  steps: buildRestoreCommands(asMacData(snapshot), writtenBy(applied)).map((args) => ({
+    command: [NETWORKSETUP, ...args],
+    failsOn: NETWORKSETUP_FAILS
+  }))
 })
 
 function permissionError(args: string[], detail: string, stderr = ''): CommandError {
@@ -457,18 +444,12 @@ export function createMacPlatform(run: CommandRunner = runCommand): SystemProxyP
       for (const args of buildApplyCommands(await enabledServices(), desired)) await networksetup(args)
     },
 
-    // The shell watchdog's plan: what to empty follows from what Junction applied, so nothing is read.
-    restorePlan: (snapshot, applied) =>
-      networksetupPlan(buildRestoreCommands(asMacData(snapshot), () => writtenBy(applied))),
+    restorePlan: macRestorePlan,
 
-    async restore(snapshot) {
-      const data = asMacData(snapshot)
-      // What was applied is not known here (this may be a start after a crash): what is set now tells.
-      const now = await readAll().catch(() => null)
-      await runPlan(networksetupPlan(buildRestoreCommands(data, writtenSince(now))), async (_file, args) => ({
+    restore: (snapshot, applied) =>
+      runPlan(macRestorePlan(snapshot, applied), async (_file, args) => ({
         stdout: await networksetup(args),
         stderr: ''
       }))
-    }
   }
 }

@@ -96,8 +96,6 @@ export class SystemProxy extends EventEmitter<Events> {
   private readonly now: () => number
   private readonly watch: JournalWatch | null
   private journal: Journal | null = null
-  /** Every setting applied since the journal was written, in order: what a restore has to undo. */
-  private applied: DesiredProxy[] = []
   private current: SystemProxyState = { status: 'off' }
   private guardTimer: NodeJS.Timeout | null = null
   private lastReapplyAt = -Infinity
@@ -164,7 +162,7 @@ export class SystemProxy extends EventEmitter<Events> {
         )
       }
       try {
-        await this.platform.restore(journal.snapshot)
+        await this.platform.restore(journal.snapshot, journal.applied)
       } catch (error) {
         await releaseClaim(claimed, this.journalPath).catch(() => undefined)
         return fail(
@@ -180,9 +178,10 @@ export class SystemProxy extends EventEmitter<Events> {
   /** Points the OS at Junction; on any failure the previous settings are put back. */
   enable(desired: DesiredProxy): Promise<Result<ProxyView>> {
     return this.serial(async () => {
-      let journal = this.journal
-      if (!journal) {
-        let snapshot: OsSnapshot
+      const current = this.journal
+      let snapshot: OsSnapshot
+      if (current) snapshot = current.snapshot
+      else
         try {
           snapshot = await this.platform.snapshot()
         } catch (error) {
@@ -191,13 +190,20 @@ export class SystemProxy extends EventEmitter<Events> {
             `Could not read the current system proxy settings: ${(error as Error).message}`
           )
         }
-        journal = {
-          version: 1,
-          platform: snapshot.platform,
-          snapshot,
-          desired,
-          at: new Date(this.now()).toISOString()
-        }
+      // Recorded before it is applied: a restore after a crash half-way must undo it too.
+      const applied = current?.applied ?? []
+      const known = applied.some((d) => JSON.stringify(d) === JSON.stringify(desired))
+      let journal: Journal = current ?? {
+        version: 1,
+        platform: snapshot.platform,
+        snapshot,
+        desired,
+        applied,
+        at: new Date(this.now()).toISOString()
+      }
+      if (!known) {
+        const grown = [...applied, desired]
+        journal = { ...journal, applied: grown }
         try {
           await writeJournal(this.journalPath, journal)
         } catch (error) {
@@ -206,23 +212,17 @@ export class SystemProxy extends EventEmitter<Events> {
             `Could not save the system proxy journal, so nothing was changed: ${(error as Error).message}`
           )
         }
-        this.applied = []
+        // A new plan when what the restore must undo has grown (the watchdog keeps an unchanged one).
+        this.watch?.arm(this.journalPath, this.platform.restorePlan?.(snapshot, grown) ?? null)
       }
-      this.armWatch(journal.snapshot, desired)
-      const applied = await this.applyChecked(desired, journal)
-      if (!applied.ok) return applied
+      const result = await this.applyChecked(desired, journal)
+      if (!result.ok) return result
       this.journal = { ...journal, desired }
       await writeJournal(this.journalPath, this.journal).catch(() => undefined)
       this.setState({ status: 'on', desired })
       this.startGuard()
-      return applied
+      return result
     })
-  }
-
-  /** (Re-)arms the watchdog with a plan that also undoes `desired`, before it is applied. */
-  private armWatch(snapshot: OsSnapshot, desired: DesiredProxy): void {
-    if (!this.applied.some((d) => JSON.stringify(d) === JSON.stringify(desired))) this.applied.push(desired)
-    this.watch?.arm(this.journalPath, this.platform.restorePlan?.(snapshot, this.applied) ?? null)
   }
 
   private async applyChecked(desired: DesiredProxy, journal: Journal): Promise<Result<ProxyView>> {
@@ -246,7 +246,7 @@ export class SystemProxy extends EventEmitter<Events> {
   private async putBack(journal: Journal): Promise<boolean> {
     this.stopGuard()
     try {
-      await this.platform.restore(journal.snapshot)
+      await this.platform.restore(journal.snapshot, journal.applied)
       await fs.rm(this.journalPath, { force: true })
       this.watch?.disarm()
       this.journal = null

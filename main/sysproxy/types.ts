@@ -50,12 +50,14 @@ export interface SystemProxyPlatform {
   /** Describes a snapshot taken by this platform. */
   view(snapshot: OsSnapshot): ProxyView
   apply(desired: DesiredProxy): Promise<void>
-  /** Writes a snapshot back, every value as it was. */
-  restore(snapshot: OsSnapshot): Promise<void>
   /**
-   * The same restore as a fixed list of commands, for the shell watchdog, given everything Junction
-   * has applied since the snapshot (in order). Absent where restoring needs more than commands
-   * (reading the registry first, on Windows): the Node watchdog covers those.
+   * Writes a snapshot back, every value as it was. `applied`: every setting Junction applied since
+   * the snapshot, in order (absent: unknown, from a journal written before it was recorded).
+   */
+  restore(snapshot: OsSnapshot, applied?: DesiredProxy[]): Promise<void>
+  /**
+   * The same restore as a fixed list of commands, for the shell watchdog. Absent where restoring needs
+   * more than commands (reading the registry first, on Windows): the Node watchdog covers those.
    */
   restorePlan?(snapshot: OsSnapshot, applied: DesiredProxy[]): RestorePlan
 }

@@ -69,7 +69,7 @@ async function restoreJournal(options: WatchdogOptions): Promise<WatchdogOutcome
   if (claimed === null) return 'nothing-to-restore'
   try {
     const journal = parseJournal(await fs.readFile(claimed, 'utf8'))
-    await platformById(journal.snapshot.platform).restore(journal.snapshot)
+    await platformById(journal.snapshot.platform).restore(journal.snapshot, journal.applied)
     await fs.rm(claimed, { force: true })
     log(`Junction stopped without restoring the system proxy; restored the settings from ${journal.at}`)
     return 'restored'

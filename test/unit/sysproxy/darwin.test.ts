@@ -3,7 +3,7 @@ import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { CommandError, runCommand } from '../../../main/sysproxy/command-runner.ts'
 import type { CommandRunner } from '../../../main/sysproxy/command-runner.ts'
-import { failsOnRegExp, runPlan } from '../../../main/sysproxy/restore-plan.ts'
+import { failsOnRegExp } from '../../../main/sysproxy/restore-plan.ts'
 import type { DesiredProxy, OsSnapshot } from '../../../main/sysproxy/types.ts'
 import {
   NETWORKSETUP,
@@ -17,8 +17,8 @@ import {
   parseNetworkServices,
   parseProxyServerOutput,
   NETWORKSETUP_FAILS,
-  parseScutilProxy,
-  writtenSince
+  macRestorePlan,
+  parseScutilProxy
 } from '../../../main/sysproxy/darwin.ts'
 import type { MacProxyServer, MacServiceSettings, MacSnapshotData } from '../../../main/sysproxy/darwin.ts'
 
@@ -402,7 +402,8 @@ describe('createMacPlatform', () => {
 
   it('restores every field of every service, authentication included, emptying never-set proxies', async () => {
     const snapshot = await createMacPlatform(fakeRunner(OFFICE).run).snapshot()
-    // The current settings cannot be read here, so every never-set proxy is emptied.
+    // What Junction applied is unknown (a journal from an older version), so every never-set proxy
+    // is emptied; nothing is read.
     const { run, calls } = fakeRunner([])
     await createMacPlatform(run).restore(JSON.parse(JSON.stringify(snapshot)) as OsSnapshot)
     const emptied = (set: string, state: string) => [
@@ -410,7 +411,6 @@ describe('createMacPlatform', () => {
       [state, LAN, 'off']
     ]
     expect(calls).toEqual([
-      ['-listallnetworkservices'],
       ['-setwebproxy', WIFI, 'proxy.corp.example', '3128', 'off'],
       ['-setwebproxystate', WIFI, 'on'],
       ['-setsecurewebproxy', WIFI, 'proxy.corp.example', '3129', 'on'],
@@ -429,19 +429,44 @@ describe('createMacPlatform', () => {
       ['-setautoproxystate', LAN, 'off'],
       ['-setproxyautodiscovery', LAN, 'on']
     ])
-    expect(buildRestoreCommands(snapshot.data as MacSnapshotData)).toEqual(calls.slice(1))
-    // Never-set proxies that are still unset are only switched off.
-    const untouched = buildRestoreCommands(
-      snapshot.data as MacSnapshotData,
-      writtenSince(snapshot.data as MacSnapshotData)
-    )
-    expect(untouched.filter((c) => c[1] === LAN)).toEqual([
-      ['-setwebproxystate', LAN, 'off'],
-      ['-setsecurewebproxystate', LAN, 'off'],
-      ['-setsocksfirewallproxystate', LAN, 'off'],
-      ['-setproxybypassdomains', LAN, 'Empty'],
+    expect(buildRestoreCommands(snapshot.data as MacSnapshotData)).toEqual(calls)
+  })
+
+  it('empties again only what Junction set: a never-set proxy or URL it did not write is left never set', async () => {
+    const snapshot = await createMacPlatform(fakeRunner(OFFICE).run).snapshot()
+    const forLan = (applied: DesiredProxy[]) =>
+      macRestorePlan(snapshot, applied)
+        .steps.map((step) => ('command' in step ? step.command.slice(1) : []))
+        .filter((args) => args[1] === LAN)
+    const off = (state: string) => [state, LAN, 'off']
+    const emptied = (set: string, state: string) => [[set, LAN, '', '0', 'off'], off(state)]
+    const tail = [
       ['-setautoproxystate', LAN, 'off'],
       ['-setproxyautodiscovery', LAN, 'on']
+    ]
+    const bypass = ['-setproxybypassdomains', LAN, 'Empty']
+    expect(forLan([PAC])).toEqual([
+      off('-setwebproxystate'),
+      off('-setsecurewebproxystate'),
+      off('-setsocksfirewallproxystate'),
+      bypass,
+      ['-setautoproxyurl', LAN, ''],
+      ...tail
+    ])
+    expect(forLan([{ ...MANUAL, socks: null }])).toEqual([
+      ...emptied('-setwebproxy', '-setwebproxystate'),
+      ...emptied('-setsecurewebproxy', '-setsecurewebproxystate'),
+      off('-setsocksfirewallproxystate'),
+      bypass,
+      ...tail
+    ])
+    expect(forLan([MANUAL, PAC])).toEqual([
+      ...emptied('-setwebproxy', '-setwebproxystate'),
+      ...emptied('-setsecurewebproxy', '-setsecurewebproxystate'),
+      ...emptied('-setsocksfirewallproxy', '-setsocksfirewallproxystate'),
+      bypass,
+      ['-setautoproxyurl', LAN, ''],
+      ...tail
     ])
   })
 
@@ -456,7 +481,7 @@ describe('createMacPlatform', () => {
     const snapshot = await platform.snapshot()
     await platform.apply(desired)
     expect(mac.services).not.toEqual(before)
-    await platform.restore(JSON.parse(JSON.stringify(snapshot)) as OsSnapshot)
+    await platform.restore(JSON.parse(JSON.stringify(snapshot)) as OsSnapshot, [desired])
     expect(mac.services).toEqual(before)
     expect(await platform.snapshot()).toEqual(snapshot)
   })
@@ -467,25 +492,21 @@ describe('createMacPlatform', () => {
     ['PAC', [PAC]],
     ['manual, then PAC', [MANUAL, PAC]]
   ])(
-    '%s: the watchdog plan, from what was applied and nothing read, restores every service exactly',
+    '%s: restore reads nothing, sends exactly the watchdog plan, and leaves every service as it was',
     async (_, applied: DesiredProxy[]) => {
       const mac = fakeNetworksetup([OFFICE_WIFI, OFFICE_LAN])
       const platform = createMacPlatform(mac.run)
       const before = structuredClone(mac.services)
-      const snapshot = await platform.snapshot()
+      const snapshot = JSON.parse(JSON.stringify(await platform.snapshot())) as OsSnapshot
       for (const desired of applied) await platform.apply(desired)
-      const now = (await platform.snapshot()).data as MacSnapshotData
-      const plan = platform.restorePlan!(JSON.parse(JSON.stringify(snapshot)) as OsSnapshot, applied)
-      // The same commands a restore that reads the services first would send, and no more: a
-      // never-set proxy Junction did not set is only switched off.
-      expect(plan.steps).toEqual(
-        buildRestoreCommands(snapshot.data as MacSnapshotData, writtenSince(now)).map((args) => ({
-          command: [NETWORKSETUP, ...args],
-          failsOn: NETWORKSETUP_FAILS
-        }))
-      )
-      await runPlan(plan, mac.run)
+      const sent: string[][] = []
+      const recording: CommandRunner = async (file, args) => (sent.push([file, ...args]), mac.run(file, args))
+      await createMacPlatform(recording).restore(snapshot, applied)
       expect(mac.services).toEqual(before)
+      expect(sent).toEqual(
+        platform.restorePlan!(snapshot, applied).steps.map((s) => 'command' in s && s.command)
+      )
+      expect(sent.filter((args) => !args[1]!.startsWith('-set'))).toEqual([])
     }
   )
 
@@ -583,8 +604,8 @@ describe('createMacPlatform', () => {
     const first = ['-setwebproxy', WIFI, 'proxy.corp.example', '3128', 'off']
     const { run, calls } = fakeRunner([[first, fixture('error-admin-privileges.txt')]])
     await expect(createMacPlatform(run).restore(snapshot)).rejects.toMatchObject({ failure: 'permission' })
-    // The reading of the current settings, then every one of the restore commands.
-    expect(calls).toHaveLength(1 + 20)
+    // Every one of the restore commands.
+    expect(calls).toHaveLength(20)
   })
 
   it('propagates a missing networksetup unchanged', async () => {
@@ -595,8 +616,8 @@ describe('createMacPlatform', () => {
     const restoring = fakeRunner([[['-setwebproxy', WIFI, 'proxy.corp.example', '3128', 'off'], missing]])
     const snapshot = await createMacPlatform(fakeRunner(OFFICE).run).snapshot()
     await expect(createMacPlatform(restoring.run).restore(snapshot)).rejects.toBe(missing)
-    // The reading of the current settings, then the first restore command.
-    expect(restoring.calls).toHaveLength(2)
+    // The first restore command, and no other.
+    expect(restoring.calls).toHaveLength(1)
     expect(calls).toHaveLength(2)
   })
 })

@@ -426,12 +426,36 @@ describe('watchdogs() with a plan', () => {
     const undo = (...modes: string[]) => ({
       steps: modes.map((m) => ({ command: ['gsettings', 'undo', m] }))
     })
-    expect(armed).toEqual([undo('manual'), undo('manual', 'pac'), undo('manual', 'pac')])
+    // Manual again adds nothing to undo: the watchdog keeps its plan.
+    expect(armed).toEqual([undo('manual'), undo('manual', 'pac')])
+    // The journal records the same history, for a start that restores after a power cut.
+    expect(JSON.parse(await fs.readFile(journalPath, 'utf8'))).toMatchObject({ applied: [MANUAL, PAC] })
     expect((await proxy.disable()).ok).toBe(true)
     expect((await proxy.enable(PAC)).ok).toBe(true)
     // A new journal starts a new history.
-    expect(armed.slice(3)).toEqual([null, undo('pac')])
+    expect(armed.slice(2)).toEqual([null, undo('pac')])
     await proxy.disable()
+  })
+
+  it('a start after a crash restores with the history the journal recorded, and Junction itself too', async () => {
+    const restoredWith: unknown[] = []
+    const platform: SystemProxyPlatform = {
+      id: 'gnome',
+      snapshot: async () => ({ platform: 'gnome', data: 'user' }),
+      view: () => NONE,
+      apply: async () => undefined,
+      restore: async (_s, applied) => void restoredWith.push(applied)
+    }
+    // The view never matches: every enable fails its read-back and restores at once.
+    const proxy = new SystemProxy(platform, { journalPath })
+    expect((await proxy.enable(PAC)).ok).toBe(false)
+    expect(restoredWith).toEqual([[PAC]])
+    await writeJournal(journalPath, {
+      ...journal({ platform: 'gnome', data: 'user' }),
+      applied: [MANUAL, PAC]
+    })
+    expect(await new SystemProxy(platform, { journalPath }).recover()).toMatchObject({ ok: true })
+    expect(restoredWith.at(-1)).toEqual([MANUAL, PAC])
   })
 })
 

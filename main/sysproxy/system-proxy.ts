@@ -178,43 +178,9 @@ export class SystemProxy extends EventEmitter<Events> {
   /** Points the OS at Junction; on any failure the previous settings are put back. */
   enable(desired: DesiredProxy): Promise<Result<ProxyView>> {
     return this.serial(async () => {
-      const current = this.journal
-      let snapshot: OsSnapshot
-      if (current) snapshot = current.snapshot
-      else
-        try {
-          snapshot = await this.platform.snapshot()
-        } catch (error) {
-          return fail(
-            'engine-error',
-            `Could not read the current system proxy settings: ${(error as Error).message}`
-          )
-        }
-      // Recorded before it is applied: a restore after a crash half-way must undo it too.
-      const applied = current?.applied ?? []
-      const known = applied.some((d) => JSON.stringify(d) === JSON.stringify(desired))
-      let journal: Journal = current ?? {
-        version: 1,
-        platform: snapshot.platform,
-        snapshot,
-        desired,
-        applied,
-        at: new Date(this.now()).toISOString()
-      }
-      if (!known) {
-        const grown = [...applied, desired]
-        journal = { ...journal, applied: grown }
-        try {
-          await writeJournal(this.journalPath, journal)
-        } catch (error) {
-          return fail(
-            'io-error',
-            `Could not save the system proxy journal, so nothing was changed: ${(error as Error).message}`
-          )
-        }
-        // A new plan when what the restore must undo has grown (the watchdog keeps an unchanged one).
-        this.watch?.arm(this.journalPath, this.platform.restorePlan?.(snapshot, grown) ?? null)
-      }
+      const recorded = await this.record(desired)
+      if (!recorded.ok) return recorded
+      const journal = recorded.value
       const result = await this.applyChecked(desired, journal)
       if (!result.ok) return result
       this.journal = { ...journal, desired }
@@ -223,6 +189,42 @@ export class SystemProxy extends EventEmitter<Events> {
       this.startGuard()
       return result
     })
+  }
+
+  /**
+   * The journal `desired` is about to be applied under: the current one, or a new one with the
+   * settings as they are now. A setting not applied before is recorded in it first, and the watchdog
+   * re-armed with a plan that undoes it too, so a crash half-way through applying it is covered.
+   */
+  private async record(desired: DesiredProxy): Promise<Result<Journal>> {
+    let journal = this.journal
+    if (!journal) {
+      let snapshot: OsSnapshot
+      try {
+        snapshot = await this.platform.snapshot()
+      } catch (error) {
+        return fail(
+          'engine-error',
+          `Could not read the current system proxy settings: ${(error as Error).message}`
+        )
+      }
+      const at = new Date(this.now()).toISOString()
+      journal = { version: 1, platform: snapshot.platform, snapshot, desired, applied: [], at }
+    }
+    const applied = journal.applied ?? []
+    if (applied.some((d) => JSON.stringify(d) === JSON.stringify(desired))) return ok(journal)
+    const grown = [...applied, desired]
+    journal = { ...journal, applied: grown }
+    try {
+      await writeJournal(this.journalPath, journal)
+    } catch (error) {
+      return fail(
+        'io-error',
+        `Could not save the system proxy journal, so nothing was changed: ${(error as Error).message}`
+      )
+    }
+    this.watch?.arm(this.journalPath, this.platform.restorePlan?.(journal.snapshot, grown) ?? null)
+    return ok(journal)
   }
 
   private async applyChecked(desired: DesiredProxy, journal: Journal): Promise<Result<ProxyView>> {

@@ -25,7 +25,10 @@ export interface AttachOptions {
   log: (line: string) => void
   /** Overrides detection (tests, or a platform chosen by the desktop shell). */
   platform?: SystemProxyPlatform | null
-  /** How to start the process that restores the settings if Junction dies; null: none (tests). */
+  /**
+   * How to start the Node watchdog, which restores the settings if Junction dies where the platform
+   * has no restore plan for the shell watchdog (Windows); null: no watchdog at all (tests).
+   */
   watchdog?: WatchdogLauncher | null
 }
 

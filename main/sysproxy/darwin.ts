@@ -4,8 +4,9 @@
  * enabled service and reads the first for its view. `networksetup` often exits 0 with an error printed
  * on stdout, so every reply is checked for one.
  */
-import { CommandError, runAll, runCommand } from './command-runner.ts'
+import { CommandError, runCommand } from './command-runner.ts'
 import type { CommandRunner } from './command-runner.ts'
+import { runPlan, type RestorePlan } from './restore-plan.ts'
 import type { DesiredProxy, OsSnapshot, ProxyEndpoint, ProxyView, SystemProxyPlatform } from './types.ts'
 
 /** Absolute, so a GUI app's minimal PATH or a look-alike earlier in PATH cannot change what runs. */
@@ -46,7 +47,11 @@ export interface MacNetworkService {
   enabled: boolean
 }
 
-const PERMISSION = /requires admin|admin(?:istrator)? privileges|permission denied|not permitted/i
+/** networksetup's ways of saying it lacks administrator rights; an extended regular expression. */
+const PERMISSION_PATTERN = 'requires admin|admin(istrator)? privileges|permission denied|not permitted'
+const PERMISSION = new RegExp(PERMISSION_PATTERN, 'i')
+/** Output that means a networksetup command failed, whatever its exit status (for the shell watchdog). */
+export const NETWORKSETUP_FAILS = `${PERMISSION_PATTERN}|^ *\\*\\* Error`
 
 /**
  * Parses `-listallnetworkservices`: a header sentence, then one service per line, `*`-prefixed when the
@@ -244,16 +249,44 @@ export function buildApplyCommands(services: string[], desired: DesiredProxy): s
   return commands
 }
 
+/**
+ * Which of a service's fields Junction may have written since the snapshot. A restore empties those
+ * the snapshot records as never set, and leaves the others never set: emptying writes a value.
+ */
+export interface MacWritten {
+  web: boolean
+  secure: boolean
+  socks: boolean
+  autoProxyUrl: boolean
+}
+
+const WROTE_ALL: MacWritten = { web: true, secure: true, socks: true, autoProxyUrl: true }
+
+/**
+ * Known from what Junction applied, so nothing needs reading: manual sets the web, secure web and (if
+ * asked) SOCKS proxies, PAC the URL. Unknown (a journal from before this was recorded): everything.
+ */
+export function writtenBy(applied: DesiredProxy[] | undefined): MacWritten {
+  if (!applied) return WROTE_ALL
+  const manual = applied.some((d) => d.mode === 'manual')
+  return {
+    web: manual,
+    secure: manual,
+    socks: applied.some((d) => d.mode === 'manual' && d.socks !== null),
+    autoProxyUrl: applied.some((d) => d.mode === 'pac')
+  }
+}
+
 function restoreProxyServer(
   set: string,
   setState: string,
   service: string,
   proxy: MacProxyServer,
-  now: MacProxyServer | null
+  written: boolean
 ): string[][] {
   if (proxy.server === '') {
-    // Never set, and still not (Junction left it alone): only make sure it is off.
-    if (now?.server === '') return [[setState, service, 'off']]
+    // Never set, and Junction did not set it either: only make sure it is off.
+    if (!written) return [[setState, service, 'off']]
     // Set by Junction: emptied again (`-set…proxy` turns the proxy on, so it is switched off after).
     return [
       [set, service, '', '0', 'off'],
@@ -267,25 +300,15 @@ function restoreProxyServer(
 }
 
 /**
- * The networksetup argument lists that write every recorded field of every service back. `now` is
- * what the services hold at the moment (null: unknown), so that proxies that were never set are
- * emptied only where Junction has written one.
+ * The networksetup argument lists that write every recorded field of every service back; proxies and
+ * PAC URLs that were never set are emptied again only where `wrote` says Junction may have set one.
  */
-export function buildRestoreCommands(data: MacSnapshotData, now: MacSnapshotData | null = null): string[][] {
+export function buildRestoreCommands(data: MacSnapshotData, wrote: MacWritten = WROTE_ALL): string[][] {
   const commands: string[][] = []
   for (const s of data.services) {
-    const current = now?.services.find((c) => c.name === s.name) ?? null
+    commands.push(...restoreProxyServer('-setwebproxy', '-setwebproxystate', s.name, s.web, wrote.web))
     commands.push(
-      ...restoreProxyServer('-setwebproxy', '-setwebproxystate', s.name, s.web, current?.web ?? null)
-    )
-    commands.push(
-      ...restoreProxyServer(
-        '-setsecurewebproxy',
-        '-setsecurewebproxystate',
-        s.name,
-        s.secure,
-        current?.secure ?? null
-      )
+      ...restoreProxyServer('-setsecurewebproxy', '-setsecurewebproxystate', s.name, s.secure, wrote.secure)
     )
     commands.push(
       ...restoreProxyServer(
@@ -293,19 +316,27 @@ export function buildRestoreCommands(data: MacSnapshotData, now: MacSnapshotData
         '-setsocksfirewallproxystate',
         s.name,
         s.socks,
-        current?.socks ?? null
+        wrote.socks
       )
     )
     commands.push(['-setproxybypassdomains', s.name, ...(s.bypass.length > 0 ? s.bypass : ['Empty'])])
     // `-setautoproxyurl` also switches PAC on, so the recorded state is written after it. A URL that
     // was never set is emptied again where Junction has set one.
     if (s.autoProxyUrl !== null) commands.push(['-setautoproxyurl', s.name, s.autoProxyUrl])
-    else if (current?.autoProxyUrl !== null) commands.push(['-setautoproxyurl', s.name, ''])
+    else if (wrote.autoProxyUrl) commands.push(['-setautoproxyurl', s.name, ''])
     commands.push(['-setautoproxystate', s.name, onOff(s.autoProxyEnabled)])
     commands.push(['-setproxyautodiscovery', s.name, onOff(s.autoDiscovery)])
   }
   return commands
 }
+
+/** Every recorded field of every service written back, each reply checked for networksetup's errors. */
+export const macRestorePlan = (snapshot: OsSnapshot, applied?: DesiredProxy[]): RestorePlan => ({
+  steps: buildRestoreCommands(asMacData(snapshot), writtenBy(applied)).map((args) => ({
+    command: [NETWORKSETUP, ...args],
+    failsOn: NETWORKSETUP_FAILS
+  }))
+})
 
 function permissionError(args: string[], detail: string, stderr = ''): CommandError {
   return new CommandError(
@@ -413,11 +444,12 @@ export function createMacPlatform(run: CommandRunner = runCommand): SystemProxyP
       for (const args of buildApplyCommands(await enabledServices(), desired)) await networksetup(args)
     },
 
-    async restore(snapshot) {
-      const data = asMacData(snapshot)
-      // Unreadable now: every never-set proxy is emptied, whether Junction touched it or not.
-      const now = await readAll().catch(() => null)
-      await runAll(buildRestoreCommands(data, now).map((args) => () => networksetup(args)))
-    }
+    restorePlan: macRestorePlan,
+
+    restore: (snapshot, applied) =>
+      runPlan(macRestorePlan(snapshot, applied), async (_file, args) => ({
+        stdout: await networksetup(args),
+        stderr: ''
+      }))
   }
 }

@@ -9,6 +9,7 @@
  * the dconf database ends up as it was, key for key.
  */
 import { CommandError, runCommand, type CommandRunner } from './command-runner.ts'
+import { runPlan, type RestorePlan, type RestoreStep } from './restore-plan.ts'
 import type { DesiredProxy, OsSnapshot, ProxyEndpoint, ProxyView, SystemProxyPlatform } from './types.ts'
 
 const ROOT = 'org.gnome.system.proxy'
@@ -141,6 +142,20 @@ export function gnomeWrites(desired: DesiredProxy): [string, string, string][] {
   ]
 }
 
+/** The gsettings commands that write a snapshot back: keys at their default reset, the rest set. */
+export function gnomeRestorePlan(snapshot: OsSnapshot): RestorePlan {
+  const { values, unset } = gnomeData(snapshot.data)
+  // Mode last, as in apply, so the desktop never sees a half-restored manual setup.
+  const keys = [...GNOME_KEYS].sort((a, b) => Number(a[1] === 'mode') - Number(b[1] === 'mode'))
+  const steps: RestoreStep[] = []
+  for (const [schema, key] of keys) {
+    const value = values[`${schema} ${key}`]
+    if (unset?.includes(`${schema} ${key}`)) steps.push({ command: ['gsettings', 'reset', schema, key] })
+    else if (value !== undefined) steps.push({ command: ['gsettings', 'set', schema, key, value] })
+  }
+  return { steps }
+}
+
 export function createGnomePlatform(
   run: CommandRunner = runCommand,
   env?: NodeJS.ProcessEnv
@@ -180,15 +195,8 @@ export function createGnomePlatform(
     async apply(desired) {
       for (const [schema, key, value] of gnomeWrites(desired)) await gsettings(['set', schema, key, value])
     },
-    async restore(snapshot) {
-      const { values, unset } = gnomeData(snapshot.data)
-      // Mode last, as in apply, so the desktop never sees a half-restored manual setup.
-      const keys = [...GNOME_KEYS].sort((a, b) => Number(a[1] === 'mode') - Number(b[1] === 'mode'))
-      for (const [schema, key] of keys) {
-        const value = values[`${schema} ${key}`]
-        if (unset?.includes(`${schema} ${key}`)) await gsettings(['reset', schema, key])
-        else if (value !== undefined) await gsettings(['set', schema, key, value])
-      }
-    }
+    restorePlan: gnomeRestorePlan,
+    restore: (snapshot) =>
+      runPlan(gnomeRestorePlan(snapshot), (file, args) => run(file, args, env ? { env } : {}))
   }
 }

@@ -18,6 +18,11 @@ export interface Journal {
   platform: PlatformId
   snapshot: OsSnapshot
   desired: DesiredProxy
+  /**
+   * Every setting applied since the snapshot, each recorded before it is applied: what a restore has to
+   * undo (on macOS it decides which never-set proxies to empty again). Absent in older journals.
+   */
+  applied?: DesiredProxy[]
   at: string
 }
 
@@ -30,7 +35,11 @@ export async function writeJournal(journalPath: string, journal: Journal): Promi
 /** Parses a journal file's text; throws with a reason when it is not one this version wrote. */
 export function parseJournal(text: string, platform?: PlatformId): Journal {
   const journal = JSON.parse(text) as Journal
-  if (journal?.version !== 1 || typeof journal.snapshot?.platform !== 'string')
+  if (
+    journal?.version !== 1 ||
+    typeof journal.snapshot?.platform !== 'string' ||
+    (journal.applied !== undefined && !Array.isArray(journal.applied))
+  )
     throw new Error('unexpected content')
   if (platform !== undefined && journal.snapshot.platform !== platform)
     throw new Error(`it was written for ${journal.snapshot.platform}, this is ${platform}`)

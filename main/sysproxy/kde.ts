@@ -7,6 +7,7 @@ import { promises as fs } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { runCommand, type CommandRunner } from './command-runner.ts'
+import { runPlan, type RestorePlan, type RestoreStep } from './restore-plan.ts'
 import type { DesiredProxy, OsSnapshot, ProxyEndpoint, ProxyView, SystemProxyPlatform } from './types.ts'
 
 const FILE = 'kioslaverc'
@@ -102,21 +103,29 @@ export function createKdePlatform(
     const value = (await run(`kreadconfig${version}`, args, options)).stdout.replace(/\n$/, '')
     return value === ABSENT ? null : value
   }
-  const write = (key: string, value: string | null) =>
-    run(
-      `kwriteconfig${version}`,
-      value === null
-        ? ['--file', FILE, '--group', GROUP, '--key', key, '--delete']
-        : ['--file', FILE, '--group', GROUP, '--key', key, value],
-      options
-    )
+  const writeCommand = (key: string, value: string | null): string[] => [
+    `kwriteconfig${version}`,
+    '--file',
+    FILE,
+    '--group',
+    GROUP,
+    '--key',
+    key,
+    ...(value === null ? ['--delete'] : [value])
+  ]
+  const write = (key: string, value: string | null) => {
+    const [file, ...args] = writeCommand(key, value)
+    return run(file!, args, options)
+  }
   // Running KIO clients re-read kioslaverc on this signal; without a session bus there are none to tell.
-  const notify = () =>
-    run(
-      'dbus-send',
-      ['--type=signal', '/KIO/Scheduler', 'org.kde.KIO.Scheduler.reparseSlaveConfiguration', 'string:'],
-      options
-    ).catch(() => undefined)
+  const notifyCommand = [
+    'dbus-send',
+    '--type=signal',
+    '/KIO/Scheduler',
+    'org.kde.KIO.Scheduler.reparseSlaveConfiguration',
+    'string:'
+  ]
+  const notify = () => run(notifyCommand[0]!, notifyCommand.slice(1), options).catch(() => undefined)
 
   // Where KConfig keeps it: $XDG_CONFIG_HOME, else ~/.config.
   const file = path.join(env.XDG_CONFIG_HOME || path.join(env.HOME || os.homedir(), '.config'), FILE)
@@ -125,6 +134,16 @@ export function createKdePlatform(
       (stat) => stat,
       () => null
     )
+
+  /** Every key written back (absent ones deleted); the file removed if Junction created it and left it empty. */
+  const restorePlan = (snapshot: OsSnapshot): RestorePlan => {
+    const { values, fileExisted } = snapshot.data as KdeSnapshot
+    const steps: RestoreStep[] = KDE_KEYS.map((key) => ({ command: writeCommand(key, values[key]) }))
+    // Only an empty file is removed: anything else in it is not Junction's.
+    if (!fileExisted) steps.push({ removeIfEmpty: file })
+    steps.push({ command: notifyCommand, optional: true })
+    return { steps }
+  }
 
   return {
     id: 'kde',
@@ -139,12 +158,7 @@ export function createKdePlatform(
       for (const [key, value] of kdeWrites(desired)) await write(key, value)
       await notify()
     },
-    async restore(snapshot) {
-      const { values, fileExisted } = snapshot.data as KdeSnapshot
-      for (const key of KDE_KEYS) await write(key, values[key])
-      // Only an empty file is removed: anything else in it is not Junction's.
-      if (!fileExisted && (await exists())?.size === 0) await fs.rm(file, { force: true })
-      await notify()
-    }
+    restorePlan,
+    restore: (snapshot) => runPlan(restorePlan(snapshot), (file, args) => run(file, args, options))
   }
 }

@@ -3,9 +3,10 @@
  *
  * - Before the first change, the complete current settings are read and written to a journal in the
  *   data directory; turning off, quitting or an engine failure writes exactly that snapshot back and
- *   deletes the journal. While the journal exists a watchdog process (see watchdog.ts) waits to restore
- *   it should Junction die. A journal found at start means both failed: `recover()` restores it
- *   before anything else.
+ *   deletes the journal. While the journal exists a watchdog process (see watchdog-launch.ts) waits
+ *   to restore it should Junction die; it is re-armed whenever a new setting is applied, since what
+ *   a restore must undo can depend on it (macOS). A journal found at start means both failed:
+ *   `recover()` restores it before anything else.
  * - Every apply is read back; a mismatch, or a command failing half-way, restores the snapshot and
  *   reports the error.
  * - A guard polls the settings while they are on. When another program changes them, Junction either
@@ -23,6 +24,7 @@ import {
   writeJournal,
   type Journal
 } from './journal.ts'
+import type { RestorePlan } from './restore-plan.ts'
 import type { DesiredProxy, OsSnapshot, ProxyEndpoint, ProxyView, SystemProxyPlatform } from './types.ts'
 
 export type GuardPolicy = 'reapply' | 'yield'
@@ -38,7 +40,11 @@ export interface ChangeReport {
 
 /** Whatever restores the journal if this process dies (the watchdog): armed while a journal exists. */
 export interface JournalWatch {
-  arm(journalPath: string): void
+  /**
+   * Called when the journal is written, and again whenever `plan` may have changed (a new setting
+   * applied); `plan` is the platform's restore as commands, null where it has none.
+   */
+  arm(journalPath: string, plan: RestorePlan | null): void
   disarm(): void
 }
 
@@ -156,7 +162,7 @@ export class SystemProxy extends EventEmitter<Events> {
         )
       }
       try {
-        await this.platform.restore(journal.snapshot)
+        await this.platform.restore(journal.snapshot, journal.applied)
       } catch (error) {
         await releaseClaim(claimed, this.journalPath).catch(() => undefined)
         return fail(
@@ -172,42 +178,53 @@ export class SystemProxy extends EventEmitter<Events> {
   /** Points the OS at Junction; on any failure the previous settings are put back. */
   enable(desired: DesiredProxy): Promise<Result<ProxyView>> {
     return this.serial(async () => {
-      let journal = this.journal
-      if (!journal) {
-        let snapshot: OsSnapshot
-        try {
-          snapshot = await this.platform.snapshot()
-        } catch (error) {
-          return fail(
-            'engine-error',
-            `Could not read the current system proxy settings: ${(error as Error).message}`
-          )
-        }
-        journal = {
-          version: 1,
-          platform: snapshot.platform,
-          snapshot,
-          desired,
-          at: new Date(this.now()).toISOString()
-        }
-        try {
-          await writeJournal(this.journalPath, journal)
-        } catch (error) {
-          return fail(
-            'io-error',
-            `Could not save the system proxy journal, so nothing was changed: ${(error as Error).message}`
-          )
-        }
-        this.watch?.arm(this.journalPath)
-      }
-      const applied = await this.applyChecked(desired, journal)
-      if (!applied.ok) return applied
+      const recorded = await this.record(desired)
+      if (!recorded.ok) return recorded
+      const journal = recorded.value
+      const result = await this.applyChecked(desired, journal)
+      if (!result.ok) return result
       this.journal = { ...journal, desired }
       await writeJournal(this.journalPath, this.journal).catch(() => undefined)
       this.setState({ status: 'on', desired })
       this.startGuard()
-      return applied
+      return result
     })
+  }
+
+  /**
+   * The journal `desired` is about to be applied under: the current one, or a new one with the
+   * settings as they are now. A setting not applied before is recorded in it first, and the watchdog
+   * re-armed with a plan that undoes it too, so a crash half-way through applying it is covered.
+   */
+  private async record(desired: DesiredProxy): Promise<Result<Journal>> {
+    let journal = this.journal
+    if (!journal) {
+      let snapshot: OsSnapshot
+      try {
+        snapshot = await this.platform.snapshot()
+      } catch (error) {
+        return fail(
+          'engine-error',
+          `Could not read the current system proxy settings: ${(error as Error).message}`
+        )
+      }
+      const at = new Date(this.now()).toISOString()
+      journal = { version: 1, platform: snapshot.platform, snapshot, desired, applied: [], at }
+    }
+    const applied = journal.applied ?? []
+    if (applied.some((d) => JSON.stringify(d) === JSON.stringify(desired))) return ok(journal)
+    const grown = [...applied, desired]
+    journal = { ...journal, applied: grown }
+    try {
+      await writeJournal(this.journalPath, journal)
+    } catch (error) {
+      return fail(
+        'io-error',
+        `Could not save the system proxy journal, so nothing was changed: ${(error as Error).message}`
+      )
+    }
+    this.watch?.arm(this.journalPath, this.platform.restorePlan?.(journal.snapshot, grown) ?? null)
+    return ok(journal)
   }
 
   private async applyChecked(desired: DesiredProxy, journal: Journal): Promise<Result<ProxyView>> {
@@ -231,7 +248,7 @@ export class SystemProxy extends EventEmitter<Events> {
   private async putBack(journal: Journal): Promise<boolean> {
     this.stopGuard()
     try {
-      await this.platform.restore(journal.snapshot)
+      await this.platform.restore(journal.snapshot, journal.applied)
       await fs.rm(this.journalPath, { force: true })
       this.watch?.disarm()
       this.journal = null

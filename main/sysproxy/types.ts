@@ -3,6 +3,7 @@
  * complete settings into a snapshot it alone understands (so it can put them back exactly), and
  * describes any snapshot as a `ProxyView` (so settings can be compared and shown across platforms).
  */
+import type { RestorePlan } from './restore-plan.ts'
 
 export interface ProxyEndpoint {
   host: string
@@ -49,6 +50,14 @@ export interface SystemProxyPlatform {
   /** Describes a snapshot taken by this platform. */
   view(snapshot: OsSnapshot): ProxyView
   apply(desired: DesiredProxy): Promise<void>
-  /** Writes a snapshot back, every value as it was. */
-  restore(snapshot: OsSnapshot): Promise<void>
+  /**
+   * Writes a snapshot back, every value as it was. `applied`: every setting Junction applied since
+   * the snapshot, in order (absent: unknown, from a journal written before it was recorded).
+   */
+  restore(snapshot: OsSnapshot, applied?: DesiredProxy[]): Promise<void>
+  /**
+   * The same restore as a fixed list of commands, for the shell watchdog. Absent where restoring needs
+   * more than commands (reading the registry first, on Windows): the Node watchdog covers those.
+   */
+  restorePlan?(snapshot: OsSnapshot, applied: DesiredProxy[]): RestorePlan
 }

@@ -11,7 +11,10 @@
  * so a Ctrl+C or a closed terminal that kills Junction does not kill it too. It never outlives
  * Junction: once the pipe closes it restores (or not) and exits.
  *
- * Plain Node, no Electron: the desktop app runs it with its own executable in Node mode.
+ * This is the Node watchdog, for platforms whose restore is more than a list of commands (Windows,
+ * where the registry is read first); Linux and macOS run the same protocol in `/bin/sh` with a restore
+ * plan instead (watchdog-script.ts), in about 1/40 of the memory. Plain Node, no Electron: the desktop
+ * app runs it with its own executable in Node mode.
  */
 import { promises as fs } from 'node:fs'
 
@@ -66,7 +69,7 @@ async function restoreJournal(options: WatchdogOptions): Promise<WatchdogOutcome
   if (claimed === null) return 'nothing-to-restore'
   try {
     const journal = parseJournal(await fs.readFile(claimed, 'utf8'))
-    await platformById(journal.snapshot.platform).restore(journal.snapshot)
+    await platformById(journal.snapshot.platform).restore(journal.snapshot, journal.applied)
     await fs.rm(claimed, { force: true })
     log(`Junction stopped without restoring the system proxy; restored the settings from ${journal.at}`)
     return 'restored'

@@ -1,7 +1,7 @@
 /**
  * Crash safety for real: headless Junction turns the GNOME or KDE proxy on and is killed with SIGKILL;
- * its watchdog puts the user's settings back within 2 s, exactly as the OS stored them (`dconf dump`,
- * the bytes of kioslaverc). A clean stop leaves no watchdog behind; killing the `npm start` wrapper
+ * its watchdog (`sh`, under 10 MiB resident) puts the user's settings back within 2 s, exactly as the
+ * OS stored them (`dconf dump`, the bytes of kioslaverc). A clean stop leaves no watchdog behind; killing the `npm start` wrapper
  * leaves no orphan engine. Also the PAC file on the proxy port.
  */
 import { promises as fs } from 'node:fs'
@@ -56,13 +56,27 @@ async function waitUntil(check: () => boolean | Promise<boolean>, timeoutMs: num
   return performance.now() - start
 }
 
-/** A desktop with the user's own proxy set up, and readers of its settings as the OS stores them. */
-async function desktop(kind: Desktop) {
+/** A process's program name and resident memory, as the kernel reports them. */
+async function processFacts(pid: number): Promise<{ comm: string; rssKiB: number }> {
+  const comm = (await fs.readFile(`/proc/${pid}/comm`, 'utf8')).trim()
+  const status = await fs.readFile(`/proc/${pid}/status`, 'utf8')
+  return { comm, rssKiB: Number(/^VmRSS:\s+(\d+) kB$/m.exec(status)![1]) }
+}
+
+const NO_FILE = '(no kioslaverc)'
+
+/**
+ * A desktop with the user's own proxy set up (or, with `userProxy` false, nothing ever set), and
+ * readers of its settings as the OS stores them.
+ */
+async function desktop(kind: Desktop, userProxy = true) {
   session = await startDesktopSession(kind)
   const env = session.env
   const run = (file: string, args: string[]) => runCommand(file, args, { env })
   const kioslaverc = path.join(session.home, '.config', 'kioslaverc')
-  if (kind === 'GNOME') {
+  if (!userProxy) {
+    // Nothing to set up.
+  } else if (kind === 'GNOME') {
     await run('gsettings', ['set', 'org.gnome.system.proxy.http', 'host', 'corp-proxy.example'])
     await run('gsettings', ['set', 'org.gnome.system.proxy.http', 'port', '3128'])
     await run('gsettings', ['set', 'org.gnome.system.proxy', 'mode', 'manual'])
@@ -79,7 +93,10 @@ async function desktop(kind: Desktop) {
   const stored = async () =>
     kind === 'GNOME'
       ? (await run('dconf', ['dump', '/system/proxy/'])).stdout
-      : await fs.readFile(kioslaverc, 'utf8')
+      : await fs.readFile(kioslaverc, 'utf8').catch((error: NodeJS.ErrnoException) => {
+          if (error.code === 'ENOENT') return NO_FILE
+          throw error
+        })
   dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'junction-crash-'))
   return { env, platform, stored, before: await stored() }
 }
@@ -89,7 +106,9 @@ async function start(env: NodeJS.ProcessEnv, mode: 'off' | 'manual' | 'pac') {
   started.push(running)
   const port = Number((await running.waitFor(/proxy listening on http:\/\/127\.0\.0\.1:(\d+)/))[1])
   const watchdog =
-    mode === 'off' ? null : Number((await running.waitFor(/system proxy: watchdog started \(pid (\d+)\)/))[1])
+    mode === 'off'
+      ? null
+      : Number((await running.waitFor(/system proxy: watchdog started \(pid (\d+), sh\)/))[1])
   if (watchdog !== null) strays.push(watchdog)
   if (mode !== 'off') await running.waitFor(/system proxy: (manual|PAC)/)
   return { running, port, watchdog }
@@ -113,6 +132,11 @@ describe('system proxy crash safety', () => {
           : { mode: 'pac', pacUrl: `http://127.0.0.1:${port}/proxy.pac` }
       )
       expect(await stored()).not.toBe(before)
+      // The watchdog is a shell, not a second Node: about 1 MiB where Node needs 45 or more.
+      const { comm, rssKiB } = await processFacts(watchdog!)
+      console.log(`${kind} ${mode}: watchdog ${comm}, VmRSS ${rssKiB} KiB`)
+      expect(comm).toBe('sh')
+      expect(rssKiB).toBeLessThan(10 * 1024)
 
       const killedAt = performance.now()
       running.child.kill('SIGKILL')
@@ -131,6 +155,22 @@ describe('system proxy crash safety', () => {
       expect(await next.running.exited).toBe(0)
       expect(next.running.lines.join('\n')).not.toMatch(/restored the system proxy settings from before/)
       expect(await stored()).toBe(before)
+    }
+  )
+
+  it.each(['GNOME', 'KDE'] as const)(
+    '%s, a user who never set a proxy: after SIGKILL the watchdog leaves nothing stored',
+    async (kind) => {
+      const { env, stored, before } = await desktop(kind, false)
+      expect(before).toBe(kind === 'GNOME' ? '' : NO_FILE)
+      const { running, watchdog } = await start(env, 'manual')
+      expect(await stored()).not.toBe(before)
+      running.child.kill('SIGKILL')
+      await running.waitFor(/watchdog: Junction stopped without restoring the system proxy; restored/, 5000)
+      // GNOME: every key reset, none left in dconf; KDE: every key deleted and the file Junction created removed.
+      expect(await stored()).toBe(before)
+      await waitUntil(() => !alive(watchdog!), 5000)
+      expect(await journalFiles()).toEqual([])
     }
   )
 
@@ -192,7 +232,7 @@ describe('system proxy crash safety', () => {
     )
     started.push(npm)
     const port = Number((await npm.waitFor(/proxy listening on http:\/\/127\.0\.0\.1:(\d+)/, 20_000))[1])
-    const watchdog = Number((await npm.waitFor(/watchdog started \(pid (\d+)\)/))[1])
+    const watchdog = Number((await npm.waitFor(/watchdog started \(pid (\d+), sh\)/))[1])
     await npm.waitFor(/system proxy: manual/)
     const engine = await listeningPid(port)
     expect(engine).not.toBeNull()

@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { CommandError } from '../../../main/sysproxy/command-runner.ts'
+import { CommandError, runCommand } from '../../../main/sysproxy/command-runner.ts'
 import type { CommandRunner } from '../../../main/sysproxy/command-runner.ts'
-import type { OsSnapshot } from '../../../main/sysproxy/types.ts'
+import { failsOnRegExp } from '../../../main/sysproxy/restore-plan.ts'
+import type { DesiredProxy, OsSnapshot } from '../../../main/sysproxy/types.ts'
 import {
   NETWORKSETUP,
   buildApplyCommands,
@@ -15,6 +16,8 @@ import {
   parseBypassDomains,
   parseNetworkServices,
   parseProxyServerOutput,
+  NETWORKSETUP_FAILS,
+  macRestorePlan,
   parseScutilProxy
 } from '../../../main/sysproxy/darwin.ts'
 import type { MacProxyServer, MacServiceSettings, MacSnapshotData } from '../../../main/sysproxy/darwin.ts'
@@ -149,9 +152,10 @@ const OFFICE_WIFI: MacServiceSettings = {
 }
 const OFFICE_LAN: MacServiceSettings = {
   name: LAN,
-  web: NEVER_SET,
-  secure: NEVER_SET,
-  socks: NEVER_SET,
+  // Three objects: structuredClone keeps shared references, and the fake would then set all three at once.
+  web: { ...NEVER_SET },
+  secure: { ...NEVER_SET },
+  socks: { ...NEVER_SET },
   bypass: [],
   autoProxyUrl: null,
   autoProxyEnabled: false,
@@ -174,6 +178,8 @@ const MANUAL = {
   socks: { host: '127.0.0.1', port: 1080 },
   bypass: ['localhost', '127.0.0.1', '*.local']
 }
+
+const PAC = { mode: 'pac' as const, url: 'http://127.0.0.1:8080/proxy.pac' }
 
 const adminError = (args: string[]) =>
   new CommandError(
@@ -396,7 +402,8 @@ describe('createMacPlatform', () => {
 
   it('restores every field of every service, authentication included, emptying never-set proxies', async () => {
     const snapshot = await createMacPlatform(fakeRunner(OFFICE).run).snapshot()
-    // The current settings cannot be read here, so every never-set proxy is emptied.
+    // What Junction applied is unknown (a journal from an older version), so every never-set proxy
+    // is emptied; nothing is read.
     const { run, calls } = fakeRunner([])
     await createMacPlatform(run).restore(JSON.parse(JSON.stringify(snapshot)) as OsSnapshot)
     const emptied = (set: string, state: string) => [
@@ -404,7 +411,6 @@ describe('createMacPlatform', () => {
       [state, LAN, 'off']
     ]
     expect(calls).toEqual([
-      ['-listallnetworkservices'],
       ['-setwebproxy', WIFI, 'proxy.corp.example', '3128', 'off'],
       ['-setwebproxystate', WIFI, 'on'],
       ['-setsecurewebproxy', WIFI, 'proxy.corp.example', '3129', 'on'],
@@ -423,16 +429,44 @@ describe('createMacPlatform', () => {
       ['-setautoproxystate', LAN, 'off'],
       ['-setproxyautodiscovery', LAN, 'on']
     ])
-    expect(buildRestoreCommands(snapshot.data as MacSnapshotData)).toEqual(calls.slice(1))
-    // Never-set proxies that are still unset are only switched off.
-    const untouched = buildRestoreCommands(snapshot.data as MacSnapshotData, snapshot.data as MacSnapshotData)
-    expect(untouched.filter((c) => c[1] === LAN)).toEqual([
-      ['-setwebproxystate', LAN, 'off'],
-      ['-setsecurewebproxystate', LAN, 'off'],
-      ['-setsocksfirewallproxystate', LAN, 'off'],
-      ['-setproxybypassdomains', LAN, 'Empty'],
+    expect(buildRestoreCommands(snapshot.data as MacSnapshotData)).toEqual(calls)
+  })
+
+  it('empties again only what Junction set: a never-set proxy or URL it did not write is left never set', async () => {
+    const snapshot = await createMacPlatform(fakeRunner(OFFICE).run).snapshot()
+    const forLan = (applied: DesiredProxy[]) =>
+      macRestorePlan(snapshot, applied)
+        .steps.map((step) => ('command' in step ? step.command.slice(1) : []))
+        .filter((args) => args[1] === LAN)
+    const off = (state: string) => [state, LAN, 'off']
+    const emptied = (set: string, state: string) => [[set, LAN, '', '0', 'off'], off(state)]
+    const tail = [
       ['-setautoproxystate', LAN, 'off'],
       ['-setproxyautodiscovery', LAN, 'on']
+    ]
+    const bypass = ['-setproxybypassdomains', LAN, 'Empty']
+    expect(forLan([PAC])).toEqual([
+      off('-setwebproxystate'),
+      off('-setsecurewebproxystate'),
+      off('-setsocksfirewallproxystate'),
+      bypass,
+      ['-setautoproxyurl', LAN, ''],
+      ...tail
+    ])
+    expect(forLan([{ ...MANUAL, socks: null }])).toEqual([
+      ...emptied('-setwebproxy', '-setwebproxystate'),
+      ...emptied('-setsecurewebproxy', '-setsecurewebproxystate'),
+      off('-setsocksfirewallproxystate'),
+      bypass,
+      ...tail
+    ])
+    expect(forLan([MANUAL, PAC])).toEqual([
+      ...emptied('-setwebproxy', '-setwebproxystate'),
+      ...emptied('-setsecurewebproxy', '-setsecurewebproxystate'),
+      ...emptied('-setsocksfirewallproxy', '-setsocksfirewallproxystate'),
+      bypass,
+      ['-setautoproxyurl', LAN, ''],
+      ...tail
     ])
   })
 
@@ -447,9 +481,56 @@ describe('createMacPlatform', () => {
     const snapshot = await platform.snapshot()
     await platform.apply(desired)
     expect(mac.services).not.toEqual(before)
-    await platform.restore(JSON.parse(JSON.stringify(snapshot)) as OsSnapshot)
+    await platform.restore(JSON.parse(JSON.stringify(snapshot)) as OsSnapshot, [desired])
     expect(mac.services).toEqual(before)
     expect(await platform.snapshot()).toEqual(snapshot)
+  })
+
+  it.each([
+    ['manual with socks', [MANUAL]],
+    ['manual without socks', [{ ...MANUAL, socks: null }]],
+    ['PAC', [PAC]],
+    ['manual, then PAC', [MANUAL, PAC]]
+  ])(
+    '%s: restore reads nothing, sends exactly the watchdog plan, and leaves every service as it was',
+    async (_, applied: DesiredProxy[]) => {
+      const mac = fakeNetworksetup([OFFICE_WIFI, OFFICE_LAN])
+      const platform = createMacPlatform(mac.run)
+      const before = structuredClone(mac.services)
+      const snapshot = JSON.parse(JSON.stringify(await platform.snapshot())) as OsSnapshot
+      for (const desired of applied) await platform.apply(desired)
+      const sent: string[][] = []
+      const recording: CommandRunner = async (file, args) => (sent.push([file, ...args]), mac.run(file, args))
+      await createMacPlatform(recording).restore(snapshot, applied)
+      expect(mac.services).toEqual(before)
+      expect(sent).toEqual(
+        platform.restorePlan!(snapshot, applied).steps.map((s) => 'command' in s && s.command)
+      )
+      expect(sent.filter((args) => !args[1]!.startsWith('-set'))).toEqual([])
+    }
+  )
+
+  it("the plan's error pattern means the same to JavaScript and to grep -iE", async () => {
+    const failing = ['error-admin-privileges.txt', 'error-invalid-service.txt']
+    const fine = ['getwebproxy-enabled.txt', 'getautoproxyurl-set-disabled.txt', 'listallnetworkservices.txt']
+    for (const name of [...failing, ...fine]) {
+      const text = fixture(name)
+      const grep = await runCommand('sh', [
+        '-c',
+        'printf "%s\\n" "$1" | grep -qiE -- "$2"',
+        'sh',
+        text,
+        NETWORKSETUP_FAILS
+      ]).then(
+        () => true,
+        () => false
+      )
+      expect([name, failsOnRegExp(NETWORKSETUP_FAILS).test(text), grep]).toEqual([
+        name,
+        failing.includes(name),
+        failing.includes(name)
+      ])
+    }
   })
 
   it('the stateful fake prints exactly the recorded networksetup output', async () => {
@@ -523,8 +604,8 @@ describe('createMacPlatform', () => {
     const first = ['-setwebproxy', WIFI, 'proxy.corp.example', '3128', 'off']
     const { run, calls } = fakeRunner([[first, fixture('error-admin-privileges.txt')]])
     await expect(createMacPlatform(run).restore(snapshot)).rejects.toMatchObject({ failure: 'permission' })
-    // The reading of the current settings, then every one of the restore commands.
-    expect(calls).toHaveLength(1 + 20)
+    // Every one of the restore commands.
+    expect(calls).toHaveLength(20)
   })
 
   it('propagates a missing networksetup unchanged', async () => {
@@ -535,8 +616,8 @@ describe('createMacPlatform', () => {
     const restoring = fakeRunner([[['-setwebproxy', WIFI, 'proxy.corp.example', '3128', 'off'], missing]])
     const snapshot = await createMacPlatform(fakeRunner(OFFICE).run).snapshot()
     await expect(createMacPlatform(restoring.run).restore(snapshot)).rejects.toBe(missing)
-    // The reading of the current settings, then the first restore command.
-    expect(restoring.calls).toHaveLength(2)
+    // The first restore command, and no other.
+    expect(restoring.calls).toHaveLength(1)
     expect(calls).toHaveLength(2)
   })
 })

@@ -206,7 +206,8 @@ describe('watchdog processes', () => {
       watch: watchdogs(headlessWatchdog(), (line) => lines.push(line))
     })
     expect((await proxy.enable(MANUAL)).ok).toBe(true)
-    const pid = Number(/watchdog started \(pid (\d+)\)/.exec(lines.join('\n'))?.[1])
+    // The in-memory platform has no restore plan: the Node watchdog.
+    const pid = Number(/watchdog started \(pid (\d+), node\)/.exec(lines.join('\n'))?.[1])
     children.push(pid)
     expect(alive(pid)).toBe(true)
     expect((await proxy.disable()).ok).toBe(true)
@@ -218,7 +219,7 @@ describe('watchdog processes', () => {
   it('reports a watchdog that could not start', async () => {
     const lines: string[] = []
     const launcher: WatchdogLauncher = { command: path.join(dir, 'no-such-runtime'), args: [] }
-    watchdogs(launcher, (line) => lines.push(line)).arm(journalPath)
+    watchdogs(launcher, (line) => lines.push(line)).arm(journalPath, null)
     await waitUntil(() => lines.length > 0, 3000)
     expect(lines[0]).toMatch(/the watchdog could not start \(spawn .*ENOENT\)/)
   })
@@ -226,7 +227,7 @@ describe('watchdog processes', () => {
   it('reports a watchdog that exits while armed', async () => {
     const lines: string[] = []
     const launcher: WatchdogLauncher = { command: process.execPath, args: ['-e', 'process.exit(0)'] }
-    watchdogs(launcher, (line) => lines.push(line)).arm(journalPath)
+    watchdogs(launcher, (line) => lines.push(line)).arm(journalPath, null)
     await waitUntil(() => lines.some((l) => /stopped unexpectedly/.test(l)), 3000)
     expect(lines.join('\n')).toMatch(/the watchdog stopped unexpectedly \(exit 0\)/)
   })

@@ -37,7 +37,7 @@ export interface RuntimeOptions {
   log?: (line: string) => void
   /** Runs after every saved settings change, whichever UI made it (the desktop applies start at login). */
   onSettingsChanged?: (settings: Settings) => void
-  /** Starts the system-proxy watchdog (headless: this Node; the desktop app passes its own). */
+  /** Runs the system-proxy watchdog where no shell can (Windows); headless: this Node, desktop: its own binary. */
   watchdog?: WatchdogLauncher
 }
 

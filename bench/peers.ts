@@ -192,8 +192,8 @@ async function runRound(
   log: (line: string) => void
 ): Promise<void> {
   const proxiesInOrder = order.filter((peer): peer is Exclude<PeerName, 'direct'> => peer !== 'direct')
-  for (const name of proxiesInOrder) stage.proxies.set(name, await startPeer(name, stage.pinning))
   try {
+    for (const name of proxiesInOrder) stage.proxies.set(name, await startPeer(name, stage.pinning))
     await new Promise((resolve) => setTimeout(resolve, sizes.settleMs))
     for (const name of proxiesInOrder) {
       const memory = stage.proxies.get(name)!.memory()
@@ -208,11 +208,11 @@ async function runRound(
     }
     log(`  round ${round}: peers started, probed and warmed up (order: ${order.join(', ')})`)
 
+    /** Runs one measurement of `peer`, which yields one value per metric in `metrics`. */
     const measure = async (
-      metric: Metric,
+      metrics: Metric[],
       peer: PeerName,
-      run: () => Promise<{ value: number; errors: Record<string, number> }[]>,
-      metrics: Metric[] = [metric]
+      run: () => Promise<{ value: number; errors: Record<string, number> }[]>
     ): Promise<void> => {
       const [values, foreign] = await watched(stage.pids(), run)
       values.forEach((v, i) => record({ round, metric: metrics[i]!, peer, foreignCpuShare: foreign, ...v }))
@@ -227,95 +227,88 @@ async function runRound(
       )
     }
     for (const peer of order)
-      await measure('http', peer, async () => {
+      await measure(['http'], peer, async () => {
         const f = await wrkLoad(stage.route(peer), sizes.seconds, sizes.httpConnections)
         return [{ value: f.perSecond, errors: f.errors }]
       })
     for (const peer of order)
-      await measure('tunnels', peer, async () => {
+      await measure(['tunnels'], peer, async () => {
         const f = await tunnelChurn(stage.route(peer), sizes.seconds, sizes.tunnelWorkers)
         return [{ value: f.perSecond, errors: f.errors }]
       })
     for (const peer of order)
-      await measure('bulkOne', peer, async () => {
+      await measure(['bulkOne'], peer, async () => {
         const f = await bulkTransfer(stage.route(peer), 1, sizes.bulkOneBytes)
         return [{ value: f.mibPerSecond, errors: f.errors }]
       })
     for (const peer of order)
-      await measure('bulkEight', peer, async () => {
+      await measure(['bulkEight'], peer, async () => {
         const f = await bulkTransfer(stage.route(peer), 8, sizes.bulkEightBytes)
         return [{ value: f.mibPerSecond, errors: f.errors }]
       })
     for (const peer of order)
-      await measure(
-        'latencyP50',
-        peer,
-        async () => {
-          const f = await wrkLoad(stage.route(peer), sizes.seconds, 1)
-          return [
-            { value: f.p50Us, errors: f.errors },
-            { value: f.p99Us, errors: f.errors }
-          ]
-        },
-        ['latencyP50', 'latencyP99']
-      )
+      await measure(['latencyP50', 'latencyP99'], peer, async () => {
+        const f = await wrkLoad(stage.route(peer), sizes.seconds, 1)
+        return [
+          { value: f.p50Us, errors: f.errors },
+          { value: f.p99Us, errors: f.errors }
+        ]
+      })
     for (const name of proxiesInOrder) {
       const proxy = stage.proxies.get(name)!
-      await measure(
-        'rssTunnels',
-        name,
-        async () => {
-          const f = await idleTunnels(
-            proxy.port,
-            stage.origin.port,
-            sizes.tunnels,
-            sizes.settleMs,
-            () => proxy.memory().rssMiB
-          )
-          return [
-            { value: f.openRssMiB, errors: {} },
-            { value: f.closedRssMiB, errors: {} }
-          ]
-        },
-        ['rssTunnels', 'rssClosed']
-      )
+      await measure(['rssTunnels', 'rssClosed'], name, async () => {
+        const f = await idleTunnels(
+          proxy.port,
+          stage.origin.port,
+          sizes.tunnels,
+          sizes.settleMs,
+          () => proxy.memory().rssMiB
+        )
+        return [
+          { value: f.openRssMiB, errors: {} },
+          { value: f.closedRssMiB, errors: {} }
+        ]
+      })
     }
     for (const peer of order) {
       const proxy = stage.proxies.get(peer)
-      await measure(
-        'idleSurvived',
-        peer,
-        async () => {
-          const f = await idleKeepAlive(
-            stage.route(peer),
-            sizes.idleConnections,
-            sizes.idleSeconds,
-            proxy ? () => proxy.memory().rssMiB : null
-          )
-          return f.rssMiB === null
-            ? [{ value: f.survived, errors: {} }]
-            : [
-                { value: f.survived, errors: {} },
-                { value: f.rssMiB, errors: {} }
-              ]
-        },
-        proxy ? ['idleSurvived', 'idleRss'] : ['idleSurvived']
-      )
+      await measure(proxy ? ['idleSurvived', 'idleRss'] : ['idleSurvived'], peer, async () => {
+        const f = await idleKeepAlive(
+          stage.route(peer),
+          sizes.idleConnections,
+          sizes.idleSeconds,
+          proxy ? () => proxy.memory().rssMiB : null
+        )
+        return f.rssMiB === null
+          ? [{ value: f.survived, errors: {} }]
+          : [
+              { value: f.survived, errors: {} },
+              { value: f.rssMiB, errors: {} }
+            ]
+      })
     }
-  } finally {
-    const stops = await Promise.allSettled([...stage.proxies.values()].map((proxy) => proxy.stop()))
-    stage.proxies.clear()
-    const failed = stops.find((s) => s.status === 'rejected')
-    // A peer that died during the round makes every figure after its death meaningless.
-    if (failed) throw (failed as PromiseRejectedResult).reason
+  } catch (error) {
+    await stopProxies(stage)
+    throw error
   }
+  // A peer that died during the round makes every figure after its death meaningless.
+  const failed = (await stopProxies(stage)).find((s) => s.status === 'rejected')
+  if (failed) throw (failed as PromiseRejectedResult).reason
+}
+
+function stopProxies(stage: Stage): Promise<PromiseSettledResult<void>[]> {
+  const proxies = [...stage.proxies.values()]
+  stage.proxies.clear()
+  return Promise.allSettled(proxies.map((proxy) => proxy.stop()))
 }
 
 // ---------------------------------------------------------------------------------------------------
 // Report
 
 const fmt = (n: number): string =>
-  Math.abs(n) >= 100 ? Math.round(n).toLocaleString('en-US') : n.toFixed(n >= 10 ? 1 : 2)
+  Math.abs(n) >= 100 || Number.isInteger(n)
+    ? Math.round(n).toLocaleString('en-US')
+    : n.toFixed(Math.abs(n) >= 10 ? 1 : 2)
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b)
@@ -410,7 +403,7 @@ function evaluateTargets(samples: Sample[], sizes: PeersSizes): PeersReport['tar
   const vs = (metric: Metric, reference: PeerName, label: string) => {
     const r = median(roundRatios(samples, metric, 'junction', reference))
     return {
-      target: `${label} ≥ 1.0× ${reference}`,
+      target: `Junction ${label} ≥ 1.0× ${reference}`,
       figure: `${r.toFixed(2)}×`,
       pass: r >= 1,
       suspect: suspect(metric)
@@ -425,9 +418,9 @@ function evaluateTargets(samples: Sample[], sizes: PeersSizes): PeersReport['tar
   const tunnels = sizes.tunnels.toLocaleString('en-US')
   return [
     vs('http', 'squid', 'HTTP req/s'),
-    { ...vs('http', 'privoxy', 'HTTP req/s'), target: 'stretch: HTTP req/s ≥ 1.0× privoxy' },
+    { ...vs('http', 'privoxy', 'HTTP req/s'), target: 'stretch: Junction HTTP req/s ≥ 1.0× privoxy' },
     {
-      target: 'added latency p50 ≤ squid',
+      target: 'Junction added latency p50 ≤ squid',
       figure: `${fmt(junctionAdded)} µs vs ${fmt(squidAdded)} µs`,
       pass: junctionAdded <= squidAdded,
       suspect: suspect('latencyP50')
@@ -441,15 +434,20 @@ function evaluateTargets(samples: Sample[], sizes: PeersSizes): PeersReport['tar
       pass: value('processes') === 1,
       suspect: false
     },
-    { target: 'RSS before traffic ≤ 90 MiB', figure: `${fmt(start)} MiB`, pass: start <= 90, suspect: false },
     {
-      target: `RSS with ${tunnels} idle tunnels ≤ 150 MiB`,
+      target: 'Junction RSS before traffic ≤ 90 MiB',
+      figure: `${fmt(start)} MiB`,
+      pass: start <= 90,
+      suspect: false
+    },
+    {
+      target: `Junction RSS with ${tunnels} idle tunnels ≤ 150 MiB`,
       figure: `${fmt(value('rssTunnels'))} MiB`,
       pass: value('rssTunnels') <= 150,
       suspect: false
     },
     {
-      target: 'RSS after the tunnels close within 20% of the start',
+      target: 'Junction RSS after the tunnels close within 20% of the start',
       figure: `${fmt(closed)} MiB (${((closed / start - 1) * 100).toFixed(0)}%)`,
       pass: closed <= start * 1.2,
       suspect: false

@@ -25,7 +25,7 @@ import {
 } from './peers-load.ts'
 import { PEER_NOTES, PROXIES, startPeer, type PeerName, type ProxyPeer } from './peers-processes.ts'
 import { pinSelfToLoadCpu, type Pinning } from './pinning.ts'
-import { startChild, type Child } from './throughput.ts'
+import { startChild, type Child, type LoadFigures } from './throughput.ts'
 
 export interface PeersSizes {
   rounds: number
@@ -72,20 +72,27 @@ export const SMOKE: PeersSizes = {
   settleMs: 500
 }
 
-/** Every figure the benchmark reports, with its unit and which way is better. */
+/**
+ * Every figure the benchmark reports. The proxy's CPU time per operation (read from /proc) moves far
+ * less than throughput when other work shares the machine, so it is reported beside every rate.
+ */
 const METRICS = {
-  http: { title: 'HTTP 1 KiB GETs, 64 keep-alive connections', unit: 'req/s', higher: true },
-  tunnels: { title: 'CONNECT tunnels opened, 32 in flight', unit: 'tunnels/s', higher: true },
-  bulkOne: { title: 'CONNECT bulk, 1 stream', unit: 'MiB/s', higher: true },
-  bulkEight: { title: 'CONNECT bulk, 8 streams', unit: 'MiB/s', higher: true },
-  latencyP50: { title: 'sequential requests, one connection: latency p50', unit: 'µs', higher: false },
-  latencyP99: { title: 'sequential requests, one connection: latency p99', unit: 'µs', higher: false },
-  rssStart: { title: 'RSS before any traffic', unit: 'MiB', higher: false },
-  processes: { title: 'processes', unit: '', higher: false },
-  rssTunnels: { title: 'RSS with idle tunnels open', unit: 'MiB', higher: false },
-  rssClosed: { title: 'RSS after the tunnels closed', unit: 'MiB', higher: false },
-  idleSurvived: { title: 'idle keep-alive connections still open', unit: 'connections', higher: true },
-  idleRss: { title: 'RSS with the idle keep-alive connections', unit: 'MiB', higher: false }
+  http: { title: 'HTTP 1 KiB GETs, 64 keep-alive connections', unit: 'req/s' },
+  httpCpu: { title: 'HTTP: proxy CPU per request', unit: 'µs' },
+  tunnels: { title: 'CONNECT tunnels opened, 32 in flight', unit: 'tunnels/s' },
+  tunnelsCpu: { title: 'CONNECT: proxy CPU per tunnel', unit: 'µs' },
+  bulkOne: { title: 'CONNECT bulk, 1 stream', unit: 'MiB/s' },
+  bulkOneCpu: { title: 'CONNECT bulk, 1 stream: proxy CPU per MiB', unit: 'µs' },
+  bulkEight: { title: 'CONNECT bulk, 8 streams', unit: 'MiB/s' },
+  bulkEightCpu: { title: 'CONNECT bulk, 8 streams: proxy CPU per MiB', unit: 'µs' },
+  latencyP50: { title: 'sequential requests, one connection: latency p50', unit: 'µs' },
+  latencyP99: { title: 'sequential requests, one connection: latency p99', unit: 'µs' },
+  rssStart: { title: 'RSS before any traffic', unit: 'MiB' },
+  processes: { title: 'processes', unit: '' },
+  rssTunnels: { title: 'RSS with idle tunnels open', unit: 'MiB' },
+  rssClosed: { title: 'RSS after the tunnels closed', unit: 'MiB' },
+  idleSurvived: { title: 'idle keep-alive connections still open', unit: 'connections' },
+  idleRss: { title: 'RSS with the idle keep-alive connections', unit: 'MiB' }
 } as const
 export type Metric = keyof typeof METRICS
 
@@ -158,19 +165,44 @@ function ownTicks(pids: number[]): number {
   return pids.reduce((sum, pid) => sum + (processTicks(pid) ?? 0), selfTicks)
 }
 
-/** Runs `measure` and says what share of the machine other processes took meanwhile. */
-async function watched<T>(pids: number[], measure: () => Promise<T>): Promise<[T, number | null]> {
+/** Linux counts process CPU time in ticks of 1/100 s. */
+const TICKS_PER_SECOND = 100
+
+interface Watched<T> {
+  result: T
+  /** Share of the machine's CPU other processes took meanwhile (0–1); null off Linux. */
+  foreign: number | null
+  /** CPU seconds the proxy used meanwhile; null direct or off Linux. */
+  proxySeconds: number | null
+}
+
+/** Runs `measure`, reading the CPU time of the benchmark's processes and of the whole machine around it. */
+async function watched<T>(
+  pids: number[],
+  proxyPid: number | null,
+  measure: () => Promise<T>
+): Promise<Watched<T>> {
   const machineBefore = machineTicks()
   const ownBefore = ownTicks(pids)
+  const proxyBefore = proxyPid === null ? null : processTicks(proxyPid)
   const result = await measure()
+  const proxyAfter = proxyPid === null ? null : processTicks(proxyPid)
   const machineAfter = machineTicks()
-  if (!machineBefore || !machineAfter) return [result, null]
+  const proxySeconds =
+    proxyBefore === null || proxyAfter === null ? null : (proxyAfter - proxyBefore) / TICKS_PER_SECOND
+  if (!machineBefore || !machineAfter) return { result, foreign: null, proxySeconds }
   const total = machineAfter.total - machineBefore.total
   const foreign =
     Math.max(0, machineAfter.busy - machineBefore.busy - (ownTicks(pids) - ownBefore)) +
     machineAfter.steal -
     machineBefore.steal
-  return [result, total > 0 ? foreign / total : 0]
+  return { result, foreign: total > 0 ? foreign / total : 0, proxySeconds }
+}
+
+type Errors = Record<string, number>
+
+function addErrors(into: Errors, from: Errors): void {
+  for (const [kind, count] of Object.entries(from)) into[kind] = (into[kind] ?? 0) + count
 }
 
 interface Stage {
@@ -208,83 +240,125 @@ async function runRound(
     }
     log(`  round ${round}: peers started, probed and warmed up (order: ${order.join(', ')})`)
 
-    /** Runs one measurement of `peer`, which yields one value per metric in `metrics`. */
-    const measure = async (
-      metrics: Metric[],
-      peer: PeerName,
-      run: () => Promise<{ value: number; errors: Record<string, number> }[]>
-    ): Promise<void> => {
-      const [values, foreign] = await watched(stage.pids(), run)
-      values.forEach((v, i) => record({ round, metric: metrics[i]!, peer, foreignCpuShare: foreign, ...v }))
-      const shown = values.map(
-        (v, i) => `${METRICS[metrics[i]!].unit ? fmt(v.value) : v.value} ${METRICS[metrics[i]!].unit}`
-      )
-      const errors = Object.entries(values[0]!.errors).map(([k, n]) => `${k}×${n}`)
+    const proxyPid = (peer: PeerName): number | null => stage.proxies.get(peer)?.pid ?? null
+    const show = (peer: PeerName, figures: Omit<Sample, 'round' | 'peer'>[]): void => {
+      const values = figures.map((f) => `${fmt(f.value)} ${METRICS[f.metric].unit}`.trimEnd())
+      const errors = Object.entries(figures[0]!.errors).map(([kind, n]) => `${kind}×${n}`)
+      const foreign = figures[0]!.foreignCpuShare
       log(
-        `  round ${round} ${metrics.join('/').padEnd(22)} ${peer.padEnd(8)} ${shown.join(', ')}` +
+        `  round ${round} ${figures
+          .map((f) => f.metric)
+          .join('/')
+          .padEnd(24)} ${peer.padEnd(8)} ${values.join(', ')}` +
           (foreign === null ? '' : `, other work ${(foreign * 100).toFixed(0)}% CPU`) +
-          (errors.length ? ` (errors: ${errors.join(', ')})` : '')
+          (errors.length > 0 ? ` (errors: ${errors.join(', ')})` : '')
       )
     }
+    const recordAll = (peer: PeerName, figures: Omit<Sample, 'round' | 'peer'>[]): void => {
+      for (const figure of figures) record({ round, peer, ...figure })
+      show(peer, figures)
+    }
+
+    // Rates in 1 s slices, the peers in turn and the order reversed every slice: a burst of other work
+    // on the machine then lands on every peer alike, not on whichever was being measured at that moment.
+    const sliced = async (
+      metric: 'http' | 'tunnels',
+      load: (route: Route) => Promise<LoadFigures>
+    ): Promise<void> => {
+      const totals = new Map(
+        order.map((peer) => [peer, { ops: 0, seconds: 0, cpu: 0, foreign: 0, errors: {} as Errors }])
+      )
+      for (let slice = 0; slice < sizes.seconds; slice++)
+        for (const peer of slice % 2 ? [...order].reverse() : order) {
+          const w = await watched(stage.pids(), proxyPid(peer), () => load(stage.route(peer)))
+          const total = totals.get(peer)!
+          total.ops += w.result.completed
+          total.seconds += w.result.seconds
+          total.cpu += w.proxySeconds ?? NaN
+          total.foreign += (w.foreign ?? NaN) / sizes.seconds
+          addErrors(total.errors, w.result.errors)
+        }
+      for (const [peer, total] of totals) {
+        const base = {
+          errors: total.errors,
+          foreignCpuShare: Number.isNaN(total.foreign) ? null : total.foreign
+        }
+        recordAll(peer, [
+          { ...base, metric, value: total.ops / total.seconds },
+          ...(proxyPid(peer) === null || Number.isNaN(total.cpu)
+            ? []
+            : [{ ...base, metric: `${metric}Cpu` as const, value: (total.cpu * 1e6) / total.ops }])
+        ])
+      }
+    }
+    await sliced('http', (route) => wrkLoad(route, 1, sizes.httpConnections))
+    await sliced('tunnels', (route) => tunnelChurn(route, 1, sizes.tunnelWorkers))
+
+    /** One measurement of `peer`; its figures share the errors and the CPU reading. */
+    const measure = async (
+      peer: PeerName,
+      run: () => Promise<{ values: [Metric, number][]; errors: Errors; cpuPer?: [Metric, number] }>
+    ): Promise<void> => {
+      const w = await watched(stage.pids(), proxyPid(peer), run)
+      const base = { errors: w.result.errors, foreignCpuShare: w.foreign }
+      const cpu = w.result.cpuPer
+      recordAll(peer, [
+        ...w.result.values.map(([metric, value]) => ({ ...base, metric, value })),
+        ...(cpu && w.proxySeconds !== null
+          ? [{ ...base, metric: cpu[0], value: (w.proxySeconds * 1e6) / cpu[1] }]
+          : [])
+      ])
+    }
+    for (const [metric, streams, bytes] of [
+      ['bulkOne', 1, sizes.bulkOneBytes],
+      ['bulkEight', 8, sizes.bulkEightBytes]
+    ] as const)
+      for (const peer of order)
+        await measure(peer, async () => {
+          const f = await bulkTransfer(stage.route(peer), streams, bytes)
+          return {
+            values: [[metric, f.mibPerSecond]],
+            errors: f.errors,
+            cpuPer: [`${metric}Cpu`, f.bytes / MiB]
+          }
+        })
     for (const peer of order)
-      await measure(['http'], peer, async () => {
-        const f = await wrkLoad(stage.route(peer), sizes.seconds, sizes.httpConnections)
-        return [{ value: f.perSecond, errors: f.errors }]
-      })
-    for (const peer of order)
-      await measure(['tunnels'], peer, async () => {
-        const f = await tunnelChurn(stage.route(peer), sizes.seconds, sizes.tunnelWorkers)
-        return [{ value: f.perSecond, errors: f.errors }]
-      })
-    for (const peer of order)
-      await measure(['bulkOne'], peer, async () => {
-        const f = await bulkTransfer(stage.route(peer), 1, sizes.bulkOneBytes)
-        return [{ value: f.mibPerSecond, errors: f.errors }]
-      })
-    for (const peer of order)
-      await measure(['bulkEight'], peer, async () => {
-        const f = await bulkTransfer(stage.route(peer), 8, sizes.bulkEightBytes)
-        return [{ value: f.mibPerSecond, errors: f.errors }]
-      })
-    for (const peer of order)
-      await measure(['latencyP50', 'latencyP99'], peer, async () => {
+      await measure(peer, async () => {
         const f = await wrkLoad(stage.route(peer), sizes.seconds, 1)
-        return [
-          { value: f.p50Us, errors: f.errors },
-          { value: f.p99Us, errors: f.errors }
-        ]
+        return {
+          values: [
+            ['latencyP50', f.p50Us],
+            ['latencyP99', f.p99Us]
+          ],
+          errors: f.errors
+        }
       })
     for (const name of proxiesInOrder) {
       const proxy = stage.proxies.get(name)!
-      await measure(['rssTunnels', 'rssClosed'], name, async () => {
-        const f = await idleTunnels(
-          proxy.port,
-          stage.origin.port,
-          sizes.tunnels,
-          sizes.settleMs,
-          () => proxy.memory().rssMiB
-        )
-        return [
-          { value: f.openRssMiB, errors: {} },
-          { value: f.closedRssMiB, errors: {} }
-        ]
+      await measure(name, async () => {
+        const memory = () => proxy.memory().rssMiB
+        const f = await idleTunnels(proxy.port, stage.origin.port, sizes.tunnels, sizes.settleMs, memory)
+        return {
+          values: [
+            ['rssTunnels', f.openRssMiB],
+            ['rssClosed', f.closedRssMiB]
+          ],
+          errors: {}
+        }
       })
     }
     for (const peer of order) {
       const proxy = stage.proxies.get(peer)
-      await measure(proxy ? ['idleSurvived', 'idleRss'] : ['idleSurvived'], peer, async () => {
-        const f = await idleKeepAlive(
-          stage.route(peer),
-          sizes.idleConnections,
-          sizes.idleSeconds,
-          proxy ? () => proxy.memory().rssMiB : null
-        )
-        return f.rssMiB === null
-          ? [{ value: f.survived, errors: {} }]
-          : [
-              { value: f.survived, errors: {} },
-              { value: f.rssMiB, errors: {} }
-            ]
+      await measure(peer, async () => {
+        const memory = proxy ? () => proxy.memory().rssMiB : null
+        const f = await idleKeepAlive(stage.route(peer), sizes.idleConnections, sizes.idleSeconds, memory)
+        return {
+          values: [
+            ['idleSurvived', f.survived],
+            ...(f.rssMiB === null ? [] : [['idleRss', f.rssMiB] as [Metric, number]])
+          ],
+          errors: {}
+        }
       })
     }
   } catch (error) {
@@ -510,7 +584,9 @@ export async function measurePeers(smoke: boolean, log: (line: string) => void):
   report.loadAverage.after = loadAverage()
   report.seconds = (performance.now() - started) / 1000
 
-  log('\nSummary: share of direct (median of the rounds); memory in MiB')
+  log(
+    '\nSummary: rates as a share of direct, CPU as a multiple of squid (medians of the rounds); memory in MiB'
+  )
   const summary: [string, Metric][] = [
     ['HTTP 1 KiB GETs, 64 connections', 'http'],
     ['CONNECT tunnels/s, 32 in flight', 'tunnels'],
@@ -529,6 +605,17 @@ export async function measurePeers(smoke: boolean, log: (line: string) => void):
         'added latency p50 (µs)',
         ...peersOnly.map((peer) => fmt(median(addedValues(report.samples, 'latencyP50', peer))))
       ],
+      ...(
+        [
+          ['proxy CPU per request', 'httpCpu'],
+          ['proxy CPU per tunnel', 'tunnelsCpu'],
+          ['proxy CPU per MiB, 1 stream', 'bulkOneCpu'],
+          ['proxy CPU per MiB, 8 streams', 'bulkEightCpu']
+        ] as [string, Metric][]
+      ).map(([title, metric]) => [
+        `${title} (× squid)`,
+        ...peersOnly.map((peer) => median(roundRatios(report.samples, metric, peer, 'squid')).toFixed(2))
+      ]),
       ...(
         [
           ['RSS before any traffic', 'rssStart'],

@@ -16,6 +16,9 @@
  * (default 20), --only PARTS (a comma list of lookup, http, connect, stats, memory, noise; default all
  * but noise).
  *
+ * `--only peers` measures Junction beside bare proxy-chain, Squid, Privoxy and going direct (peers.ts,
+ * about 10 minutes); `--smoke` runs it for about a second per workload, to prove the instrument works.
+ *
  * `node bench/profile.ts http|connect` shows where the engine's extra CPU goes.
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
@@ -30,6 +33,7 @@ import { measureInterception, type InterceptionFigures } from './interception.ts
 import { PREVIOUS_COMMIT, previousTree } from './previous-engine.ts'
 import { ENGINE_RULES } from './child-common.ts'
 import { measureInterleaved, SLICE_MS, type InterleavedWorkload } from './interleaved.ts'
+import { measurePeers, type PeersReport } from './peers.ts'
 import {
   DEFAULT_THROUGHPUT,
   type Comparison,
@@ -65,7 +69,8 @@ interface TargetResult {
  * engine against the one before the request pipeline, both with statistics and logging on; headless:
  * headless mode's baseline memory, this tree against the previous one; streaming: the engine's memory
  * while 1 GiB goes up and 1 GiB down; intercept: TLS handshakes and requests through an intercepted
- * host against a tunnelled one, and leaf issuance (the last five not in the default set).
+ * host against a tunnelled one, and leaf issuance; peers: Junction beside Squid, Privoxy, bare
+ * proxy-chain and direct (the last six not in the default set).
  */
 const PARTS = [
   'lookup',
@@ -77,7 +82,8 @@ const PARTS = [
   'pipeline',
   'headless',
   'streaming',
-  'intercept'
+  'intercept',
+  'peers'
 ] as const
 const DEFAULT_PARTS = PARTS.filter((part) => ['lookup', 'http', 'connect', 'stats', 'memory'].includes(part))
 
@@ -93,6 +99,8 @@ function parseOptions(argv: string[]): ThroughputOptions & {
   headless: boolean
   streaming: boolean
   intercept: boolean
+  peers: boolean
+  smoke: boolean
 } {
   const { values } = parseArgs({
     args: argv,
@@ -104,7 +112,8 @@ function parseOptions(argv: string[]): ThroughputOptions & {
       connections: { type: 'string' },
       processes: { type: 'string' },
       interleave: { type: 'string' },
-      only: { type: 'string' }
+      only: { type: 'string' },
+      smoke: { type: 'boolean' }
     },
     strict: true
   })
@@ -134,7 +143,9 @@ function parseOptions(argv: string[]): ThroughputOptions & {
     pipeline: only.includes('pipeline'),
     headless: only.includes('headless'),
     streaming: only.includes('streaming'),
-    intercept: only.includes('intercept')
+    intercept: only.includes('intercept'),
+    peers: only.includes('peers'),
+    smoke: values.smoke ?? false
   }
 }
 
@@ -495,7 +506,10 @@ async function main(): Promise<void> {
     log(memoryTable(memory))
   }
 
+  const peers: PeersReport | null = options.peers ? await measurePeers(options.smoke, log) : null
+
   const targets = evaluate(lookups, throughput, statistics, memory)
+  targets.push(...(peers?.targets ?? []))
   if (interception) {
     const warm = median(interception.warm) / median(interception.tunnel)
     targets.push(
@@ -558,6 +572,7 @@ async function main(): Promise<void> {
     streaming,
     interception,
     memory,
+    peers,
     targets
   }
   writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`)

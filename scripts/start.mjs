@@ -1,6 +1,7 @@
 // `npm start`: the desktop app where it can run, otherwise headless mode with one line saying why.
 // Headless mode runs in this very process (main/serve.ts is imported, its types stripped by Node), so
 // the engine is never a child that a signal to this process could leave behind.
+import './require-node.mjs'
 import { spawn } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'

@@ -16,6 +16,7 @@ import { ProfileStore } from '../profiles/profile-store.ts'
 import type { SecretCodec } from '../profiles/secrets.ts'
 import { createJunctionService } from '../services/junction-service.ts'
 import { HistoryStore } from '../stats/history-store.ts'
+import { MemoryReturn } from '../stats/memory-return.ts'
 import { RequestLogFile, RequestRing } from '../stats/request-log.ts'
 import { TrafficStats } from '../stats/traffic-stats.ts'
 import { attachSystemProxy } from '../sysproxy/attach.ts'
@@ -136,6 +137,9 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   engine.on('failure', (error) => log(`request failed unexpectedly: ${error.message}`))
   await engine.start()
   stats.start()
+  // After a burst of traffic the heap would keep its peak size until the next one (memory-return.ts).
+  const memoryReturn = new MemoryReturn()
+  memoryReturn.start()
   history.startAutoFlush(historyFlushMs(), (message) => log(`history not saved: ${message}`))
   const systemProxy = await attachSystemProxy({
     dataDir,
@@ -163,6 +167,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     async stop() {
       // The OS stops sending traffic here before the proxy goes away.
       await systemProxy.detach()
+      memoryReturn.stop()
       await engine.stop()
       await stats.stop()
       const saved = await history.stop()

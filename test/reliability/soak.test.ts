@@ -101,6 +101,9 @@ function startOrigin(): Promise<number> {
       res.end(BODY)
     })
   })
+  // Longer than squid's idle timeout for connections to servers (1 min): otherwise squid now and then
+  // reuses a connection the origin is closing and answers that request with its own 502.
+  server.keepAliveTimeout = 120_000
   return listen(server)
 }
 
@@ -166,7 +169,10 @@ function httpRequest(route: Route, agent: http.Agent, close: boolean, tally: Tal
             if (route === 'squid' && !String(res.headers.via).includes('squid'))
               tally.fail('squid http: no Via from squid')
             else tally.ok++
-          } else tally.fail(`${route} http: ${res.statusCode} ${res.headers['x-junction-error']}`)
+          } else
+            tally.fail(
+              `${route} http: ${res.statusCode} ${res.headers['x-junction-error'] ?? res.headers['x-squid-error']}`
+            )
           resolve()
         })
         res.once('error', (error) => {

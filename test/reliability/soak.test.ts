@@ -10,7 +10,7 @@
  * engine's open file descriptors are back to where they were before any load and its resident memory
  * is within 50 % of it; the memory each round leaves behind does not grow from round to round.
  *
- * About 2 minutes; `JUNCTION_SOAK_SECONDS` sets the seconds of load (default 60, in rounds of 20 s).
+ * About 2 minutes; `JUNCTION_SOAK_SECONDS` sets the seconds of load (default 90, in rounds of 30 s).
  * The load generator is plain `http` agents and raw sockets so that it stays cheaper than the engine it
  * drives on a 2-core machine; each round prints what the engine and this process spent.
  */
@@ -22,11 +22,10 @@ import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ENTRY, serve, type Running } from '../harness/headless-process.ts'
 import { startMicrosocks } from '../harness/microsocks.ts'
-import { freePort } from '../harness/ports.ts'
 import { startSquid, type Upstream } from '../harness/squid.ts'
 
-const LOAD_SECONDS = Number(process.env.JUNCTION_SOAK_SECONDS) || 60
-const ROUND_SECONDS = Math.min(20, LOAD_SECONDS)
+const LOAD_SECONDS = Number(process.env.JUNCTION_SOAK_SECONDS) || 90
+const ROUND_SECONDS = Math.min(30, LOAD_SECONDS)
 const ROUNDS = Math.max(1, Math.round(LOAD_SECONDS / ROUND_SECONDS))
 /** How long after a round the engine has to give back its descriptors and memory. */
 const SETTLE_LIMIT_MS = 60_000
@@ -34,17 +33,23 @@ const SETTLE_LIMIT_MS = 60_000
 const RSS_RETURN_FACTOR = 1.5
 /**
  * What later rounds may leave above the first round's settled RSS. Allocator and heap layout move it
- * by a few MiB; a leak of even 0.5 KiB per request (about 50,000 requests a round) would exceed it in
- * one round.
+ * by a few MiB (measured: +1 to +11 MiB); a leak of 1 KiB per request exceeds it after 24,000
+ * requests, which two rounds make even on a busy machine (6,000–45,000 requests a round).
  */
 const RSS_FLAT_MIB = 24
 /**
  * A request with no reply for this long counts as an error (and bounds every client loop). Well above
- * the engine's own limits (10 s for the silent upstream): when 2,000 clients connect at once on a
+ * the engine's own limits (SILENT_LIMIT_SECONDS): when 2,000 clients connect at once on a
  * loaded 2-core machine, a request can wait several seconds in the accept queue before the engine
  * reads it, and the client's clock runs from the connect.
  */
 const REQUEST_TIMEOUT_MS = 60_000
+/**
+ * How long the engine waits for the silent upstream (responseHeadersSeconds). Not much less: by
+ * Little's law 2,000 clients at 300–1,500 replies/s (a busy shared 2-core machine) wait 1.5–7 s per
+ * reply on average, and a 10 s limit turned slow healthy replies into 504s.
+ */
+const SILENT_LIMIT_SECONDS = 30
 
 const USER = 'soak'
 const PASSWORD = 'soak-password-1'
@@ -105,6 +110,25 @@ function startOrigin(): Promise<number> {
   // reuses a connection the origin is closing and answers that request with its own 502.
   server.keepAliveTimeout = 120_000
   return listen(server)
+}
+
+/**
+ * A port nothing listens on, below Linux's ephemeral range (32768–60999 here). An ephemeral one (what
+ * freePort gives) can become the source port of a connection to itself: thousands of connects a second
+ * to a closed port there now and then meet TCP's self-connect, which succeeds instead of being refused.
+ */
+async function closedPort(): Promise<number> {
+  for (let port = 20_000 + Math.floor(Math.random() * 10_000); ; port = 20_000 + ((port + 1) % 10_000)) {
+    const probe = net.createServer()
+    const free = await new Promise<boolean>((resolve) => {
+      probe.once('error', () => resolve(false))
+      probe.listen(port, '127.0.0.1', () => resolve(true))
+    })
+    if (free) {
+      await new Promise((resolve) => probe.close(resolve))
+      return port
+    }
+  }
 }
 
 /** An upstream that accepts connections and never answers. */
@@ -242,9 +266,12 @@ function tunnel(route: Route, tally: Tally): Promise<void> {
   })
 }
 
-/** Every client repeats its request until `seconds` are up; resolves when the last reply is in. */
+/**
+ * Every client repeats its request until `seconds` are up, starting none that could not end by then
+ * (the silent upstream's take SILENT_LIMIT_SECONDS) but at least one; resolves when the last reply is in.
+ */
 async function loadRound(seconds: number, tally: Tally): Promise<void> {
-  const until = Date.now() + seconds * 1000
+  const end = Date.now() + seconds * 1000
   const agents: http.Agent[] = []
   const clients: Promise<void>[] = []
   for (const { route, kind, clients: count } of MIX) {
@@ -252,10 +279,12 @@ async function loadRound(seconds: number, tally: Tally): Promise<void> {
     agents.push(agent)
     const once = (): Promise<void> =>
       kind === 'tunnel' ? tunnel(route, tally) : httpRequest(route, agent, kind === 'close', tally)
+    const until = end - (FAILURE[route]?.status === 504 ? SILENT_LIMIT_SECONDS * 1000 : 0)
     for (let i = 0; i < count; i++)
       clients.push(
         (async () => {
-          while (Date.now() < until) await once()
+          do await once()
+          while (Date.now() < until)
         })()
       )
   }
@@ -281,8 +310,8 @@ async function settle(
 beforeAll(async () => {
   for (const route of ['direct', 'squid', 'socks'] as const) originPorts[route] = await startOrigin()
   // Nothing listens here: the refused route's upstream and its (never reached) target.
-  originPorts.refused = await freePort()
-  const refusedUpstreamPort = await freePort()
+  originPorts.refused = await closedPort()
+  const refusedUpstreamPort = await closedPort()
   originPorts.silent = await startOrigin()
   const silentUpstreamPort = await startSilentUpstream()
   const squid = await startSquid({ username: USER, password: PASSWORD })
@@ -323,15 +352,13 @@ beforeAll(async () => {
   }
   dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'junction-soak-'))
   await fs.writeFile(path.join(dataDir, 'profiles.json'), JSON.stringify({ version: 1, profiles: [profile] }))
-  // The silent upstream's requests end after 10 s (responseHeadersSeconds) instead of 60; under load a
-  // healthy reply can take a few seconds (2,000 clients, 2 cores), so not much less.
   await fs.writeFile(
     path.join(dataDir, 'settings.json'),
     JSON.stringify({
       version: 1,
       timeouts: {
         connectSeconds: 15,
-        responseHeadersSeconds: 10,
+        responseHeadersSeconds: SILENT_LIMIT_SECONDS,
         idleTunnelSeconds: 900,
         idleClientSeconds: 120
       }

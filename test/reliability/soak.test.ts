@@ -160,8 +160,14 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 class Tally {
   ok = 0
   readonly unexpected = new Map<string, number>()
+  /** The slowest reply per route and kind (ms), to tell a stuck route from a busy machine. */
+  readonly slowest = new Map<string, number>()
   fail(what: string): void {
     this.unexpected.set(what, (this.unexpected.get(what) ?? 0) + 1)
+  }
+  took(what: string, since: number): void {
+    const ms = Date.now() - since
+    if (ms > (this.slowest.get(what) ?? 0)) this.slowest.set(what, ms)
   }
 }
 
@@ -225,6 +231,8 @@ function tunnel(route: Route, tally: Tally): Promise<void> {
     let received = ''
     let opened = false
     let settled = false
+    // For the failing routes: the verdict on the CONNECT's error reply, given once Junction closes.
+    let refusal: string | null | undefined
     const finish = (failure: string | null): void => {
       if (settled) return
       settled = true
@@ -236,7 +244,7 @@ function tunnel(route: Route, tally: Tally): Promise<void> {
     socket.setTimeout(REQUEST_TIMEOUT_MS, () => finish(`no reply in time (${received.length} bytes)`))
     socket.on('data', (data: string) => {
       received += data
-      if (opened) return
+      if (opened || refusal !== undefined) return
       const headEnd = received.indexOf('\r\n\r\n')
       if (headEnd < 0) return
       const head = received.slice(0, headEnd)
@@ -244,7 +252,9 @@ function tunnel(route: Route, tally: Tally): Promise<void> {
       if (expected) {
         const status = Number(head.slice(9, 12))
         const code = /^x-junction-error: *(\S+)/im.exec(head)?.[1]
-        finish(status === expected.status && code === expected.code ? null : `${status} ${code}`)
+        // Junction closes a refused tunnel itself (and is expected to): wait for that, as a client that
+        // closed first would leave its own side of each of thousands of refusals in TIME_WAIT.
+        refusal = status === expected.status && code === expected.code ? null : `${status} ${code}`
         return
       }
       if (!head.startsWith('HTTP/1.1 200')) return finish(head.split('\r\n')[0]!)
@@ -253,6 +263,7 @@ function tunnel(route: Route, tally: Tally): Promise<void> {
       socket.write(`GET /soak HTTP/1.1\r\nHost: ${authority}\r\nConnection: close\r\n\r\n`)
     })
     socket.once('end', () => {
+      if (refusal !== undefined) return finish(refusal)
       if (!opened) return finish(`closed before the CONNECT reply (${received.length} bytes)`)
       const ok = received.startsWith('HTTP/1.1 200') && received.endsWith(`\r\n\r\n${BODY_TEXT}`)
       finish(ok ? null : `inner reply: ${received.split('\r\n')[0]}`)
@@ -277,16 +288,20 @@ async function loadRound(seconds: number, tally: Tally): Promise<void> {
   for (const { route, kind, clients: count } of MIX) {
     const agent = new http.Agent({ keepAlive: kind === 'keep-alive', maxSockets: count })
     agents.push(agent)
-    const once = (): Promise<void> =>
-      kind === 'tunnel' ? tunnel(route, tally) : httpRequest(route, agent, kind === 'close', tally)
+    const once = async (): Promise<void> => {
+      const since = Date.now()
+      await (kind === 'tunnel' ? tunnel(route, tally) : httpRequest(route, agent, kind === 'close', tally))
+      tally.took(`${route} ${kind}`, since)
+    }
     const until = end - (FAILURE[route]?.status === 504 ? SILENT_LIMIT_SECONDS * 1000 : 0)
-    for (let i = 0; i < count; i++)
+    for (let i = 0; i < count; i++) {
       clients.push(
         (async () => {
           do await once()
           while (Date.now() < until)
         })()
       )
+    }
   }
   await Promise.all(clients)
   for (const agent of agents) agent.destroy()
@@ -412,7 +427,8 @@ describe('soak', () => {
           `[soak] round ${round}: ${tally.ok} replies in ${seconds.toFixed(1)} s (${Math.round(tally.ok / seconds)}/s), ` +
             `engine CPU ${(engineCpu * 100).toFixed(0)} %, load generator ${(ownCpu * 100).toFixed(0)} %; ` +
             `at the end ${peakFds} fds, RSS ${loadedRssMiB.toFixed(1)} MiB; ` +
-            `after ${(back.ms / 1000).toFixed(0)} s ${back.fds} fds, RSS ${back.rssMiB.toFixed(1)} MiB`
+            `after ${(back.ms / 1000).toFixed(0)} s ${back.fds} fds, RSS ${back.rssMiB.toFixed(1)} MiB; slowest (s): ` +
+            [...tally.slowest].map(([what, ms]) => `${what} ${(ms / 1000).toFixed(1)}`).join(', ')
         )
         expect(Object.fromEntries(tally.unexpected), `unexpected replies in round ${round}`).toEqual({})
         expect(tally.ok).toBeGreaterThan(0)

@@ -34,7 +34,7 @@ const RSS_RETURN_FACTOR = 1.5
 /**
  * What later rounds may leave above the first round's settled RSS. Allocator and heap layout move it
  * (measured: +4 to +13 MiB over three rounds); a leak of 1 KiB per request exceeds it after 24,000
- * requests, which two rounds make even on a busy machine (12,000–75,000 replies a round).
+ * requests, which two rounds make even on a busy machine (25,000–75,000 replies a round).
  */
 const RSS_FLAT_MIB = 24
 /**

@@ -7,8 +7,9 @@
  * what it held at start) and RSS to within 15 MiB of the start.
  *
  * So: every few seconds, if the event loop was nearly idle over that interval and the heap has grown
- * well past its size after the last such collection, run one. It runs only when there is nothing to
- * delay, and at most once per burst: the next one needs the heap to grow again.
+ * well past its size after the last such collection, run one. It stops the process while it runs (a
+ * 482 MiB heap with about 40 MiB live went to 45 MiB in 0.3 s here), hence only when there is little
+ * to delay, and at most once per burst: the next one needs the heap to grow again.
  */
 import { performance, type EventLoopUtilization } from 'node:perf_hooks'
 import v8 from 'node:v8'

@@ -412,7 +412,12 @@ describe('soak', () => {
       const startFds = engineFds()
       const startRssMiB = engineRssMiB()
       const rssLimitMiB = startRssMiB * RSS_RETURN_FACTOR
-      console.log(`[soak] engine at rest: ${startFds} fds, RSS ${startRssMiB.toFixed(1)} MiB`)
+      console.log(
+        `[soak] engine (port ${proxyPort}) at rest: ${startFds} fds, RSS ${startRssMiB.toFixed(1)} MiB; ` +
+          `origins on ${Object.entries(originPorts)
+            .map(([route, port]) => `${route} ${port}`)
+            .join(', ')}`
+      )
       const settled: number[] = []
       for (let round = 1; round <= ROUNDS; round++) {
         const tally = new Tally()

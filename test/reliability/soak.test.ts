@@ -115,9 +115,11 @@ function startOrigin(): Promise<number> {
 }
 
 /**
- * A port nothing listens on, below Linux's ephemeral range (32768–60999 here). An ephemeral one (what
- * freePort gives) can become the source port of a connection to itself: thousands of connects a second
- * to a closed port there now and then meet TCP's self-connect, which succeeds instead of being refused.
+ * A port nothing listens on, below Linux's ephemeral range (32768–60999 here). A closed port inside
+ * that range (what freePort gives) can be picked as the source port of a connect to itself, and TCP's
+ * simultaneous open then connects the socket to itself instead of refusing it; with thousands of
+ * connects a second to that port, the refused route would not stay refused. (Not observed here: a
+ * precaution.)
  */
 async function closedPort(): Promise<number> {
   for (let port = 20_000 + Math.floor(Math.random() * 10_000); ; port = 20_000 + ((port + 1) % 10_000)) {

@@ -17,6 +17,7 @@ import { ProfileStore } from '../profiles/profile-store.ts'
 import type { SecretCodec } from '../profiles/secrets.ts'
 import { createJunctionService } from '../services/junction-service.ts'
 import { HistoryStore } from '../stats/history-store.ts'
+import { MemoryReturn } from '../stats/memory-return.ts'
 import { RequestLogFile, RequestRing } from '../stats/request-log.ts'
 import { TrafficStats } from '../stats/traffic-stats.ts'
 import { attachSystemProxy } from '../sysproxy/attach.ts'
@@ -171,6 +172,9 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   engine.on('failure', (error) => log(`request failed unexpectedly: ${error.message}`))
   await engine.start()
   stats.start()
+  // After a burst of traffic the heap would keep its peak size until the next one (memory-return.ts).
+  const memoryReturn = new MemoryReturn()
+  memoryReturn.start()
   // Shutdown still tries once: the directory may have been made writable since.
   if (!readOnly) history.startAutoFlush(historyFlushMs(), (message) => log(`history not saved: ${message}`))
   const systemProxy = await attachSystemProxy({
@@ -200,6 +204,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     async stop() {
       // The OS stops sending traffic here before the proxy goes away.
       await systemProxy.detach()
+      memoryReturn.stop()
       await engine.stop()
       await stats.stop()
       const saved = await history.stop()

@@ -16,6 +16,13 @@ export interface Running {
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>
 }
 
+/** Ends a process a test left running (SIGKILL: what happens after a test is not under test). */
+export async function killIfRunning(running: Running | null): Promise<void> {
+  if (running === null || running.child.exitCode !== null || running.child.signalCode !== null) return
+  running.child.kill('SIGKILL')
+  await running.exited
+}
+
 export function serve(args: string[], entry = ENTRY, env: NodeJS.ProcessEnv = process.env): Running {
   return runNode([entry, ...args], env)
 }

@@ -10,6 +10,7 @@ import { proxyGet } from '../harness/client.ts'
 import {
   childPids,
   ENTRY,
+  killIfRunning,
   listeningPid,
   ROOT,
   runNode,
@@ -30,10 +31,7 @@ afterAll(async () => {
   await origin.close()
 })
 afterEach(async () => {
-  if (running && running.child.exitCode === null) {
-    running.child.kill('SIGKILL')
-    await running.exited
-  }
+  await killIfRunning(running)
   running = null
   if (dataDir) await fs.rm(dataDir, { recursive: true, force: true })
 })

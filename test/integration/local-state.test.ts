@@ -10,7 +10,7 @@ import path from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { proxyGet } from '../harness/client.ts'
-import { serve, type Running } from '../harness/headless-process.ts'
+import { killIfRunning, serve, type Running } from '../harness/headless-process.ts'
 import { startOrigin, type Origin } from '../harness/origin.ts'
 import { freePort } from '../harness/ports.ts'
 import type { RequestLogEntry } from '../../common/model.ts'
@@ -29,10 +29,7 @@ afterAll(async () => {
   await origin.close()
 })
 afterEach(async () => {
-  if (running && running.child.exitCode === null) {
-    running.child.kill('SIGKILL')
-    await running.exited
-  }
+  await killIfRunning(running)
   running = null
   for (const dir of dirs.splice(0)) {
     await fs.chmod(dir, 0o755).catch(() => undefined)

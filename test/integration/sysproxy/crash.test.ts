@@ -15,7 +15,7 @@ import { createKdePlatform } from '../../../main/sysproxy/kde.ts'
 import type { SystemProxyPlatform } from '../../../main/sysproxy/types.ts'
 import { proxyGet, rawRequest } from '../../harness/client.ts'
 import { startDesktopSession, type DesktopSession } from '../../harness/desktop-session.ts'
-import { listeningPid, runNode, serve, type Running } from '../../harness/headless-process.ts'
+import { killIfRunning, listeningPid, runNode, serve, type Running } from '../../harness/headless-process.ts'
 
 type Desktop = 'GNOME' | 'KDE'
 
@@ -26,11 +26,7 @@ const started: Running[] = []
 const strays: number[] = []
 
 afterEach(async () => {
-  for (const running of started.splice(0))
-    if (running.child.exitCode === null && running.child.signalCode === null) {
-      running.child.kill('SIGKILL')
-      await running.exited
-    }
+  for (const running of started.splice(0)) await killIfRunning(running)
   for (const pid of strays.splice(0)) if (alive(pid)) process.kill(pid, 'SIGKILL')
   await session?.close()
   session = null

@@ -86,8 +86,10 @@ export class DashboardTokenStore {
     try {
       await writeAtomically(this.file, `${JSON.stringify(this.#access, null, 2)}\n`)
       this.problem = null
-    } catch (error) {
-      this.problem = `the dashboard token is not saved, so it changes at the next start (${(error as Error).message})`
+    } catch {
+      // Said without the reason: an unwritable data directory is already reported once, with it.
+      this.problem =
+        'the dashboard token cannot be saved in the data directory, so it changes at the next start'
     }
   }
 }

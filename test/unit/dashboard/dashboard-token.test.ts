@@ -91,6 +91,6 @@ describe('dashboard token store', () => {
     } else await fs.chmod(dataDir, 0o500)
     const store = await DashboardTokenStore.open(dataDir)
     expect(store.token).toMatch(/^[A-Za-z0-9_-]{32}$/)
-    expect(store.problem).toMatch(/not saved/)
+    expect(store.problem).toMatch(/cannot be saved/)
   })
 })

@@ -12,6 +12,7 @@ import {
   type AppEvents
 } from '../../../common/ipc-contract.ts'
 import type { AppErrorCode, Result } from '../../../common/result.ts'
+import { linkDriver, UNREACHABLE } from './link.ts'
 
 export class AppError extends Error {
   readonly code: AppErrorCode
@@ -24,25 +25,6 @@ export class AppError extends Error {
 type Listener<K extends ApiEvent> = (payload: AppEvents[K]) => void
 type Bridge = AppApi & { [K in ApiEvent]: (listener: Listener<K>) => () => void }
 
-/**
- * The state of the link to Junction. `reconnecting`: the link dropped and is being retried;
- * `lost`: retried for a while without success (still retried, at the longest interval), or refused
- * because the page's access was withdrawn (`refused`, not retried). The desktop's link never drops.
- */
-export interface LinkState {
-  status: 'connected' | 'reconnecting' | 'lost'
-  refused: boolean
-  /** When the next attempt is due (ms since the epoch), or null while connected or refused. */
-  retryAt: number | null
-}
-
-/** The message of every call made while Junction cannot be reached; the link indicator says it once. */
-export const UNREACHABLE = 'Cannot reach Junction'
-
-/** A call failed because the link is down: the indicator already says so, a view need not repeat it. */
-export const isUnreachable = (error: unknown): boolean =>
-  error instanceof AppError && error.message === UNREACHABLE
-
 /** Back-off between attempts: 0.5 s doubling to 5 s; after 30 s of failures the link counts as lost. */
 const FIRST_RETRY_MS = 500
 const LONGEST_RETRY_MS = 5000
@@ -50,10 +32,9 @@ const LOST_AFTER_MS = 30_000
 /** The server's close code when the dashboard token was rotated by another page. */
 const TOKEN_ROTATED = 4401
 
-const reconnectListeners = new Set<() => void>()
-
 /** The dashboard transport: request/response by id, events pushed as `{ event, payload }`. */
-function webSocketBridge(url: string, onLink: (state: LinkState) => void): Bridge & { retryNow(): void } {
+function webSocketBridge(url: string): Bridge {
+  const onLink = linkDriver.set
   const listeners = new Map<ApiEvent, Set<(payload: unknown) => void>>()
   const pending = new Map<number, (result: Result<unknown>) => void>()
   let nextId = 1
@@ -78,7 +59,7 @@ function webSocketBridge(url: string, onLink: (state: LinkState) => void): Bridg
       onLink({ status: 'connected', refused: false, retryAt: null })
       firstSettled()
       // A restarted Junction has new state: tell every subscriber to read it again.
-      if (reconnected) for (const listener of reconnectListeners) listener()
+      if (reconnected) linkDriver.reconnected()
     }
     ws.onclose = (event) => {
       socket = null
@@ -153,54 +134,17 @@ function webSocketBridge(url: string, onLink: (state: LinkState) => void): Bridg
       }
     ])
   )
-  return {
-    ...methods,
-    ...events,
-    retryNow() {
-      if (refused || socket) return
-      attempts = 0
-      open()
-    }
-  } as unknown as Bridge & { retryNow(): void }
+  linkDriver.attach(() => {
+    if (refused || socket) return
+    attempts = 0
+    open()
+  })
+  return { ...methods, ...events } as unknown as Bridge
 }
-
-let linkState: LinkState = { status: 'connected', refused: false, retryAt: null }
-const linkListeners = new Set<(state: LinkState) => void>()
 
 const injected = (globalThis as unknown as { api?: Bridge }).api
-const socketBridge = injected
-  ? null
-  : webSocketBridge(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api`, (state) => {
-      linkState = state
-      for (const listener of linkListeners) listener(state)
-    })
-const bridge: Bridge = injected ?? socketBridge!
-
-/** The link to Junction: its state now, changes, reconnections, and a retry on request. */
-export const link = {
-  /** False in the desktop window, whose link (IPC) cannot drop. */
-  remote: socketBridge !== null,
-  get state(): LinkState {
-    return linkState
-  },
-  onChange(listener: (state: LinkState) => void): () => void {
-    linkListeners.add(listener)
-    return () => linkListeners.delete(listener)
-  },
-  /** Runs after every reconnection, e.g. to reload what a restarted Junction holds. */
-  onReconnect(listener: () => void): () => void {
-    reconnectListeners.add(listener)
-    return () => reconnectListeners.delete(listener)
-  },
-  retryNow(): void {
-    socketBridge?.retryNow()
-  },
-  /** After a token rotation: trades the new token for this page's cookie, so reloads keep working. */
-  async adoptToken(url: string): Promise<void> {
-    const token = new URL(url).searchParams.get('token')
-    if (token) await fetch(`/?token=${encodeURIComponent(token)}`, { method: 'HEAD', cache: 'no-store' })
-  }
-}
+const bridge: Bridge =
+  injected ?? webSocketBridge(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api`)
 
 async function unwrap<T>(pending: Promise<Result<T>>): Promise<T> {
   const result = await pending

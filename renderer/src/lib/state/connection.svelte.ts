@@ -2,10 +2,13 @@
  * The dashboard's link to Junction as the UI shows it: connected, reconnecting (with the seconds to
  * the next attempt) or lost. In the desktop window the link is IPC and never drops, so nothing shows.
  */
-import { link, type LinkState } from '../api.ts'
+import { link, type LinkState } from '../link.ts'
 
 class ConnectionStore {
-  readonly remote = link.remote
+  /** False in the desktop window; read late, since the transport attaches when api.ts first loads. */
+  get remote(): boolean {
+    return link.remote
+  }
   state = $state.raw<LinkState>(link.state)
   /** Seconds until the next attempt, counted down once a second while it matters. */
   retryIn = $state<number | null>(null)

@@ -3,7 +3,8 @@
  */
 import type { SystemProxyStatus } from '../../../../common/ipc-contract.ts'
 import type { EngineState } from '../../../../common/model.ts'
-import { api, isUnreachable, link } from '../api.ts'
+import { api } from '../api.ts'
+import { isUnreachable, link } from '../link.ts'
 
 class EngineStore {
   state = $state.raw<EngineState | null>(null)

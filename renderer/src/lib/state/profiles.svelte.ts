@@ -2,7 +2,8 @@
  * Profiles as the UI edits them (passwords arrive as a placeholder, see SECRET_PLACEHOLDER).
  */
 import type { Profile } from '../../../../common/model.ts'
-import { api, isUnreachable, link } from '../api.ts'
+import { api } from '../api.ts'
+import { isUnreachable, link } from '../link.ts'
 
 class ProfilesStore {
   list = $state.raw<Profile[]>([])

@@ -3,7 +3,8 @@
  * counts as live only while they keep arriving (once a second); views mark older figures as such.
  */
 import type { StatsSnapshot } from '../../../../common/model.ts'
-import { api, link } from '../api.ts'
+import { api } from '../api.ts'
+import { link } from '../link.ts'
 
 export interface RatePoint {
   at: number

@@ -12,7 +12,7 @@ import {
   type AppEvents
 } from '../../../common/ipc-contract.ts'
 import type { AppErrorCode, Result } from '../../../common/result.ts'
-import { linkDriver, UNREACHABLE } from './link.ts'
+import { linkDriver, linkStatusAfter, retryDelay, UNREACHABLE } from './link.ts'
 
 export class AppError extends Error {
   readonly code: AppErrorCode
@@ -25,10 +25,6 @@ export class AppError extends Error {
 type Listener<K extends ApiEvent> = (payload: AppEvents[K]) => void
 type Bridge = AppApi & { [K in ApiEvent]: (listener: Listener<K>) => () => void }
 
-/** Back-off between attempts: 0.5 s doubling to 5 s; after 30 s of failures the link counts as lost. */
-const FIRST_RETRY_MS = 500
-const LONGEST_RETRY_MS = 5000
-const LOST_AFTER_MS = 30_000
 /** The server's close code when the dashboard token was rotated by another page. */
 const TOKEN_ROTATED = 4401
 
@@ -99,9 +95,12 @@ function webSocketBridge(url: string): Bridge {
       () => null
     )
     if (status === 401) return refuse()
-    const delay = Math.min(FIRST_RETRY_MS * 2 ** attempts++, LONGEST_RETRY_MS)
-    const lost = Date.now() - failingSince >= LOST_AFTER_MS
-    onLink({ status: lost ? 'lost' : 'reconnecting', refused: false, retryAt: Date.now() + delay })
+    const delay = retryDelay(attempts++)
+    onLink({
+      status: linkStatusAfter(Date.now() - failingSince),
+      refused: false,
+      retryAt: Date.now() + delay
+    })
     firstSettled()
     timer = setTimeout(open, delay)
   }

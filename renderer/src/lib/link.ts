@@ -23,6 +23,13 @@ export const UNREACHABLE = 'Cannot reach Junction'
 export const isUnreachable = (error: unknown): boolean =>
   error instanceof Error && (error as { code?: unknown }).code === 'io-error' && error.message === UNREACHABLE
 
+/** Back-off between attempts: 0.5 s doubling to 5 s, so a restart is picked up within 5 s of it. */
+export const retryDelay = (attempt: number): number => Math.min(500 * 2 ** attempt, 5000)
+
+/** After 30 s of failed attempts the link counts as lost (and is still retried, every 5 s). */
+export const linkStatusAfter = (failingMs: number): 'reconnecting' | 'lost' =>
+  failingMs >= 30_000 ? 'lost' : 'reconnecting'
+
 let state: LinkState = { status: 'connected', refused: false, retryAt: null }
 const changeListeners = new Set<(state: LinkState) => void>()
 const reconnectListeners = new Set<() => void>()

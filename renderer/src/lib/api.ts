@@ -133,8 +133,9 @@ function webSocketBridge(url: string): Bridge {
       }
     ])
   )
+  // "Retry now" only while waiting for the next attempt: one attempt at a time, never two sockets.
   linkDriver.attach(() => {
-    if (refused || socket) return
+    if (refused || socket || !timer) return
     attempts = 0
     open()
   })

@@ -96,7 +96,9 @@ describe('live state across a stop and a restart', () => {
       `[live-state] after SIGTERM: indicator ${indicatorMs.toFixed(0)} ms, overview ${overviewMs.toFixed(0)} ms`
     )
     expect(await running!.exited).toBe(0)
-    expect(await engineStatus()).toMatch(/Proxy stopped|cannot be reached/)
+    const shown = await engineStatus()
+    console.log(`[live-state] Overview after the stop: "${shown}"`)
+    expect(shown).toMatch(/Proxy stopped|cannot be reached/)
     expect(await page.getByTestId('totals').getAttribute('data-live')).toBe('false')
     expect(await page.getByTestId('rates').innerText()).toContain('not live')
     // One message for the lost link, not one per view or store.

@@ -214,6 +214,17 @@ export interface AppApi {
   /** Starts or pauses recording (recording costs CPU per request; it is off until the view first opens). */
   setInspectRecording(on: boolean): Async<InspectState>
   inspectState(): Async<InspectState>
+  /**
+   * A new access token for the headless dashboard: other open dashboards are refused from now on, and
+   * the returned address (with the token) opens it. Only the dashboard carries it; IPC refuses it.
+   */
+  rotateDashboardToken(): Async<{ url: string }>
+  /** What this run's command line overrides (e.g. `--port`), null where the saved setting applies. */
+  getRunOverrides(): Async<RunOverrides>
+}
+
+export interface RunOverrides {
+  port: number | null
 }
 
 export interface AppEvents {
@@ -262,7 +273,9 @@ export const API_METHODS = [
   'exchangeAsCurl',
   'clearExchanges',
   'setInspectRecording',
-  'inspectState'
+  'inspectState',
+  'rotateDashboardToken',
+  'getRunOverrides'
 ] as const satisfies readonly ApiMethod[]
 export const API_EVENTS = [
   'onEngineState',

@@ -93,7 +93,9 @@ export const API_PAYLOADS = {
   exchangeAsCurl: z.tuple([exchangeId]),
   clearExchanges: z.tuple([]),
   setInspectRecording: z.tuple([z.boolean()]),
-  inspectState: z.tuple([])
+  inspectState: z.tuple([]),
+  rotateDashboardToken: z.tuple([]),
+  getRunOverrides: z.tuple([])
 } as const
 
 export const PAYLOADS_COMPLETE: SameKeys<AppApi, typeof API_PAYLOADS> = true

@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util'
 import type { SystemProxyMode } from '../../common/ipc-contract.ts'
 import { defaultDataDir } from '../config/data-dir.ts'
 import { startDashboard, type Dashboard } from '../dashboard/dashboard-server.ts'
+import { DashboardTokenStore } from '../dashboard/dashboard-token.ts'
 import { forwardEvents } from '../ipc/events.ts'
 import { watchLauncher } from '../lifecycle/launcher-watch.ts'
 import { unsealedWarning } from '../profiles/secrets.ts'
@@ -64,9 +65,29 @@ export function parseCliArgs(argv: string[]): CliOptions {
   return options
 }
 
-async function openDashboard(runtime: Runtime, port: number): Promise<Dashboard | null> {
+/**
+ * The dashboard with the token kept in the data directory, on the port asked for, else the one it had
+ * last time (an open page reconnects there after a restart), else any free port.
+ */
+async function openDashboard(runtime: Runtime, port: number | undefined): Promise<Dashboard | null> {
   try {
-    const dashboard = await startDashboard({ api: runtime.service, staticDir: RENDERER_DIR, port })
+    const tokens = await DashboardTokenStore.open(runtime.dataDir)
+    if (tokens.problem) console.log(`[junction] warning: ${tokens.problem}`)
+    const start = (at: number) =>
+      startDashboard({
+        api: runtime.service,
+        staticDir: RENDERER_DIR,
+        port: at,
+        token: tokens.token,
+        rotateToken: async () => {
+          const token = await tokens.rotate()
+          if (tokens.problem) console.log(`[junction] warning: ${tokens.problem}`)
+          return token
+        }
+      })
+    const saved = port === undefined ? tokens.port : null
+    const dashboard = await (saved === null ? start(port ?? 0) : start(saved).catch(() => start(0)))
+    await tokens.rememberPort(dashboard.port)
     forwardEvents(runtime, dashboard.broadcast)
     const built = await fs.access(path.join(RENDERER_DIR, 'index.html')).then(
       () => true,
@@ -116,7 +137,7 @@ export async function main(argv: string[]): Promise<void> {
   // The README's promise: without a keychain, Junction says at start that passwords are stored as written.
   console.log(`[junction] ${unsealedWarning(runtime.profiles.unsealedPasswords())}`)
   const dashboard =
-    options.dashboardPort === null ? null : await openDashboard(runtime, options.dashboardPort ?? 0)
+    options.dashboardPort === null ? null : await openDashboard(runtime, options.dashboardPort)
   let stopping = false
   shutdown = (signal: string): void => {
     if (stopping) return
@@ -125,7 +146,11 @@ export async function main(argv: string[]): Promise<void> {
     // Connections are closed forcibly, so this is quick; the cap only guards against the unexpected.
     const cap = setTimeout(() => process.exit(1), 3000)
     cap.unref()
-    void Promise.all([dashboard?.close(), runtime.stop()]).then(() => clearTimeout(cap))
+    // The dashboard closes last, so open pages see the engine stop before the link drops.
+    void runtime
+      .stop()
+      .finally(() => dashboard?.close())
+      .then(() => clearTimeout(cap))
   }
   if (early) shutdown(early)
 }

@@ -200,7 +200,10 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   }
   return {
     ...parts,
-    service: createJunctionService(parts, { onSettingsChanged: options.onSettingsChanged }),
+    service: createJunctionService(parts, {
+      onSettingsChanged: options.onSettingsChanged,
+      overrides: { port: options.port ?? null }
+    }),
     async stop() {
       // The OS stops sending traffic here before the proxy goes away.
       await systemProxy.detach()

@@ -4,17 +4,22 @@
  *
  * Access needs a random token, printed at start inside the dashboard URL. The first page load trades
  * it for a cookie (HttpOnly, SameSite=Strict) so that assets and the WebSocket need no token in their
- * URLs; anything without the token or the cookie gets 401. The WebSocket also checks `Origin`, so a
- * web page elsewhere cannot drive Junction through the user's browser.
+ * URLs; anything without the token or the cookie gets 401, as a small page that says how to get in.
+ * The WebSocket also checks `Origin`, so a web page elsewhere cannot drive Junction through the user's
+ * browser. The token is kept in the data directory (dashboard-token.ts), so the cookie outlives a
+ * restart; rotating it (from Settings) drops every other open dashboard at once.
  */
-import { randomBytes, timingSafeEqual } from 'node:crypto'
+import { timingSafeEqual } from 'node:crypto'
 import { createReadStream, promises as fs } from 'node:fs'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import path from 'node:path'
 import { WebSocketServer, type WebSocket } from 'ws'
 import type { AppApi, AppEvents, ApiEvent } from '../../common/ipc-contract.ts'
+import { ok } from '../../common/result.ts'
 import { dispatch } from '../services/dispatch.ts'
+import { newToken } from './dashboard-token.ts'
+import { NO_ACCESS_PAGE } from './no-access-page.ts'
 
 export const API_PATH = '/api'
 const COOKIE = 'junction_dashboard'
@@ -37,13 +42,15 @@ export interface DashboardOptions {
   staticDir: string
   port?: number
   token?: string
+  /** Makes and keeps a new token (the data directory's dashboard.json); without it a rotation lasts this run. */
+  rotateToken?: () => Promise<string>
 }
 
 export interface Dashboard {
-  /** The address to open, with the token. */
-  url: string
+  /** The address to open, with the token (changes when the token is rotated). */
+  readonly url: string
   port: number
-  token: string
+  readonly token: string
   /** Sends an event to every connected dashboard. */
   broadcast<K extends ApiEvent>(event: K, payload: AppEvents[K]): void
   close(): Promise<void>
@@ -64,6 +71,12 @@ function cookieToken(req: IncomingMessage): string | null {
   return null
 }
 
+function denyAccess(res: ServerResponse): void {
+  res
+    .writeHead(401, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' })
+    .end(NO_ACCESS_PAGE)
+}
+
 function deny(res: ServerResponse, status: number, text: string): void {
   res
     .writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' })
@@ -71,7 +84,7 @@ function deny(res: ServerResponse, status: number, text: string): void {
 }
 
 export async function startDashboard(options: DashboardOptions): Promise<Dashboard> {
-  const token = options.token ?? randomBytes(24).toString('base64url')
+  let token = options.token ?? newToken()
   const root = path.resolve(options.staticDir)
   let origin = ''
 
@@ -82,12 +95,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     const url = new URL(req.url ?? '/', origin)
     const fromQuery = url.searchParams.get('token')
     const authorized = sameSecret(fromQuery, token) || sameSecret(cookieToken(req), token)
-    if (!authorized)
-      return deny(
-        res,
-        401,
-        'Junction dashboard: open the address printed at start (it carries the access token).'
-      )
+    if (!authorized) return denyAccess(res)
     if (req.method !== 'GET' && req.method !== 'HEAD') return deny(res, 405, 'Method not allowed')
     const relative = decodeURIComponent(url.pathname === '/' ? '/index.html' : url.pathname)
     const file = path.resolve(root, `.${relative}`)
@@ -118,7 +126,18 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     sockets.handleUpgrade(req, socket, head, (ws) => serveSocket(ws))
   })
 
+  /**
+   * A new token for everyone: sockets opened with the old one are closed (4401 tells their pages why),
+   * except the caller's, whose page trades the new token for a cookie and keeps working.
+   */
+  async function rotate(caller: WebSocket) {
+    token = options.rotateToken ? await options.rotateToken() : newToken()
+    for (const client of sockets.clients) if (client !== caller) client.close(4401, 'token rotated')
+    return ok({ url: `${origin}/?token=${token}` })
+  }
+
   function serveSocket(ws: WebSocket): void {
+    const api: AppApi = { ...options.api, rotateDashboardToken: () => rotate(ws) }
     ws.on('message', (data) => {
       let message: { id?: unknown; method?: unknown; args?: unknown }
       try {
@@ -134,7 +153,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
       const id = typeof message.id === 'number' ? message.id : null
       // dispatch answers every call with a Result; the catch is for what happens after it (a reply
       // that cannot be serialized), which would otherwise be an unhandled rejection ending the process.
-      dispatch(options.api, message.method, message.args ?? [])
+      dispatch(api, message.method, message.args ?? [])
         .then((result) => ws.readyState === ws.OPEN && ws.send(JSON.stringify({ id, result })))
         .catch((error: unknown) => {
           const reply = { ok: false, error: { code: 'engine-error', message: (error as Error).message } }
@@ -151,9 +170,13 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   origin = `http://127.0.0.1:${port}`
 
   return {
-    url: `${origin}/?token=${token}`,
+    get url() {
+      return `${origin}/?token=${token}`
+    },
     port,
-    token,
+    get token() {
+      return token
+    },
     broadcast(event, payload) {
       const text = JSON.stringify({ event, payload })
       for (const client of sockets.clients) if (client.readyState === client.OPEN) client.send(text)

@@ -5,7 +5,12 @@
  * directly. Never imports Electron.
  */
 import { findChromium, launchChromium } from '../intercept/chromium-launch.ts'
-import { SECRET_PLACEHOLDER, type AppApi, type CertificateAuthorityInfo } from '../../common/ipc-contract.ts'
+import {
+  SECRET_PLACEHOLDER,
+  type AppApi,
+  type CertificateAuthorityInfo,
+  type RunOverrides
+} from '../../common/ipc-contract.ts'
 import { DIRECT_PROFILE, SettingsSchema, type Profile, type Settings } from '../../common/model.ts'
 import { fail, ok, type Result } from '../../common/result.ts'
 import type { RuntimeParts } from '../app/parts.ts'
@@ -72,6 +77,8 @@ async function withAuthority<T>(authority: LocalAuthority, run: () => Promise<T>
 export interface ServiceHooks {
   /** Runs after every saved settings change (the desktop applies start at login here). */
   onSettingsChanged?: ((settings: Settings) => void) | undefined
+  /** This run's command-line overrides, for Settings to show next to the saved values. */
+  overrides?: RunOverrides | undefined
 }
 
 export function createJunctionService(parts: RuntimeParts, hooks: ServiceHooks = {}): AppApi {
@@ -315,6 +322,12 @@ export function createJunctionService(parts: RuntimeParts, hooks: ServiceHooks =
 
     setInspectRecording: async (on) => ok(exchanges.setRecording(on)),
 
-    inspectState: async () => ok(exchanges.state())
+    inspectState: async () => ok(exchanges.state()),
+
+    // The dashboard server answers this itself (it holds the token); the desktop window has no token.
+    rotateDashboardToken: async () =>
+      fail('not-found', 'The dashboard token can be changed only from the headless dashboard'),
+
+    getRunOverrides: async () => ok(hooks.overrides ?? { port: null })
   }
 }

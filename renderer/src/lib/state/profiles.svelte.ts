@@ -3,17 +3,24 @@
  */
 import type { Profile } from '../../../../common/model.ts'
 import { api } from '../api.ts'
+import { isUnreachable, link } from '../link.ts'
 
 class ProfilesStore {
   list = $state.raw<Profile[]>([])
   error = $state<string | null>(null)
+  #watching = false
 
   async load(): Promise<void> {
+    if (!this.#watching) {
+      this.#watching = true
+      link.onReconnect(() => void this.load())
+    }
     try {
       this.list = await api.listProfiles()
       this.error = null
     } catch (error) {
-      this.error = (error as Error).message
+      // The link indicator already says when Junction cannot be reached.
+      if (!isUnreachable(error)) this.error = (error as Error).message
     }
   }
 
@@ -22,7 +29,8 @@ class ProfilesStore {
       await api.setActiveProfile(id)
       this.error = null
     } catch (error) {
-      this.error = (error as Error).message
+      // The link indicator already says when Junction cannot be reached.
+      if (!isUnreachable(error)) this.error = (error as Error).message
     }
   }
 }

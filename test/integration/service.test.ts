@@ -129,7 +129,7 @@ describe('service', () => {
     app.stats.tick()
     const stats = await call<{ totalDown: number }>('getStats')
     expect(stats.totalDown).toBeGreaterThan(0)
-    const log = await call<{ host: string }[]>('getRequestLog', { limit: 10, host: 'ads.test' })
+    const log = await call<{ host: string }[]>('getRequestLog', { limit: 10, filter: 'ads.test' })
     expect(log.map((e) => e.host)).toEqual(['x.ads.test'])
     const top = await call<{ host: string }[]>('topHosts', {
       from: Date.now() - 3_600_000,

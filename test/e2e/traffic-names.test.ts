@@ -146,6 +146,16 @@ describe('names in Connections, Activity and the CSV export', () => {
     await expect.poll(() => count.innerText(), { timeout: 10_000 }).toBe('0 matching')
     expect(await page.getByText('No open connection matches').count()).toBe(1)
 
+    // "Close all matching" closes what the filter shows: the tunnel through Squid, not the direct one.
+    const [throughSquid, direct] = tunnels
+    expect(await filtered('Squid')).toHaveLength(1)
+    const squidClosed = new Promise((resolve) => throughSquid!.once('close', resolve))
+    await page.getByRole('button', { name: 'Close all matching' }).click()
+    await squidClosed
+    await filter.fill('')
+    await expect.poll(() => count.innerText(), { timeout: 10_000 }).toBe('1 open')
+    expect(direct!.destroyed).toBe(false)
+
     // Closed tunnels are logged; Activity then holds the GET, the block and both tunnels.
     for (const socket of tunnels) socket.destroy()
     await page.getByRole('button', { name: 'Activity', exact: true }).click()

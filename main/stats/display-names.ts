@@ -60,7 +60,11 @@ export function createNameResolver(profiles: () => readonly Profile[]): NameReso
   const ruleName = (list: readonly Profile[], profile: Profile | undefined, ruleId: string): string => {
     if (!profile) return DELETED.rule
     let index = ruleIndex.get(profile)
-    if (!index) ruleIndex.set(profile, (index = new Map(profile.rules.map((r) => [r.id, r]))))
+    if (!index) {
+      // Filled in a loop: building it from [id, rule] pairs allocates a pair per rule.
+      ruleIndex.set(profile, (index = new Map()))
+      for (const rule of profile.rules) index.set(rule.id, rule)
+    }
     const rule = index.get(ruleId)
     if (!rule) return DELETED.rule
     if (rule.name?.trim()) return rule.name.trim()

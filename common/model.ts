@@ -343,7 +343,7 @@ export type EngineState =
   | { status: 'stopping' }
   | { status: 'failed'; error: string }
 
-/** How a connection's current request is routed, as shown to users: `direct`, an upstream id, `block` or `reject`. */
+/** How a connection's current request is routed, as statistics keep it: `direct`, an upstream id, `block` or `reject`. */
 export type RouteLabel = string
 
 /** Names shown in place of ids (main/stats/display-names.ts says when they are resolved). */

@@ -39,17 +39,6 @@ export function createNameResolver(profiles: () => readonly Profile[]): NameReso
   const ruleIndex = new WeakMap<Profile, Map<string, Rule>>()
   const described = new WeakMap<Rule, string>()
 
-  const upstreamName = (list: readonly Profile[], first: Profile | undefined, id: string): string => {
-    const own = first?.upstreams.find((u) => u.id === id)
-    if (own) return own.name
-    // The connection's profile was edited or deleted since; upstream ids are unique across profiles.
-    for (const p of list) for (const u of p.upstreams) if (u.id === id) return u.name
-    return DELETED.upstream
-  }
-
-  const routeName = (list: readonly Profile[], profile: Profile | undefined, route: string): string =>
-    PLAIN_ROUTES.has(route) ? route : upstreamName(list, profile, route)
-
   const actionText = (list: readonly Profile[], profile: Profile, action: Action): string =>
     action.type === 'upstream'
       ? upstreamName(list, profile, action.upstreamId)
@@ -90,7 +79,21 @@ export function createNameResolver(profiles: () => readonly Profile[]): NameReso
 /** The name of a profile id or route label on its own, as the history export lists them. */
 export function historyName(profiles: readonly Profile[], kind: 'profile' | 'route', id: string): string {
   if (kind === 'profile') return profiles.find((p) => p.id === id)?.name ?? DELETED.profile
-  if (PLAIN_ROUTES.has(id)) return id
-  for (const p of profiles) for (const u of p.upstreams) if (u.id === id) return u.name
+  return routeName(profiles, undefined, id)
+}
+
+/** A route label's name: `direct`, `block` and `reject` as they are, an upstream id as its name. */
+function routeName(list: readonly Profile[], profile: Profile | undefined, route: string): string {
+  return PLAIN_ROUTES.has(route) ? route : upstreamName(list, profile, route)
+}
+
+/** The upstream's name, looked for first in the profile that used it. */
+function upstreamName(list: readonly Profile[], profile: Profile | undefined, id: string): string {
+  const own = profile?.upstreams.find((u) => u.id === id)
+  if (own) return own.name
+  // That profile was edited or deleted since, or is not known (history keeps routes without their
+  // profile). Ids are unique only within a profile, but the app makes random ones (`u-8fef2893`), so
+  // the same id elsewhere is almost always the same upstream, in a copied profile.
+  for (const p of list) for (const u of p.upstreams) if (u.id === id) return u.name
   return DELETED.upstream
 }

@@ -35,10 +35,12 @@ async function call(page: Page, method: string, ...args: unknown[]): Promise<unk
   const result = await page.evaluate(
     ({ method, args }) =>
       new Promise<Result<unknown>>((resolve, reject) => {
+        // Runs in the page; this file compiles with Node's types, which have WebSocket but no location.
+        const { location } = globalThis as unknown as { location: { host: string } }
         const ws = new WebSocket(`ws://${location.host}/api`)
         ws.onerror = () => reject(new Error('dashboard WebSocket failed'))
         ws.onopen = () => ws.send(JSON.stringify({ id: 1, method, args }))
-        ws.onmessage = (message: MessageEvent<string>) => {
+        ws.onmessage = (message: { data: string }) => {
           const data = JSON.parse(message.data) as { id?: number; result?: Result<unknown> }
           if (data.id !== 1 || !data.result) return
           ws.close()

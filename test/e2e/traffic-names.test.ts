@@ -128,29 +128,27 @@ describe('names in Connections, Activity and the CSV export', () => {
     ])
     expect(await page.getByTestId('connections-viewport').innerText()).not.toMatch(IDS)
 
-    const filtered = async (query: string): Promise<string[]> => {
+    /** Types `query` and waits until the rows and the count show exactly the `expected` targets. */
+    const filterShows = async (query: string, expected: string[]): Promise<void> => {
       await filter.fill(query)
-      await expect.poll(() => count.innerText(), { timeout: 10_000 }).toMatch(/matching$/)
-      // The count and the rows come from the same answer; wait until the rows agree with the count.
       await expect
-        .poll(async () => `${await page.getByTestId('connection-row').count()} matching`, { timeout: 10_000 })
-        .toBe(await count.innerText())
-      return (await cells(page, 'connection-row')).map((row) => row[0]!)
+        .poll(async () => (await cells(page, 'connection-row')).map((row) => row[0]).sort(), {
+          timeout: 10_000
+        })
+        .toEqual([...expected].sort())
+      await expect.poll(() => count.innerText(), { timeout: 10_000 }).toBe(`${expected.length} matching`)
     }
-    expect(await filtered('Squid')).toEqual([`127.0.0.1:${origin.port}`])
-    expect((await filtered('CONNECT')).sort()).toEqual([
-      `127.0.0.1:${origin.port}`,
-      `localhost:${origin.port}`
-    ])
-    expect(await filtered(`127.0.0.1:${origin.port}`)).toEqual([`127.0.0.1:${origin.port}`])
-    expect(await filtered('direct connect')).toEqual([`localhost:${origin.port}`])
+    await filterShows('Squid', [`127.0.0.1:${origin.port}`])
+    await filterShows('CONNECT', [`127.0.0.1:${origin.port}`, `localhost:${origin.port}`])
+    await filterShows(`127.0.0.1:${origin.port}`, [`127.0.0.1:${origin.port}`])
+    await filterShows('direct connect', [`localhost:${origin.port}`])
     await filter.fill('no such name')
     await expect.poll(() => count.innerText(), { timeout: 10_000 }).toBe('0 matching')
     expect(await page.getByText('No open connection matches').count()).toBe(1)
 
     // "Close all matching" closes what the filter shows: the tunnel through Squid, not the direct one.
     const [throughSquid, direct] = tunnels
-    expect(await filtered('Squid')).toHaveLength(1)
+    await filterShows('Squid', [`127.0.0.1:${origin.port}`])
     const squidClosed = new Promise((resolve) => throughSquid!.once('close', resolve))
     await page.getByRole('button', { name: 'Close all matching' }).click()
     await squidClosed
@@ -183,17 +181,21 @@ describe('names in Connections, Activity and the CSV export', () => {
     expect(await page.getByRole('table').last().innerText()).not.toMatch(IDS)
 
     const logFilter = page.getByLabel('Filter', { exact: true })
-    const shownAfter = async (query: string, expected: number): Promise<string[][]> => {
+    /** Types `query` and waits until the log shows exactly `expected` (method and host:port per row). */
+    const logShows = async (query: string, expected: string[][]): Promise<void> => {
       await logFilter.fill(query)
-      await expect.poll(() => log.count(), { timeout: 10_000 }).toBe(expected)
-      return (await cells(page, 'log-row')).map((row) => row.slice(1, 3))
+      await expect
+        .poll(async () => (await cells(page, 'log-row')).map((row) => row.slice(1, 3).join(' ')).sort(), {
+          timeout: 10_000
+        })
+        .toEqual(expected.map((row) => row.join(' ')).sort())
     }
-    expect((await shownAfter(`127.0.0.1:${origin.port}`, 2)).sort()).toEqual([
+    await logShows(`127.0.0.1:${origin.port}`, [
       ['CONNECT', `127.0.0.1:${origin.port}`],
       ['GET', `127.0.0.1:${origin.port}`]
     ])
-    expect(await shownAfter('squid connect', 1)).toEqual([['CONNECT', `127.0.0.1:${origin.port}`]])
-    expect(await shownAfter('403', 1)).toEqual([['GET', 'x.ads.test:80']])
+    await logShows('squid connect', [['CONNECT', `127.0.0.1:${origin.port}`]])
+    await logShows('403', [['GET', 'x.ads.test:80']])
     await logFilter.fill('no such name')
     await expect.poll(() => page.getByText('No request matches').count(), { timeout: 10_000 }).toBe(1)
 
@@ -212,8 +214,9 @@ describe('names in Connections, Activity and the CSV export', () => {
     // Deleting the named rule: what was logged by it says so, rather than showing its id.
     await call(page, 'saveProfile', { ...work, rules: work.rules.slice(1) })
     await logFilter.fill('Squid')
-    await expect.poll(() => log.count(), { timeout: 10_000 }).toBe(2)
-    expect((await cells(page, 'log-row')).map((row) => row[5])).toEqual(['(deleted rule)', '(deleted rule)'])
+    await expect
+      .poll(async () => (await cells(page, 'log-row')).map((row) => row[5]), { timeout: 10_000 })
+      .toEqual(['(deleted rule)', '(deleted rule)'])
     await page.close()
   }, 90_000)
 })

@@ -13,7 +13,7 @@ import type {
   Explanation,
   HostTraffic,
   Profile,
-  RequestLogEntry,
+  NamedRequestLogEntry,
   Settings,
   StatsSnapshot,
   Upstream
@@ -171,7 +171,8 @@ export interface AppApi {
   setSystemProxy(mode: SystemProxyMode): Async<SystemProxyStatus>
   shellCommands(): Async<ShellCommandSet>
   getStats(): Async<StatsSnapshot>
-  getRequestLog(query: { limit: number; host?: string }): Async<RequestLogEntry[]>
+  /** Newest first; with `filter`, only entries where every word is in what Activity shows of them. */
+  getRequestLog(query: { limit: number; filter?: string }): Async<NamedRequestLogEntry[]>
   topHosts(query: { from: number; to: number; limit: number }): Async<HostTraffic[]>
   historySeries(query: {
     from: number

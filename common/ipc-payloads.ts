@@ -46,7 +46,7 @@ export const API_PAYLOADS = {
   shellCommands: z.tuple([]),
   getStats: z.tuple([]),
   getRequestLog: z.tuple([
-    z.object({ limit: z.number().int().min(1).max(5000), host: z.string().max(253).optional() })
+    z.object({ limit: z.number().int().min(1).max(5000), filter: z.string().max(253).optional() })
   ]),
   topHosts: z.tuple([range.extend({ limit: z.number().int().min(1).max(1000) })]),
   historySeries: z.tuple([range.extend({ kind: historyKind, name: z.string().min(1).max(253) })]),

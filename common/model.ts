@@ -343,10 +343,20 @@ export type EngineState =
   | { status: 'stopping' }
   | { status: 'failed'; error: string }
 
-/** How a connection's current request is routed, as shown to users: `direct`, an upstream id, `block` or `reject`. */
+/** How a connection's current request is routed, as statistics keep it: `direct`, an upstream id, `block` or `reject`. */
 export type RouteLabel = string
 
-export interface ConnectionView {
+/** Names shown in place of ids (main/stats/display-names.ts says when they are resolved). */
+export interface ShownNames {
+  /** The profile's name, or `(deleted profile)`. */
+  profileName: string
+  /** The deciding rule's name, else what it does (`domain example.com and subdomains → Squid`); `default` when no rule decided; `(deleted rule)`. */
+  ruleName: string
+  /** `direct`, `block`, `reject`, the upstream's name, or `(deleted upstream)`. */
+  routeName: string
+}
+
+export interface ConnectionView extends ShownNames {
   id: number
   /** Client address and port, e.g. `127.0.0.1:53122`. */
   client: string
@@ -413,3 +423,6 @@ export interface RequestLogEntry {
   /** How many header edits the rule applied to this request and its response; 0 when none. */
   rewritten: number
 }
+
+/** A request log entry as the Activity view reads it. */
+export type NamedRequestLogEntry = RequestLogEntry & ShownNames

@@ -7,6 +7,7 @@ import type { SettingsStore } from '../config/settings-store.ts'
 import type { ProxyEngine } from '../engine/engine.ts'
 import type { LocalAuthority } from '../intercept/authority.ts'
 import type { ExchangeStore } from '../inspect/exchange-store.ts'
+import type { NameResolver } from '../stats/display-names.ts'
 import type { HistoryStore } from '../stats/history-store.ts'
 import type { RequestRing } from '../stats/request-log.ts'
 import type { TrafficStats } from '../stats/traffic-stats.ts'
@@ -20,6 +21,8 @@ export interface RuntimeParts {
   stats: TrafficStats
   history: HistoryStore
   ring: RequestRing
+  /** Profile, rule and upstream names in place of ids, for what users read. */
+  names: NameResolver
   systemProxy: AttachedSystemProxy
   /** The local CA for HTTPS interception; its files are created on first use, not at start. */
   authority: LocalAuthority

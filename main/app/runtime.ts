@@ -16,6 +16,7 @@ import { ExchangeStore } from '../inspect/exchange-store.ts'
 import { ProfileStore } from '../profiles/profile-store.ts'
 import type { SecretCodec } from '../profiles/secrets.ts'
 import { createJunctionService } from '../services/junction-service.ts'
+import { createNameResolver } from '../stats/display-names.ts'
 import { HistoryStore } from '../stats/history-store.ts'
 import { MemoryReturn } from '../stats/memory-return.ts'
 import { RequestLogFile, RequestRing } from '../stats/request-log.ts'
@@ -141,7 +142,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const history = historyOpened.store
   const ring = new RequestRing(5000)
   const logFile = settings.requestLogFile && !readOnly ? await openRequestLog(dataDir, log) : null
-  const stats = new TrafficStats({ history, ring, logFile })
+  const names = createNameResolver(() => profiles.list())
+  const stats = new TrafficStats({ history, ring, logFile, names })
 
   // Listen address, credentials, timeouts and Via are read here only: a change is saved and applies
   // from the next start (the Settings view says so).
@@ -194,6 +196,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     stats,
     history,
     ring,
+    names,
     systemProxy,
     authority,
     exchanges

@@ -11,12 +11,21 @@ import {
   type CertificateAuthorityInfo,
   type RunOverrides
 } from '../../common/ipc-contract.ts'
-import { DIRECT_PROFILE, SettingsSchema, type Profile, type Settings } from '../../common/model.ts'
+import { matchesShown, shownRequest } from '../../common/display-text.ts'
+import {
+  DIRECT_PROFILE,
+  SettingsSchema,
+  type NamedRequestLogEntry,
+  type Profile,
+  type RequestLogEntry,
+  type Settings
+} from '../../common/model.ts'
 import { fail, ok, type Result } from '../../common/result.ts'
 import type { RuntimeParts } from '../app/parts.ts'
 import { CA_CERT_FILE, type LocalAuthority } from '../intercept/authority.ts'
 import { explain } from '../rules/explain.ts'
 import { parseProfile } from '../rules/validate.ts'
+import { historyName } from '../stats/display-names.ts'
 import { testUpstream } from './upstream-test.ts'
 
 /** Replaces upstream passwords with a placeholder: they never travel to the UI. */
@@ -82,7 +91,24 @@ export interface ServiceHooks {
 }
 
 export function createJunctionService(parts: RuntimeParts, hooks: ServiceHooks = {}): AppApi {
-  const { engine, profiles, settings, stats, history, ring, systemProxy, authority, exchanges } = parts
+  const { engine, profiles, settings, stats, history, ring, names, systemProxy, authority, exchanges } = parts
+
+  /** The newest `limit` log entries with names, only those showing every word of `filter` when set. */
+  function requestLog(limit: number, filter: string): NamedRequestLogEntry[] {
+    const named = (entry: RequestLogEntry): NamedRequestLogEntry => ({
+      ...entry,
+      ...names(entry.profileId, entry.ruleId, entry.route)
+    })
+    if (!filter) return ring.list(limit).map(named)
+    // A filter searches the whole ring (5,000 entries, newest first), not only the entries shown.
+    const out: NamedRequestLogEntry[] = []
+    for (const entry of ring.list()) {
+      if (out.length >= limit) break
+      const shown = named(entry)
+      if (matchesShown(shownRequest(shown), filter)) out.push(shown)
+    }
+    return out
+  }
 
   /** Every settings write goes through here, so the hook sees changes from any method. */
   async function saveSettings(patch: Parameters<typeof settings.update>[0]): Promise<Result<Settings>> {
@@ -204,14 +230,16 @@ export function createJunctionService(parts: RuntimeParts, hooks: ServiceHooks =
 
     getStats: async () => ok(stats.snapshot),
 
-    getRequestLog: async ({ limit, host }) =>
-      ok(ring.list(limit, host ? (entry) => entry.host.includes(host.toLowerCase()) : undefined)),
+    getRequestLog: async ({ limit, filter }) => ok(requestLog(limit, filter?.trim() ?? '')),
 
     topHosts: async ({ from, to, limit }) => ok(history.topHosts(from, to, limit)),
 
     historySeries: async ({ from, to, kind, name }) => ok(history.series(kind, name, from, to)),
 
-    exportHistoryCsv: async ({ from, to }) => ok(history.toCsv(from, to)),
+    exportHistoryCsv: async ({ from, to }) => {
+      const list = profiles.list()
+      return ok(history.toCsv(from, to, (kind, id) => historyName(list, kind, id)))
+    },
 
     listConnections: async ({ offset, limit, filter }) => ok(stats.connections(offset, limit, filter)),
 

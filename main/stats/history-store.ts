@@ -197,17 +197,31 @@ export class HistoryStore {
     return points
   }
 
-  /** `bucket_start,resolution,kind,name,bytes_up,bytes_down`, one row per bucket and name. */
-  toCsv(from: number, to: number): string {
+  /**
+   * `bucket_start,resolution,kind,name,id,bytes_up,bytes_down`, one row per bucket and name. Profiles
+   * and routes are kept by id; `nameOf` gives the name a person reads, and the id stays in its own
+   * column for scripts (a rename changes the name, not the id). Hosts have no id.
+   */
+  toCsv(
+    from: number,
+    to: number,
+    nameOf: (kind: 'profile' | 'route', id: string) => string = (_kind, id) => id
+  ): string {
     const { buckets, step } = this.bucketsFor(from)
     const resolution = step === MINUTE ? 'minute' : 'day'
     const kinds = Object.entries(PREFIX) as [HistoryKind, string][]
-    const rows = ['bucket_start,resolution,kind,name,bytes_up,bytes_down']
+    const rows = ['bucket_start,resolution,kind,name,id,bytes_up,bytes_down']
     for (const at of [...buckets.keys()].sort((a, b) => a - b)) {
       if (at + step <= from || at >= to) continue
       for (const [key, [up, down]] of buckets.get(at)!) {
         const [kind] = kinds.find(([, prefix]) => key.startsWith(prefix))!
-        rows.push([new Date(at).toISOString(), resolution, kind, csvField(key.slice(2)), up, down].join(','))
+        const id = key.slice(2)
+        const [name, idColumn] = kind === 'host' ? [id, ''] : [nameOf(kind, id), id]
+        rows.push(
+          [new Date(at).toISOString(), resolution, kind, csvField(name), csvField(idColumn), up, down].join(
+            ','
+          )
+        )
       }
     }
     return `${rows.join('\n')}\n`

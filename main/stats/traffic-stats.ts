@@ -20,6 +20,8 @@ import type {
   RouteLabel,
   StatsSnapshot
 } from '../../common/model.ts'
+import { hostPort, matchesShown, shownConnection } from '../../common/display-text.ts'
+import { idsAsNames, type NameResolver } from './display-names.ts'
 import type { HistoryStore } from './history-store.ts'
 import type { RequestLogFile, RequestRing } from './request-log.ts'
 
@@ -122,6 +124,8 @@ export interface TrafficStatsOptions {
   /** Most connections a snapshot carries (the total is always in `openCount`). */
   connectionLimit?: number
   topHostLimit?: number
+  /** Names shown in views and searched by filters in place of ids (display-names.ts). */
+  names?: NameResolver
 }
 
 interface Events {
@@ -143,6 +147,7 @@ export class TrafficStats extends EventEmitter<Events> {
   private readonly now: () => number
   private readonly connectionLimit: number
   private readonly topHostLimit: number
+  private readonly names: NameResolver
   private totalUp = 0
   private totalDown = 0
   private last: { at: number; up: number; down: number }
@@ -154,6 +159,7 @@ export class TrafficStats extends EventEmitter<Events> {
     super()
     this.history = options.history ?? null
     this.ring = options.ring ?? null
+    this.names = options.names ?? idsAsNames
     this.logFile = options.logFile ?? null
     this.now = options.now ?? Date.now
     this.connectionLimit = options.connectionLimit ?? 500
@@ -311,21 +317,17 @@ export class TrafficStats extends EventEmitter<Events> {
   }
 
   /**
-   * One page of the open connections, most recently active first, optionally only those whose host,
-   * profile, rule or route contains `filter`; with the total that match, for a virtualized table.
+   * One page of the open connections, most recently active first, optionally only those where every
+   * word of `filter` is in something the Connections view shows (host:port, kind, profile, rule or
+   * route name); with the total that match, for a virtualized table.
    */
   connections(offset: number, limit: number, filter = ''): { total: number; rows: ConnectionView[] } {
-    const q = filter.trim().toLowerCase()
-    const matching = [...this.open.values()].filter(
-      (r) =>
-        !q ||
-        r.host.includes(q) ||
-        r.profileId.includes(q) ||
-        r.route.includes(q) ||
-        (r.ruleId ?? '').includes(q)
-    )
-    matching.sort((a, b) => b.lastActivityAt - a.lastActivityAt || b.id - a.id)
-    return { total: matching.length, rows: matching.slice(offset, offset + limit).map(toView) }
+    const q = filter.trim()
+    const recent = [...this.open.values()].sort((a, b) => b.lastActivityAt - a.lastActivityAt || b.id - a.id)
+    // Without a filter, views are built for the page only.
+    if (!q) return { total: recent.length, rows: recent.slice(offset, offset + limit).map(this.toView) }
+    const matching = recent.map(this.toView).filter((view) => matchesShown(shownConnection(view), q))
+    return { total: matching.length, rows: matching.slice(offset, offset + limit) }
   }
 
   /** Closes every open connection `connections(…, filter)` would list; returns how many. */
@@ -362,7 +364,7 @@ export class TrafficStats extends EventEmitter<Events> {
       totalUp: this.totalUp,
       totalDown: this.totalDown,
       openCount: records.length,
-      connections: records.slice(0, this.connectionLimit).map(toView),
+      connections: records.slice(0, this.connectionLimit).map(this.toView),
       connectionLimit: this.connectionLimit,
       recentlyClosed: this.recentlyClosed(),
       topHosts: this.topHosts()
@@ -374,7 +376,7 @@ export class TrafficStats extends EventEmitter<Events> {
     for (let i = 1; i <= RECENTLY_CLOSED; i++) {
       const record = this.closed[(this.closedNext - i + RECENTLY_CLOSED) % RECENTLY_CLOSED]
       if (!record) break
-      views.push(toView(record))
+      views.push(this.toView(record))
     }
     return views
   }
@@ -404,32 +406,32 @@ export class TrafficStats extends EventEmitter<Events> {
     this.tick()
     await this.logFile?.close()
   }
+  /** Strings are built here, for the few connections a snapshot shows, not per request. */
+  private readonly toView = (record: ConnectionRecord): ConnectionView => {
+    const { clientAddress, host, port } = record
+    return {
+      id: record.id,
+      client: clientAddress ? `${clientAddress}:${record.clientPort}` : 'unknown',
+      target: hostPort(host, port),
+      host,
+      kind: record.kind,
+      profileId: record.profileId,
+      ruleId: record.ruleId,
+      route: record.route,
+      ...this.names(record.profileId, record.ruleId, record.route),
+      startedAt: record.startedAt,
+      lastActivityAt: record.lastActivityAt,
+      up: record.up,
+      down: record.down,
+      requests: record.seq,
+      state: record.state,
+      closedAt: record.closedAt,
+      closeReason: record.closeReason
+    }
+  }
 }
 
 function earlierRequest(record: ConnectionRecord): EarlierRequest {
   const { seq, requestAt, method, host, port, kind, profileId, ruleId, route } = record
   return { seq, requestAt, method, host, port, kind, profileId, ruleId, route }
-}
-
-/** Strings are built here, for the few connections a snapshot shows, not per request. */
-function toView(record: ConnectionRecord): ConnectionView {
-  const { clientAddress, host, port } = record
-  return {
-    id: record.id,
-    client: clientAddress ? `${clientAddress}:${record.clientPort}` : 'unknown',
-    target: `${host.includes(':') ? `[${host}]` : host}:${port}`,
-    host,
-    kind: record.kind,
-    profileId: record.profileId,
-    ruleId: record.ruleId,
-    route: record.route,
-    startedAt: record.startedAt,
-    lastActivityAt: record.lastActivityAt,
-    up: record.up,
-    down: record.down,
-    requests: record.seq,
-    state: record.state,
-    closedAt: record.closedAt,
-    closeReason: record.closeReason
-  }
 }

@@ -129,8 +129,17 @@ describe('service', () => {
     app.stats.tick()
     const stats = await call<{ totalDown: number }>('getStats')
     expect(stats.totalDown).toBeGreaterThan(0)
-    const log = await call<{ host: string }[]>('getRequestLog', { limit: 10, host: 'ads.test' })
+    const log = await call<{ host: string }[]>('getRequestLog', { limit: 10, filter: 'ads.test' })
     expect(log.map((e) => e.host)).toEqual(['x.ads.test'])
+    // Entries carry names as they are now (the profile was renamed after the request), and the filter
+    // searches them: here the unnamed rule's description.
+    expect(await call('getRequestLog', { limit: 10, filter: 'renamed  BLOCK 403' })).toMatchObject([
+      {
+        host: 'x.ads.test',
+        profileName: 'Work (renamed)',
+        ruleName: 'domain ads.test and subdomains → block 403'
+      }
+    ])
     const top = await call<{ host: string }[]>('topHosts', {
       from: Date.now() - 3_600_000,
       to: Date.now() + 60_000,

@@ -4,12 +4,12 @@
  */
 import { cleanup, render, screen, within } from '@testing-library/svelte'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import type { ConnectionView, RequestLogEntry } from '../../common/model.ts'
+import type { ConnectionView, NamedRequestLogEntry } from '../../common/model.ts'
 import Activity from '../../renderer/src/views/Activity.svelte'
 import Connections from '../../renderer/src/views/Connections.svelte'
 
 const api = vi.hoisted(() => ({
-  getRequestLog: vi.fn<() => Promise<RequestLogEntry[]>>(),
+  getRequestLog: vi.fn<() => Promise<NamedRequestLogEntry[]>>(),
   topHosts: vi.fn(async () => []),
   listConnections: vi.fn<() => Promise<{ total: number; rows: ConnectionView[] }>>()
 }))
@@ -20,7 +20,7 @@ afterEach(() => {
   vi.clearAllMocks()
 })
 
-const entry = (host: string, rewritten: number): RequestLogEntry => ({
+const entry = (host: string, rewritten: number): NamedRequestLogEntry => ({
   at: 1_700_000_000_000,
   connectionId: rewritten,
   method: 'GET',
@@ -31,6 +31,9 @@ const entry = (host: string, rewritten: number): RequestLogEntry => ({
   profileId: 'work',
   ruleId: 'staging',
   route: 'direct',
+  profileName: 'Work',
+  ruleName: 'Staging',
+  routeName: 'direct',
   up: 100,
   down: 200,
   durationMs: 12,
@@ -60,6 +63,9 @@ describe('Connections', () => {
     profileId: 'work',
     ruleId: null,
     route: 'direct',
+    profileName: 'Work',
+    ruleName: 'default',
+    routeName: 'direct',
     startedAt: 0,
     lastActivityAt: 0,
     up: 0,

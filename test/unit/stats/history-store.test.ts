@@ -58,18 +58,25 @@ describe('HistoryStore', () => {
     expect(h.topHosts(T0 - 10 * DAY, now, 5)).toEqual([])
   })
 
-  it('exports CSV with quoting', () => {
+  it('exports CSV with quoting, names for people and ids for scripts', () => {
     const h = new HistoryStore(null, clock)
     h.record(T0, 'we,ird"host', 'p', 'direct', 3, 4)
-    expect(h.toCsv(T0, T0 + MINUTE)).toBe(
+    h.record(T0, 'b.test', 'p', 'u-1', 5, 6)
+    const names = (kind: 'profile' | 'route', id: string): string =>
+      kind === 'profile' ? 'Work, "main"' : id === 'u-1' ? 'Squid' : id
+    expect(h.toCsv(T0, T0 + MINUTE, names)).toBe(
       [
-        'bucket_start,resolution,kind,name,bytes_up,bytes_down',
-        '2026-11-22T12:00:00.000Z,minute,host,"we,ird""host",3,4',
-        '2026-11-22T12:00:00.000Z,minute,profile,p,3,4',
-        '2026-11-22T12:00:00.000Z,minute,route,direct,3,4',
+        'bucket_start,resolution,kind,name,id,bytes_up,bytes_down',
+        '2026-11-22T12:00:00.000Z,minute,host,"we,ird""host",,3,4',
+        '2026-11-22T12:00:00.000Z,minute,profile,"Work, ""main""",p,8,10',
+        '2026-11-22T12:00:00.000Z,minute,route,direct,direct,3,4',
+        '2026-11-22T12:00:00.000Z,minute,host,b.test,,5,6',
+        '2026-11-22T12:00:00.000Z,minute,route,Squid,u-1,5,6',
         ''
       ].join('\n')
     )
+    // Without names (no profiles at hand), the id is the name.
+    expect(h.toCsv(T0, T0 + MINUTE).split('\n')[2]).toBe('2026-11-22T12:00:00.000Z,minute,profile,p,p,8,10')
   })
 
   it('persists atomically and loads back', async () => {

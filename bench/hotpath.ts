@@ -8,13 +8,14 @@
  * figure that stays put on this noisy machine while request rates swing.
  *
  * Options: --rounds N (fresh processes, default 3), --seconds S (measured per round, default 20),
- * --warmup S (default 5), --connections N (keep-alive connections per variant, default 64).
+ * --warmup S (default 5), --connections N (keep-alive connections per variant, default 64), --workload
+ * http|connect (default http; connect opens a new connection per tunnel, to see per-connection costs).
  */
 import { parseArgs } from 'node:util'
 import { measureInterleaved } from './interleaved.ts'
 import { pinSelfToLoadCpu, pinToProxyCpu } from './pinning.ts'
 import { previousTree } from './previous-engine.ts'
-import { killAllChildren } from './throughput.ts'
+import { killAllChildren, type Workload } from './throughput.ts'
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -22,7 +23,8 @@ const { values, positionals } = parseArgs({
     rounds: { type: 'string', default: '3' },
     seconds: { type: 'string', default: '20' },
     warmup: { type: 'string', default: '5' },
-    connections: { type: 'string', default: '64' }
+    connections: { type: 'string', default: '64' },
+    workload: { type: 'string', default: 'http' }
   }
 })
 const baseline = positionals[0]
@@ -31,8 +33,8 @@ if (!baseline) throw new Error('usage: node bench/hotpath.ts <baseline-commit> [
 async function main(): Promise<void> {
   process.env.BENCH_PREVIOUS_DIR = previousTree(baseline)
   const pinning = pinSelfToLoadCpu()
-  console.log(`HTTP hot path, working tree vs ${baseline}; ${pinning.description}`)
-  console.log('round  baseline µs/req  candidate µs/req  cpu ratio  rate ratio')
+  console.log(`${values.workload}, working tree vs ${baseline}; ${pinning.description}`)
+  console.log('round  baseline µs/op   candidate µs/op   cpu ratio  rate ratio')
   const cpuRatios: number[] = []
   for (let round = 1; round <= Number(values.rounds); round++) {
     const [result] = await measureInterleaved(
@@ -42,7 +44,7 @@ async function main(): Promise<void> {
         seconds: Number(values.seconds),
         warmupSeconds: Number(values.warmup),
         connections: Number(values.connections),
-        workloads: ['http'],
+        workloads: [values.workload as Workload],
         onProxyStarted: (pid) => pinToProxyCpu(pinning, pid)
       }
     )

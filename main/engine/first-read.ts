@@ -5,7 +5,7 @@
  * Why: Node's parser takes a request line without a version as HTTP/0.9 and then waits for headers an
  * HTTP/0.9 client never sends, until the head deadline; Junction answers such a line at once. Seeing
  * the first read through a 'data' listener on a socket the parser already has moves every later read
- * of that connection from the parser's native path to JavaScript: about 7 % of the CPU per proxied
+ * of that connection from the parser's native path to JavaScript: about 6 % of the CPU per proxied
  * keep-alive request (BENCHMARKS.md, HTTP hot path). Read before the parser exists, the chunk is put
  * back (`unshift`) for the parser, which then reads the rest of the connection natively.
  */

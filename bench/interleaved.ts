@@ -46,6 +46,8 @@ export interface InterleavedOptions {
   connections: number
   workloads: Workload[]
   log?: (line: string) => void
+  /** Called with each new proxy child's process id (to pin it to its own CPU). */
+  onProxyStarted?: (pid: number) => void
 }
 
 export interface InterleavedSide {
@@ -384,6 +386,7 @@ async function measureWorkload(
     const swap = p % 2 === 0
     const order = swap ? [variants[1], variants[0]] : [...variants]
     const child = await startChild('./proxy-server.ts', order, `proxy child (${order.join(' + ')})`)
+    options.onProxyStarted?.(child.pid)
     const ports = swap ? [child.ports[1]!, child.ports[0]!] : child.ports
     const drivers = ports.map((port) => driverFor(workload, port, origin.port, options.connections)) as [
       Driver,

@@ -44,3 +44,11 @@ export function pinSelfToLoadCpu(): Pinning {
 export function pinnedCommand(pinning: Pinning, file: string, args: string[]): [string, string[]] {
   return pinning.pinned ? [TASKSET, ['--cpu-list', String(PROXY_CPU), file, ...args]] : [file, args]
 }
+
+/** Moves a running process (every thread) to PROXY_CPU when pinning is on. */
+export function pinToProxyCpu(pinning: Pinning, pid: number): void {
+  if (!pinning.pinned) return
+  execFileSync(TASKSET, ['--all-tasks', '--cpu-list', '--pid', String(PROXY_CPU), String(pid)], {
+    stdio: 'ignore'
+  })
+}

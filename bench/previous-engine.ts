@@ -13,14 +13,14 @@ export const PREVIOUS_COMMIT = '73cfe6c'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 
-/** Unpacks the previous engine's tree if needed; returns its directory. */
-export function previousTree(): string {
-  const dir = fileURLToPath(new URL(`./.previous/${PREVIOUS_COMMIT}/`, import.meta.url))
+/** Unpacks the engine's tree at `commit` (default: the previous engine) if needed; returns its directory. */
+export function previousTree(commit = PREVIOUS_COMMIT): string {
+  const dir = fileURLToPath(new URL(`./.previous/${commit}/`, import.meta.url))
   if (existsSync(`${dir}main/engine/engine.ts`)) return dir
   const partial = `${dir.replace(/\/$/, '')}.partial/`
   rmSync(partial, { recursive: true, force: true })
   mkdirSync(partial, { recursive: true })
-  const archive = execFileSync('git', ['archive', PREVIOUS_COMMIT, 'main', 'common', 'scripts'], {
+  const archive = execFileSync('git', ['archive', commit, 'main', 'common', 'scripts'], {
     cwd: ROOT,
     maxBuffer: 64 * 1024 * 1024
   })

@@ -17,7 +17,6 @@ import {
   badConnectTarget,
   badHttpTarget,
   missingHost,
-  NO_VERSION,
   replyForParseError,
   unsupportedTransferCoding,
   versionProblem
@@ -289,21 +288,6 @@ function connectTarget(hostname: string, port: number, authority: string): Targe
 function refuseTunnel(socket: Socket, reply: ErrorReply, extra?: Record<string, string>): null {
   endRaw(socket, rawErrorResponse(reply, extra))
   return null
-}
-
-/**
- * A new connection's first read (`this` is the socket). Node's parser takes a request line without a
- * version as HTTP/0.9 and then waits for headers that an HTTP/0.9 client never sends, until the head
- * deadline. Such a line, whole and alone in the first read, is answered at once. Listening for 'data'
- * moves the connection's reads from Node's native parser path to JavaScript; the engine's CPU time
- * per proxied keep-alive request did not grow measurably (ABBA, median ratio 0.89–0.98, noise ±10 %).
- */
-export function answerVersionless(this: Socket, chunk: Buffer): void {
-  const lineEnd = chunk.indexOf('\n')
-  // Node's parser saw these bytes first: it has answered a whole head or refused a malformed one.
-  if (lineEnd === -1 || !this.writable || chunk.includes('\r\n\r\n') || chunk.includes('\n\n')) return
-  if (/ HTTP\/\d/.test(chunk.toString('latin1', 0, lineEnd))) return
-  endRaw(this, rawErrorResponse(NO_VERSION))
 }
 
 function destroy(this: Socket): void {

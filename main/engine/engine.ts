@@ -10,9 +10,10 @@ import https from 'node:https'
 import tls from 'node:tls'
 import type { LookupFunction } from 'node:net'
 import { DIRECT_PROFILE, type EngineState, type Profile } from '../../common/model.ts'
-import { Accept, answerVersionless, type ProxyAuth } from './accept.ts'
+import { Accept, type ProxyAuth } from './accept.ts'
 import { Accounting, JunctionResponse } from './account.ts'
 import type { ExchangeObserver } from './capture.ts'
+import { FirstReadServer } from './first-read.ts'
 import { IdleTunnels } from './idle-tunnels.ts'
 import { Interceptor, type LeafIssuer } from './intercept.ts'
 import { LoopGuard } from './loop-guard.ts'
@@ -187,11 +188,9 @@ export class ProxyEngine extends EventEmitter<EngineEvents> {
     inner.on('checkContinue', accept.onInterceptedRequest)
     inner.on('upgrade', accept.onInterceptedUpgrade)
     inner.on('clientError', accept.onClientError)
-    const server = http.createServer(serverOptions(this.timeouts, headersMs))
-    server.on('connection', (socket) => {
+    const server = new FirstReadServer(serverOptions(this.timeouts, headersMs), headersMs, (socket) =>
       accounting.connected(socket)
-      socket.once('data', answerVersionless)
-    })
+    )
     server.on('request', accept.onRequest)
     // Without this listener Node answers `100 Continue` itself; Junction relays the origin's instead.
     server.on('checkContinue', accept.onRequest)

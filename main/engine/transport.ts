@@ -214,10 +214,8 @@ export class Transport {
         res.destroy()
       }
     })
-    res.once('close', () => {
-      if (!res.writableFinished) outgoing.destroy()
-      if (exchange) this.finishExchange(exchange, res)
-    })
+    res.outgoing = outgoing
+    if (exchange) res.once('close', () => this.finishExchange(exchange, res))
     if (body && 'whole' in body) return void outgoing.end(body.whole)
     for (const chunk of body?.prefix ?? []) outgoing.write(chunk)
     // Registered before pipe(), so trailers are added before pipe ends the outgoing request.

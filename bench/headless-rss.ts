@@ -6,11 +6,12 @@
  * Node for main/serve.ts). The two are started alternately, each in a fresh data directory.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { previousTree } from './previous-engine.ts'
+import { treeRss } from './proc.ts'
 
 export interface HeadlessRss {
   variant: 'current' | 'previous'
@@ -20,17 +21,6 @@ export interface HeadlessRss {
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const SETTLE_MS = 5000
-
-function rssKiB(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
-  return Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? 0)
-}
-
-/** `pid` and all its descendants. */
-function tree(pid: number): number[] {
-  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim()
-  return [pid, ...(children ? children.split(/\s+/).map(Number).flatMap(tree) : [])]
-}
 
 function command(variant: HeadlessRss['variant'], dataDir: string): [string, string[]] {
   const args = ['--port', '0', '--data-dir', dataDir, '--system-proxy', 'off']
@@ -72,9 +62,8 @@ async function measureOnce(variant: HeadlessRss['variant']): Promise<HeadlessRss
       child.once('exit', (code) => reject(new Error(`${variant} headless exited (${code}): ${output}`)))
     })
     await new Promise((resolve) => setTimeout(resolve, SETTLE_MS))
-    const pids = tree(child.pid!)
-    const kib = pids.reduce((sum, pid) => sum + rssKiB(pid), 0)
-    return { variant, processes: pids.length, rssMiB: kib / 1024 }
+    const { kib, processes } = treeRss(child.pid!)
+    return { variant, processes, rssMiB: kib / 1024 }
   } finally {
     child.kill('SIGTERM')
     await new Promise((resolve) => child.once('exit', resolve))

@@ -2,9 +2,9 @@
  * Memory with many open connections: the proxy process's resident memory (VmRSS, Linux) idle and
  * with N CONNECT tunnels held open to a local origin, for two variants started fresh in the same run.
  */
-import { readFileSync } from 'node:fs'
 import net from 'node:net'
 import { startChild, type Child, type Variant } from './throughput.ts'
+import { rssMiB } from './proc.ts'
 
 export interface MemoryFigures {
   variant: Variant
@@ -13,13 +13,6 @@ export interface MemoryFigures {
   loadedRssMiB: number
   /** (loaded − idle) / connections. */
   perConnectionKiB: number
-}
-
-function rssMiB(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
-  const kb = Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1])
-  if (!Number.isFinite(kb)) throw new Error(`no VmRSS for process ${pid}`)
-  return kb / 1024
 }
 
 /** Opens one tunnel through the proxy and resolves once it answered 200. */

@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url'
 import { ENGINE_RULES } from './child-common.ts'
 import { generateProfile } from './generate-rules.ts'
 import { pinnedCommand, type Pinning } from './pinning.ts'
+import { treeRss } from './proc.ts'
 
 export type ProxyName = 'bare' | 'squid' | 'privoxy' | 'junction'
 /** `direct`: the load goes straight to the origin; the reference every ratio is taken against. */
@@ -54,17 +55,6 @@ const live = new Set<ChildProcess>()
 process.once('exit', () => {
   for (const proc of live) proc.kill('SIGKILL')
 })
-
-function rssKiB(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
-  return Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? 0)
-}
-
-/** `pid` and all its descendants. */
-function processTree(pid: number): number[] {
-  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim()
-  return [pid, ...(children ? children.split(/\s+/).map(Number).flatMap(processTree) : [])]
-}
 
 /** A port that was free a moment ago; squid and privoxy take their port from a config file. */
 function freePort(): Promise<number> {
@@ -134,8 +124,8 @@ async function launch(name: ProxyName, pinning: Pinning, how: Launch): Promise<P
     pid: proc.pid!,
     port,
     memory() {
-      const pids = processTree(proc.pid!)
-      return { rssMiB: pids.reduce((sum, pid) => sum + rssKiB(pid), 0) / 1024, processes: pids.length }
+      const { kib, processes } = treeRss(proc.pid!)
+      return { rssMiB: kib / 1024, processes }
     },
     stderr: () => stderr,
     async stop() {

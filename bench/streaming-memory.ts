@@ -7,10 +7,10 @@
  * The origin (a sink for the upload, a source for the download) and the client run in this process;
  * only the engine's memory is measured.
  */
-import { readFileSync } from 'node:fs'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { startChild } from './throughput.ts'
+import { rssMiB } from './proc.ts'
 
 export const GIB = 1024 ** 3
 const CHUNK = Buffer.alloc(64 * 1024, 'z')
@@ -25,11 +25,6 @@ export interface StreamingMemory {
   /** RSS one second after the transfer ended, and its distance from the start: what the transfer left. */
   afterRssMiB: number
   leftMiB: number
-}
-
-function rssMiB(pid: number): number {
-  const kb = Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1])
-  return kb / 1024
 }
 
 /** Writes `bytes` to `stream`, waiting for 'drain' whenever it says so. */

@@ -34,9 +34,43 @@ export const UpstreamSchema = z.object({
     .string()
     .max(65536)
     .regex(/-----BEGIN CERTIFICATE-----/, 'must be a PEM certificate')
-    .optional()
+    .optional(),
+  /**
+   * Reach this upstream through another upstream of the profile (a multi-hop chain): Junction opens a
+   * tunnel through `via` to this upstream's address. Chains are at most MAX_CHAIN_HOPS long, without cycles.
+   */
+  via: id.optional()
 })
 export type Upstream = z.infer<typeof UpstreamSchema>
+
+/** Upstreams one request may pass through, the one it names included (`a` via `b` via `c` is 3 hops). */
+export const MAX_CHAIN_HOPS = 4
+
+export const GROUP_STRATEGIES = ['failover', 'round-robin', 'lowest-latency', 'manual'] as const
+export type GroupStrategy = (typeof GROUP_STRATEGIES)[number]
+
+/**
+ * Upstreams used as one: a rule (or the default action) naming the group is carried by one member,
+ * picked by the strategy — `failover`: the first member that is up, in order; `round-robin`: healthy
+ * members in turn; `lowest-latency`: the healthy member last measured fastest; `manual`: `selected`.
+ */
+export const UpstreamGroupSchema = z.object({
+  id,
+  name: z.string().min(1, 'must not be empty').max(100),
+  strategy: z.enum(GROUP_STRATEGIES),
+  /** Upstream ids of this profile, in order (groups cannot contain groups). */
+  members: z.array(id).min(1, 'needs at least one member').max(32, 'at most 32 members'),
+  /** For `manual`: the member the user picked; the first member when unset. */
+  selected: id.optional(),
+  /** For `lowest-latency`: while the group carries traffic, latencies are measured again at most this often. */
+  testIntervalMinutes: z
+    .number()
+    .int('must be a whole number')
+    .min(1, 'must be 1–1440')
+    .max(1440, 'must be 1–1440')
+    .optional()
+})
+export type UpstreamGroup = z.infer<typeof UpstreamGroupSchema>
 
 /**
  * Matchers test one property of the target. A rule matches when all of its matchers match.
@@ -73,6 +107,7 @@ export type MatcherType = Matcher['type']
 
 export const ActionSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('direct') }),
+  /** `upstreamId` names an upstream or a group of the profile. */
   z.object({ type: z.literal('upstream'), upstreamId: id }),
   z.object({
     type: z.literal('block'),
@@ -201,6 +236,8 @@ export const ProfileSchema = z.object({
   id,
   name: z.string().min(1, 'must not be empty').max(100),
   upstreams: z.array(UpstreamSchema),
+  /** Groups of this profile's upstreams; rules name them like upstreams (ids are unique across both). */
+  groups: z.array(UpstreamGroupSchema).max(100, 'at most 100 groups').optional(),
   rules: z.array(RuleSchema),
   defaultAction: ActionSchema,
   /** In PAC mode, send nothing direct when Junction is unreachable (the default falls back to DIRECT). */

@@ -3,7 +3,7 @@
  * act on: every message names the profile, the rule (by name or id and position) and the field.
  */
 import type { z } from 'zod'
-import { ProfileSchema, type Profile } from '../../common/model.ts'
+import { MAX_CHAIN_HOPS, ProfileSchema, type Profile } from '../../common/model.ts'
 import { fail, ok, type Result } from '../../common/result.ts'
 import { checkMatcherValue } from '../../common/matcher-checks.ts'
 import { checkBodyPattern } from './body-edits.ts'
@@ -22,13 +22,20 @@ function ruleLabel(raw: unknown, index: number): string {
  */
 function describePath(input: unknown, path: readonly PropertyKey[]): string {
   const parts: string[] = []
-  const root = input as { rules?: unknown[]; upstreams?: unknown[] } | undefined
+  const root = input as { rules?: unknown[]; upstreams?: unknown[]; groups?: unknown[] } | undefined
   for (let i = 0; i < path.length; i++) {
     const key = path[i]
     const next = path[i + 1]
-    if ((key === 'rules' || key === 'upstreams') && typeof next === 'number') {
+    if ((key === 'rules' || key === 'upstreams' || key === 'groups') && typeof next === 'number') {
       const list = Array.isArray(root?.[key]) ? root[key] : []
-      parts.push(key === 'rules' ? ruleLabel(list[next], next) : `upstream #${next + 1}`)
+      parts.push(
+        key === 'rules'
+          ? ruleLabel(list[next], next)
+          : `${key === 'groups' ? 'group' : 'upstream'} #${next + 1}`
+      )
+      i++
+    } else if (key === 'members' && typeof next === 'number') {
+      parts.push(`member #${next + 1}`)
       i++
     } else if (key === 'matchers' && typeof next === 'number') {
       parts.push(`matcher #${next + 1}`)
@@ -76,6 +83,22 @@ function semanticMessages(profile: Profile): string[] {
         `upstream #${i + 1} ("${upstream.name}"), username: HTTP proxies cannot take a username containing ":"`
       )
   }
+  messages.push(...chainMessages(profile))
+  const groupIds = new Set<string>()
+  for (const [i, group] of (profile.groups ?? []).entries()) {
+    const label = `group #${i + 1} ("${group.name}")`
+    if (upstreamIds.has(group.id) || groupIds.has(group.id))
+      messages.push(`${label}: id "${group.id}" is used twice (upstream and group ids must differ)`)
+    groupIds.add(group.id)
+    for (const [j, member] of group.members.entries())
+      if (!upstreamIds.has(member))
+        messages.push(`${label}, member #${j + 1}: no upstream with id "${member}" in this profile`)
+    if (new Set(group.members).size !== group.members.length)
+      messages.push(`${label}, members: an upstream is listed twice`)
+    if (group.selected !== undefined && !group.members.includes(group.selected))
+      messages.push(`${label}, selected: "${group.selected}" is not a member of the group`)
+  }
+  const targetIds = new Set([...upstreamIds, ...groupIds])
   const ruleIds = new Set<string>()
   for (const [i, rule] of profile.rules.entries()) {
     const label = ruleLabel(rule, i)
@@ -93,12 +116,43 @@ function semanticMessages(profile: Profile): string[] {
             `${label}, ${direction} body edit #${j + 1}, find: invalid regular expression: ${problem}`
           )
       }
-    if (rule.action.type === 'upstream' && !upstreamIds.has(rule.action.upstreamId))
-      messages.push(`${label}, action: no upstream with id "${rule.action.upstreamId}" in this profile`)
+    if (rule.action.type === 'upstream' && !targetIds.has(rule.action.upstreamId))
+      messages.push(
+        `${label}, action: no upstream or group with id "${rule.action.upstreamId}" in this profile`
+      )
   }
   const fallback = profile.defaultAction
-  if (fallback.type === 'upstream' && !upstreamIds.has(fallback.upstreamId))
-    messages.push(`default action: no upstream with id "${fallback.upstreamId}" in this profile`)
+  if (fallback.type === 'upstream' && !targetIds.has(fallback.upstreamId))
+    messages.push(`default action: no upstream or group with id "${fallback.upstreamId}" in this profile`)
+  return messages
+}
+
+/** `via` must name another upstream of the profile, without cycles, in chains of at most MAX_CHAIN_HOPS. */
+function chainMessages(profile: Profile): string[] {
+  const messages: string[] = []
+  const byId = new Map(profile.upstreams.map((u) => [u.id, u]))
+  for (const [i, upstream] of profile.upstreams.entries()) {
+    if (upstream.via === undefined) continue
+    const label = `upstream #${i + 1} ("${upstream.name}"), via`
+    if (!byId.has(upstream.via)) {
+      messages.push(`${label}: no upstream with id "${upstream.via}" in this profile`)
+      continue
+    }
+    const names = [upstream.name]
+    const seen = new Set([upstream.id])
+    for (let hop = byId.get(upstream.via); hop; hop = hop.via === undefined ? undefined : byId.get(hop.via)) {
+      names.push(hop.name)
+      if (seen.has(hop.id)) {
+        messages.push(`${label}: the chain loops back (${names.join(' → ')})`)
+        break
+      }
+      seen.add(hop.id)
+      if (names.length > MAX_CHAIN_HOPS) {
+        messages.push(`${label}: the chain has more than ${MAX_CHAIN_HOPS} hops (${names.join(' → ')} …)`)
+        break
+      }
+    }
+  }
   return messages
 }
 

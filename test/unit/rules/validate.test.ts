@@ -112,9 +112,9 @@ describe('parseProfile', () => {
     })
     expect(!result.ok && result.error.details).toEqual([
       'upstream #2: id "corp" is used twice',
-      'rule "a" (#1), action: no upstream with id "gone" in this profile',
+      'rule "a" (#1), action: no upstream or group with id "gone" in this profile',
       'rule "a" (#2): id "a" is used twice',
-      'default action: no upstream with id "missing" in this profile'
+      'default action: no upstream or group with id "missing" in this profile'
     ])
     const badStatus = parseProfile({
       ...base,
@@ -130,6 +130,71 @@ describe('parseProfile', () => {
     expect(!badStatus.ok && badStatus.error.message).toMatch(
       /rule "b" \(#1\), action, status: must be a 4xx or 5xx status/
     )
+  })
+
+  it('accepts groups named by rules and checks their members, selection and ids', () => {
+    const upstreams = [base.upstreams[0], { ...base.upstreams[0], id: 'home', name: 'Home' }]
+    const rule = {
+      id: 'r',
+      enabled: true,
+      matchers: [{ type: 'host', value: 'a.com' }],
+      action: { type: 'upstream', upstreamId: 'both' }
+    }
+    const good = parseProfile({
+      ...base,
+      upstreams,
+      groups: [{ id: 'both', name: 'Both', strategy: 'failover', members: ['corp', 'home'] }],
+      rules: [rule],
+      defaultAction: { type: 'upstream', upstreamId: 'both' }
+    })
+    expect(good.ok).toBe(true)
+    const bad = parseProfile({
+      ...base,
+      upstreams,
+      groups: [
+        { id: 'both', name: 'Both', strategy: 'manual', members: ['corp', 'gone', 'corp'], selected: 'x' },
+        { id: 'home', name: 'Clash', strategy: 'round-robin', members: ['home'] }
+      ],
+      rules: [rule]
+    })
+    expect(!bad.ok && bad.error.details).toEqual([
+      'group #1 ("Both"), member #2: no upstream with id "gone" in this profile',
+      'group #1 ("Both"), members: an upstream is listed twice',
+      'group #1 ("Both"), selected: "x" is not a member of the group',
+      'group #2 ("Clash"): id "home" is used twice (upstream and group ids must differ)'
+    ])
+    const empty = parseProfile({
+      ...base,
+      groups: [{ id: 'g', name: 'G', strategy: 'failover', members: [] }]
+    })
+    expect(!empty.ok && empty.error.message).toMatch(/group #1, members: needs at least one member/)
+  })
+
+  it('refuses chains that loop, are longer than 4 hops or name a missing upstream', () => {
+    const hop = (id: string, via?: string): object => ({
+      ...base.upstreams[0],
+      id,
+      name: id.toUpperCase(),
+      ...(via ? { via } : {})
+    })
+    expect(
+      parseProfile({ ...base, upstreams: [hop('a', 'b'), hop('b', 'c'), hop('c', 'd'), hop('d')] }).ok
+    ).toBe(true)
+    const long = parseProfile({
+      ...base,
+      upstreams: [hop('a', 'b'), hop('b', 'c'), hop('c', 'd'), hop('d', 'e'), hop('e')]
+    })
+    expect(!long.ok && long.error.details?.[0]).toBe(
+      'upstream #1 ("A"), via: the chain has more than 4 hops (A → B → C → D → E …)'
+    )
+    const loop = parseProfile({ ...base, upstreams: [hop('a', 'b'), hop('b', 'a')] })
+    expect(!loop.ok && loop.error.details?.[0]).toBe(
+      'upstream #1 ("A"), via: the chain loops back (A → B → A)'
+    )
+    const self = parseProfile({ ...base, upstreams: [hop('a', 'a')] })
+    expect(!self.ok && self.error.message).toMatch(/upstream #1 \("A"\), via: the chain loops back \(A → A\)/)
+    const missing = parseProfile({ ...base, upstreams: [hop('a', 'nowhere')] })
+    expect(!missing.ok && missing.error.message).toMatch(/via: no upstream with id "nowhere"/)
   })
 
   it('refuses a colon in an HTTP upstream username, which basic auth cannot carry', () => {

@@ -8,6 +8,7 @@
 import net from 'node:net'
 import type { LookupFunction } from 'node:net'
 import { bareHost } from './host.ts'
+import { noteStreamed } from '../stats/memory-return.ts'
 
 export interface DirectConnectOptions {
   host: string
@@ -63,9 +64,16 @@ export function connectTarget(options: DirectConnectOptions): Promise<net.Socket
 export function joinSockets(client: net.Socket, target: net.Socket, finishMs: number): void {
   client.pipe(target)
   target.pipe(client)
+  countStreamed(client, target)
   target.on('error', () => client.destroy())
   client.on('error', () => target.destroy())
   closeTogether(client, target, finishMs)
+}
+
+/** Lets memory-return.ts free what a tunnel carried, whoever pipes it (noteStreamed says why). */
+export function countStreamed(client: net.Socket, target: net.Socket): void {
+  client.on('data', noteStreamed)
+  target.on('data', noteStreamed)
 }
 
 /**

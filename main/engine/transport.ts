@@ -17,7 +17,7 @@ import http from 'node:http'
 import https from 'node:https'
 import net, { type LookupFunction, type Socket } from 'node:net'
 import type { ClientConnection, JunctionResponse } from './account.ts'
-import { closeTogether, connectTarget, joinSockets } from './direct-tunnel.ts'
+import { closeTogether, connectTarget, countStreamed, joinSockets } from './direct-tunnel.ts'
 import { bareHost } from './host.ts'
 import {
   ERROR_HEADER,
@@ -37,6 +37,7 @@ import type { IdleTunnels } from './idle-tunnels.ts'
 import type { Interceptor } from './intercept.ts'
 import type { LoopGuard } from './loop-guard.ts'
 import { forwardHeaders, removeAll } from './modify.ts'
+import { noteStreamed } from '../stats/memory-return.ts'
 import { BODY_EDIT_LIMIT, collect, editBody, isEditableText, type Collected } from './body-transform.ts'
 import { bodyEditor, type TextEdit } from '../rules/body-edits.ts'
 import type { UpstreamTunnels } from './proxy-chain-adapter.ts'
@@ -193,6 +194,7 @@ export class Transport {
           return writeTextReply(res, badResponse(failure, (error as Error).message))
         }
         incoming.pipe(res, { end: false })
+        incoming.on('data', noteStreamed)
         incoming.once('end', () => {
           if (incoming.rawTrailers.length > 0) res.addTrailers(pairs(incoming.rawTrailers))
           res.end()
@@ -223,6 +225,7 @@ export class Transport {
       if (req.rawTrailers.length > 0) outgoing.addTrailers(pairs(req.rawTrailers))
     })
     req.pipe(outgoing)
+    req.on('data', noteStreamed)
     if (expectsContinue) outgoing.flushHeaders()
   }
 
@@ -410,6 +413,8 @@ export class Transport {
           client.setTimeout(0)
           client.removeListener('end', abandonTunnel)
           closeTogether(client, socket, this.finishMs)
+          // proxy-chain pipes the pair right after this event, in the same tick.
+          countStreamed(client, socket)
           this.options.idle.add(connection)
         }
       })

@@ -1,6 +1,7 @@
+import { constants, PerformanceObserver } from 'node:perf_hooks'
 import v8 from 'node:v8'
 import { afterEach, describe, expect, it } from 'vitest'
-import { MemoryReturn } from '../../../main/stats/memory-return.ts'
+import { MemoryReturn, noteStreamed } from '../../../main/stats/memory-return.ts'
 
 const MiB = 1024 * 1024
 const heapSize = (): number => v8.getHeapStatistics().total_heap_size
@@ -54,5 +55,38 @@ describe('MemoryReturn', () => {
     running.start()
     await sleep(1000)
     expect(running.returns).toBe(0)
+  })
+})
+
+describe('noteStreamed', () => {
+  it('runs one young-generation collection per 8 MiB streamed', async () => {
+    const minor: number[] = []
+    const observer = new PerformanceObserver((list) => {
+      for (const entry of list.getEntries())
+        if ((entry.detail as { kind: number }).kind === constants.NODE_PERFORMANCE_GC_MINOR)
+          minor.push(entry.startTime)
+    })
+    observer.observe({ entryTypes: ['gc'] })
+    const chunk = Buffer.alloc(64 * 1024)
+    // Start from a fresh count: at most 8 MiB takes it past its threshold once.
+    for (let i = 0; i < 128; i++) noteStreamed(chunk)
+    await sleep(50)
+    minor.length = 0
+    for (let i = 0; i < 8 * 128; i++) noteStreamed(chunk)
+    await sleep(50)
+    observer.disconnect()
+    // 64 MiB: eight collections of ours (V8 may add its own, allocating next to nothing here).
+    expect(minor.length).toBeGreaterThanOrEqual(8)
+    expect(minor.length).toBeLessThanOrEqual(10)
+  })
+
+  it("keeps dead chunks from piling up to V8's 64 MiB external-memory limit", () => {
+    let peak = 0
+    for (let i = 0; i < 4096; i++) {
+      // A new Buffer per chunk, dead once passed on, as a streamed body's chunks are.
+      noteStreamed(Buffer.alloc(64 * 1024, i))
+      if (i % 64 === 0) peak = Math.max(peak, process.memoryUsage().arrayBuffers)
+    }
+    expect(peak).toBeLessThan(32 * MiB)
   })
 })

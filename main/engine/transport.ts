@@ -253,6 +253,7 @@ export class Transport {
       res.writeHead(incoming.statusCode!, incoming.statusMessage, headers)
       for (const chunk of collected.buffered) res.write(chunk)
       incoming.pipe(res)
+      incoming.on('data', noteStreamed)
       incoming.resume()
       return
     }

@@ -7,7 +7,11 @@ export default defineConfig({
     build: {
       rollupOptions: {
         // The system-proxy watchdog runs as its own process (main/sysproxy/watchdog.ts).
-        input: { index: resolve('main/index.ts'), watchdog: resolve('main/sysproxy/watchdog-main.ts') }
+        input: {
+          index: resolve('main/index.ts'),
+          watchdog: resolve('main/sysproxy/watchdog-main.ts'),
+          serve: resolve('main/serve.ts')
+        }
       }
     }
   },

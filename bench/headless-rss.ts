@@ -1,7 +1,7 @@
 /**
  * Baseline memory of headless mode: the resident memory (VmRSS) of every process `npm run serve`
  * leaves running — the whole process tree — once the proxy and its dashboard listen and have idled for
- * a few seconds, with no traffic. `current` is this tree's entry (one process); `previous` is the
+ * a few seconds, with no traffic. `current` is this tree's built entry (one process, out/main/serve.js); `previous` is the
  * engine before the request pipeline, started as it was then (a wrapper process spawning a second
  * Node for main/serve.ts). The two are started alternately, each in a fresh data directory.
  */
@@ -9,9 +9,9 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { previousTree } from './previous-engine.ts'
 import { treeRss } from './proc.ts'
+import { builtServeEntry } from './built-serve.ts'
 
 export interface HeadlessRss {
   variant: 'current' | 'previous'
@@ -19,21 +19,11 @@ export interface HeadlessRss {
   rssMiB: number
 }
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const SETTLE_MS = 5000
 
 function command(variant: HeadlessRss['variant'], dataDir: string): [string, string[]] {
   const args = ['--port', '0', '--data-dir', dataDir, '--system-proxy', 'off']
-  if (variant === 'current')
-    return [
-      process.execPath,
-      [
-        '--experimental-strip-types',
-        '--disable-warning=ExperimentalWarning',
-        path.join(ROOT, 'main/serve.ts'),
-        ...args
-      ]
-    ]
+  if (variant === 'current') return [process.execPath, [builtServeEntry(), ...args]]
   const previous = previousTree()
   return [
     process.execPath,

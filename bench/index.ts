@@ -51,6 +51,8 @@ const RATIO_TARGET = 0.95
 const STATS_RATIO_TARGET = 0.97
 const MEMORY_RATIO_TARGET = 1.2
 const MEMORY_CONNECTIONS = 5000
+/** Issue 14: headless mode's resident memory before any traffic. */
+const HEADLESS_IDLE_MIB = 90
 const STREAMING_GROWTH_MIB = 64
 const DEFAULT_INTERLEAVED = { processes: 3, seconds: 60 }
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url))
@@ -528,6 +530,16 @@ async function main(): Promise<void> {
         suspect: false
       }
     )
+  }
+  const current = headless.filter((r) => r.variant === 'current')
+  if (current.length > 0) {
+    const worst = Math.max(...current.map((r) => r.rssMiB))
+    targets.push({
+      target: `headless mode before any traffic: one process, RSS ≤ ${HEADLESS_IDLE_MIB} MiB (worst run)`,
+      figure: `${current[0]!.processes} process(es), ${worst.toFixed(1)} MiB`,
+      pass: current.every((r) => r.processes === 1) && worst <= HEADLESS_IDLE_MIB,
+      suspect: false
+    })
   }
   for (const s of streaming)
     targets.push({

@@ -2,7 +2,7 @@
  * The proxies the peers benchmark compares, each started fresh in its own process on the proxy CPU:
  * bare proxy-chain (`new Server()` and nothing else, bench/peers-bare.ts), Debian's Squid (no
  * cache, no access log), Debian's Privoxy (no actions or filters) and Junction as headless mode runs
- * it (main/serve.ts: one process with the dashboard, 1,000 rules, statistics and the request log file
+ * it (out/main/serve.js, as npm run serve runs it: one process with the dashboard, 1,000 rules, statistics and the request log file
  * on). Squid and Privoxy keep their defaults otherwise; where a default would make a workload
  * impossible (Privoxy accepts 128 clients), the change is listed in PEER_NOTES.
  */
@@ -16,6 +16,7 @@ import { ENGINE_RULES } from './child-common.ts'
 import { generateProfile } from './generate-rules.ts'
 import { pinnedCommand, type Pinning } from './pinning.ts'
 import { treeRss } from './proc.ts'
+import { builtServeEntry } from './built-serve.ts'
 
 export type ProxyName = 'bare' | 'squid' | 'privoxy' | 'junction'
 /** `direct`: the load goes straight to the origin; the reference every ratio is taken against. */
@@ -30,7 +31,7 @@ export const PEER_NOTES: Record<ProxyName, string> = {
   privoxy:
     'Debian privoxy, no actionsfile/filterfile, keep-alive-timeout 5 and socket-timeout 300 as in ' +
     "Debian's config, max-client-connections 6000 (default 128)",
-  junction: `headless mode (main/serve.ts, dashboard on), ${ENGINE_RULES.toLocaleString('en-US')} rules, statistics, request log file on`
+  junction: `headless mode (out/main/serve.js, dashboard on), ${ENGINE_RULES.toLocaleString('en-US')} rules, statistics, request log file on`
 }
 
 export interface ProxyPeer {
@@ -238,16 +239,7 @@ function junction(): Launch {
   )
   return {
     file: process.execPath,
-    args: [
-      ...TS_FLAGS,
-      path.join(ROOT, 'main/serve.ts'),
-      '--port',
-      '0',
-      '--data-dir',
-      dir,
-      '--system-proxy',
-      'off'
-    ],
+    args: [builtServeEntry(), '--port', '0', '--data-dir', dir, '--system-proxy', 'off'],
     // Ready once the dashboard listens too: that is when headless mode has finished starting.
     portFromOutput: (stdout) => {
       if (!/dashboard: http/.test(stdout)) return null

@@ -1,8 +1,9 @@
 // `npm start`: the desktop app where it can run, otherwise headless mode with one line saying why.
-// Headless mode runs in this very process (main/serve.ts is imported, its types stripped by Node), so
-// the engine is never a child that a signal to this process could leave behind.
+// Headless mode builds the app (as `npm run serve` does) and then runs in this very process (the built
+// out/main/serve.js is imported), so the engine is never a child that a signal to this process could
+// leave behind.
 import './require-node.mjs'
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import path from 'node:path'
@@ -39,8 +40,19 @@ function run(command, args) {
 const reason = desktopUnavailable()
 if (reason) {
   console.log(`Junction: cannot open the desktop app because ${reason}; starting headless mode instead.`)
-  // serve.ts reads process.argv.slice(2): the arguments given to this script.
-  await import('../main/serve.ts')
+  const build = spawnSync(
+    process.execPath,
+    [
+      path.join(path.dirname(require.resolve('electron-vite/package.json')), 'bin/electron-vite.js'),
+      'build',
+      '--logLevel',
+      'warn'
+    ],
+    { stdio: 'inherit' }
+  )
+  if (build.status !== 0) process.exit(build.status ?? 1)
+  // serve.js reads process.argv.slice(2): the arguments given to this script.
+  await import('../out/main/serve.js')
 } else {
   run(process.platform === 'win32' ? 'npx.cmd' : 'npx', [
     'electron-vite',

@@ -14,14 +14,20 @@ import { forwardEvents } from '../ipc/events.ts'
 import { watchLauncher } from '../lifecycle/launcher-watch.ts'
 import { unsealedWarning } from '../profiles/secrets.ts'
 import { startRuntime, type Runtime, type RuntimeOptions } from './runtime.ts'
+import { headlessWatchdog } from '../sysproxy/watchdog-launch.ts'
 
 export interface CliOptions extends RuntimeOptions {
   /** Port of the web dashboard (0: any free port); null turns the dashboard off. */
   dashboardPort?: number | null
 }
 
-/** The built UI (electron-vite build), served by the dashboard. */
-const RENDERER_DIR = path.resolve(import.meta.dirname, '../../out/renderer')
+/** Where the files headless mode needs live, which differs between the built entry and the sources. */
+export interface HeadlessLayout {
+  /** The built UI (electron-vite build), served by the dashboard. */
+  rendererDir: string
+  /** The Node watchdog's entry, for platforms without a shell to run the restore plan (Windows). */
+  watchdogScript: string
+}
 
 export const USAGE =
   'Usage: npm run serve -- [--port N] [--profile NAME] [--data-dir DIR] [--system-proxy off|manual|pac] [--dashboard-port N | --no-dashboard]'
@@ -69,14 +75,18 @@ export function parseCliArgs(argv: string[]): CliOptions {
  * The dashboard with the token kept in the data directory, on the port asked for, else the one it had
  * last time (an open page reconnects there after a restart), else any free port.
  */
-async function openDashboard(runtime: Runtime, port: number | undefined): Promise<Dashboard | null> {
+async function openDashboard(
+  runtime: Runtime,
+  port: number | undefined,
+  rendererDir: string
+): Promise<Dashboard | null> {
   try {
     const tokens = await DashboardTokenStore.open(runtime.dataDir)
     if (tokens.problem) console.log(`[junction] warning: ${tokens.problem}`)
     const start = (at: number) =>
       startDashboard({
         api: runtime.service,
-        staticDir: RENDERER_DIR,
+        staticDir: rendererDir,
         port: at,
         token: tokens.token,
         rotateToken: async () => {
@@ -89,7 +99,7 @@ async function openDashboard(runtime: Runtime, port: number | undefined): Promis
     const dashboard = await (saved === null ? start(port ?? 0) : start(saved).catch(() => start(0)))
     await tokens.rememberPort(dashboard.port)
     forwardEvents(runtime, dashboard.broadcast)
-    const built = await fs.access(path.join(RENDERER_DIR, 'index.html')).then(
+    const built = await fs.access(path.join(rendererDir, 'index.html')).then(
       () => true,
       () => false
     )
@@ -104,7 +114,7 @@ async function openDashboard(runtime: Runtime, port: number | undefined): Promis
 }
 
 /** Runs until SIGINT or SIGTERM, then closes every connection; sets `process.exitCode` on failure. */
-export async function main(argv: string[]): Promise<void> {
+export async function main(argv: string[], layout: HeadlessLayout): Promise<void> {
   let options: CliOptions
   try {
     options = parseCliArgs(argv)
@@ -128,7 +138,7 @@ export async function main(argv: string[]): Promise<void> {
   watchLauncher(() => onSignal('the process that started Junction is gone'))
   let runtime: Runtime
   try {
-    runtime = await startRuntime(options)
+    runtime = await startRuntime({ ...options, watchdog: headlessWatchdog(layout.watchdogScript) })
   } catch (error) {
     console.error(`[junction] ${(error as Error).message}`)
     process.exitCode = 1
@@ -137,7 +147,9 @@ export async function main(argv: string[]): Promise<void> {
   // The README's promise: without a keychain, Junction says at start that passwords are stored as written.
   console.log(`[junction] ${unsealedWarning(runtime.profiles.unsealedPasswords())}`)
   const dashboard =
-    options.dashboardPort === null ? null : await openDashboard(runtime, options.dashboardPort)
+    options.dashboardPort === null
+      ? null
+      : await openDashboard(runtime, options.dashboardPort, layout.rendererDir)
   let stopping = false
   shutdown = (signal: string): void => {
     if (stopping) return

@@ -6,7 +6,8 @@
  * - Created on first use, not at start: `open()` touches no file; the first `ensure()`,
  *   `contextFor()` or `regenerate()` loads `<data dir>/ca/` or creates it. A user who never
  *   intercepts never gets a CA.
- * - EC P-256 through WebCrypto and `@peculiar/x509`: no RSA key generation on the request path.
+ * - EC P-256 through WebCrypto and `@peculiar/x509`: no RSA key generation on the request path. The
+ *   library is loaded with the CA, so a user who never intercepts does not carry it (about 10 MiB).
  *   One leaf key pair per authority (kept in memory only) serves every leaf, so issuing a leaf is one
  *   ECDSA signature plus encoding, about 2 ms. Leaves are cached per host (LRU), and concurrent
  *   requests for a host share one issuance.
@@ -18,20 +19,29 @@
  *   file. A key sealed by a keychain this process cannot open is left in place: interception is
  *   unavailable until the desktop app opens it again or the user regenerates the CA.
  */
-// @peculiar/x509 uses tsyringe, which needs the Reflect metadata polyfill loaded first.
-import 'reflect-metadata'
 import crypto, { X509Certificate, type webcrypto } from 'node:crypto'
 import { promises as fs } from 'node:fs'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import tls from 'node:tls'
-import * as x509 from '@peculiar/x509'
+import type * as X509 from '@peculiar/x509'
 import { writeAtomically } from '../config/json-file.ts'
 import { isSealed, SEALED_PREFIX, type SecretCodec } from '../profiles/secrets.ts'
 import type { LeafIssuer } from '../engine/intercept.ts'
 
-x509.cryptoProvider.set(crypto.webcrypto)
+let x509Library: Promise<typeof X509> | null = null
+
+/** `@peculiar/x509`, loaded on first use, after the Reflect metadata polyfill its tsyringe needs. */
+function loadX509(): Promise<typeof X509> {
+  x509Library ??= (async () => {
+    await import('reflect-metadata')
+    const x509 = await import('@peculiar/x509')
+    x509.cryptoProvider.set(crypto.webcrypto)
+    return x509
+  })()
+  return x509Library
+}
 
 /** What the engine needs of a CA: a TLS context presenting a leaf for the host. */
 export type { LeafIssuer }
@@ -75,7 +85,7 @@ export interface EnsureReport {
 interface Loaded {
   pem: string
   cert: X509Certificate
-  x509: x509.X509Certificate
+  x509: X509.X509Certificate
   signer: Signer | null
   /** Why leaves cannot be issued, when `signer` is null. */
   unavailable: string | null
@@ -86,7 +96,7 @@ interface Signer {
   leafPublicKey: webcrypto.CryptoKey
   leafKeyPem: string
   /** Shared by every leaf: one leaf key, one issuer. */
-  fixedExtensions: x509.Extension[]
+  fixedExtensions: X509.Extension[]
 }
 
 function defaultOwner(): string {
@@ -276,6 +286,7 @@ export class LocalAuthority implements LeafIssuer {
 
   /** The pair on disk, or why it cannot be used. */
   async #parse(keyText: string | null, pem: string | null): Promise<Loaded | string> {
+    const x509 = await loadX509()
     if (pem === null) return `has a private key but no certificate (${CA_CERT_FILE})`
     if (keyText === null) return `has a certificate but no private key (${CA_KEY_FILE})`
     const cert = new X509Certificate(pem)
@@ -306,6 +317,7 @@ export class LocalAuthority implements LeafIssuer {
   }
 
   async #create(): Promise<Loaded> {
+    const x509 = await loadX509()
     const keys = await crypto.webcrypto.subtle.generateKey(KEY_ALG, true, ['sign', 'verify'])
     const now = this.#now().getTime()
     const notAfter = new Date(now)
@@ -349,7 +361,8 @@ export class LocalAuthority implements LeafIssuer {
     await fs.chmod(this.keyPath, 0o600)
   }
 
-  async #signer(caKey: crypto.KeyObject, ca: x509.X509Certificate): Promise<Signer> {
+  async #signer(caKey: crypto.KeyObject, ca: X509.X509Certificate): Promise<Signer> {
+    const x509 = await loadX509()
     const leafKeys = await crypto.webcrypto.subtle.generateKey(KEY_ALG, true, ['sign', 'verify'])
     return {
       caKey: await crypto.webcrypto.subtle.importKey(
@@ -377,6 +390,7 @@ export class LocalAuthority implements LeafIssuer {
     const loaded = this.#current()
     if (!loaded.signer) throw new Error(loaded.unavailable ?? 'The certificate authority cannot sign')
     const { signer } = loaded
+    const x509 = await loadX509()
     const now = this.#now().getTime()
     const notBefore = new Date(now - BACKDATE_MS)
     // A leaf never outlives its CA.

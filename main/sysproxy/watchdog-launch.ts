@@ -19,17 +19,17 @@ export interface WatchdogLauncher {
   env?: Record<string, string>
 }
 
-/** Headless mode: this Node, running the TypeScript entry next to this file. */
-export function headlessWatchdog(): WatchdogLauncher {
-  return {
-    command: process.execPath,
-    args: [
-      '--experimental-strip-types',
-      '--disable-warning=ExperimentalWarning',
-      path.join(import.meta.dirname, 'watchdog-main.ts'),
-      WATCHDOG_FLAG
-    ]
-  }
+/**
+ * Headless mode: this Node, running the watchdog's entry — the built `watchdog.js`, or from the sources
+ * the TypeScript entry next to this file, whose types Node strips.
+ */
+export function headlessWatchdog(
+  script = path.join(import.meta.dirname, 'watchdog-main.ts')
+): WatchdogLauncher {
+  const strip = script.endsWith('.ts')
+    ? ['--experimental-strip-types', '--disable-warning=ExperimentalWarning']
+    : []
+  return { command: process.execPath, args: [...strip, script, WATCHDOG_FLAG] }
 }
 
 /** The desktop app: its Electron binary as plain Node, running the bundled entry (`watchdog.js`). */

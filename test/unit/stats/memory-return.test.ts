@@ -63,7 +63,10 @@ describe('noteStreamed', () => {
     const minor: number[] = []
     const observer = new PerformanceObserver((list) => {
       for (const entry of list.getEntries())
-        if ((entry.detail as { kind: number }).kind === constants.NODE_PERFORMANCE_GC_MINOR)
+        if (
+          (entry as unknown as { detail: { kind: number } }).detail.kind ===
+          constants.NODE_PERFORMANCE_GC_MINOR
+        )
           minor.push(entry.startTime)
     })
     observer.observe({ entryTypes: ['gc'] })

@@ -359,6 +359,7 @@ export async function idleTunnels(
   originPort: number,
   count: number,
   settleMs: number,
+  closedSettleMs: number,
   memory: () => number
 ): Promise<IdleTunnelFigures> {
   const tunnels = await openMany(count, async () => {
@@ -373,7 +374,7 @@ export async function idleTunnels(
   } finally {
     for (const socket of tunnels) socket.destroy()
   }
-  await settle(settleMs)
+  await settle(closedSettleMs)
   return { tunnels: count, openRssMiB, closedRssMiB: memory() }
 }
 

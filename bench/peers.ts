@@ -40,8 +40,13 @@ export interface PeersSizes {
   idleConnections: number
   idleSeconds: number
   tunnels: number
-  /** Wait before reading memory: after start, with tunnels open, after they close. */
+  /** Wait before reading memory: after start, with tunnels open. */
   settleMs: number
+  /**
+   * Wait after the tunnels closed: long enough for memory a process gives back once idle to be given
+   * back (Junction collects after 5 s of a quiet event loop, memory-return.ts).
+   */
+  closedSettleMs: number
 }
 
 const MiB = 2 ** 20
@@ -56,7 +61,8 @@ export const FULL: PeersSizes = {
   idleConnections: 5000,
   idleSeconds: 10,
   tunnels: 5000,
-  settleMs: 2000
+  settleMs: 2000,
+  closedSettleMs: 12000
 }
 export const SMOKE: PeersSizes = {
   rounds: 1,
@@ -69,7 +75,8 @@ export const SMOKE: PeersSizes = {
   idleConnections: 200,
   idleSeconds: 1,
   tunnels: 200,
-  settleMs: 500
+  settleMs: 500,
+  closedSettleMs: 500
 }
 
 /**
@@ -90,7 +97,7 @@ const METRICS = {
   rssStart: { title: 'RSS before any traffic', unit: 'MiB' },
   processes: { title: 'processes', unit: '' },
   rssTunnels: { title: 'RSS with idle tunnels open', unit: 'MiB' },
-  rssClosed: { title: 'RSS after the tunnels closed', unit: 'MiB' },
+  rssClosed: { title: 'RSS after the tunnels closed and the process idled', unit: 'MiB' },
   idleSurvived: { title: 'idle keep-alive connections still open', unit: 'connections' },
   idleRss: { title: 'RSS with the idle keep-alive connections', unit: 'MiB' }
 } as const
@@ -337,7 +344,14 @@ async function runRound(
       const proxy = stage.proxies.get(name)!
       await measure(name, async () => {
         const memory = () => proxy.memory().rssMiB
-        const f = await idleTunnels(proxy.port, stage.origin.port, sizes.tunnels, sizes.settleMs, memory)
+        const f = await idleTunnels(
+          proxy.port,
+          stage.origin.port,
+          sizes.tunnels,
+          sizes.settleMs,
+          sizes.closedSettleMs,
+          memory
+        )
         return {
           values: [
             ['rssTunnels', f.openRssMiB],
@@ -620,7 +634,7 @@ export async function measurePeers(smoke: boolean, log: (line: string) => void):
         [
           ['RSS before any traffic', 'rssStart'],
           [`RSS with ${sizes.tunnels.toLocaleString('en-US')} idle tunnels`, 'rssTunnels'],
-          ['RSS after they closed', 'rssClosed'],
+          ['RSS after they closed and it idled', 'rssClosed'],
           [
             `idle keep-alive survivors of ${sizes.idleConnections} after ${sizes.idleSeconds} s`,
             'idleSurvived'

@@ -113,3 +113,35 @@ export function checkMatcherValue(matcher: Matcher): string | null {
         : 'must be a header name, optionally followed by ": value pattern" (e.g. Accept: *json*)'
   }
 }
+
+const HOST_LABELS =
+  /^\.?(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)*\.?$/i
+
+/**
+ * The problem with one system-proxy bypass entry in words, or null when every platform's controller can
+ * use it: a host name (`intranet`, `.corp.example`), a wildcard pattern (`*.local`, `10.*`), an IP
+ * address, a CIDR block (`192.168.0.0/16`) or Windows' `<local>` (names without a dot).
+ */
+export function checkBypassEntry(value: string): string | null {
+  const entry = value.trim()
+  if (entry === '<local>') return null
+  if (entry === '' || entry === '*') return `"${value}" would send every address past the proxy`
+  if (/\s/.test(entry)) return `"${entry}" has a space: put one host, pattern or CIDR block on each line`
+  if (entry.includes('://')) return `"${entry}" has a scheme: write only the host, e.g. example.com`
+  if (/^[^:]+:\d+$/.test(entry)) return `"${entry}" has a port: bypass entries are hosts or addresses only`
+  if (entry.includes('/'))
+    return tryOrMessage(() => ipaddr.parseCIDR(entry), '') === null
+      ? null
+      : `"${entry}" is not a CIDR block (an address, "/" and a prefix length, e.g. 10.0.0.0/8 or fd00::/8)`
+  if (entry.includes('*'))
+    return /^[a-z0-9_.*-]+$/i.test(entry)
+      ? null
+      : `"${entry}" is not a host pattern (letters, digits, ".", "-" and "*", e.g. *.example.com)`
+  if (/^[\d.]+$/.test(entry) || entry.includes(':'))
+    return ipaddr.isValid(entry.replace(/^\[|\]$/g, '')) && !/^\d+$/.test(entry)
+      ? null
+      : `"${entry}" is not an IP address (e.g. 192.168.1.10 or ::1)`
+  return HOST_LABELS.test(entry)
+    ? null
+    : `"${entry}" is not a host name (letters, digits and "-" between dots, no scheme, port or path)`
+}

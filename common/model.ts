@@ -5,6 +5,7 @@
  * with the same rules and the same messages. Everything here is pure: no Node, no DOM, no Electron.
  */
 import { z } from 'zod'
+import { checkBypassEntry } from './matcher-checks.ts'
 
 export const UPSTREAM_SCHEMES = ['http', 'https', 'socks4', 'socks4a', 'socks5', 'socks5h'] as const
 export type UpstreamScheme = (typeof UPSTREAM_SCHEMES)[number]
@@ -281,7 +282,17 @@ export const SettingsSchema = z.object({
     /** Also point the OS's SOCKS proxy at Junction (manual mode). */
     socks: z.boolean(),
     /** Hosts that bypass the proxy; empty means the platform default (localhost, 127.0.0.0/8, ::1 …). */
-    bypass: z.array(z.string().min(1).max(253)).max(500),
+    bypass: z
+      .array(
+        z
+          .string()
+          .max(253, 'must be at most 253 characters')
+          .superRefine((entry, ctx) => {
+            const problem = checkBypassEntry(entry)
+            if (problem) ctx.addIssue({ code: 'custom', message: problem })
+          })
+      )
+      .max(500, 'at most 500 entries'),
     /** When another program changes the OS proxy while Junction has it on. */
     guard: z.enum(['reapply', 'yield'])
   }),

@@ -24,8 +24,50 @@ function checkArgs(name: ApiMethod, args: unknown): Result<unknown[]> {
   }
   const parsed = API_PAYLOADS[name].safeParse(args)
   if (parsed.success) return ok(parsed.data as unknown[])
-  const details = parsed.error.issues.map((i) => `${i.path.join('.') || 'arguments'}: ${i.message}`)
-  return fail('invalid-input', `Invalid arguments for ${name}: ${details[0]}`, details)
+  const details = parsed.error.issues.map((i) => {
+    const where = describeField(i.path)
+    return where ? `${where}: ${i.message}` : i.message
+  })
+  return fail('invalid-input', `${refusal(name)}: ${details[0]}`, details)
+}
+
+/** Field names as Settings and the other views label them; anything else is split into words. */
+const FIELD_WORDS: Record<string, string> = {
+  proxyAuth: 'LAN access',
+  listenHost: 'listen address',
+  systemProxy: 'system proxy',
+  bypass: 'bypass list',
+  guard: 'when another program changes it',
+  trustedCas: 'trusted certificate authorities',
+  connectSeconds: 'connect timeout',
+  responseHeadersSeconds: 'response timeout',
+  idleTunnelSeconds: 'idle tunnel timeout',
+  idleClientSeconds: 'idle client timeout',
+  via: 'Via header',
+  desktop: 'desktop'
+}
+
+/**
+ * A zod path in words, as a person reads it: `[0, 'systemProxy', 'bypass', 1]` is "system proxy,
+ * bypass list, entry 2". The leading argument index means nothing to anyone and is dropped.
+ */
+function describeField(path: readonly PropertyKey[]): string {
+  const words = path.slice(typeof path[0] === 'number' ? 1 : 0).map((key) =>
+    typeof key === 'number'
+      ? `entry ${key + 1}`
+      : (FIELD_WORDS[String(key)] ??
+        String(key)
+          .replace(/([a-z])([A-Z])/g, '$1 $2')
+          .toLowerCase())
+  )
+  return words.join(', ')
+}
+
+/** What did not happen, in words: the contract's method names are not for people. */
+function refusal(name: ApiMethod): string {
+  if (/^(update|save|set|add|rename|import)/.test(name)) return 'Not saved'
+  if (/^(delete|remove|close)/.test(name)) return 'Nothing was removed'
+  return 'Not done'
 }
 
 export async function dispatch(api: AppApi, name: unknown, args: unknown): Promise<Result<unknown>> {

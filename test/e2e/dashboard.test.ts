@@ -105,7 +105,7 @@ describe('dashboard in Chromium', () => {
     await page.getByTestId('lan-password').press('Enter')
     await expect
       .poll(() => page.getByTestId('settings-error').innerText())
-      .toMatch(/proxyAuth\.password: must be at least 8 characters/)
+      .toBe('Not saved: LAN access, password: must be at least 8 characters')
     const file = path.join(dataDir, 'settings.json')
     const stored = existsSync(file)
       ? (JSON.parse(await fs.readFile(file, 'utf8')) as { listenHost: string })

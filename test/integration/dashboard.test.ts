@@ -112,7 +112,7 @@ describe('dashboard', () => {
         ok: false,
         error: expect.objectContaining({
           code: 'invalid-input',
-          message: expect.stringMatching(/^Invalid arguments for deleteProfile/)
+          message: expect.stringMatching(/^Nothing was removed: /)
         })
       }
     })

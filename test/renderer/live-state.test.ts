@@ -30,7 +30,7 @@ const api = vi.hoisted(() => ({
   setSystemProxy: vi.fn(),
   setActiveProfile: vi.fn()
 }))
-vi.mock('../../renderer/src/lib/api.ts', () => ({ api }))
+vi.mock('../../renderer/src/lib/api.ts', () => ({ api, isDesktop: false }))
 
 const RUNNING = {
   status: 'running',

@@ -12,7 +12,8 @@ const api = vi.hoisted(() => ({
   getSettings: vi.fn<() => Promise<Settings>>(),
   updateSettings: vi.fn<(patch: Partial<Settings>) => Promise<Settings>>()
 }))
-vi.mock('../../renderer/src/lib/api.ts', () => ({ api }))
+// The desktop app's window: Settings also shows the desktop-only options.
+vi.mock('../../renderer/src/lib/api.ts', () => ({ api, isDesktop: true }))
 
 beforeEach(() => {
   api.getSettings.mockResolvedValue(structuredClone(DEFAULT_SETTINGS))
@@ -61,5 +62,11 @@ describe('Settings: timeouts and Via', () => {
       via: false
     })
     expect(await screen.findByText('Saved')).toBeTruthy()
+  })
+
+  it('shows the desktop-only options in the desktop app', async () => {
+    render(SettingsView)
+    expect(await screen.findByLabelText('Start at login')).toBeTruthy()
+    expect(screen.getByLabelText('Theme')).toBeTruthy()
   })
 })

@@ -143,6 +143,8 @@ function webSocketBridge(url: string): Bridge {
 }
 
 const injected = (globalThis as unknown as { api?: Bridge }).api
+/** The desktop app (its preload injected `window.api`), not the headless dashboard in a browser. */
+export const isDesktop = injected !== undefined
 const bridge: Bridge =
   injected ?? webSocketBridge(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api`)
 

@@ -196,10 +196,29 @@ describe('changing settings', () => {
     expect(await dispatch(api, 'updateSettings', [{ timeouts: { connectSeconds: 1.5 } }])).toMatchObject({
       ok: false,
       error: {
-        message: expect.stringMatching(/^Invalid arguments for updateSettings: 0\.timeouts\.connectSeconds/)
+        message: 'Not saved: timeouts, connect timeout: must be a whole number of seconds'
       }
     })
     expect(await dispatch(api, 'updateSettings', [{ via: 'yes' }])).toMatchObject({ ok: false })
+    // Written for people: no method name, no argument index, fields as Settings labels them.
+    expect(
+      await dispatch(api, 'updateSettings', [{ proxyAuth: { username: 'ada', password: 'short' } }])
+    ).toMatchObject({
+      ok: false,
+      error: { message: 'Not saved: LAN access, password: must be at least 8 characters' }
+    })
+    const bypass = { ...DEFAULT_SETTINGS.systemProxy, bypass: ['intranet', 'bad host name', '300.1.1.1/99'] }
+    expect(await dispatch(api, 'updateSettings', [{ systemProxy: bypass }])).toMatchObject({
+      ok: false,
+      error: {
+        message:
+          'Not saved: system proxy, bypass list, entry 2: "bad host name" has a space: put one host, pattern or CIDR block on each line',
+        details: [
+          expect.any(String),
+          'system proxy, bypass list, entry 3: "300.1.1.1/99" is not a CIDR block (an address, "/" and a prefix length, e.g. 10.0.0.0/8 or fd00::/8)'
+        ]
+      }
+    })
     expect(updateSettings).toHaveBeenCalledTimes(1)
   })
 })

@@ -114,11 +114,13 @@ describe('IPC handlers', () => {
     })
     expect(unknownUpstream).toMatchObject({
       ok: false,
-      error: { message: 'Profile "X" is invalid: default action: no upstream with id "gone" in this profile' }
+      error: {
+        message: 'Profile "X" is invalid: default action: no upstream or group with id "gone" in this profile'
+      }
     })
     expect(await handlers.get('junction:saveProfile')!(from(fileUrl))).toMatchObject({
       ok: false,
-      error: { message: expect.stringMatching(/^Invalid arguments for saveProfile: /) }
+      error: { message: expect.stringMatching(/^Not saved: /) }
     })
     expect(await handlers.get('junction:closeConnection')!(from(fileUrl), -1)).toMatchObject({ ok: false })
     expect(await handlers.get('junction:getStats')!(from(fileUrl), 'extra')).toMatchObject({ ok: false })
@@ -132,7 +134,7 @@ describe('IPC handlers', () => {
       ok: false,
       error: {
         code: 'invalid-input',
-        message: expect.stringMatching(/^Invalid arguments for exportCertificateAuthority: /)
+        message: expect.stringMatching(/^Not done: /)
       }
     })
     expect(api.exportCertificateAuthority).not.toHaveBeenCalled()
@@ -172,7 +174,7 @@ describe('Inspect calls', () => {
       await call('listExchanges', { offset: 0, limit: 50, filter: { status: '200 OR 1' } })
     ).toMatchObject({
       ok: false,
-      error: { message: expect.stringContaining('filter.status') }
+      error: { message: expect.stringContaining('filter, status: a status (404)') }
     })
     expect(await call('listExchanges', { offset: 0, limit: 5000 })).toMatchObject({ ok: false })
     expect(await call('exchangeDetail', 0)).toMatchObject({ ok: false })

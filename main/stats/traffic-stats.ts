@@ -359,8 +359,9 @@ export class TrafficStats extends EventEmitter<Events> {
       if (record.socket) this.account(record, now, record.socket.bytesRead, record.socket.bytesWritten)
       // A connection opened during this interval counts its bytes over the whole interval, like the
       // totals do: a rate over its few milliseconds of life would turn one request head into MiB/s.
-      record.upRate = (record.up - record.sampledUp) / seconds
-      record.downRate = (record.down - record.sampledDown) / seconds
+      // Whole bytes per second: fractions are noise, and each digit is sent for 500 connections a second.
+      record.upRate = Math.round((record.up - record.sampledUp) / seconds)
+      record.downRate = Math.round((record.down - record.sampledDown) / seconds)
       record.sampledUp = record.up
       record.sampledDown = record.down
     }

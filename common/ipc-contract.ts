@@ -250,7 +250,10 @@ export interface TrafficRates {
   to: number
   /** Milliseconds between points: 1000 or 60000. */
   step: number
-  /** Bytes per second, oldest first; a point's `at` is the start of its interval. */
+  /**
+   * Bytes per second, oldest first. A per-minute point's `at` is the start of its minute; a
+   * per-second point's is the tick that measured it, the end of its second.
+   */
   points: HistoryPoint[]
 }
 

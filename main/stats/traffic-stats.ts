@@ -337,8 +337,9 @@ export class TrafficStats extends EventEmitter<Events> {
   ): { total: number; rows: ConnectionView[] } {
     const q = filter.trim()
     const recent = [...this.open.values()].sort((a, b) => b.lastActivityAt - a.lastActivityAt || b.id - a.id)
-    // Without a filter or an order by name, views are built for the page only.
-    if (!q && !sort) return { total: recent.length, rows: recent.slice(offset, offset + limit).map(this.toView) }
+    // Without a filter or a sort, views are built for the page only.
+    if (!q && !sort)
+      return { total: recent.length, rows: recent.slice(offset, offset + limit).map(this.toView) }
     let views = recent.map(this.toView)
     if (q) views = views.filter((view) => matchesShown(shownConnection(view), q))
     if (sort) views.sort(compareBy(sort))

@@ -363,7 +363,9 @@ describe('live figures', () => {
     await new Promise<void>((resolve) => sink.listen(0, '127.0.0.1', resolve))
     const sinkPort = (sink.address() as net.AddressInfo).port
     const { port } = await run()
-    const tunnels = await Promise.all([3000, 1000, 2000].map(() => connectTunnel(port, `127.0.0.1:${sinkPort}`)))
+    const tunnels = await Promise.all(
+      [3000, 1000, 2000].map(() => connectTunnel(port, `127.0.0.1:${sinkPort}`))
+    )
     try {
       stats.tick()
       tunnels.forEach((t, i) => t.socket.write(Buffer.alloc([3000, 1000, 2000][i]!)))

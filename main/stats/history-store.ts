@@ -92,6 +92,8 @@ function fromDoc(doc: Doc['minutes']): Map<number, Bucket> {
  * which host the smaller counts belong to is forgotten.
  */
 function foldHosts(bucket: Bucket, keep: number): void {
+  // Most buckets hold fewer keys than that, profiles and routes included: nothing to sort.
+  if (bucket.size <= keep) return
   const hosts = [...bucket].filter(([key]) => key.startsWith(PREFIX.host) && key !== OTHER_KEY)
   if (hosts.length <= keep) return
   hosts.sort(([, a], [, b]) => b[0] + b[1] - (a[0] + a[1]))

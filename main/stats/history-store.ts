@@ -202,10 +202,14 @@ export class HistoryStore {
       else if (at + DAY <= now || bucket.size > 2 * HOSTS_PER_DAY) foldHosts(bucket, HOSTS_PER_DAY)
   }
 
-  /** Minute buckets when the range starts within the last 24 hours, otherwise day buckets. */
+  /**
+   * Minute buckets when the range starts within the last 24 hours, otherwise day buckets. A minute's
+   * grace: "the last 24 hours" asked at `Date.now()` reaches here a few milliseconds later, and must
+   * not turn into two day buckets.
+   */
   private bucketsFor(from: number): { buckets: Map<number, Bucket>; step: number } {
     this.settle()
-    return from >= this.now() - MINUTES_KEPT * MINUTE
+    return from >= this.now() - (MINUTES_KEPT + 1) * MINUTE
       ? { buckets: this.minutes, step: MINUTE }
       : { buckets: this.days, step: DAY }
   }

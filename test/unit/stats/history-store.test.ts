@@ -129,6 +129,8 @@ describe('HistoryStore', () => {
       // 3,000 bytes in the 15 s of this minute so far: 200 B/s, not 50.
       { at: T0 + 2 * MINUTE, up: 0, down: 200 }
     ])
+    // "The last 24 hours" asked a few milliseconds ago is still answered per minute.
+    expect(h.rates(now - DAY - 5, now).step).toBe(MINUTE)
     // Older than 24 hours: day buckets, a day's bytes over a day.
     now = T0 + 3 * DAY
     const days = h.rates(T0 - DAY, now)

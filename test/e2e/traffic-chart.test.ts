@@ -242,6 +242,14 @@ describe('Connections: live speed and sorting', () => {
         .toMatch(/^(\d{3,4} KiB|\d+(\.\d)? MiB)\/s$/)
       expect(await firstRow.locator('td').nth(2).innerText()).toBe('HTTP')
       expect(await firstRow.locator('td').nth(1).innerText()).toMatch(/^127\.0\.0\.1:\d+$/)
+      // In a narrow window the table scrolls sideways, but Close stays in view.
+      await page.setViewportSize({ width: 900, height: 700 })
+      const table = page.getByTestId('connections-viewport')
+      await expect.poll(() => table.evaluate((el) => el.scrollWidth > el.clientWidth)).toBe(true)
+      const shown = (await table.boundingBox())!
+      const close = (await firstRow.getByRole('button', { name: /^Close connection/ }).boundingBox())!
+      expect(close.x + close.width).toBeLessThanOrEqual(shown.x + shown.width)
+      await page.setViewportSize({ width: 1180, height: 900 })
       await page.keyboard.press('Enter')
       expect(await header.getAttribute('aria-sort')).toBe('ascending')
       await expect.poll(() => firstRow.locator('td').nth(2).innerText()).toBe('CONNECT')

@@ -144,6 +144,11 @@ describe('the traffic chart', () => {
     await expect.poll(peak, { timeout: 10_000 }).toMatch(/^Peak/)
     // The same peak: the points come from main, not from what this page saw.
     expect((await peak()).split(' · per')[0]).toBe(before.split(' · per')[0])
+    // Each snapshot (1 s) adds its point while the page is open.
+    const points = Number(await chart().getAttribute('data-points'))
+    await expect
+      .poll(async () => Number(await chart().getAttribute('data-points')), { timeout: 5000 })
+      .toBeGreaterThan(points)
   })
 
   it('shows time, up and down of the point under the mouse', async () => {

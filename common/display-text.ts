@@ -34,7 +34,14 @@ export function matchesShown(shown: readonly (string | number | null)[], query: 
 
 /** What the Connections view shows of an open connection. */
 export function shownConnection(view: ConnectionView): string[] {
-  return [view.target, KIND_LABELS[view.kind].label, view.profileName, view.ruleName, view.routeName]
+  return [
+    view.target,
+    view.client,
+    KIND_LABELS[view.kind].label,
+    view.profileName,
+    view.ruleName,
+    view.routeName
+  ]
 }
 
 /** The status cell of an Activity row: `200`, `502 (upstream-refused)`, `—` when no reply was sent. */

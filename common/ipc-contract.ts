@@ -186,6 +186,7 @@ export interface AppApi {
     offset: number
     limit: number
     filter?: string
+    sort?: ConnectionSort
   }): Async<{ total: number; rows: ConnectionView[] }>
   closeConnection(id: number): Async<boolean>
   /** Closes every open connection the filter matches (all when empty); returns how many. */
@@ -222,6 +223,62 @@ export interface AppApi {
   rotateDashboardToken(): Async<{ url: string }>
   /** What this run's command line overrides (e.g. `--port`), null where the saved setting applies. */
   getRunOverrides(): Async<RunOverrides>
+  /**
+   * Junction's total rates over the last `range`: per second for 5 min (kept in memory since start),
+   * per minute for 1 h and 24 h (from the stored history).
+   */
+  trafficRates(query: { range: TrafficRange }): Async<TrafficRates>
+  /** Bytes per host or per profile (by name) over the last `range`, from the stored history, busiest first. */
+  trafficBreakdown(query: {
+    range: TrafficRange
+    kind: 'host' | 'profile'
+    limit: number
+  }): Async<TrafficShare[]>
+}
+
+export const TRAFFIC_RANGES = ['5m', '1h', '24h'] as const
+export type TrafficRange = (typeof TRAFFIC_RANGES)[number]
+export const TRAFFIC_RANGE_MS: Record<TrafficRange, number> = {
+  '5m': 5 * 60_000,
+  '1h': 3_600_000,
+  '24h': 86_400_000
+}
+
+export interface TrafficRates {
+  /** The range covered, `to` being now in main's clock. */
+  from: number
+  to: number
+  /** Milliseconds between points: 1000 or 60000. */
+  step: number
+  /**
+   * Bytes per second, oldest first. A per-minute point's `at` is the start of its minute; a
+   * per-second point's is the tick that measured it, the end of its second.
+   */
+  points: HistoryPoint[]
+}
+
+export interface TrafficShare {
+  name: string
+  up: number
+  down: number
+}
+
+export const CONNECTION_SORT_KEYS = [
+  'target',
+  'client',
+  'kind',
+  'profile',
+  'rule',
+  'route',
+  'up',
+  'down',
+  'upRate',
+  'downRate',
+  'duration'
+] as const
+export interface ConnectionSort {
+  key: (typeof CONNECTION_SORT_KEYS)[number]
+  direction: 'ascending' | 'descending'
 }
 
 export interface RunOverrides {
@@ -276,7 +333,9 @@ export const API_METHODS = [
   'setInspectRecording',
   'inspectState',
   'rotateDashboardToken',
-  'getRunOverrides'
+  'getRunOverrides',
+  'trafficRates',
+  'trafficBreakdown'
 ] as const satisfies readonly ApiMethod[]
 export const API_EVENTS = [
   'onEngineState',

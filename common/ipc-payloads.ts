@@ -3,7 +3,7 @@
  * Separate from ipc-contract.ts so that the sandboxed preload does not bundle zod.
  */
 import { z } from 'zod'
-import type { AppApi, SameKeys } from './ipc-contract.ts'
+import { CONNECTION_SORT_KEYS, TRAFFIC_RANGES, type AppApi, type SameKeys } from './ipc-contract.ts'
 import { ProfileSchema, SettingsSchema, UpstreamSchema } from './model.ts'
 
 const id = z.string().min(1).max(64)
@@ -55,7 +55,10 @@ export const API_PAYLOADS = {
     z.object({
       offset: z.number().int().nonnegative(),
       limit: z.number().int().min(1).max(1000),
-      filter: z.string().max(253).optional()
+      filter: z.string().max(253).optional(),
+      sort: z
+        .object({ key: z.enum(CONNECTION_SORT_KEYS), direction: z.enum(['ascending', 'descending']) })
+        .optional()
     })
   ]),
   closeConnection: z.tuple([z.number().int().nonnegative()]),
@@ -95,7 +98,15 @@ export const API_PAYLOADS = {
   setInspectRecording: z.tuple([z.boolean()]),
   inspectState: z.tuple([]),
   rotateDashboardToken: z.tuple([]),
-  getRunOverrides: z.tuple([])
+  getRunOverrides: z.tuple([]),
+  trafficRates: z.tuple([z.object({ range: z.enum(TRAFFIC_RANGES) })]),
+  trafficBreakdown: z.tuple([
+    z.object({
+      range: z.enum(TRAFFIC_RANGES),
+      kind: z.enum(['host', 'profile']),
+      limit: z.number().int().min(1).max(100)
+    })
+  ])
 } as const
 
 export const PAYLOADS_COMPLETE: SameKeys<AppApi, typeof API_PAYLOADS> = true

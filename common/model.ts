@@ -421,6 +421,9 @@ export interface ConnectionView extends ShownNames {
   /** Bytes the client sent to Junction and received from it on this connection (headers included). */
   up: number
   down: number
+  /** Bytes per second over the last statistics interval (1 s), measured in main; 0 once closed. */
+  upRate: number
+  downRate: number
   requests: number
   state: 'open' | 'closed'
   /** When it closed; null while open. */

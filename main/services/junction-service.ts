@@ -7,9 +7,11 @@
 import { findChromium, launchChromium } from '../intercept/chromium-launch.ts'
 import {
   SECRET_PLACEHOLDER,
+  TRAFFIC_RANGE_MS,
   type AppApi,
   type CertificateAuthorityInfo,
-  type RunOverrides
+  type RunOverrides,
+  type TrafficShare
 } from '../../common/ipc-contract.ts'
 import { matchesShown, shownRequest } from '../../common/display-text.ts'
 import {
@@ -241,7 +243,8 @@ export function createJunctionService(parts: RuntimeParts, hooks: ServiceHooks =
       return ok(history.toCsv(from, to, (kind, id) => historyName(list, kind, id)))
     },
 
-    listConnections: async ({ offset, limit, filter }) => ok(stats.connections(offset, limit, filter)),
+    listConnections: async ({ offset, limit, filter, sort }) =>
+      ok(stats.connections(offset, limit, filter, sort)),
 
     closeConnection: async (id) => ok(stats.closeConnection(id)),
 
@@ -356,6 +359,30 @@ export function createJunctionService(parts: RuntimeParts, hooks: ServiceHooks =
     rotateDashboardToken: async () =>
       fail('not-found', 'The dashboard token can be changed only from the headless dashboard'),
 
-    getRunOverrides: async () => ok(hooks.overrides ?? { port: null })
+    getRunOverrides: async () => ok(hooks.overrides ?? { port: null }),
+
+    async trafficRates({ range }) {
+      const to = Date.now()
+      const from = to - TRAFFIC_RANGE_MS[range]
+      if (range === '5m') return ok({ from, to, step: 1000, points: stats.recentRates(from) })
+      return ok({ from, to, ...history.rates(from, to) })
+    },
+
+    async trafficBreakdown({ range, kind, limit }) {
+      const to = Date.now()
+      if (kind === 'host') return ok(history.totals(kind, to - TRAFFIC_RANGE_MS[range], to).slice(0, limit))
+      // Profiles deleted since share one name; their bytes are summed under it.
+      const list = profiles.list()
+      const named = new Map<string, TrafficShare>()
+      for (const { name: id, up, down } of history.totals(kind, to - TRAFFIC_RANGE_MS[range], to)) {
+        const name = historyName(list, 'profile', id)
+        const share = named.get(name)
+        if (share) {
+          share.up += up
+          share.down += down
+        } else named.set(name, { name, up, down })
+      }
+      return ok([...named.values()].sort((a, b) => b.up + b.down - (a.up + a.down)).slice(0, limit))
+    }
   }
 }

@@ -2,6 +2,10 @@
  * Traffic history per host, per profile and per route (upstream id or `direct`): minute buckets for
  * the last 24 hours and day buckets (UTC) for the last 90 days, kept in `<data dir>/history.json`.
  *
+ * Profiles and routes are few (they come from the user's configuration), but hosts are not: a browser
+ * session touches hundreds. Each bucket keeps its busiest hosts by name and folds the rest into
+ * `OTHER_HOSTS`, so the file stays bounded and per-host sums still add up to the total.
+ *
  * The file is rewritten atomically on every flush (periodic and at shutdown), so a crash loses at most
  * the traffic since the last flush; an unusable file is reported and kept like any config file.
  */
@@ -16,9 +20,15 @@ export const MINUTE = 60_000
 export const DAY = 86_400_000
 const MINUTES_KEPT = 24 * 60
 const DAYS_KEPT = 90
+/** Hosts kept by name in one bucket; the rest are summed under OTHER_HOSTS. */
+export const HOSTS_PER_MINUTE = 50
+export const HOSTS_PER_DAY = 500
+/** Not a host name (a space and parentheses), so it cannot collide with one. */
+export const OTHER_HOSTS = '(other hosts)'
 
 export type HistoryKind = 'host' | 'profile' | 'route'
 const PREFIX: Record<HistoryKind, string> = { host: 'h:', profile: 'p:', route: 'r:' }
+const OTHER_KEY = PREFIX.host + OTHER_HOSTS
 
 type Counter = [up: number, down: number]
 type Bucket = Map<string, Counter>
@@ -40,6 +50,12 @@ export interface Totals {
   name: string
   up: number
   down: number
+}
+
+/** Bytes per second over each step-long bucket, oldest first, for a chart. */
+export interface RateSeries {
+  step: number
+  points: SeriesPoint[]
 }
 
 function count(counters: Map<string, Counter>, key: string, up: number, down: number): void {
@@ -71,6 +87,21 @@ function fromDoc(doc: Doc['minutes']): Map<number, Bucket> {
   )
 }
 
+/**
+ * Folds all but the `keep` busiest hosts of a bucket into OTHER_HOSTS. Totals are unchanged; only
+ * which host the smaller counts belong to is forgotten.
+ */
+function foldHosts(bucket: Bucket, keep: number): void {
+  // Most buckets hold fewer keys than that, profiles and routes included: nothing to sort.
+  if (bucket.size <= keep) return
+  const hosts = [...bucket].filter(([key]) => key.startsWith(PREFIX.host) && key !== OTHER_KEY)
+  if (hosts.length <= keep) return
+  hosts.sort(([, a], [, b]) => b[0] + b[1] - (a[0] + a[1]))
+  for (const [key, [up, down]] of hosts.slice(keep)) {
+    bucket.delete(key)
+    count(bucket, OTHER_KEY, up, down)
+  }
+}
 export class HistoryStore {
   private readonly file: JsonFile<Doc> | null
   private minutes = new Map<number, Bucket>()
@@ -118,6 +149,7 @@ export class HistoryStore {
     const minute = at - (at % MINUTE)
     if (minute !== this.pendingMinute) {
       this.settle()
+      this.foldFinished(minute)
       this.pendingMinute = minute
     }
     let routes = this.pending.get(profileId)
@@ -142,19 +174,42 @@ export class HistoryStore {
     this.pending.clear()
   }
 
-  /** Drops minute buckets older than 24 hours and day buckets older than 90 days. */
+  /**
+   * Bounds the hosts of buckets before `minute`: a finished minute to its busiest HOSTS_PER_MINUTE, and
+   * day buckets once they hold twice HOSTS_PER_DAY (folding the current day from time to time, not
+   * every minute, keeps the cost of sorting it rare).
+   */
+  private foldFinished(minute: number): void {
+    const finished = this.minutes.get(this.pendingMinute)
+    if (finished && this.pendingMinute < minute) foldHosts(finished, HOSTS_PER_MINUTE)
+    for (const bucket of this.days.values())
+      if (bucket.size > 2 * HOSTS_PER_DAY) foldHosts(bucket, HOSTS_PER_DAY)
+  }
+
+  /**
+   * Drops minute buckets older than 24 hours and day buckets older than 90 days, and bounds the hosts
+   * of finished buckets (a file written before buckets were bounded is bounded on load).
+   */
   prune(now = this.now()): void {
     this.settle()
     const minuteCutoff = now - (now % MINUTE) - MINUTES_KEPT * MINUTE
     const dayCutoff = now - (now % DAY) - DAYS_KEPT * DAY
-    for (const at of this.minutes.keys()) if (at <= minuteCutoff) this.minutes.delete(at)
-    for (const at of this.days.keys()) if (at <= dayCutoff) this.days.delete(at)
+    for (const [at, bucket] of this.minutes)
+      if (at <= minuteCutoff) this.minutes.delete(at)
+      else if (at + MINUTE <= now) foldHosts(bucket, HOSTS_PER_MINUTE)
+    for (const [at, bucket] of this.days)
+      if (at <= dayCutoff) this.days.delete(at)
+      else if (at + DAY <= now || bucket.size > 2 * HOSTS_PER_DAY) foldHosts(bucket, HOSTS_PER_DAY)
   }
 
-  /** Minute buckets when the range starts within the last 24 hours, otherwise day buckets. */
+  /**
+   * Minute buckets when the range starts within the last 24 hours, otherwise day buckets. A minute's
+   * grace: "the last 24 hours" asked at `Date.now()` reaches here a few milliseconds later, and must
+   * not turn into two day buckets.
+   */
   private bucketsFor(from: number): { buckets: Map<number, Bucket>; step: number } {
     this.settle()
-    return from >= this.now() - MINUTES_KEPT * MINUTE
+    return from >= this.now() - (MINUTES_KEPT + 1) * MINUTE
       ? { buckets: this.minutes, step: MINUTE }
       : { buckets: this.days, step: DAY }
   }
@@ -195,6 +250,31 @@ export class HistoryStore {
       points.push({ at, up, down })
     }
     return points
+  }
+
+  /**
+   * Everything's rate, in bytes per second, for each `step` from `from` to `to` (minute buckets within
+   * the last 24 hours, else day buckets). A bucket's rate is its bytes over its length, except the
+   * bucket under way, whose bytes are spread over the time elapsed in it so far: spread over the whole
+   * bucket they would show a falling rate that is not there.
+   */
+  rates(from: number, to: number): RateSeries {
+    const { buckets, step } = this.bucketsFor(from)
+    const now = this.now()
+    const points: SeriesPoint[] = []
+    for (let at = from - (from % step); at < to; at += step) {
+      let up = 0
+      let down = 0
+      // Every byte is counted under exactly one profile, so their sum is the total.
+      for (const [key, counter] of buckets.get(at) ?? [])
+        if (key.startsWith(PREFIX.profile)) {
+          up += counter[0]
+          down += counter[1]
+        }
+      const seconds = Math.max(1, Math.min(step, now - at)) / 1000
+      points.push({ at, up: up / seconds, down: down / seconds })
+    }
+    return { step, points }
   }
 
   /**

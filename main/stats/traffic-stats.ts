@@ -20,10 +20,12 @@ import type {
   RouteLabel,
   StatsSnapshot
 } from '../../common/model.ts'
-import { hostPort, matchesShown, shownConnection } from '../../common/display-text.ts'
+import { hostPort, KIND_LABELS, matchesShown, shownConnection } from '../../common/display-text.ts'
+import type { ConnectionSort } from '../../common/ipc-contract.ts'
 import { idsAsNames, type NameResolver } from './display-names.ts'
-import type { HistoryStore } from './history-store.ts'
+import type { HistoryStore, SeriesPoint } from './history-store.ts'
 import type { RequestLogFile, RequestRing } from './request-log.ts'
+import { SecondRates } from './second-rates.ts'
 
 /** What the engine knows once it has routed a request or tunnel. */
 export interface RequestInfo {
@@ -82,6 +84,11 @@ export class ConnectionRecord implements RequestInfo {
   /** Socket counters already attributed to history. */
   up = 0
   down = 0
+  /** `up`/`down` at the last tick, and the rates measured between the last two ticks. */
+  sampledUp = 0
+  sampledDown = 0
+  upRate = 0
+  downRate = 0
   /** Socket counters already assigned to finished requests: the next request's bytes start here. */
   loggedUp = 0
   loggedDown = 0
@@ -148,6 +155,7 @@ export class TrafficStats extends EventEmitter<Events> {
   private readonly connectionLimit: number
   private readonly topHostLimit: number
   private readonly names: NameResolver
+  private readonly secondRates = new SecondRates()
   private totalUp = 0
   private totalDown = 0
   private last: { at: number; up: number; down: number }
@@ -317,17 +325,25 @@ export class TrafficStats extends EventEmitter<Events> {
   }
 
   /**
-   * One page of the open connections, most recently active first, optionally only those where every
-   * word of `filter` is in something the Connections view shows (host:port, kind, profile, rule or
-   * route name); with the total that match, for a virtualized table.
+   * One page of the open connections, most recently active first or in `sort` order, optionally only
+   * those where every word of `filter` is in something the Connections view shows (host:port, client,
+   * kind, profile, rule or route name); with the total that match, for a virtualized table.
    */
-  connections(offset: number, limit: number, filter = ''): { total: number; rows: ConnectionView[] } {
+  connections(
+    offset: number,
+    limit: number,
+    filter = '',
+    sort?: ConnectionSort
+  ): { total: number; rows: ConnectionView[] } {
     const q = filter.trim()
     const recent = [...this.open.values()].sort((a, b) => b.lastActivityAt - a.lastActivityAt || b.id - a.id)
-    // Without a filter, views are built for the page only.
-    if (!q) return { total: recent.length, rows: recent.slice(offset, offset + limit).map(this.toView) }
-    const matching = recent.map(this.toView).filter((view) => matchesShown(shownConnection(view), q))
-    return { total: matching.length, rows: matching.slice(offset, offset + limit) }
+    // Without a filter or a sort, views are built for the page only.
+    if (!q && !sort)
+      return { total: recent.length, rows: recent.slice(offset, offset + limit).map(this.toView) }
+    let views = recent.map(this.toView)
+    if (q) views = views.filter((view) => matchesShown(shownConnection(view), q))
+    if (sort) views.sort(compareBy(sort))
+    return { total: views.length, rows: views.slice(offset, offset + limit) }
   }
 
   /** Closes every open connection `connections(…, filter)` would list; returns how many. */
@@ -339,12 +355,21 @@ export class TrafficStats extends EventEmitter<Events> {
   /** Accounts every open connection and publishes a snapshot; runs every second while started. */
   tick(): StatsSnapshot {
     const now = this.now()
-    for (const record of this.open.values())
-      if (record.socket) this.account(record, now, record.socket.bytesRead, record.socket.bytesWritten)
     const seconds = Math.max((now - this.last.at) / 1000, 0.001)
+    for (const record of this.open.values()) {
+      if (record.socket) this.account(record, now, record.socket.bytesRead, record.socket.bytesWritten)
+      // A connection opened during this interval counts its bytes over the whole interval, like the
+      // totals do: a rate over its few milliseconds of life would turn one request head into MiB/s.
+      // Whole bytes per second: fractions are noise, and each digit is sent for 500 connections a second.
+      record.upRate = Math.round((record.up - record.sampledUp) / seconds)
+      record.downRate = Math.round((record.down - record.sampledDown) / seconds)
+      record.sampledUp = record.up
+      record.sampledDown = record.down
+    }
     const upRate = (this.totalUp - this.last.up) / seconds
     const downRate = (this.totalDown - this.last.down) / seconds
     this.last = { at: now, up: this.totalUp, down: this.totalDown }
+    this.secondRates.push(now, upRate, downRate)
     this.latest = this.buildSnapshot(now, upRate, downRate)
     if (this.listenerCount('snapshot') > 0) this.emit('snapshot', this.latest)
     return this.latest
@@ -352,6 +377,11 @@ export class TrafficStats extends EventEmitter<Events> {
 
   get snapshot(): StatsSnapshot {
     return this.latest
+  }
+
+  /** Total rates, one point per tick, of the last five minutes at most, from `from` on. */
+  recentRates(from: number): SeriesPoint[] {
+    return this.secondRates.since(from)
   }
 
   private buildSnapshot(at: number, upRate: number, downRate: number): StatsSnapshot {
@@ -423,12 +453,45 @@ export class TrafficStats extends EventEmitter<Events> {
       lastActivityAt: record.lastActivityAt,
       up: record.up,
       down: record.down,
+      upRate: record.state === 'open' ? record.upRate : 0,
+      downRate: record.state === 'open' ? record.downRate : 0,
       requests: record.seq,
       state: record.state,
       closedAt: record.closedAt,
       closeReason: record.closeReason
     }
   }
+}
+
+/** Orders views by one column, ties broken by id so that rows keep their place between ticks. */
+function compareBy({ key, direction }: ConnectionSort): (a: ConnectionView, b: ConnectionView) => number {
+  const sign = direction === 'ascending' ? 1 : -1
+  const value = SORT_VALUES[key]
+  return (a, b) => {
+    const x = value(a)
+    const y = value(b)
+    const order = typeof x === 'number' ? x - (y as number) : TEXT_ORDER.compare(x, y as string)
+    return sign * order || a.id - b.id
+  }
+}
+
+/** Numbers inside text in numeric order: `127.0.0.1:6000` before `127.0.0.1:53122`. */
+const TEXT_ORDER = new Intl.Collator(undefined, { numeric: true })
+
+/** What each sortable column sorts by: the text it shows, or the number behind it. */
+const SORT_VALUES: Record<ConnectionSort['key'], (view: ConnectionView) => string | number> = {
+  target: (v) => v.target,
+  client: (v) => v.client,
+  kind: (v) => KIND_LABELS[v.kind].label,
+  profile: (v) => v.profileName,
+  rule: (v) => v.ruleName,
+  route: (v) => v.routeName,
+  up: (v) => v.up,
+  down: (v) => v.down,
+  upRate: (v) => v.upRate,
+  downRate: (v) => v.downRate,
+  // Longest open first when descending.
+  duration: (v) => -v.startedAt
 }
 
 function earlierRequest(record: ConnectionRecord): EarlierRequest {

@@ -122,7 +122,12 @@ describe('names in Connections, Activity and the CSV export', () => {
     const count = page.getByTestId('connection-count')
     await expect.poll(() => count.innerText(), { timeout: 10_000 }).toBe('2 open')
     const rows = await cells(page, 'connection-row')
-    expect(rows.map((row) => row.slice(0, 5)).sort()).toEqual([
+    // Host, then the client's address and port, then kind and names.
+    expect(rows.map((row) => row[1])).toEqual([
+      expect.stringMatching(/^127\.0\.0\.1:\d+$/),
+      expect.stringMatching(/^127\.0\.0\.1:\d+$/)
+    ])
+    expect(rows.map((row) => [row[0], ...row.slice(2, 6)]).sort()).toEqual([
       [`127.0.0.1:${origin.port}`, 'CONNECT', 'Work', 'Origin via Squid', 'Squid'],
       [`localhost:${origin.port}`, 'CONNECT', 'Work', 'default', 'direct']
     ])

@@ -6,7 +6,7 @@ import { promises as fs } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import { SECRET_PLACEHOLDER, type AppApi } from '../../common/ipc-contract.ts'
+import { SECRET_PLACEHOLDER, type AppApi, type TrafficRates } from '../../common/ipc-contract.ts'
 import type { Profile, Settings } from '../../common/model.ts'
 import type { Result } from '../../common/result.ts'
 import { startRuntime, type Runtime } from '../../main/app/runtime.ts'
@@ -146,6 +146,20 @@ describe('service', () => {
       limit: 5
     })
     expect(top.map((h) => h.host)).toContain('127.0.0.1')
+    // The chart's series and breakdowns: rates over the range, shares by profile name.
+    const hour = await call<TrafficRates>('trafficRates', { range: '1h' })
+    expect(hour.step).toBe(60_000)
+    expect(hour.points.length).toBeGreaterThanOrEqual(60)
+    expect(hour.points.some((p) => p.down > 0)).toBe(true)
+    const recent = await call<TrafficRates>('trafficRates', { range: '5m' })
+    expect(recent.step).toBe(1000)
+    expect(recent.points.at(-1)!.at).toBeGreaterThanOrEqual(recent.from)
+    expect(
+      (await call<{ name: string }[]>('trafficBreakdown', { range: '1h', kind: 'profile', limit: 5 })).map(
+        (s) => s.name
+      )
+    ).toContain('Work (renamed)')
+    expect(await dispatch(api, 'trafficRates', [{ range: '7d' }])).toMatchObject({ ok: false })
     const exported = await call<string>('exportConfig')
     expect(exported).not.toContain(world.upstreams.squid.password!)
     expect(await call('importConfig', exported)).toEqual({ profiles: 1 })

@@ -253,7 +253,12 @@ describe('live figures', () => {
     try {
       const { port } = await run()
       const samples: number[] = []
-      stats.on('snapshot', (s) => samples.push(s.downRate))
+      // The connection's own rate, measured in main between snapshots like the total.
+      const own: number[] = []
+      stats.on('snapshot', (s) => {
+        samples.push(s.downRate)
+        own.push(s.connections[0]?.downRate ?? 0)
+      })
       stats.start(1000)
       await exchange(
         port,
@@ -268,6 +273,14 @@ describe('live figures', () => {
       expect(sentRate / rate).toBeGreaterThan(0.5)
       expect(mean / sentRate).toBeGreaterThan(0.9)
       expect(mean / sentRate).toBeLessThan(1.1)
+      // The only connection carries all of it, so its rate is the total's, window by window.
+      const ownInner = own.slice(1, -1).filter((r) => r > 0)
+      expect(ownInner.length).toBe(inner.length)
+      const ownMean = ownInner.reduce((a, b) => a + b, 0) / ownInner.length
+      expect(ownMean / sentRate).toBeGreaterThan(0.9)
+      expect(ownMean / sentRate).toBeLessThan(1.1)
+      // The five-minute chart's points are the snapshots' own rates.
+      expect(stats.recentRates(0).map((p) => p.down)).toEqual(samples)
     } finally {
       server.closeAllConnections()
       server.close()
@@ -345,6 +358,37 @@ describe('live figures', () => {
     expect(stats.closeConnection(123456)).toBe(false)
   })
 
+  it('sorts open connections by any column, ties in a stable order, after filtering', async () => {
+    const sink = net.createServer((c) => c.resume().on('error', () => {}))
+    await new Promise<void>((resolve) => sink.listen(0, '127.0.0.1', resolve))
+    const sinkPort = (sink.address() as net.AddressInfo).port
+    const { port } = await run()
+    const tunnels = await Promise.all(
+      [3000, 1000, 2000].map(() => connectTunnel(port, `127.0.0.1:${sinkPort}`))
+    )
+    try {
+      stats.tick()
+      tunnels.forEach((t, i) => t.socket.write(Buffer.alloc([3000, 1000, 2000][i]!)))
+      // One tick measures every tunnel's bytes since the last one: its rate is 1000–3000 B per interval.
+      await until(() => stats.tick().connections.every((c) => c.up > 1000))
+      const clients = tunnels.map((t) => `127.0.0.1:${t.socket.localPort}`)
+      const order = (key: 'up' | 'upRate' | 'client', direction: 'ascending' | 'descending', filter = '') =>
+        stats.connections(0, 10, filter, { key, direction }).rows.map((r) => clients.indexOf(r.client))
+      expect(order('up', 'descending')).toEqual([0, 2, 1])
+      expect(order('up', 'ascending')).toEqual([1, 2, 0])
+      const byPort = [0, 1, 2].sort((a, b) => tunnels[a]!.socket.localPort! - tunnels[b]!.socket.localPort!)
+      expect(order('client', 'ascending')).toEqual(byPort)
+      // The filter matches the client column too, and sorting applies to what it left.
+      expect(order('up', 'descending', clients[2])).toEqual([2])
+      const rates = stats.connections(0, 10, '', { key: 'upRate', direction: 'descending' }).rows
+      expect(rates.map((r) => r.upRate)).toEqual([...rates.map((r) => r.upRate)].sort((a, b) => b - a))
+      expect(rates.every((r) => r.upRate > 0)).toBe(true)
+    } finally {
+      for (const t of tunnels) t.socket.destroy()
+      sink.close()
+    }
+  })
+
   it('keeps the last 50 closed connections, and that the client closed them', async () => {
     const { port } = await run()
     for (let i = 0; i < 55; i++) {
@@ -402,7 +446,8 @@ describe('bounded snapshots', () => {
       expect(snapshot.openCount).toBe(5000)
       expect(snapshot.connections).toHaveLength(500)
       const bytes = Buffer.byteLength(JSON.stringify(snapshot))
-      expect(bytes).toBeLessThan(200_000)
+      // About 410 bytes per connection view (names, counters, rates).
+      expect(bytes).toBeLessThan(220_000)
     } finally {
       for (const s of sockets) s.destroy()
     }

@@ -28,7 +28,10 @@ const api = vi.hoisted(() => ({
     throw new Error('not in this test')
   }),
   setSystemProxy: vi.fn(),
-  setActiveProfile: vi.fn()
+  setActiveProfile: vi.fn(),
+  trafficRates: vi.fn(async () => ({ from: 0, to: 300_000, step: 1000, points: [] })),
+  trafficBreakdown: vi.fn(async () => []),
+  onStats: vi.fn(() => () => undefined)
 }))
 vi.mock('../../renderer/src/lib/api.ts', () => ({ api, isDesktop: false }))
 

@@ -65,6 +65,8 @@ const connection: ConnectionView = {
   lastActivityAt: 0,
   up: 0,
   down: 0,
+  upRate: 0,
+  downRate: 0,
   requests: 1,
   state: 'open',
   closedAt: null,
@@ -107,7 +109,14 @@ describe('Connections', () => {
     render(Connections)
     const [row] = await screen.findAllByTestId('connection-row')
     const cells = [...row!.querySelectorAll('td')].map((td) => td.textContent!.trim())
-    expect(cells.slice(0, 5)).toEqual(['127.0.0.1:18701', 'CONNECT', 'Work', 'Origin via Squid', 'Squid'])
+    expect(cells.slice(0, 6)).toEqual([
+      '127.0.0.1:18701',
+      '127.0.0.1:50000',
+      'CONNECT',
+      'Work',
+      'Origin via Squid',
+      'Squid'
+    ])
     const closed = screen.getByTestId('closed-row')
     expect(within(closed).getByText('Squid')).toBeTruthy()
     expect(screen.getByRole('region', { name: 'Connections' }).textContent).not.toMatch(IDS)

@@ -2,7 +2,7 @@
  * What the traffic views say about header edits and upgraded connections: the request log counts a
  * request's rewritten headers, and Connections names a WebSocket/Upgrade tunnel as such.
  */
-import { cleanup, render, screen, within } from '@testing-library/svelte'
+import { cleanup, fireEvent, render, screen, within } from '@testing-library/svelte'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import type { ConnectionView, NamedRequestLogEntry } from '../../common/model.ts'
 import Activity from '../../renderer/src/views/Activity.svelte'
@@ -70,6 +70,8 @@ describe('Connections', () => {
     lastActivityAt: 0,
     up: 0,
     down: 0,
+    upRate: 0,
+    downRate: 0,
     requests: 1,
     state: 'open',
     closedAt: null,
@@ -83,8 +85,43 @@ describe('Connections', () => {
     })
     render(Connections)
     const rows = await screen.findAllByTestId('connection-row')
-    const kinds = rows.map((row) => row.querySelectorAll('td')[1]!)
+    const kinds = rows.map((row) => row.querySelectorAll('td')[2]!)
     expect(kinds.map((cell) => cell.textContent)).toEqual(['HTTP', 'CONNECT', 'WebSocket/Upgrade'])
     expect(kinds[2]!.title).toMatch(/long-lived/)
+  })
+
+  it('shows the speed main measured, and sorts by a header with aria-sort, from the keyboard too', async () => {
+    api.listConnections.mockResolvedValue({
+      total: 1,
+      rows: [{ ...connection(1, 'connect'), upRate: 1536, downRate: 2 * 1024 * 1024 }]
+    })
+    render(Connections)
+    const [row] = await screen.findAllByTestId('connection-row')
+    expect(within(row!).getByTestId('connection-up-rate').textContent).toBe('1.5 KiB/s')
+    expect(within(row!).getByTestId('connection-down-rate').textContent).toBe('2.0 MiB/s')
+
+    const header = (name: RegExp) => screen.getByRole('columnheader', { name })
+    expect(header(/Down speed/).getAttribute('aria-sort')).toBeNull()
+    await fireEvent.click(within(header(/Down speed/)).getByRole('button'))
+    await vi.waitFor(() =>
+      expect(api.listConnections).toHaveBeenLastCalledWith(
+        expect.objectContaining({ sort: { key: 'downRate', direction: 'descending' } })
+      )
+    )
+    expect(header(/Down speed/).getAttribute('aria-sort')).toBe('descending')
+    // A second press flips the order; a text column starts from A.
+    await fireEvent.click(within(header(/Down speed/)).getByRole('button'))
+    expect(header(/Down speed/).getAttribute('aria-sort')).toBe('ascending')
+    const client = within(header(/Client/)).getByRole('button')
+    client.focus()
+    expect(document.activeElement).toBe(client)
+    await fireEvent.click(client)
+    expect(header(/Client/).getAttribute('aria-sort')).toBe('ascending')
+    expect(header(/Down speed/).getAttribute('aria-sort')).toBeNull()
+    await vi.waitFor(() =>
+      expect(api.listConnections).toHaveBeenLastCalledWith(
+        expect.objectContaining({ sort: { key: 'client', direction: 'ascending' } })
+      )
+    )
   })
 })

@@ -2,7 +2,14 @@ import { promises as fs } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { DAY, HistoryStore, MINUTE } from '../../../main/stats/history-store.ts'
+import {
+  DAY,
+  HistoryStore,
+  HOSTS_PER_DAY,
+  HOSTS_PER_MINUTE,
+  MINUTE,
+  OTHER_HOSTS
+} from '../../../main/stats/history-store.ts'
 
 const T0 = Date.UTC(2026, 10, 22, 12, 0, 0)
 let now = T0
@@ -105,5 +112,69 @@ describe('HistoryStore', () => {
     )
     const second = await HistoryStore.open(dir, clock)
     expect(second.problem).toMatch(/history\.json is invalid/)
+  })
+
+  it('gives total rates per minute, the minute under way over its elapsed seconds, gaps as zero', () => {
+    const h = new HistoryStore(null, clock)
+    // Two profiles in the first minute: the total is their sum, counted once (not per host or route).
+    h.record(T0 + 1_000, 'a.test', 'work', 'corp', 600, 6_000)
+    h.record(T0 + 2_000, 'b.test', 'home', 'direct', 60, 0)
+    h.record(T0 + 2 * MINUTE + 1_000, 'a.test', 'work', 'corp', 0, 3_000)
+    now = T0 + 2 * MINUTE + 15_000
+    const { step, points } = h.rates(T0, now)
+    expect(step).toBe(MINUTE)
+    expect(points).toEqual([
+      { at: T0, up: 11, down: 100 },
+      { at: T0 + MINUTE, up: 0, down: 0 },
+      // 3,000 bytes in the 15 s of this minute so far: 200 B/s, not 50.
+      { at: T0 + 2 * MINUTE, up: 0, down: 200 }
+    ])
+    // "The last 24 hours" asked a few milliseconds ago is still answered per minute.
+    expect(h.rates(now - DAY - 5, now).step).toBe(MINUTE)
+    // Older than 24 hours: day buckets, a day's bytes over a day.
+    now = T0 + 3 * DAY
+    const days = h.rates(T0 - DAY, now)
+    expect(days.step).toBe(DAY)
+    expect(days.points[1]).toEqual({ at: T0 - (T0 % DAY), up: 660 / 86_400, down: 9_000 / 86_400 })
+  })
+
+  it('keeps the busiest hosts of a finished minute by name and sums the rest as other hosts', () => {
+    const h = new HistoryStore(null, clock)
+    const hosts = HOSTS_PER_MINUTE + 30
+    // Host i sends i + 1 bytes: the busiest are the last ones.
+    for (let i = 0; i < hosts; i++) h.record(T0 + i, `h${i}.test`, 'p', 'direct', i + 1, 0)
+    // Still under way: nothing is folded yet.
+    expect(h.totals('host', T0, T0 + MINUTE)).toHaveLength(hosts)
+    h.record(T0 + MINUTE, 'next.test', 'p', 'direct', 1, 0)
+    const shares = h.totals('host', T0, T0 + MINUTE)
+    expect(shares).toHaveLength(HOSTS_PER_MINUTE + 1)
+    expect(shares[0]).toEqual({ name: OTHER_HOSTS, up: (30 * 31) / 2, down: 0 })
+    expect(shares.find((s) => s.name === 'h29.test')).toBeUndefined()
+    expect(shares.find((s) => s.name === 'h30.test')).toEqual({ name: 'h30.test', up: 31, down: 0 })
+    // Nothing is lost: hosts still sum to the profile's total.
+    const sum = shares.reduce((a, s) => a + s.up, 0)
+    expect(sum).toBe((hosts * (hosts + 1)) / 2)
+    expect(h.totals('profile', T0, T0 + MINUTE)[0]!.up).toBe(sum)
+  })
+
+  it('bounds the hosts of day buckets and of a file written before buckets were bounded', async () => {
+    const hosts = 2 * HOSTS_PER_DAY + 10
+    const minute: Record<string, [number, number]> = { 'p:p': [hosts, 0] }
+    for (let i = 0; i < hosts; i++) minute[`h:h${i}.test`] = [1, 0]
+    const day = T0 - (T0 % DAY)
+    await fs.writeFile(
+      path.join(dir, 'history.json'),
+      JSON.stringify({ version: 1, minutes: { [T0 - MINUTE]: minute }, days: { [day]: minute } })
+    )
+    const { store, problem } = await HistoryStore.open(dir, clock)
+    expect(problem).toBeNull()
+    const inMinute = store.totals('host', T0 - MINUTE, T0)
+    expect(inMinute).toHaveLength(HOSTS_PER_MINUTE + 1)
+    expect(inMinute.reduce((a, s) => a + s.up, 0)).toBe(hosts)
+    // The day under way is folded once it holds twice its bound.
+    now = T0 + 2 * DAY
+    const inDay = store.totals('host', day, day + DAY)
+    expect(inDay).toHaveLength(HOSTS_PER_DAY + 1)
+    expect(inDay.find((s) => s.name === OTHER_HOSTS)?.up).toBe(hosts - HOSTS_PER_DAY)
   })
 })

@@ -1,25 +1,16 @@
 /**
- * Live traffic: the latest snapshot, and the rates of the last five minutes for the chart. A snapshot
- * counts as live only while they keep arriving (once a second); views mark older figures as such.
+ * Live traffic: the latest snapshot. A snapshot counts as live only while they keep arriving (once a
+ * second); views mark older figures as such. The chart's rates are in traffic.svelte.ts.
  */
 import type { StatsSnapshot } from '../../../../common/model.ts'
 import { api } from '../api.ts'
 import { link } from '../link.ts'
 
-export interface RatePoint {
-  at: number
-  up: number
-  down: number
-}
-
-const HISTORY_SECONDS = 300
 /** Snapshots come every second; three missed ones mean the figures are no longer live. */
 const STALE_AFTER_MS = 3000
 
 class StatsStore {
   snapshot = $state.raw<StatsSnapshot | null>(null)
-  /** Oldest first; replaced, never mutated, so charts redraw from a new array. */
-  rates = $state.raw<RatePoint[]>([])
   /** When the latest snapshot arrived (this page's clock), or 0 before the first. */
   receivedAt = $state(0)
   /** Re-read every second, so `live` turns false when snapshots stop coming. */
@@ -37,15 +28,10 @@ class StatsStore {
     api.onStats((snapshot) => {
       this.snapshot = snapshot
       this.receivedAt = this.#now = Date.now()
-      this.rates = [
-        ...this.rates.slice(-(HISTORY_SECONDS - 1)),
-        { at: snapshot.at, up: snapshot.upRate, down: snapshot.downRate }
-      ]
     })
     // A restarted Junction counts from zero: the old totals must not stand in for the new ones.
     link.onReconnect(() => {
       this.snapshot = null
-      this.rates = []
       void this.#load()
     })
     void this.#load()

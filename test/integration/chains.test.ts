@@ -107,7 +107,7 @@ describe.each(chains)('chain $name', ({ kinds }) => {
 
   it('carries CONNECT + TLS through every hop', async () => {
     engine = await startEngine({ profile: chainProfile(build()) })
-    let body = Buffer.alloc(0)
+    let body: Buffer = Buffer.alloc(0)
     const used = await through(kinds, async () => {
       const res = await httpsGetViaProxy(
         engine!.port,

@@ -16,7 +16,8 @@ import type {
   NamedRequestLogEntry,
   Settings,
   StatsSnapshot,
-  Upstream
+  Upstream,
+  UpstreamScheme
 } from './model.ts'
 import type { Result } from './result.ts'
 
@@ -222,6 +223,27 @@ export interface AppApi {
   rotateDashboardToken(): Async<{ url: string }>
   /** What this run's command line overrides (e.g. `--port`), null where the saved setting applies. */
   getRunOverrides(): Async<RunOverrides>
+  /**
+   * "Share without password": a local port (127.0.0.1, `port` or any free one) that needs no
+   * credentials and forwards through the saved upstream with them. Open until stopped or quit.
+   */
+  shareUpstream(profileId: string, upstreamId: string, port?: number): Async<SharedPortInfo>
+  listSharedPorts(): Async<SharedPortInfo[]>
+  stopSharedPort(port: number): Async<void>
+}
+
+/** A local port that forwards through one upstream without asking for its credentials. */
+export interface SharedPortInfo {
+  host: string
+  port: number
+  /** The proxy address to give programs, e.g. `http://127.0.0.1:41234`. */
+  url: string
+  profileId: string
+  upstreamId: string
+  upstreamName: string
+  scheme: UpstreamScheme
+  /** When it was opened (ms since the epoch). */
+  since: number
 }
 
 export interface RunOverrides {
@@ -276,7 +298,10 @@ export const API_METHODS = [
   'setInspectRecording',
   'inspectState',
   'rotateDashboardToken',
-  'getRunOverrides'
+  'getRunOverrides',
+  'shareUpstream',
+  'listSharedPorts',
+  'stopSharedPort'
 ] as const satisfies readonly ApiMethod[]
 export const API_EVENTS = [
   'onEngineState',

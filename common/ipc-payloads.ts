@@ -95,7 +95,10 @@ export const API_PAYLOADS = {
   setInspectRecording: z.tuple([z.boolean()]),
   inspectState: z.tuple([]),
   rotateDashboardToken: z.tuple([]),
-  getRunOverrides: z.tuple([])
+  getRunOverrides: z.tuple([]),
+  shareUpstream: z.tuple([id, id, z.number().int().min(1).max(65535).optional()]),
+  listSharedPorts: z.tuple([]),
+  stopSharedPort: z.tuple([z.number().int().min(1).max(65535)])
 } as const
 
 export const PAYLOADS_COMPLETE: SameKeys<AppApi, typeof API_PAYLOADS> = true

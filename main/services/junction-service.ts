@@ -92,6 +92,7 @@ export interface ServiceHooks {
 
 export function createJunctionService(parts: RuntimeParts, hooks: ServiceHooks = {}): AppApi {
   const { engine, profiles, settings, stats, history, ring, names, systemProxy, authority, exchanges } = parts
+  const { sharedPorts } = parts
 
   /** The newest `limit` log entries with names, only those showing every word of `filter` when set. */
   function requestLog(limit: number, filter: string): NamedRequestLogEntry[] {
@@ -356,6 +357,16 @@ export function createJunctionService(parts: RuntimeParts, hooks: ServiceHooks =
     rotateDashboardToken: async () =>
       fail('not-found', 'The dashboard token can be changed only from the headless dashboard'),
 
-    getRunOverrides: async () => ok(hooks.overrides ?? { port: null })
+    getRunOverrides: async () => ok(hooks.overrides ?? { port: null }),
+
+    async shareUpstream(profileId, upstreamId, port) {
+      const profile = profiles.get(profileId)
+      if (!profile) return fail('not-found', `No profile with id "${profileId}"`)
+      return sharedPorts.share(profile, upstreamId, port === undefined ? {} : { port })
+    },
+
+    listSharedPorts: async () => ok(sharedPorts.list()),
+
+    stopSharedPort: (port) => sharedPorts.stop(port)
   }
 }

@@ -190,7 +190,8 @@ export function createJunctionService(parts: RuntimeParts, hooks: ServiceHooks =
       )
       if (!restored.ok) return restored
       try {
-        return ok(await testUpstream(restored.value.upstreams[0]!, url))
+        const others = profiles.get(profileId)?.upstreams ?? []
+        return ok(await testUpstream(restored.value.upstreams[0]!, url, undefined, others))
       } catch (error) {
         return fail('invalid-input', `Cannot test "${url}": ${(error as Error).message}`)
       }

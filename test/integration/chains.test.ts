@@ -13,6 +13,7 @@ import { startCountingRelay, type CountingRelay } from '../harness/counting-rela
 import { openSockets } from '../harness/open-sockets.ts'
 import { patternBytes } from '../harness/origin.ts'
 import { startSquid, type Upstream as RunningUpstream } from '../harness/squid.ts'
+import { testUpstream } from '../../main/services/upstream-test.ts'
 import { SQUID_AUTH, startEngine, startWorld, type World } from './world.ts'
 
 let world: World
@@ -214,3 +215,17 @@ async function waitFor(check: () => boolean, timeoutMs: number): Promise<void> {
     await new Promise((r) => setTimeout(r, 25))
   }
 }
+
+describe("an upstream's Test", () => {
+  it('goes through its chain, and names the hop that failed', async () => {
+    const chain = [hop('first', 'squid'), hop('second', 'socks', 'first')]
+    const before = counts(['squid', 'socks'])
+    const passed = await testUpstream(chain[1]!, `${world.origin.url}/echo`, 10_000, chain)
+    expect(passed).toMatchObject({ ok: true, status: 200 })
+    expect(counts(['squid', 'socks'])).toEqual(before.map((n) => n + 1))
+    const broken = [{ ...chain[0]!, port: world.deadPort }, chain[1]!]
+    const failed = await testUpstream(chain[1]!, `${world.origin.url}/echo`, 10_000, broken)
+    expect(failed.ok).toBe(false)
+    expect(failed.error).toContain(`hop 1 of 2 ("first (squid)", http://127.0.0.1:${world.deadPort}) refused`)
+  })
+})

@@ -157,8 +157,15 @@ class ChainAttempt {
   private connectFirst(): Promise<net.Socket> {
     const first = this.chain[0]!
     const { lookup } = this.options
+    // No Nagle, as Node's HTTP client: tunnelled handshakes are small writes in both directions, and
+    // a small write held back until the peer's delayed ACK (up to 40 ms on Linux) would be paid per hop.
     const socket = this.track(
-      net.connect({ host: bareHost(first.host), port: first.port, ...(lookup ? { lookup } : {}) })
+      net.connect({
+        host: bareHost(first.host),
+        port: first.port,
+        noDelay: true,
+        ...(lookup ? { lookup } : {})
+      })
     )
     return ready(socket, 'connect')
   }

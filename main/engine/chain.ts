@@ -211,9 +211,15 @@ class ChainAttempt {
     const here = label(chain, hop)
     if (this.ended === 'timeout') {
       const seconds = this.options.timeoutMs / 1000
-      return step === 'connect'
-        ? say(504, 'upstream-timeout', 'ETIMEDOUT', `${here} could not be reached within ${seconds} s`)
-        : say(504, 'upstream-timeout', 'ETIMEDOUT', `${here} did not answer within ${seconds} s`)
+      if (step === 'connect')
+        return say(504, 'upstream-timeout', 'ETIMEDOUT', `${here} could not be reached within ${seconds} s`)
+      // A hop answers its CONNECT or SOCKS request once it has connected on: the wait may be the
+      // next hop's (or the target's), which only that hop could tell.
+      const onward =
+        step === 'handshake'
+          ? ` while connecting on to ${hop < chain.length ? label(chain, hop + 1) : destinationText(this.destination!)}`
+          : ''
+      return say(504, 'upstream-timeout', 'ETIMEDOUT', `${here} did not answer within ${seconds} s${onward}`)
     }
     if (error instanceof ConnectAnswer) return this.explainAnswer(error, say)
     const message = error.message ?? ''

@@ -7,7 +7,7 @@ import net from 'node:net'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { Profile, Upstream } from '../../common/model.ts'
 import type { ProxyEngine } from '../../main/engine/engine.ts'
-import { startSilentPeer, type SilentPeer } from '../harness/black-hole.ts'
+import { startSilentPeer, startUnreachablePeer, type SilentPeer } from '../harness/black-hole.ts'
 import { connectTunnel, httpsGetViaProxy, proxyGet } from '../harness/client.ts'
 import { startCountingRelay, type CountingRelay } from '../harness/counting-relay.ts'
 import { openSockets } from '../harness/open-sockets.ts'
@@ -188,6 +188,25 @@ describe('a hop that fails', () => {
     expect(res.body).toContain('hop 2 of 3 ("Silent B"')
     expect(elapsed).toBeGreaterThanOrEqual(1400)
     expect(elapsed).toBeLessThan(6000)
+  })
+
+  it('says which hop was still connecting on when the time ran out', async () => {
+    const unreachable = await startUnreachablePeer()
+    try {
+      const chain = [
+        hop('first', 'squid'),
+        { ...world.upstreams.dead, id: 'gone', name: 'Unreachable B', port: unreachable.port, via: 'first' }
+      ]
+      engine = await startEngine({ profile: chainProfile(chain), timeouts: { connectMs: 1500 } })
+      const res = await proxyGet(engine.port, `${world.origin.url}/echo`)
+      expect(res.status).toBe(504)
+      expect(res.headers['x-junction-error']).toBe('upstream-timeout')
+      expect(res.body.toString()).toContain(
+        `hop 1 of 2 ("first (squid)", http://127.0.0.1:${relays.squid.port}) did not answer within 1.5 s while connecting on to hop 2 of 2 ("Unreachable B"`
+      )
+    } finally {
+      await unreachable.close()
+    }
   })
 
   it('gives up the chain as soon as the client leaves', async () => {

@@ -136,6 +136,7 @@ export function createJunctionService(parts: RuntimeParts, hooks: ServiceHooks =
       const saved = await profiles.put(unmasked.value)
       if (!saved.ok) return saved
       if (engine.profile.id === saved.value.id) engine.applyProfile(saved.value)
+      await sharedPorts.follow(saved.value.id, saved.value)
       return ok(maskSecrets(saved.value))
     },
 
@@ -144,7 +145,9 @@ export function createJunctionService(parts: RuntimeParts, hooks: ServiceHooks =
         const switched = await activate(DIRECT_PROFILE)
         if (!switched.ok) return switched
       }
-      return profiles.remove(id)
+      const removed = await profiles.remove(id)
+      if (removed.ok) await sharedPorts.follow(id, undefined)
+      return removed
     },
 
     async setActiveProfile(id, options) {
@@ -296,6 +299,7 @@ export function createJunctionService(parts: RuntimeParts, hooks: ServiceHooks =
         })
         const saved = await profiles.put({ ...profile, upstreams })
         if (!saved.ok) return saved
+        await sharedPorts.follow(saved.value.id, saved.value)
       }
       if (importedSettings.success) {
         const { activeProfileId: _ignored, ...rest } = importedSettings.data

@@ -7,12 +7,12 @@
  *
  * A port without a password is open to every program that can reach it: it listens on loopback only,
  * and is refused anywhere else. Shared ports live as long as the process (closed on quit); they are
- * not saved. A share keeps the upstream as it was when shared: after editing the upstream, share it
- * again.
+ * not saved. When the profile is saved again, each of its shares follows its upstream (new password,
+ * address or chain, for connections from then on), and stops when the upstream or profile is gone.
  */
 import net from 'node:net'
 import type { SharedPortInfo } from '../../common/ipc-contract.ts'
-import type { Profile } from '../../common/model.ts'
+import type { Profile, Upstream } from '../../common/model.ts'
 import { fail, ok, type Result } from '../../common/result.ts'
 import { chainTo } from '../engine/chain.ts'
 import { ProxyEngine, type EngineOptions } from '../engine/engine.ts'
@@ -67,13 +67,7 @@ export class SharedPorts {
       ...this.#settings(),
       host,
       port: where.port ?? 0,
-      profile: {
-        id: `shared-${upstream.id}`,
-        name: `Shared ${upstream.name}`,
-        upstreams: chainTo(upstream, profile.upstreams),
-        rules: [],
-        defaultAction: { type: 'upstream', upstreamId: upstream.id }
-      }
+      profile: sharedProfile(upstream, profile)
     })
     try {
       await engine.start()
@@ -109,10 +103,39 @@ export class SharedPorts {
     return ok(undefined)
   }
 
+  /**
+   * Brings the shares of profile `profileId` up to date after it was saved (`profile`) or deleted
+   * (undefined): each follows its upstream as saved now, or stops when that upstream is gone.
+   */
+  async follow(profileId: string, profile: Profile | undefined): Promise<void> {
+    for (const [port, { engine, info }] of this.#open) {
+      if (info.profileId !== profileId) continue
+      const upstream = profile?.upstreams.find((u) => u.id === info.upstreamId)
+      if (!profile || !upstream) {
+        await this.stop(port)
+        continue
+      }
+      info.upstreamName = upstream.name
+      info.scheme = upstream.scheme
+      engine.applyProfile(sharedProfile(upstream, profile))
+    }
+  }
+
   /** Closes every shared port (on quit). */
   async stopAll(): Promise<void> {
     const all = [...this.#open.values()]
     this.#open.clear()
     await Promise.all(all.map((s) => s.engine.stop()))
+  }
+}
+
+/** The one-upstream profile a shared port runs: everything through `upstream`, and its chain. */
+function sharedProfile(upstream: Upstream, profile: Profile): Profile {
+  return {
+    id: `shared-${upstream.id}`,
+    name: `Shared ${upstream.name}`,
+    upstreams: chainTo(upstream, profile.upstreams),
+    rules: [],
+    defaultAction: { type: 'upstream', upstreamId: upstream.id }
   }
 }

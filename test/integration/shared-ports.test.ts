@@ -159,10 +159,36 @@ describe('through the service', () => {
         second.port
       ])
       expect((await call('shareUpstream', profile().id, 'squid', 70000)).ok).toBe(false)
+
+      // Saving the profile again: the share follows its upstream (here, a wrong password)…
+      const third = unwrap(await call<SharedPortInfo>('shareUpstream', profile().id, 'squid'))
+      const wrong = { ...world.upstreams.squid, password: 'not the password' }
+      unwrap(await call('saveProfile', { ...profile(), upstreams: [wrong, world.upstreams.socks5] }))
+      const refused = await proxyGet(third.port, `${world.origin.url}/echo`)
+      expect(refused.status).toBe(502)
+      expect(refused.headers['x-junction-error']).toBe('upstream-auth-failed')
+      // …and stops once the upstream is no longer in the profile.
+      const withoutSquid = {
+        ...profile(),
+        upstreams: [world.upstreams.socks5],
+        defaultAction: { type: 'direct' }
+      }
+      unwrap(await call('saveProfile', withoutSquid))
+      expect(unwrap(await call<SharedPortInfo[]>('listSharedPorts')).map((s) => s.port)).toEqual([
+        second.port
+      ])
+      expect(await bindable(third.port)).toBe(true)
       expect((await call('shareUpstream', 'no-such-profile', 'squid')).ok).toBe(false)
+      // Deleting the profile stops its shares; quitting stops all others.
+      const other = unwrap(await call<SharedPortInfo>('shareUpstream', profile().id, 'socks5'))
+      unwrap(await call('deleteProfile', profile().id))
+      expect(unwrap(await call<SharedPortInfo[]>('listSharedPorts'))).toEqual([])
+      expect(await bindable(other.port)).toBe(true)
+      unwrap(await call('saveProfile', profile()))
+      const last = unwrap(await call<SharedPortInfo>('shareUpstream', profile().id, 'squid'))
       stopped = true
       await app.stop()
-      expect(await bindable(second.port)).toBe(true)
+      expect(await bindable(last.port)).toBe(true)
     } finally {
       if (!stopped) await app.stop()
       await fs.rm(dataDir, { recursive: true, force: true })

@@ -235,6 +235,31 @@ async function waitFor(check: () => boolean, timeoutMs: number): Promise<void> {
   }
 }
 
+describe('after many chained tunnels', () => {
+  it('leaves no socket open to the first hop, whether they succeeded or failed', async () => {
+    const good = [hop('first', 'squid'), hop('second', 'socks', 'first')]
+    const dead = [hop('first', 'squid'), { ...world.upstreams.dead, id: 'dead', name: 'Dead', via: 'first' }]
+    const toFirstHop = (): number => openSockets([{ remotePort: relays.squid.port }])
+    engine = await startEngine({ profile: chainProfile(good) })
+    for (let i = 0; i < 20; i++) {
+      const res = await httpsGetViaProxy(
+        engine.port,
+        '127.0.0.1',
+        world.tlsOrigin.port,
+        '/bytes/10',
+        world.ca.certPem
+      )
+      expect(res.status).toBe(200)
+    }
+    engine.applyProfile(chainProfile(dead))
+    for (let i = 0; i < 20; i++) {
+      const res = await connectTunnel(engine.port, `127.0.0.1:${world.tlsOrigin.port}`)
+      expect(res.status).toBe(502)
+    }
+    await waitFor(() => toFirstHop() === 0, 5000)
+  })
+})
+
 describe("an upstream's Test", () => {
   it('goes through its chain, and names the hop that failed', async () => {
     const chain = [hop('first', 'squid'), hop('second', 'socks', 'first')]

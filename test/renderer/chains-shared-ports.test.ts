@@ -94,6 +94,12 @@ describe('SharedPorts', () => {
     expect(screen.getByRole('status').textContent).toMatch(/“B” is shared at http:\/\/127\.0\.0\.1:41234/)
   })
 
+  it('leaves the port out when none is given (JSON would turn undefined into null)', async () => {
+    render(SharedPorts, { profileId: 'p', upstreams: [up('a')] })
+    await fireEvent.click(screen.getByTestId('share-upstream'))
+    expect(api.shareUpstream.mock.calls[0]).toEqual(['p', 'a'])
+  })
+
   it('refuses a port out of range before asking', async () => {
     render(SharedPorts, { profileId: 'p', upstreams: [up('a')] })
     await fireEvent.input(screen.getByTestId('shared-port-input'), { target: { value: '70000' } })

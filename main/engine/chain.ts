@@ -223,11 +223,17 @@ class ChainAttempt {
     }
     if (error instanceof ConnectAnswer) return this.explainAnswer(error, say)
     const message = error.message ?? ''
+    const unresolved = error.code === 'ENOTFOUND' || error.code?.startsWith('EAI_') === true
     if (step === 'connect') {
       if (error.code === 'ECONNREFUSED')
         return say(502, 'upstream-refused', 'ECONNREFUSED', `${here} refused the connection`)
-      if (error.code === 'ENOTFOUND' || error.code?.startsWith('EAI_'))
-        return say(502, 'dns-failed', error.code, `the host name of ${here} could not be resolved`)
+      if (unresolved)
+        return say(502, 'dns-failed', error.code!, `the host name of ${here} could not be resolved`)
+    }
+    // A socks4/socks5 hop takes addresses, not names: Junction resolves the next one for it.
+    if (unresolved) {
+      const next = hop < chain.length ? label(chain, hop + 1) : destinationText(this.destination!)
+      return say(502, 'dns-failed', error.code!, `the host name of ${next} could not be resolved for ${here}`)
     }
     if (step === 'tls')
       return say(502, 'upstream-error', error.code ?? 'EPROTO', `TLS with ${here} failed: ${message}`)

@@ -164,6 +164,17 @@ describe('a hop that fails', () => {
     expect(res.body).toContain('ConnectionRefused')
   })
 
+  it('names the hop whose name could not be resolved for a SOCKS hop', async () => {
+    const chain = [hop('first', 'socks'), { ...hop('second', 'squid', 'first'), host: 'nowhere.test' }]
+    engine = await startEngine({ profile: chainProfile(chain) })
+    const res = await proxyGet(engine.port, `${world.origin.url}/echo`)
+    expect(res.status).toBe(502)
+    expect(res.headers['x-junction-error']).toBe('dns-failed')
+    expect(res.body.toString()).toContain(
+      'the host name of hop 2 of 2 ("second (squid)", http://nowhere.test:'
+    )
+  })
+
   it('names the hop whose credentials are wrong', async () => {
     const chain = [hop('first', 'squid'), { ...hop('second', 'socks', 'first'), password: 'wrong' }]
     engine = await startEngine({ profile: chainProfile(chain) })

@@ -116,6 +116,13 @@ describe('a shared port', () => {
     expect(unwrap(await shared.share(profile(), 'squid', { port: free })).port).toBe(free)
     const again = await shared.share(profile(), 'socks5', { port: free })
     expect(again.ok || again.error.code).toBe('conflict')
+    // A port another program holds is refused, saying so.
+    const taken = net.createServer()
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve))
+    const busy = await shared.share(profile(), 'socks5', { port: (taken.address() as net.AddressInfo).port })
+    await new Promise((resolve) => taken.close(resolve))
+    expect(busy.ok || busy.error.message).toMatch(/already in use/)
+    expect(shared.list()).toHaveLength(1)
   })
 
   it.each(['0.0.0.0', '::', '192.168.1.10', 'localhost'])('is refused on %s', async (host) => {

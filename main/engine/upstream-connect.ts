@@ -207,7 +207,13 @@ function createChainedConnector(
     return {
       ...common,
       requestOptions: (target, forUpgrade, owner) => ({
-        options: { host, port: upstream.port, path: target.url, agent: forUpgrade ? single : pool, owner },
+        options: {
+          host,
+          port: upstream.port,
+          path: target.url,
+          agent: forUpgrade ? single : pool,
+          owner
+        } as OwnedRequestOptions,
         extraHeaders: auth ? ['Proxy-Authorization', auth] : []
       }),
       close: () => destroyIdle(pool)

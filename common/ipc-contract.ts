@@ -16,7 +16,8 @@ import type {
   NamedRequestLogEntry,
   Settings,
   StatsSnapshot,
-  Upstream
+  Upstream,
+  UpstreamScheme
 } from './model.ts'
 import type { Result } from './result.ts'
 
@@ -234,6 +235,13 @@ export interface AppApi {
     kind: 'host' | 'profile'
     limit: number
   }): Async<TrafficShare[]>
+  /**
+   * "Share without password": a local port (127.0.0.1, `port` or any free one) that needs no
+   * credentials and forwards through the saved upstream with them. Open until stopped or quit.
+   */
+  shareUpstream(profileId: string, upstreamId: string, port?: number): Async<SharedPortInfo>
+  listSharedPorts(): Async<SharedPortInfo[]>
+  stopSharedPort(port: number): Async<void>
 }
 
 export const TRAFFIC_RANGES = ['5m', '1h', '24h'] as const
@@ -279,6 +287,20 @@ export const CONNECTION_SORT_KEYS = [
 export interface ConnectionSort {
   key: (typeof CONNECTION_SORT_KEYS)[number]
   direction: 'ascending' | 'descending'
+}
+
+/** A local port that forwards through one upstream without asking for its credentials. */
+export interface SharedPortInfo {
+  host: string
+  port: number
+  /** The proxy address to give programs, e.g. `http://127.0.0.1:41234`. */
+  url: string
+  profileId: string
+  upstreamId: string
+  upstreamName: string
+  scheme: UpstreamScheme
+  /** When it was opened (ms since the epoch). */
+  since: number
 }
 
 export interface RunOverrides {
@@ -335,7 +357,10 @@ export const API_METHODS = [
   'rotateDashboardToken',
   'getRunOverrides',
   'trafficRates',
-  'trafficBreakdown'
+  'trafficBreakdown',
+  'shareUpstream',
+  'listSharedPorts',
+  'stopSharedPort'
 ] as const satisfies readonly ApiMethod[]
 export const API_EVENTS = [
   'onEngineState',

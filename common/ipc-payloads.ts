@@ -106,7 +106,10 @@ export const API_PAYLOADS = {
       kind: z.enum(['host', 'profile']),
       limit: z.number().int().min(1).max(100)
     })
-  ])
+  ]),
+  shareUpstream: z.tuple([id, id, z.number().int().min(1).max(65535).optional()]),
+  listSharedPorts: z.tuple([]),
+  stopSharedPort: z.tuple([z.number().int().min(1).max(65535)])
 } as const
 
 export const PAYLOADS_COMPLETE: SameKeys<AppApi, typeof API_PAYLOADS> = true

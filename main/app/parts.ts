@@ -12,6 +12,7 @@ import type { HistoryStore } from '../stats/history-store.ts'
 import type { RequestRing } from '../stats/request-log.ts'
 import type { TrafficStats } from '../stats/traffic-stats.ts'
 import type { AttachedSystemProxy } from '../sysproxy/attach.ts'
+import type { SharedPorts } from '../services/shared-ports.ts'
 
 export interface RuntimeParts {
   dataDir: string
@@ -28,4 +29,6 @@ export interface RuntimeParts {
   authority: LocalAuthority
   /** Recent HTTP exchanges for the Inspect view; records only after the view was first opened. */
   exchanges: ExchangeStore
+  /** Upstreams shared as local ports without a password; closed when Junction stops. */
+  sharedPorts: SharedPorts
 }

@@ -16,6 +16,7 @@ import { ExchangeStore } from '../inspect/exchange-store.ts'
 import { ProfileStore } from '../profiles/profile-store.ts'
 import type { SecretCodec } from '../profiles/secrets.ts'
 import { createJunctionService } from '../services/junction-service.ts'
+import { SharedPorts } from '../services/shared-ports.ts'
 import { createNameResolver } from '../stats/display-names.ts'
 import { HistoryStore } from '../stats/history-store.ts'
 import { MemoryReturn } from '../stats/memory-return.ts'
@@ -199,7 +200,12 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     names,
     systemProxy,
     authority,
-    exchanges
+    exchanges,
+    // Shared ports follow the proxy's timeouts and Via setting as saved when each is opened.
+    sharedPorts: new SharedPorts(() => {
+      const current = settingsStore.get()
+      return { timeouts: engineTimeouts(current.timeouts), via: current.via }
+    })
   }
   return {
     ...parts,
@@ -211,7 +217,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       // The OS stops sending traffic here before the proxy goes away.
       await systemProxy.detach()
       memoryReturn.stop()
-      await engine.stop()
+      await Promise.all([engine.stop(), parts.sharedPorts.stopAll()])
       await stats.stop()
       const saved = await history.stop()
       if (!saved.ok) log(`history not saved: ${saved.error.message}`)

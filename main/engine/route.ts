@@ -41,7 +41,7 @@ export function buildRouting(profile: Profile, connect: ConnectSettings): Routin
   const upstreams = new Map<string, UpstreamConnector>(
     profile.upstreams.map((u: Upstream) => [
       u.id,
-      createUpstreamConnector(u, connect.connectMs, connect.lookup)
+      createUpstreamConnector(u, connect.connectMs, connect.lookup, profile.upstreams)
     ])
   )
   return { profile, rules: compileProfile(profile), upstreams }

@@ -17,6 +17,7 @@ import http from 'node:http'
 import https from 'node:https'
 import net, { type LookupFunction, type Socket } from 'node:net'
 import type { ClientConnection, JunctionResponse } from './account.ts'
+import { ChainError } from './chain.ts'
 import { closeTogether, connectTarget, countStreamed, joinSockets } from './direct-tunnel.ts'
 import { bareHost } from './host.ts'
 import {
@@ -667,6 +668,8 @@ function errorReply(
   loop: LoopGuard,
   timeouts: Timeouts
 ): ErrorReply {
+  // A chain of upstreams says itself which hop failed and why.
+  if (error instanceof ChainError) return error.reply
   if (error instanceof Refused) {
     if (error.reason === 'loop') return loop.reply(target)
     if (error.reason === 'idle')

@@ -10,6 +10,11 @@
  * CONNECT tunnels through SOCKS upstreams are opened here too (`openTunnel`); through HTTP/HTTPS
  * upstreams they are proxy-chain's job (see proxy-chain-adapter.ts), which takes the upstream as a URL
  * built by upstream.ts.
+ *
+ * An upstream reached `via` others (a chain, chain.ts) takes neither path: proxy-chain cannot start
+ * from a socket built elsewhere, so every connection through it is a chain Junction builds itself —
+ * to the upstream for a plain-HTTP request to an HTTP/HTTPS upstream, to the target for everything
+ * else — and tunnels through it are opened here as SOCKS tunnels are.
  */
 import http from 'node:http'
 import https from 'node:https'
@@ -18,6 +23,7 @@ import tls from 'node:tls'
 import { lookup as dnsLookup } from 'node:dns'
 import { SocksClient, type SocksProxy } from 'socks'
 import type { Upstream } from '../../common/model.ts'
+import { chainTo, openChain } from './chain.ts'
 import { connectTarget } from './direct-tunnel.ts'
 import { bareHost, hostPort } from './host.ts'
 import { describeUpstream, upstreamUrl } from './upstream.ts'
@@ -90,11 +96,18 @@ function basicAuth(upstream: Upstream): string | null {
   return `Basic ${Buffer.from(`${upstream.username ?? ''}:${upstream.password ?? ''}`).toString('base64')}`
 }
 
+/**
+ * The connector for `upstream`; `upstreams` are the profile's others, where the hops of its chain
+ * are found when it has a `via`.
+ */
 export function createUpstreamConnector(
   upstream: Upstream,
   connectTimeoutMs: number,
-  lookup: LookupFunction | undefined
+  lookup: LookupFunction | undefined,
+  upstreams: readonly Upstream[] = []
 ): UpstreamConnector {
+  if (upstream.via !== undefined)
+    return createChainedConnector(chainTo(upstream, upstreams), connectTimeoutMs, lookup)
   const common = {
     upstream,
     description: describeUpstream(upstream),
@@ -158,6 +171,91 @@ export function createUpstreamConnector(
     }),
     close: () => destroyIdle(pool)
   }
+}
+
+/**
+ * An upstream at the end of a chain. Tunnels and SOCKS requests are chains to the target; a
+ * plain-HTTP request to an HTTP/HTTPS upstream is sent in absolute form on a chain to the upstream
+ * (TLS added for an `https` one), pooled like any connection to it.
+ */
+function createChainedConnector(
+  chain: Upstream[],
+  connectTimeoutMs: number,
+  lookup: LookupFunction | undefined
+): UpstreamConnector {
+  const upstream = chain.at(-1)!
+  const settings = { lookup, timeoutMs: connectTimeoutMs }
+  const openTunnel = (target: Target, owner?: net.Socket): Promise<net.Socket> =>
+    openChain(chain, { host: target.hostname, port: target.port }, { ...settings, owner })
+  const common = {
+    upstream,
+    description: describeUpstream(upstream),
+    url: upstreamUrl(upstream),
+    httpsAgent: undefined,
+    openTunnel,
+    viaProxyChain: false,
+    tlsAgent: new TunnelTlsAgent(openTunnel, connectTimeoutMs)
+  }
+  if (upstream.scheme === 'http' || upstream.scheme === 'https') {
+    const secure = upstream.scheme === 'https'
+    const toUpstream = (_host: string, _port: number, owner?: net.Socket): Promise<net.Socket> =>
+      openChain(chain, null, { ...settings, owner })
+    const pool = connectingWith(secure ? new https.Agent(POOL) : new http.Agent(POOL), toUpstream)
+    const single = connectingWith(secure ? new https.Agent() : new http.Agent(), toUpstream)
+    const auth = basicAuth(upstream)
+    const host = bareHost(upstream.host)
+    return {
+      ...common,
+      requestOptions: (target, forUpgrade, owner) => ({
+        options: {
+          host,
+          port: upstream.port,
+          path: target.url,
+          agent: forUpgrade ? single : pool,
+          owner
+        } as OwnedRequestOptions,
+        extraHeaders: auth ? ['Proxy-Authorization', auth] : []
+      }),
+      close: () => destroyIdle(pool)
+    }
+  }
+  const toTarget = (host: string, port: number, owner?: net.Socket): Promise<net.Socket> =>
+    openChain(chain, { host, port }, { ...settings, owner })
+  const pool = connectingWith(new http.Agent(POOL), toTarget)
+  const single = connectingWith(new http.Agent(), toTarget)
+  return {
+    ...common,
+    requestOptions: (target, forUpgrade, owner) => ({
+      options: {
+        host: bareHost(target.hostname),
+        port: target.port,
+        path: target.path,
+        agent: forUpgrade ? single : pool,
+        owner
+      } as OwnedRequestOptions,
+      extraHeaders: []
+    }),
+    close: () => destroyIdle(pool)
+  }
+}
+
+/**
+ * Makes `agent` take its connections from `open` (a chain) instead of dialling them: Node passes a
+ * request's options, `owner` included, to `createConnection`.
+ */
+function connectingWith<A extends http.Agent>(
+  agent: A,
+  open: (host: string, port: number, owner?: net.Socket) => Promise<net.Socket>
+): A {
+  agent.createConnection = (options: OwnedRequestOptions, callback) => {
+    const done = callback as (error: Error | null, socket?: net.Socket) => void
+    open(options.host ?? 'localhost', Number(options.port ?? 80), options.owner).then(
+      (socket) => done(null, socket),
+      (error: Error) => done(error)
+    )
+    return undefined as unknown as net.Socket
+  }
+  return agent
 }
 
 function destroyIdle(agent: http.Agent): void {

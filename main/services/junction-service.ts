@@ -94,6 +94,7 @@ export interface ServiceHooks {
 
 export function createJunctionService(parts: RuntimeParts, hooks: ServiceHooks = {}): AppApi {
   const { engine, profiles, settings, stats, history, ring, names, systemProxy, authority, exchanges } = parts
+  const { sharedPorts } = parts
 
   /** The newest `limit` log entries with names, only those showing every word of `filter` when set. */
   function requestLog(limit: number, filter: string): NamedRequestLogEntry[] {
@@ -137,6 +138,7 @@ export function createJunctionService(parts: RuntimeParts, hooks: ServiceHooks =
       const saved = await profiles.put(unmasked.value)
       if (!saved.ok) return saved
       if (engine.profile.id === saved.value.id) engine.applyProfile(saved.value)
+      await sharedPorts.follow(saved.value.id, saved.value)
       return ok(maskSecrets(saved.value))
     },
 
@@ -145,7 +147,9 @@ export function createJunctionService(parts: RuntimeParts, hooks: ServiceHooks =
         const switched = await activate(DIRECT_PROFILE)
         if (!switched.ok) return switched
       }
-      return profiles.remove(id)
+      const removed = await profiles.remove(id)
+      if (removed.ok) await sharedPorts.follow(id, undefined)
+      return removed
     },
 
     async setActiveProfile(id, options) {
@@ -191,7 +195,8 @@ export function createJunctionService(parts: RuntimeParts, hooks: ServiceHooks =
       )
       if (!restored.ok) return restored
       try {
-        return ok(await testUpstream(restored.value.upstreams[0]!, url))
+        const others = profiles.get(profileId)?.upstreams ?? []
+        return ok(await testUpstream(restored.value.upstreams[0]!, url, undefined, others))
       } catch (error) {
         return fail('invalid-input', `Cannot test "${url}": ${(error as Error).message}`)
       }
@@ -297,6 +302,7 @@ export function createJunctionService(parts: RuntimeParts, hooks: ServiceHooks =
         })
         const saved = await profiles.put({ ...profile, upstreams })
         if (!saved.ok) return saved
+        await sharedPorts.follow(saved.value.id, saved.value)
       }
       if (importedSettings.success) {
         const { activeProfileId: _ignored, ...rest } = importedSettings.data
@@ -383,6 +389,16 @@ export function createJunctionService(parts: RuntimeParts, hooks: ServiceHooks =
         } else named.set(name, { name, up, down })
       }
       return ok([...named.values()].sort((a, b) => b.up + b.down - (a.up + a.down)).slice(0, limit))
-    }
+    },
+
+    async shareUpstream(profileId, upstreamId, port) {
+      const profile = profiles.get(profileId)
+      if (!profile) return fail('not-found', `No profile with id "${profileId}"`)
+      return sharedPorts.share(profile, upstreamId, port === undefined ? {} : { port })
+    },
+
+    listSharedPorts: async () => ok(sharedPorts.list()),
+
+    stopSharedPort: (port) => sharedPorts.stop(port)
   }
 }

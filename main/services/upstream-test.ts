@@ -17,10 +17,15 @@ export interface UpstreamTestResult {
   error: string | null
 }
 
+/**
+ * `others` are the profile's other upstreams: an upstream reached `via` some of them is tested
+ * through its whole chain.
+ */
 export async function testUpstream(
   upstream: Upstream,
   url: string,
-  timeoutMs = 15_000
+  timeoutMs = 15_000,
+  others: readonly Upstream[] = []
 ): Promise<UpstreamTestResult> {
   const target = new URL(url)
   if (target.protocol !== 'http:' && target.protocol !== 'https:')
@@ -30,7 +35,7 @@ export async function testUpstream(
     profile: {
       id: 'upstream-test',
       name: 'Upstream test',
-      upstreams: [upstream],
+      upstreams: [...others.filter((u) => u.id !== upstream.id), upstream],
       rules: [],
       defaultAction: { type: 'upstream', upstreamId: upstream.id }
     }

@@ -95,7 +95,17 @@ export const API_PAYLOADS = {
   setInspectRecording: z.tuple([z.boolean()]),
   inspectState: z.tuple([]),
   rotateDashboardToken: z.tuple([]),
-  getRunOverrides: z.tuple([])
+  getRunOverrides: z.tuple([]),
+  getGroupStatus: z.tuple([id]),
+  selectGroupMember: z.tuple([id, id, id]),
+  testUpstreams: z.tuple([
+    id,
+    z
+      .string()
+      .url()
+      .max(2048)
+      .regex(/^https?:\/\//i, 'must be an http:// or https:// URL')
+  ])
 } as const
 
 export const PAYLOADS_COMPLETE: SameKeys<AppApi, typeof API_PAYLOADS> = true

@@ -16,6 +16,7 @@ import { ExchangeStore } from '../inspect/exchange-store.ts'
 import { ProfileStore } from '../profiles/profile-store.ts'
 import type { SecretCodec } from '../profiles/secrets.ts'
 import { createJunctionService } from '../services/junction-service.ts'
+import { probeLatency } from '../services/upstream-test.ts'
 import { createNameResolver } from '../stats/display-names.ts'
 import { HistoryStore } from '../stats/history-store.ts'
 import { MemoryReturn } from '../stats/memory-return.ts'
@@ -168,6 +169,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     pac,
     authority,
     exchanges,
+    probe: probeLatency,
     ...(profile ? { profile } : {})
   })
   engine.on('state', (state) => log(describeState(state)))

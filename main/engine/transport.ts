@@ -8,6 +8,10 @@
  * - An Upgrade (WebSocket) request is sent the same way; on `101` both sockets are joined.
  * - CONNECT goes straight to the target or through a SOCKS upstream here, and through an HTTP/HTTPS
  *   upstream by proxy-chain (proxy-chain-adapter.ts).
+ * - Through a group (groups.ts), a member that fails before the client got any byte hands over to the
+ *   next member: CONNECT tunnels are then opened here for every kind of member (proxy-chain answers
+ *   the client itself, so it could not try another), and plain-HTTP requests move on when they can be
+ *   sent again whole — an idempotent method without a body. A body already sent is never sent twice.
  *
  * Every wait is bounded: reaching the target or upstream (connect timeout), the response's headers
  * (response-headers timeout), and a tunnel or response body with no bytes either way (idle timeout).
@@ -40,7 +44,7 @@ import { forwardHeaders, removeAll } from './modify.ts'
 import { BODY_EDIT_LIMIT, collect, editBody, isEditableText, type Collected } from './body-transform.ts'
 import { bodyEditor, type TextEdit } from '../rules/body-edits.ts'
 import type { UpstreamTunnels } from './proxy-chain-adapter.ts'
-import type { Routed } from './route.ts'
+import { memberCarried, memberFailed, nextMember, type Routed } from './route.ts'
 import type { OwnedRequestOptions, Target } from './upstream-connect.ts'
 
 export interface Timeouts {
@@ -68,6 +72,8 @@ export interface TransportOptions {
   interceptor: Interceptor | null
   /** Sees each forwarded HTTP exchange while it records (the Inspect view); null for none. */
   observer: ExchangeObserver | null
+  /** A group's request or tunnel on this client socket moved to another member (statistics). */
+  rerouted: (socket: Socket, label: string) => void
 }
 
 /**
@@ -83,7 +89,7 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'])
 
 /** An error Junction raises itself when a wait runs out or a connection would loop. */
 class Refused extends Error {
-  readonly reason: 'connect' | 'response headers' | 'idle' | 'loop'
+  readonly reason: 'connect' | 'unanswered' | 'response headers' | 'idle' | 'loop'
 
   constructor(reason: Refused['reason']) {
     super(reason)
@@ -93,12 +99,15 @@ class Refused extends Error {
 
 /** What a caller of `send` does with the outcomes of one forwarded request. */
 interface Outcome {
-  response?: (incoming: http.IncomingMessage) => void
+  /** The answer, and the route that carried it (a group's member may differ from the one first tried). */
+  response?: (incoming: http.IncomingMessage, carrier: Routed) => void
   upgrade?: (incoming: http.IncomingMessage, socket: Socket, head: Buffer) => void
   /** The origin's `100 Continue`. */
   continued?: () => void
   /** A failure before the answer was relayed, in words for the client. */
   fail: (reply: ErrorReply) => void
+  /** The request was sent again on a new outgoing request (a closed pooled connection, a group's next member). */
+  resent?: (outgoing: http.ClientRequest) => void
 }
 
 export class Transport {
@@ -158,7 +167,7 @@ export class Transport {
     routed: Routed,
     body: { whole: Buffer } | { prefix: Buffer[] } | null
   ): void {
-    const failure = failureContext(routed, target)
+    let failure = failureContext(routed, target)
     // Copies: Node reads a message's rawHeaders again when its `headers` are first asked for.
     const headers = req.rawHeaders.slice()
     res.rewritten += forwardHeaders(headers, routed.rewrite?.request, this.options.via, false)
@@ -176,8 +185,9 @@ export class Transport {
         keep(exchange.requestBody, chunk, this.options.observer!.previewBytes)
     const expectsContinue = !body && req.headers.expect?.toLowerCase() === '100-continue'
     const outgoing = this.send(req, headers, target, routed, false, failure, {
-      response: (incoming) => {
-        const refused = upstreamRefusedCredentials(incoming, routed, failure)
+      response: (incoming, carrier) => {
+        if (carrier !== routed) failure = failureContext(carrier, target)
+        const refused = upstreamRefusedCredentials(incoming, carrier, failure)
         if (refused) return writeTextReply(res, refused)
         const back = incoming.rawHeaders.slice()
         res.rewritten += forwardHeaders(back, routed.rewrite?.response, this.options.via, false)
@@ -212,7 +222,8 @@ export class Transport {
         // The response had started: cutting the client's connection is the only honest signal left.
         res.failure = reply.code
         res.destroy()
-      }
+      },
+      resent: (again) => (res.outgoing = again)
     })
     res.outgoing = outgoing
     if (exchange) res.once('close', () => this.finishExchange(exchange, res))
@@ -301,7 +312,7 @@ export class Transport {
     const headers = req.rawHeaders.slice()
     const rewritten = forwardHeaders(headers, routed.rewrite?.request, this.options.via, true)
     let answered = false
-    const outgoing = this.send(req, headers, target, routed, true, failure, {
+    let outgoing = this.send(req, headers, target, routed, true, failure, {
       upgrade: (incoming, socket, upgradeHead) => {
         answered = true
         const back = incoming.rawHeaders.slice()
@@ -313,9 +324,9 @@ export class Transport {
         if (head.length > 0) socket.write(head)
         this.holdTunnel(connection, socket)
       },
-      response: (incoming) => {
+      response: (incoming, carrier) => {
         answered = true
-        const refused = upstreamRefusedCredentials(incoming, routed, failure)
+        const refused = upstreamRefusedCredentials(incoming, carrier, failureContext(carrier, target))
         if (refused) {
           connection.reply = { status: refused.status, code: refused.code, rewritten }
           return endRaw(client, rawErrorResponse(refused))
@@ -333,7 +344,8 @@ export class Transport {
         if (answered) return void client.destroy()
         connection.reply = { status: reply.status, code: reply.code, rewritten }
         endRaw(client, rawErrorResponse(reply))
-      }
+      },
+      resent: (again) => (outgoing = again)
     })
     client.once('close', () => outgoing.destroy())
     outgoing.end()
@@ -396,7 +408,7 @@ export class Transport {
     }
     const failure = failureContext(routed, target)
     const upstream = routed.upstream
-    if (upstream?.viaProxyChain) {
+    if (upstream?.viaProxyChain && !routed.group) {
       const client = connection.socket
       client.once('end', abandonTunnel)
       // Until the upstream has answered the CONNECT, the client waits on it: a connect timeout.
@@ -451,7 +463,10 @@ export class Transport {
         })
   }
 
-  /** A tunnel Junction opens itself: straight to the target, or through a SOCKS upstream. */
+  /**
+   * A tunnel Junction opens itself: straight to the target, through a SOCKS upstream, or through a
+   * group's members in turn until one connects.
+   */
   private async openOwnTunnel(
     connection: ClientConnection,
     head: Buffer,
@@ -463,15 +478,21 @@ export class Transport {
     const { timeouts, loop } = this.options
     client.once('end', abandonTunnel)
     let socket: Socket
-    try {
-      socket = await this.reach(target, routed, client)
-    } catch (error) {
-      // A client that left was told nothing; its log entry says so (status 0).
-      if (client.destroyed) return
-      return this.refuse(
-        connection,
-        errorReply(error as NodeJS.ErrnoException, failure, target, loop, timeouts)
-      )
+    for (;;) {
+      try {
+        socket = await this.reach(target, routed, client)
+        memberCarried(routed)
+        break
+      } catch (error) {
+        // A client that left was told nothing; its log entry says so (status 0).
+        if (client.destroyed) return
+        const reply = errorReply(error as NodeJS.ErrnoException, failure, target, loop, timeouts)
+        const next = nextMember(routed, reply)
+        if (!next) return this.refuse(connection, reply)
+        this.options.rerouted(client, next.label)
+        routed = next
+        failure = failureContext(next, target)
+      }
     }
     if (!routed.upstream && loop.isOwnSocket(socket, target.port)) {
       socket.destroy()
@@ -547,13 +568,25 @@ export class Transport {
     outgoing.setTimeout(timeouts.responseHeadersMs, () => {
       if (connected) outgoing.destroy(new Refused(answered ? 'idle' : 'response headers'))
     })
+    // Through a group, a request the next member could carry waits for the start of an answer only as
+    // long as for a connection: a proxy that accepts and then says nothing cannot be told apart from a
+    // slow target otherwise, and the next member may well answer.
+    const handover =
+      routed.group?.rest.length && replayable(req)
+        ? setTimeout(() => outgoing.destroy(new Refused('unanswered')), timeouts.connectMs)
+        : undefined
+    if (handover) outgoing.once('close', () => clearTimeout(handover))
     outgoing.once('response', (incoming) => {
       answered = true
+      clearTimeout(handover)
+      memberCarried(routed)
       outgoing.setTimeout(timeouts.idleTunnelMs)
-      outcome.response?.(incoming)
+      outcome.response?.(incoming, routed)
     })
     outgoing.once('upgrade', (incoming, socket: Socket, head: Buffer) => {
       answered = true
+      clearTimeout(handover)
+      memberCarried(routed)
       outcome.upgrade?.(incoming, socket, head)
     })
     if (outcome.continued) outgoing.on('continue', outcome.continued)
@@ -561,10 +594,27 @@ export class Transport {
       // After the answer, failures of the body surface on the response ('error' there).
       if (answered && !(error instanceof Refused)) return
       if (!answered && !retried && outgoing.reusedSocket && error.code === 'ECONNRESET' && replayable(req)) {
-        this.send(req, headers, target, routed, upgrade, failure, outcome, true).end()
-        return
+        const again = this.send(req, headers, target, routed, upgrade, failure, outcome, true)
+        outcome.resent?.(again)
+        return void again.end()
       }
-      outcome.fail(errorReply(error, failure, target, loop, timeouts))
+      const reply = errorReply(error, failure, target, loop, timeouts)
+      // A group's member that could not be reached, or reset the request before answering: a request
+      // that can be sent again whole goes to the next member. (A response-headers timeout means the
+      // member took the request; the target behind it is slow.)
+      const unanswered =
+        !answered &&
+        (!(error instanceof Refused) || error.reason === 'connect' || error.reason === 'unanswered')
+      if (unanswered && replayable(req)) {
+        const next = nextMember(routed, reply)
+        if (next) {
+          this.options.rerouted(req.socket, next.label)
+          const again = this.send(req, headers, target, next, upgrade, failureContext(next, target), outcome)
+          outcome.resent?.(again)
+          return void again.end()
+        }
+      } else if (unanswered) memberFailed(routed, reply)
+      outcome.fail(reply)
     })
     return outgoing
   }
@@ -629,7 +679,7 @@ function upstreamRefusedCredentials(
  */
 function replyForTimeout(
   failure: FailureContext,
-  phase: 'connect' | 'tunnel' | 'response headers',
+  phase: 'connect' | 'unanswered' | 'tunnel' | 'response headers',
   timeouts: Timeouts
 ): ErrorReply {
   const reply = replyForSocketError(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' }), failure)
@@ -640,7 +690,9 @@ function replyForTimeout(
       ? `${what} sent no response within ${timeouts.responseHeadersMs / 1000} s.`
       : phase === 'tunnel' && failure.upstream
         ? `No connection to ${failure.target} through ${failure.upstream} within ${connectS} s.`
-        : `${what} could not be reached within ${connectS} s.`
+        : phase === 'unanswered'
+          ? `${what} sent nothing within ${connectS} s.`
+          : `${what} could not be reached within ${connectS} s.`
   return { ...reply, message }
 }
 

@@ -9,7 +9,8 @@ import {
   SECRET_PLACEHOLDER,
   type AppApi,
   type CertificateAuthorityInfo,
-  type RunOverrides
+  type RunOverrides,
+  type UpstreamTestResult
 } from '../../common/ipc-contract.ts'
 import { matchesShown, shownRequest } from '../../common/display-text.ts'
 import {
@@ -26,7 +27,9 @@ import { CA_CERT_FILE, type LocalAuthority } from '../intercept/authority.ts'
 import { explain } from '../rules/explain.ts'
 import { parseProfile } from '../rules/validate.ts'
 import { historyName } from '../stats/display-names.ts'
-import { testUpstream } from './upstream-test.ts'
+import { asMeasurement, testUpstream } from './upstream-test.ts'
+import { describeGroups } from '../engine/groups.ts'
+import { measureAll } from '../engine/upstream-health.ts'
 
 /** Replaces upstream passwords with a placeholder: they never travel to the UI. */
 export function maskSecrets(profile: Profile): Profile {
@@ -356,6 +359,53 @@ export function createJunctionService(parts: RuntimeParts, hooks: ServiceHooks =
     rotateDashboardToken: async () =>
       fail('not-found', 'The dashboard token can be changed only from the headless dashboard'),
 
-    getRunOverrides: async () => ok(hooks.overrides ?? { port: null })
+    getRunOverrides: async () => ok(hooks.overrides ?? { port: null }),
+
+    async getGroupStatus(profileId) {
+      const running = engine.profile.id === profileId
+      const profile = running ? engine.profile : profiles.get(profileId)
+      if (!profile) return fail('not-found', `No profile with id "${profileId}"`)
+      return ok(describeGroups(profile, running ? engine.upstreamHealth : null))
+    },
+
+    async selectGroupMember(profileId, groupId, upstreamId) {
+      const profile = profiles.get(profileId)
+      if (!profile) return fail('not-found', `No profile with id "${profileId}"`)
+      const group = profile.groups?.find((g) => g.id === groupId)
+      if (!group) return fail('not-found', `Profile "${profile.name}" has no group with id "${groupId}"`)
+      if (!group.members.includes(upstreamId))
+        return fail('invalid-input', `That upstream is not a member of group "${group.name}"`)
+      const groups = profile.groups!.map((g) => (g.id === groupId ? { ...g, selected: upstreamId } : g))
+      const saved = await profiles.put({ ...profile, groups })
+      if (!saved.ok) return saved
+      if (engine.profile.id === profileId) engine.applyProfile(saved.value)
+      return ok(maskSecrets(saved.value))
+    },
+
+    async testUpstreams(profileId, url) {
+      const profile = profiles.get(profileId)
+      if (!profile) return fail('not-found', `No profile with id "${profileId}"`)
+      const results = new Map<string, UpstreamTestResult>()
+      await measureAll(
+        profile.upstreams,
+        profile.upstreams,
+        url,
+        async (upstream, target, companions) => {
+          const result = await testUpstream(upstream, target, undefined, companions)
+          results.set(upstream.id, result)
+          return asMeasurement(result)
+        },
+        // Lowest-latency groups of the running profile use these figures at once.
+        (upstream, measurement) => {
+          if (engine.profile.id === profileId) engine.upstreamHealth.measured(upstream, measurement)
+        }
+      )
+      return ok(
+        profile.upstreams.map((u) => ({
+          upstreamId: u.id,
+          result: results.get(u.id) ?? { ok: false, status: 0, latencyMs: 0, error: 'The test could not run' }
+        }))
+      )
+    }
   }
 }

@@ -6,7 +6,8 @@
 import http from 'node:http'
 import type { Socket } from 'node:net'
 import type { Upstream } from '../../common/model.ts'
-import { ProxyEngine } from '../engine/engine.ts'
+import { ProxyEngine, type LatencyProbe } from '../engine/engine.ts'
+import type { Measurement } from '../engine/upstream-health.ts'
 
 export interface UpstreamTestResult {
   ok: boolean
@@ -17,10 +18,15 @@ export interface UpstreamTestResult {
   error: string | null
 }
 
+/**
+ * `companions`: the other upstreams of its profile, so that one reached through another (`via`) is
+ * tested along its whole chain.
+ */
 export async function testUpstream(
   upstream: Upstream,
   url: string,
-  timeoutMs = 15_000
+  timeoutMs = 15_000,
+  companions: readonly Upstream[] = []
 ): Promise<UpstreamTestResult> {
   const target = new URL(url)
   if (target.protocol !== 'http:' && target.protocol !== 'https:')
@@ -30,7 +36,7 @@ export async function testUpstream(
     profile: {
       id: 'upstream-test',
       name: 'Upstream test',
-      upstreams: [upstream],
+      upstreams: [upstream, ...companions.filter((u) => u.id !== upstream.id)],
       rules: [],
       defaultAction: { type: 'upstream', upstreamId: upstream.id }
     }
@@ -82,4 +88,14 @@ export async function testUpstream(
   } finally {
     await engine.stop()
   }
+}
+
+/** Latency measurements for lowest-latency groups and "Test all": the same test, as a latency or an error. */
+export const probeLatency: LatencyProbe = async (upstream, url, companions) =>
+  asMeasurement(await testUpstream(upstream, url, undefined, companions))
+
+export function asMeasurement(result: UpstreamTestResult): Measurement {
+  return result.ok
+    ? { latencyMs: result.latencyMs, error: null }
+    : { latencyMs: null, error: result.error ?? `answered ${result.status}` }
 }

@@ -3,9 +3,16 @@
  * answers), a dead port, TCP listeners of the test's own that count attempts or reset, and a
  * forwarder that adds 100 ms of round trip in front of one squid.
  */
+import { promises as fs } from 'node:fs'
 import net from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { Profile, Upstream, UpstreamGroup } from '../../common/model.ts'
+import type { GroupStatus, UpstreamTestRow } from '../../common/ipc-contract.ts'
+import type { NamedRequestLogEntry, Profile, Upstream, UpstreamGroup } from '../../common/model.ts'
+import type { Result } from '../../common/result.ts'
+import { startRuntime } from '../../main/app/runtime.ts'
+import { dispatch } from '../../main/services/dispatch.ts'
 import type { ProxyEngine } from '../../main/engine/engine.ts'
 import { probeLatency } from '../../main/services/upstream-test.ts'
 import { RequestRing } from '../../main/stats/request-log.ts'
@@ -316,5 +323,76 @@ describe('manual', () => {
     const res = await proxyGet(engine.port, `${origin.url}/echo`)
     expect(res.status).toBe(502)
     expect(refuser.accepted).toBe(1)
+  })
+})
+
+describe('the contract: group status, manual selection, Test all', () => {
+  it('runs through dispatch as the UI calls it', async () => {
+    const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'junction-groups-'))
+    const app = await startRuntime({ dataDir, port: 0, log: () => undefined })
+    open.push({
+      close: async () => (await app.stop(), await fs.rm(dataDir, { recursive: true, force: true }))
+    })
+    const call = async <T>(name: string, ...args: unknown[]): Promise<Result<T>> =>
+      (await dispatch(app.service, name, args)) as Result<T>
+    const value = async <T>(name: string, ...args: unknown[]): Promise<T> => {
+      const result = await call<T>(name, ...args)
+      if (!result.ok) throw new Error(`${name}: ${result.error.message}`)
+      return result.value
+    }
+    const profile: Profile = {
+      id: 'work',
+      name: 'Work',
+      upstreams: [http('a', squidA.port), http('b', squidB.port), http('dead', deadPort)],
+      groups: [
+        { id: 'pick', name: 'Pick', strategy: 'manual', members: ['a', 'b'] },
+        { id: 'safe', name: 'Safe', strategy: 'failover', members: ['dead', 'a'] }
+      ],
+      rules: [
+        {
+          id: 'via-safe',
+          enabled: true,
+          matchers: [{ type: 'path', value: '/status/' }],
+          action: { type: 'upstream', upstreamId: 'safe' }
+        }
+      ],
+      defaultAction: { type: 'upstream', upstreamId: 'pick' }
+    }
+    await value('saveProfile', profile)
+    await value('setActiveProfile', 'work')
+    const port = app.engine.port!
+
+    // Manual: the first member until one is picked, then the picked one.
+    expect((await proxyGet(port, `${origin.url}/echo`)).status).toBe(200)
+    const saved = await value<Profile>('selectGroupMember', 'work', 'pick', 'b')
+    expect(saved.groups![0]!.selected).toBe('b')
+    expect((await proxyGet(port, `${origin.url}/echo`)).status).toBe(200)
+    // Failover: the dead member is skipped and shows as down with its error.
+    expect((await proxyGet(port, `${origin.url}/status/204`)).status).toBe(204)
+    const log = await value<NamedRequestLogEntry[]>('getRequestLog', { limit: 3 })
+    expect(log.map((e) => e.routeName)).toEqual(['Upstream a', 'Upstream b', 'Upstream a'])
+    const status = await value<GroupStatus[]>('getGroupStatus', 'work')
+    expect(status[0]).toMatchObject({ groupId: 'pick', current: 'b' })
+    expect(status[1]!.current).toBe('a')
+    expect(status[1]!.members[0]).toMatchObject({ upstreamId: 'dead', state: 'down', failures: 1 })
+    expect(status[1]!.members[0]!.lastError).toMatch(/"Upstream dead" .*refused the connection/)
+
+    // Test all: every upstream once; the figures reach the running profile's health.
+    const rows = await value<UpstreamTestRow[]>('testUpstreams', 'work', `${origin.url}/status/204`)
+    expect(rows.map((r) => [r.upstreamId, r.result.ok])).toEqual([
+      ['a', true],
+      ['b', true],
+      ['dead', false]
+    ])
+    expect(rows[2]!.result.error).toMatch(/refused the connection/)
+    const after = await value<GroupStatus[]>('getGroupStatus', 'work')
+    expect(after[0]!.members.every((m) => typeof m.latencyMs === 'number')).toBe(true)
+
+    // Refused payloads and references.
+    const notMember = await call('selectGroupMember', 'work', 'pick', 'dead')
+    expect(notMember).toMatchObject({ ok: false, error: { code: 'invalid-input' } })
+    const ftp = await call('testUpstreams', 'work', 'ftp://127.0.0.1/')
+    expect(ftp).toMatchObject({ ok: false, error: { code: 'invalid-input' } })
+    expect(await call('getGroupStatus', 'nope')).toMatchObject({ ok: false, error: { code: 'not-found' } })
   })
 })

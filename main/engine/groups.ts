@@ -40,6 +40,9 @@ const MEMBER_FAULTS: ReadonlySet<JunctionErrorCode> = new Set([
   'upstream-auth-failed'
 ])
 
+/** How long a member's last answer vouches for it when a request through it goes quiet. */
+const RECENTLY_ANSWERED_MS = 60_000
+
 export function isMemberFault(reply: ErrorReply): boolean {
   return MEMBER_FAULTS.has(reply.code)
 }
@@ -96,6 +99,14 @@ export class GroupRouter {
 
   succeeded(member: UpstreamConnector): void {
     this.health.succeeded(member.upstream)
+  }
+
+  /**
+   * Whether a member that stays silent after taking a request is suspect: it has not answered anything
+   * for a minute (or ever). A member that answered lately is waiting on a slow target, a long poll.
+   */
+  suspectSilence(member: UpstreamConnector): boolean {
+    return !this.health.answeredWithin(member.upstream.id, RECENTLY_ANSWERED_MS)
   }
 
   /** Starts measuring every member in the background when the group's interval has passed. */

@@ -569,10 +569,11 @@ export class Transport {
       if (connected) outgoing.destroy(new Refused(answered ? 'idle' : 'response headers'))
     })
     // Through a group, a request the next member could carry waits for the start of an answer only as
-    // long as for a connection: a proxy that accepts and then says nothing cannot be told apart from a
-    // slow target otherwise, and the next member may well answer.
+    // long as for a connection, unless its member answered lately: a proxy that accepts and then says
+    // nothing cannot be told apart from a slow target otherwise, and the next member may well answer.
+    const group = routed.group
     const handover =
-      routed.group?.rest.length && replayable(req)
+      group?.rest.length && replayable(req) && group.router.suspectSilence(routed.upstream!)
         ? setTimeout(() => outgoing.destroy(new Refused('unanswered')), timeouts.connectMs)
         : undefined
     if (handover) outgoing.once('close', () => clearTimeout(handover))

@@ -32,6 +32,8 @@ export interface MemberHealth {
   lastErrorAt: number | null
   latencyMs: number | null
   measuredAt: number | null
+  /** When the member last carried something (epoch ms); null when it never has. */
+  answeredAt: number | null
 }
 
 /** One measurement: a latency, or why there is none. */
@@ -56,7 +58,8 @@ const UNKNOWN: Readonly<MemberHealth> = Object.freeze({
   lastError: null,
   lastErrorAt: null,
   latencyMs: null,
-  measuredAt: null
+  measuredAt: null,
+  answeredAt: null
 })
 
 /** At most this many measurements run at once, so "Test all" on 30 upstreams stays gentle. */
@@ -96,10 +99,16 @@ export class UpstreamHealth {
 
   /** The member carried a request or tunnel: it is up, its back-off starts over. */
   succeeded(upstream: Upstream): void {
-    const entry = this.entries.get(upstream.id)
-    if (!entry || (entry.failures === 0 && entry.downUntil === 0)) return
+    const entry = this.entry(upstream)
+    entry.answeredAt = this.now()
     entry.failures = 0
     entry.downUntil = 0
+  }
+
+  /** Whether the member carried something within the last `withinMs`. */
+  answeredWithin(upstreamId: string, withinMs: number): boolean {
+    const at = this.entries.get(upstreamId)?.answeredAt
+    return at !== null && at !== undefined && this.now() - at <= withinMs
   }
 
   measured(upstream: Upstream, result: Measurement): void {

@@ -4,6 +4,7 @@
  * forwarder that adds 100 ms of round trip in front of one squid.
  */
 import { promises as fs } from 'node:fs'
+import { createServer } from 'node:http'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
@@ -130,6 +131,9 @@ describe('failover group [dead port, black hole, squid]', () => {
     const second = await timedGet(engine.port)
     expect(second.status).toBe(200)
     expect(second.ms).toBeLessThan(CONNECT_MS - 500)
+    console.log(
+      `GET via [dead port, black hole, squid], connect timeout ${CONNECT_MS} ms: first ${Math.round(first.ms)} ms, next ${Math.round(second.ms)} ms`
+    )
     // Statistics name the member that carried each request.
     expect(routes()).toEqual(['squid', 'squid'])
     const health = engine.upstreamHealth
@@ -148,6 +152,9 @@ describe('failover group [dead port, black hole, squid]', () => {
     const second = await getThroughTunnel(engine.port)
     expect(second.inner).toBe('HTTP/1.1 200 OK')
     expect(second.ms).toBeLessThan(CONNECT_MS - 500)
+    console.log(
+      `CONNECT via [dead port, black hole, squid], connect timeout ${CONNECT_MS} ms: first ${Math.round(first.ms)} ms, next ${Math.round(second.ms)} ms`
+    )
     // Tunnels are logged when they close.
     await expect.poll(() => routes()).toEqual(['squid', 'squid'])
   })
@@ -193,6 +200,36 @@ describe('passive health', () => {
     expect((await timedGet(engine.port)).status).toBe(200)
     expect(engine.upstreamHealth.isUp('flaky')).toBe(true)
     expect(engine.upstreamHealth.get('flaky').failures).toBe(0)
+  })
+})
+
+describe('a member that goes quiet after taking a request', () => {
+  it('is left alone when it answered lately (a slow target), moved past when it never has', async () => {
+    // A target that takes 1.5 s to start its answer, behind squid; the connect timeout is 1 s.
+    const slowTarget = createServer((_req, res) => void setTimeout(() => res.end('late'), 1500))
+    await new Promise<void>((resolve) => slowTarget.listen(0, '127.0.0.1', resolve))
+    open.push({ close: () => new Promise((resolve) => slowTarget.close(resolve)) })
+    const slowUrl = `http://127.0.0.1:${(slowTarget.address() as net.AddressInfo).port}/`
+    const profile = () =>
+      groupProfile([http('a', squidA.port), http('b', squidB.port)], {
+        strategy: 'failover',
+        members: ['a', 'b']
+      })
+    const options = { timeouts: { connectMs: 1000 } }
+
+    const warm = await start(profile(), options)
+    expect((await timedGet(warm.engine.port)).status).toBe(200)
+    const late = await proxyGet(warm.engine.port, slowUrl)
+    expect(late.body.toString()).toBe('late')
+    expect(warm.routes()).toEqual(['a', 'a'])
+    expect(warm.engine.upstreamHealth.isUp('a')).toBe(true)
+
+    // A fresh engine knows nothing of `a`: its silence past the connect timeout hands the GET to `b`.
+    const cold = await start(profile(), options)
+    const moved = await proxyGet(cold.engine.port, slowUrl)
+    expect(moved.body.toString()).toBe('late')
+    expect(cold.routes()).toEqual(['b'])
+    expect(cold.engine.upstreamHealth.get('a').lastError).toMatch(/sent nothing within 1 s/)
   })
 })
 
@@ -263,6 +300,7 @@ describe('round-robin', () => {
     await Promise.all(Array.from({ length: 5 }, client))
     const counts = { a: 0, b: 0 }
     for (const route of routes()) counts[route as 'a' | 'b']++
+    console.log(`round-robin, 200 GETs from 5 clients: a ${counts.a}, b ${counts.b}`)
     expect(counts.a + counts.b).toBe(200)
     expect(counts.a).toBeGreaterThanOrEqual(90)
     expect(counts.a).toBeLessThanOrEqual(110)
@@ -296,6 +334,7 @@ describe('lowest-latency', () => {
       .toBe(true)
     const slowMs = health.get('slow').latencyMs!
     const fastMs = health.get('fast').latencyMs!
+    console.log(`lowest-latency measurements: slow (+100 ms round trip) ${slowMs} ms, fast ${fastMs} ms`)
     expect(slowMs - fastMs).toBeGreaterThanOrEqual(60)
     const measuredAt = health.get('fast').measuredAt
     for (let i = 0; i < 10; i++) expect((await timedGet(engine.port)).status).toBe(200)

@@ -87,10 +87,13 @@ function routeName(list: readonly Profile[], profile: Profile | undefined, route
   return PLAIN_ROUTES.has(route) ? route : upstreamName(list, profile, route)
 }
 
-/** The upstream's name, looked for first in the profile that used it. */
+/** The upstream's name (or a group's, as `group Work`), looked for first in the profile that used it. */
 function upstreamName(list: readonly Profile[], profile: Profile | undefined, id: string): string {
   const own = profile?.upstreams.find((u) => u.id === id)
   if (own) return own.name
+  // Rules name groups as they name upstreams; statistics never do (they keep the member's id).
+  const group = profile?.groups?.find((g) => g.id === id)
+  if (group) return `group ${group.name}`
   // That profile was edited or deleted since, or is not known (history keeps routes without their
   // profile). Ids are unique only within a profile, but the app makes random ones (`u-8fef2893`), so
   // the same id elsewhere is almost always the same upstream, in a copied profile.

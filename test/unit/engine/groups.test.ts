@@ -7,6 +7,8 @@ import type { Profile, Upstream, UpstreamGroup } from '../../../common/model.ts'
 import { describeGroups, GroupRouter, isMemberFault } from '../../../main/engine/groups.ts'
 import { measureAll, UpstreamHealth, type LatencyProbe } from '../../../main/engine/upstream-health.ts'
 import type { UpstreamConnector } from '../../../main/engine/upstream-connect.ts'
+import { explain } from '../../../main/rules/explain.ts'
+import { createNameResolver } from '../../../main/stats/display-names.ts'
 
 const upstream = (id: string, port = 3128): Upstream => ({
   id,
@@ -206,5 +208,36 @@ describe('describeGroups', () => {
     expect(
       describeGroups(profile, null)[0]!.members.every((s) => s.state === 'up' && s.latencyMs === null)
     ).toBe(true)
+  })
+})
+
+describe('names of groups', () => {
+  const profile: Profile = {
+    id: 'p',
+    name: 'P',
+    upstreams: [upstream('a')],
+    groups: [{ id: 'office', name: 'Office', strategy: 'failover', members: ['a'] }],
+    rules: [
+      {
+        id: 'r',
+        enabled: true,
+        matchers: [{ type: 'domain', value: 'example.com' }],
+        action: { type: 'upstream', upstreamId: 'office' }
+      }
+    ],
+    defaultAction: { type: 'upstream', upstreamId: 'office' }
+  }
+
+  it('explain() says a request goes through the group', () => {
+    expect(explain(profile, 'http://example.com/').text).toContain('via group "Office" (failover)')
+  })
+
+  it('a rule without a name is described with its group; the route shows the member', () => {
+    const names = createNameResolver(() => [profile])
+    expect(names('p', 'r', 'a')).toEqual({
+      profileName: 'P',
+      ruleName: 'domain example.com and subdomains → group Office',
+      routeName: 'A'
+    })
   })
 })

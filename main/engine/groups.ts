@@ -28,8 +28,8 @@ import { measureAll, type LatencyProbe, type UpstreamHealth } from './upstream-h
 import type { UpstreamConnector } from './upstream-connect.ts'
 
 /**
- * Failures that are the member's own: it refused the connection, reset it, did not answer in time, or
- * refused Junction's credentials. A member that answered that it could not reach the target (a 502 to
+ * Failures that are the member's own: it refused the connection, reset it, did not answer in time,
+ * refused Junction's credentials, or (an HTTPS upstream) showed a certificate Junction refuses. A member that answered that it could not reach the target (a 502 to
  * CONNECT, a SOCKS "host unreachable") is up, and so is one that timed out waiting for the target's
  * response after the request was sent: transport.ts does not report those here.
  */
@@ -37,7 +37,8 @@ const MEMBER_FAULTS: ReadonlySet<JunctionErrorCode> = new Set([
   'upstream-refused',
   'upstream-reset',
   'upstream-timeout',
-  'upstream-auth-failed'
+  'upstream-auth-failed',
+  'upstream-certificate-invalid'
 ])
 
 /** How long a member's last answer vouches for it when a request through it goes quiet. */

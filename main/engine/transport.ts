@@ -28,6 +28,7 @@ import {
   endRaw,
   isCertificateError,
   replyForCertificateError,
+  replyForUpstreamCertificate,
   replyForOversizedHead,
   rawErrorResponse,
   replyForProxyChainStatus,
@@ -720,7 +721,11 @@ function errorReply(
       return { status: 504, code: 'idle-timeout', message: `${failure.target} sent nothing for too long.` }
     return replyForTimeout(failure, error.reason, timeouts)
   }
-  if (error.code && isCertificateError(error.code)) return replyForCertificateError(error, failure)
+  if (error.code && isCertificateError(error.code))
+    // Outside an intercepted tunnel the only TLS Junction speaks is to an HTTPS upstream.
+    return failure.upstream && !target.secure
+      ? replyForUpstreamCertificate(error, failure)
+      : replyForCertificateError(error, failure)
   if (error.code === 'HPE_HEADER_OVERFLOW') return replyForOversizedHead(failure, MAX_RESPONSE_HEAD)
   // Node's parser refused the answer: it was no valid HTTP response, not a failure to connect.
   if (error.code?.startsWith('HPE_')) return badResponse(failure, error.code)

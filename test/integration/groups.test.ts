@@ -19,6 +19,9 @@ import { probeLatency } from '../../main/services/upstream-test.ts'
 import { RequestRing } from '../../main/stats/request-log.ts'
 import { TrafficStats } from '../../main/stats/traffic-stats.ts'
 import { startSilentPeer, type SilentPeer } from '../harness/black-hole.ts'
+import { createTestCa } from '../harness/ca.ts'
+import { startHttpsUpstream } from '../harness/https-upstream.ts'
+import { startMicrosocks } from '../harness/microsocks.ts'
 import { connectTunnel, proxyGet } from '../harness/client.ts'
 import { startOrigin, type Origin } from '../harness/origin.ts'
 import { freePort } from '../harness/ports.ts'
@@ -157,6 +160,53 @@ describe('failover group [dead port, black hole, squid]', () => {
     )
     // Tunnels are logged when they close.
     await expect.poll(() => routes()).toEqual(['squid', 'squid'])
+  })
+})
+
+describe('members that fail their handshake', () => {
+  it('moves past a SOCKS member that refuses the credentials and an HTTPS member with an untrusted certificate', async () => {
+    const ca = await createTestCa()
+    const [socks, tlsProxy] = await Promise.all([
+      startMicrosocks({ username: 'socks-user', password: 'right' }),
+      startHttpsUpstream({ ...(await ca.issue(['127.0.0.1'])), username: 'tls', password: 'tls' })
+    ])
+    open.push(socks, tlsProxy)
+    const members: Upstream[] = [
+      {
+        id: 'socks',
+        name: 'Socks',
+        scheme: 'socks5',
+        host: '127.0.0.1',
+        port: socks.port,
+        username: 'socks-user',
+        password: 'wrong'
+      },
+      // No `ca`: the test CA that issued its certificate is not trusted.
+      {
+        id: 'tls',
+        name: 'TLS',
+        scheme: 'https',
+        host: '127.0.0.1',
+        port: tlsProxy.port,
+        username: 'tls',
+        password: 'tls'
+      },
+      http('squid', squidA.port)
+    ]
+    const profile = () => groupProfile(members, { strategy: 'failover', members: ['socks', 'tls', 'squid'] })
+    const plain = await start(profile())
+    expect((await timedGet(plain.engine.port)).status).toBe(200)
+    expect(plain.engine.upstreamHealth.get('socks').lastError).toMatch(
+      /rejected Junction's username or password/
+    )
+    expect(plain.engine.upstreamHealth.get('tls').lastError).toMatch(
+      /certificate of upstream proxy "TLS" .* is not valid: it was issued by an unknown authority/
+    )
+    const tunnel = await start(profile())
+    expect((await getThroughTunnel(tunnel.engine.port)).inner).toBe('HTTP/1.1 200 OK')
+    expect(tunnel.engine.upstreamHealth.isUp('socks')).toBe(false)
+    expect(tunnel.engine.upstreamHealth.isUp('tls')).toBe(false)
+    await expect.poll(() => tunnel.routes()).toEqual(['squid'])
   })
 })
 

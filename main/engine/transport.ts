@@ -580,15 +580,19 @@ export class Transport {
     if (handover) outgoing.once('close', () => clearTimeout(handover))
     outgoing.once('response', (incoming) => {
       answered = true
-      clearTimeout(handover)
-      memberCarried(routed)
+      if (group) {
+        clearTimeout(handover)
+        memberCarried(routed)
+      }
       outgoing.setTimeout(timeouts.idleTunnelMs)
       outcome.response?.(incoming, routed)
     })
     outgoing.once('upgrade', (incoming, socket: Socket, head: Buffer) => {
       answered = true
-      clearTimeout(handover)
-      memberCarried(routed)
+      if (group) {
+        clearTimeout(handover)
+        memberCarried(routed)
+      }
       outcome.upgrade?.(incoming, socket, head)
     })
     if (outcome.continued) outgoing.on('continue', outcome.continued)

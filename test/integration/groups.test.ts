@@ -24,6 +24,7 @@ import { startHttpsUpstream } from '../harness/https-upstream.ts'
 import { startMicrosocks } from '../harness/microsocks.ts'
 import { connectTunnel, proxyGet } from '../harness/client.ts'
 import { startOrigin, type Origin } from '../harness/origin.ts'
+import { openSockets } from '../harness/open-sockets.ts'
 import { freePort } from '../harness/ports.ts'
 import { startSquid, type Upstream as RunningUpstream } from '../harness/squid.ts'
 import { startTcpForwarder, type TcpForwarder } from '../harness/tcp-forwarder.ts'
@@ -160,6 +161,31 @@ describe('failover group [dead port, black hole, squid]', () => {
     )
     // Tunnels are logged when they close.
     await expect.poll(() => routes()).toEqual(['squid', 'squid'])
+  })
+})
+
+describe('many clients at once', () => {
+  it('50 CONNECTs through [black hole, squid] all reach squid, and no socket is left behind', async () => {
+    const profile = groupProfile([http('hole', blackHole.port), http('squid', squidA.port)], {
+      strategy: 'failover',
+      members: ['hole', 'squid']
+    })
+    const { engine } = await start(profile, { timeouts: { connectMs: 1500 } })
+    const started = performance.now()
+    const tunnels = await Promise.all(
+      Array.from({ length: 50 }, () => connectTunnel(engine.port, `127.0.0.1:${origin.port}`))
+    )
+    const ms = Math.round(performance.now() - started)
+    expect(tunnels.map((t) => t.status)).toEqual(Array(50).fill(200))
+    // Every attempt on the black hole was given up: its sockets are closed, the tunnels' are open.
+    expect(openSockets([{ remotePort: blackHole.port }])).toBe(0)
+    const open = openSockets([{ localPort: engine.port }, { remotePort: squidA.port }])
+    for (const tunnel of tunnels) tunnel.socket.destroy()
+    await expect.poll(() => openSockets([{ localPort: engine.port }, { remotePort: squidA.port }])).toBe(0)
+    console.log(
+      `50 CONNECTs via [black hole, squid], connect timeout 1500 ms: all open after ${ms} ms; ${open} engine sockets while open, 0 after the clients left`
+    )
+    expect(ms).toBeLessThan(1500 + 4000)
   })
 })
 

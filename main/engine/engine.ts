@@ -186,7 +186,9 @@ export class ProxyEngine extends EventEmitter<EngineEvents> {
       idle,
       interceptor,
       observer: this.options.exchanges ?? null,
-      rerouted: (socket, label) => accounting.rerouted(socket, label)
+      // A request inside an intercepted tunnel arrives on the tunnel's inner socket: the tunnel is rerouted.
+      rerouted: (socket, label) =>
+        accounting.rerouted(interceptor?.tunnelOf(socket)?.connection.socket ?? socket, label)
     })
     const accept = new Accept({
       auth,

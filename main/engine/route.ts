@@ -138,17 +138,26 @@ export function memberCarried(routed: Routed): void {
 
 /**
  * A request inside an intercepted tunnel, matched again as plain HTTP with what the request shows:
- * the rule it matches supplies edits, a mock or a block, while the route stays the tunnel's.
+ * the rule it matches supplies edits, a mock or a block, while the route stays the tunnel's. Through a
+ * group, each request asks the group again, so a member found down on one request is skipped by the
+ * next.
  */
 export function routeInside(routing: Routing, tunnel: Routed, target: Target, req: IncomingMessage): Routed {
   const inner = route(routing, target, true, req)
   const answers = inner.decision.action === 'block' || inner.decision.action === 'reject'
+  let { upstream, group, label } = tunnel
+  if (group) {
+    const [first, ...rest] = group.router.order()
+    upstream = first!
+    group = { router: group.router, rest }
+    label = first!.upstream.id
+  }
   return {
     ...inner,
     decision: answers ? inner.decision : tunnel.decision,
-    upstream: tunnel.upstream,
-    group: tunnel.group,
-    label: answers ? inner.label : tunnel.label,
+    upstream,
+    group,
+    label: answers ? inner.label : label,
     intercept: true
   }
 }

@@ -4,6 +4,7 @@
  * forwarder that adds 100 ms of round trip in front of one squid.
  */
 import { promises as fs } from 'node:fs'
+import tls from 'node:tls'
 import { createServer } from 'node:http'
 import net from 'node:net'
 import os from 'node:os'
@@ -22,7 +23,7 @@ import { startSilentPeer, type SilentPeer } from '../harness/black-hole.ts'
 import { createTestCa } from '../harness/ca.ts'
 import { startHttpsUpstream } from '../harness/https-upstream.ts'
 import { startMicrosocks } from '../harness/microsocks.ts'
-import { connectTunnel, proxyGet } from '../harness/client.ts'
+import { connectTunnel, httpsGetViaProxy, proxyGet } from '../harness/client.ts'
 import { startOrigin, type Origin } from '../harness/origin.ts'
 import { openSockets } from '../harness/open-sockets.ts'
 import { freePort } from '../harness/ports.ts'
@@ -161,6 +162,54 @@ describe('failover group [dead port, black hole, squid]', () => {
     )
     // Tunnels are logged when they close.
     await expect.poll(() => routes()).toEqual(['squid', 'squid'])
+  })
+})
+
+describe('an intercepted tunnel through a group', () => {
+  it('answers the client at once, and its requests fail over inside the TLS', async () => {
+    const [targetCa, junctionCa] = await Promise.all([createTestCa(), createTestCa()])
+    const tlsOrigin = await startOrigin({ tls: await targetCa.issue(['localhost']) })
+    open.push(tlsOrigin)
+    const issuer = {
+      contextFor: async (host: string) => {
+        const { keyPem, certPem } = await junctionCa.issue([host])
+        return tls.createSecureContext({ key: keyPem, cert: certPem })
+      }
+    }
+    const profile: Profile = {
+      ...groupProfile([http('dead', deadPort), http('squid', squidA.port)], {
+        strategy: 'failover',
+        members: ['dead', 'squid']
+      }),
+      rules: [
+        {
+          id: 'inspect',
+          enabled: true,
+          matchers: [{ type: 'host', value: 'localhost' }],
+          action: { type: 'upstream', upstreamId: 'g' },
+          intercept: true,
+          rewrite: { response: [{ op: 'set', name: 'X-Intercepted', value: 'yes' }] }
+        }
+      ]
+    }
+    const { engine, routes } = await start(profile, { authority: issuer, trustedCas: [targetCa.certPem] })
+    const res = await httpsGetViaProxy(engine.port, 'localhost', tlsOrigin.port, '/echo', junctionCa.certPem)
+    expect(res.status).toBe(200)
+    expect(res.headers['x-intercepted']).toBe('yes')
+    expect(engine.upstreamHealth.isUp('dead')).toBe(false)
+    expect(engine.upstreamHealth.get('dead').lastError).toMatch(/refused the connection/)
+    // The tunnel is logged, when it closes, with the member that carried its request.
+    await expect.poll(() => routes()).toEqual(['squid'])
+    // The next tunnel's requests skip the member found down.
+    const again = await httpsGetViaProxy(
+      engine.port,
+      'localhost',
+      tlsOrigin.port,
+      '/echo',
+      junctionCa.certPem
+    )
+    expect(again.status).toBe(200)
+    expect(engine.upstreamHealth.get('dead').failures).toBe(1)
   })
 })
 

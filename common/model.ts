@@ -386,7 +386,10 @@ export type EngineState =
   | { status: 'stopping' }
   | { status: 'failed'; error: string }
 
-/** How a connection's current request is routed, as statistics keep it: `direct`, an upstream id, `block` or `reject`. */
+/**
+ * How a connection's current request is routed, as statistics keep it: `direct`, an upstream id,
+ * `member@group` (a group's member that carried it), `block` or `reject`.
+ */
 export type RouteLabel = string
 
 /** Names shown in place of ids (main/stats/display-names.ts says when they are resolved). */
@@ -395,7 +398,7 @@ export interface ShownNames {
   profileName: string
   /** The deciding rule's name, else what it does (`domain example.com and subdomains → Squid`); `default` when no rule decided; `(deleted rule)`. */
   ruleName: string
-  /** `direct`, `block`, `reject`, the upstream's name, or `(deleted upstream)`. */
+  /** `direct`, `block`, `reject`, the upstream's name (`Squid (group Office)` through a group), or `(deleted upstream)`. */
   routeName: string
 }
 

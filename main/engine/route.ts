@@ -42,7 +42,7 @@ export interface Routed {
   /** The deciding rule intercepts HTTPS (CONNECT tunnels only; intercept.ts). */
   intercept: boolean
   /**
-   * How the route is shown in statistics: `direct`, an upstream id (a group's member that carries it),
+   * How the route is shown in statistics: `direct`, an upstream id, `member@group` (memberLabel),
    * `block` or `reject`.
    */
   label: string
@@ -108,8 +108,20 @@ export function route(routing: Routing, target: Target, isHttp: boolean, req?: I
     group,
     rewrite: rule?.rule.rewrite ?? null,
     intercept: !isHttp && rule?.rule.intercept === true,
-    label: upstream ? upstream.upstream.id : decision.action
+    label: group
+      ? memberLabel(upstream!, group.router)
+      : decision.action === 'upstream'
+        ? decision.upstreamId
+        : decision.action
   }
+}
+
+/**
+ * The route label of a group's member, `member@group`: statistics name both ("Squid (group Office)",
+ * display-names.ts). Ids are letters, digits, `-` and `_`, so `@` cannot occur in either.
+ */
+function memberLabel(member: UpstreamConnector, router: GroupRouter): string {
+  return `${member.upstream.id}@${router.group.id}`
 }
 
 /**
@@ -123,7 +135,12 @@ export function nextMember(routed: Routed, reply: ErrorReply): Routed | null {
   group.router.failed(routed.upstream!, reply)
   const [next, ...rest] = group.rest
   if (!next) return null
-  return { ...routed, upstream: next, label: next.upstream.id, group: { router: group.router, rest } }
+  return {
+    ...routed,
+    upstream: next,
+    label: memberLabel(next, group.router),
+    group: { router: group.router, rest }
+  }
 }
 
 /** A member failed on its own account where no other member can take over (a request body was sent). */
@@ -150,7 +167,7 @@ export function routeInside(routing: Routing, tunnel: Routed, target: Target, re
     const [first, ...rest] = group.router.order()
     upstream = first!
     group = { router: group.router, rest }
-    label = first!.upstream.id
+    label = memberLabel(first!, group.router)
   }
   return {
     ...inner,

@@ -82,9 +82,20 @@ export function historyName(profiles: readonly Profile[], kind: 'profile' | 'rou
   return routeName(profiles, undefined, id)
 }
 
-/** A route label's name: `direct`, `block` and `reject` as they are, an upstream id as its name. */
+/**
+ * A route label's name: `direct`, `block` and `reject` as they are, an upstream id as its name, and a
+ * group's member (`member@group`, route.ts) as `Squid (group Office)`.
+ */
 function routeName(list: readonly Profile[], profile: Profile | undefined, route: string): string {
-  return PLAIN_ROUTES.has(route) ? route : upstreamName(list, profile, route)
+  if (PLAIN_ROUTES.has(route)) return route
+  const at = route.indexOf('@')
+  if (at === -1) return upstreamName(list, profile, route)
+  const member = upstreamName(list, profile, route.slice(0, at))
+  const groupId = route.slice(at + 1)
+  const group =
+    profile?.groups?.find((g) => g.id === groupId) ??
+    list.flatMap((p) => p.groups ?? []).find((g) => g.id === groupId)
+  return group ? `${member} (group ${group.name})` : member
 }
 
 /** The upstream's name (or a group's, as `group Work`), looked for first in the profile that used it. */

@@ -140,7 +140,7 @@ describe('failover group [dead port, black hole, squid]', () => {
       `GET via [dead port, black hole, squid], connect timeout ${CONNECT_MS} ms: first ${Math.round(first.ms)} ms, next ${Math.round(second.ms)} ms`
     )
     // Statistics name the member that carried each request.
-    expect(routes()).toEqual(['squid', 'squid'])
+    expect(routes()).toEqual(['squid@g', 'squid@g'])
     const health = engine.upstreamHealth
     expect(health.isUp('dead')).toBe(false)
     expect(health.isUp('hole')).toBe(false)
@@ -161,7 +161,7 @@ describe('failover group [dead port, black hole, squid]', () => {
       `CONNECT via [dead port, black hole, squid], connect timeout ${CONNECT_MS} ms: first ${Math.round(first.ms)} ms, next ${Math.round(second.ms)} ms`
     )
     // Tunnels are logged when they close.
-    await expect.poll(() => routes()).toEqual(['squid', 'squid'])
+    await expect.poll(() => routes()).toEqual(['squid@g', 'squid@g'])
   })
 })
 
@@ -199,7 +199,7 @@ describe('an intercepted tunnel through a group', () => {
     expect(engine.upstreamHealth.isUp('dead')).toBe(false)
     expect(engine.upstreamHealth.get('dead').lastError).toMatch(/refused the connection/)
     // The tunnel is logged, when it closes, with the member that carried its request.
-    await expect.poll(() => routes()).toEqual(['squid'])
+    await expect.poll(() => routes()).toEqual(['squid@g'])
     // The next tunnel's requests skip the member found down.
     const again = await httpsGetViaProxy(
       engine.port,
@@ -287,7 +287,7 @@ describe('members that fail their handshake', () => {
     expect((await getThroughTunnel(tunnel.engine.port)).inner).toBe('HTTP/1.1 200 OK')
     expect(tunnel.engine.upstreamHealth.isUp('socks')).toBe(false)
     expect(tunnel.engine.upstreamHealth.isUp('tls')).toBe(false)
-    await expect.poll(() => tunnel.routes()).toEqual(['squid'])
+    await expect.poll(() => tunnel.routes()).toEqual(['squid@g'])
   })
 })
 
@@ -314,7 +314,7 @@ describe('passive health', () => {
     for (let i = 0; i < 3; i++) expect((await timedGet(engine.port)).status).toBe(200)
     expect(refuser.accepted).toBe(2)
     expect(engine.upstreamHealth.get('refuser').failures).toBe(2)
-    expect(new Set(routes())).toEqual(new Set(['squid']))
+    expect(new Set(routes())).toEqual(new Set(['squid@g']))
   })
 
   it('still tries members that are all down, and a success brings one back up', async () => {
@@ -352,14 +352,14 @@ describe('a member that goes quiet after taking a request', () => {
     expect((await timedGet(warm.engine.port)).status).toBe(200)
     const late = await proxyGet(warm.engine.port, slowUrl)
     expect(late.body.toString()).toBe('late')
-    expect(warm.routes()).toEqual(['a', 'a'])
+    expect(warm.routes()).toEqual(['a@g', 'a@g'])
     expect(warm.engine.upstreamHealth.isUp('a')).toBe(true)
 
     // A fresh engine knows nothing of `a`: its silence past the connect timeout hands the GET to `b`.
     const cold = await start(profile(), options)
     const moved = await proxyGet(cold.engine.port, slowUrl)
     expect(moved.body.toString()).toBe('late')
-    expect(cold.routes()).toEqual(['b'])
+    expect(cold.routes()).toEqual(['b@g'])
     expect(cold.engine.upstreamHealth.get('a').lastError).toMatch(/sent nothing within 1 s/)
   })
 })
@@ -409,7 +409,7 @@ describe('request bodies', () => {
     )
     expect((await timedGet(second.port)).status).toBe(200)
     expect(resetter.seen).toEqual(['POST order #1', 'GET '])
-    expect(routes()).toEqual(['squid'])
+    expect(routes()).toEqual(['squid@g'])
   })
 })
 
@@ -430,7 +430,7 @@ describe('round-robin', () => {
     }
     await Promise.all(Array.from({ length: 5 }, client))
     const counts = { a: 0, b: 0 }
-    for (const route of routes()) counts[route as 'a' | 'b']++
+    for (const route of routes()) counts[({ 'a@g': 'a', 'b@g': 'b' } as const)[route as 'a@g' | 'b@g']]++
     console.log(`round-robin, 200 GETs from 5 clients: a ${counts.a}, b ${counts.b}`)
     expect(counts.a + counts.b).toBe(200)
     expect(counts.a).toBeGreaterThanOrEqual(90)
@@ -469,7 +469,7 @@ describe('lowest-latency', () => {
     expect(slowMs - fastMs).toBeGreaterThanOrEqual(60)
     const measuredAt = health.get('fast').measuredAt
     for (let i = 0; i < 10; i++) expect((await timedGet(engine.port)).status).toBe(200)
-    expect(routes().slice(1)).toEqual(Array(10).fill('fast'))
+    expect(routes().slice(1)).toEqual(Array(10).fill('fast@g'))
     // Within the interval (5 minutes by default) traffic starts no new measurement.
     expect(health.get('fast').measuredAt).toBe(measuredAt)
   })
@@ -484,7 +484,7 @@ describe('manual', () => {
       groupProfile(members, { strategy: 'manual', members: ['a', 'b', 'broken'], selected: 'b' })
     )
     for (let i = 0; i < 3; i++) expect((await timedGet(engine.port)).status).toBe(200)
-    expect(routes()).toEqual(['b', 'b', 'b'])
+    expect(routes()).toEqual(['b@g', 'b@g', 'b@g'])
     // The user picked a member that fails: Junction says so rather than going elsewhere.
     engine.applyProfile({
       ...engine.profile,
@@ -540,7 +540,11 @@ describe('the contract: group status, manual selection, Test all', () => {
     // Failover: the dead member is skipped and shows as down with its error.
     expect((await proxyGet(port, `${origin.url}/status/204`)).status).toBe(204)
     const log = await value<NamedRequestLogEntry[]>('getRequestLog', { limit: 3 })
-    expect(log.map((e) => e.routeName)).toEqual(['Upstream a', 'Upstream b', 'Upstream a'])
+    expect(log.map((e) => e.routeName)).toEqual([
+      'Upstream a (group Safe)',
+      'Upstream b (group Pick)',
+      'Upstream a (group Pick)'
+    ])
     const status = await value<GroupStatus[]>('getGroupStatus', 'work')
     expect(status[0]).toMatchObject({ groupId: 'pick', current: 'b' })
     expect(status[1]!.current).toBe('a')

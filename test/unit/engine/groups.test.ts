@@ -8,7 +8,7 @@ import { describeGroups, GroupRouter, isMemberFault } from '../../../main/engine
 import { measureAll, UpstreamHealth, type LatencyProbe } from '../../../main/engine/upstream-health.ts'
 import type { UpstreamConnector } from '../../../main/engine/upstream-connect.ts'
 import { explain } from '../../../main/rules/explain.ts'
-import { createNameResolver } from '../../../main/stats/display-names.ts'
+import { createNameResolver, historyName } from '../../../main/stats/display-names.ts'
 
 const upstream = (id: string, port = 3128): Upstream => ({
   id,
@@ -239,5 +239,8 @@ describe('names of groups', () => {
       ruleName: 'domain example.com and subdomains → group Office',
       routeName: 'A'
     })
+    // A group's member carried it: both are named, in this profile or (history) any other.
+    expect(names('p', null, 'a@office').routeName).toBe('A (group Office)')
+    expect(historyName([profile], 'route', 'a@office')).toBe('A (group Office)')
   })
 })

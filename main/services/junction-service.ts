@@ -395,17 +395,15 @@ export function createJunctionService(parts: RuntimeParts, hooks: ServiceHooks =
           results.set(upstream.id, result)
           return asMeasurement(result)
         },
-        // Lowest-latency groups of the running profile use these figures at once.
         (upstream, measurement) => {
+          // A test that could not run at all (no free port for its engine) says why.
+          if (!results.has(upstream.id))
+            results.set(upstream.id, { ok: false, status: 0, latencyMs: 0, error: measurement.error })
+          // Lowest-latency groups of the running profile use these figures at once.
           if (engine.profile.id === profileId) engine.upstreamHealth.measured(upstream, measurement)
         }
       )
-      return ok(
-        profile.upstreams.map((u) => ({
-          upstreamId: u.id,
-          result: results.get(u.id) ?? { ok: false, status: 0, latencyMs: 0, error: 'The test could not run' }
-        }))
-      )
+      return ok(profile.upstreams.map((u) => ({ upstreamId: u.id, result: results.get(u.id)! })))
     }
   }
 }

@@ -92,6 +92,22 @@ describe('upstream groups in the Profiles view', () => {
     expect(await results.nth(1).innerText()).toMatch(/^Gone: .*refused the connection/)
     // The measured latency shows next to the member too.
     await expect.poll(() => states.nth(1).innerText(), { timeout: 5_000 }).toMatch(/^up · \d+ ms$/)
+
+    // A manual group as the default: a member picked in the editor takes the traffic at once.
+    await page.getByTestId('add-group').click()
+    const manual = page.getByTestId('group-editor').nth(1)
+    await manual.getByTestId('group-name').fill('Pick')
+    await manual.getByTestId('group-strategy').selectOption('manual')
+    await page.getByTestId('default-action-select').selectOption({ label: 'Through group Pick' })
+    await page.getByTestId('save-profile').click()
+    await expect.poll(() => page.getByRole('status').first().innerText()).toContain('Saved')
+    expect((await proxyGet(proxyPort, `${origin.url}/echo`)).status).toBe(200)
+    await page.getByTestId('group-editor').nth(1).getByRole('radio', { name: 'Gone' }).check()
+    await expect.poll(() => page.getByRole('status').first().innerText()).toContain('“Pick” now uses Gone.')
+    // The user's pick is honoured even though it fails: manual groups do not fail over.
+    const picked = await proxyGet(proxyPort, `${origin.url}/echo`)
+    expect(picked.status).toBe(502)
+    expect(picked.headers['x-junction-error']).toBe('upstream-refused')
     await page.close()
   })
 })

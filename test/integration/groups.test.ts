@@ -244,6 +244,31 @@ describe('many clients at once', () => {
   })
 })
 
+describe('clients that leave during a failover', () => {
+  it('free every socket at once, and say nothing about the member they were waiting on', async () => {
+    const profile = groupProfile([http('hole', blackHole.port), http('squid', squidA.port)], {
+      strategy: 'failover',
+      members: ['hole', 'squid']
+    })
+    const { engine } = await start(profile, { timeouts: { connectMs: 10_000 } })
+    const clients = Array.from({ length: 20 }, () => {
+      const socket = net.connect(engine.port, '127.0.0.1')
+      socket.on('error', () => undefined)
+      socket.write(`CONNECT 127.0.0.1:${origin.port} HTTP/1.1\r\nHost: 127.0.0.1:${origin.port}\r\n\r\n`)
+      return socket
+    })
+    await expect.poll(() => openSockets([{ remotePort: blackHole.port }])).toBe(20)
+    const left = performance.now()
+    for (const client of clients) client.destroy()
+    await expect.poll(() => openSockets([{ remotePort: blackHole.port }, { localPort: engine.port }])).toBe(0)
+    const ms = Math.round(performance.now() - left)
+    console.log(`20 CONNECTs waiting on a black hole member, clients left: all sockets freed after ${ms} ms`)
+    expect(ms).toBeLessThan(2000)
+    // Nobody waited the member out: it is not marked down.
+    expect(engine.upstreamHealth.get('hole').failures).toBe(0)
+  })
+})
+
 describe('members that fail their handshake', () => {
   it('moves past a SOCKS member that refuses the credentials and an HTTPS member with an untrusted certificate', async () => {
     const ca = await createTestCa()

@@ -46,6 +46,32 @@ export interface UpstreamTestResult {
   error: string | null
 }
 
+/** One member of an upstream group, as the Profiles view shows it. */
+export interface GroupMemberStatus {
+  upstreamId: string
+  /** `down`: skipped until `downUntil` while another member is up (it failed `failures` times in a row). */
+  state: 'up' | 'down'
+  downUntil: number | null
+  failures: number
+  latencyMs: number | null
+  measuredAt: number | null
+  lastError: string | null
+  lastErrorAt: number | null
+}
+
+export interface GroupStatus {
+  groupId: string
+  /** The member the next request goes to first; null for round-robin, which takes each in turn. */
+  current: string | null
+  members: GroupMemberStatus[]
+}
+
+/** "Test all": one upstream's result. */
+export interface UpstreamTestRow {
+  upstreamId: string
+  result: UpstreamTestResult
+}
+
 export interface HistoryPoint {
   at: number
   up: number
@@ -242,6 +268,15 @@ export interface AppApi {
   shareUpstream(profileId: string, upstreamId: string, port?: number): Async<SharedPortInfo>
   listSharedPorts(): Async<SharedPortInfo[]>
   stopSharedPort(port: number): Async<void>
+  /**
+   * Each group's members as the engine knows them (up or down, last latency, last error). Health is
+   * the running profile's; another profile's groups show every member up and unmeasured.
+   */
+  getGroupStatus(profileId: string): Async<GroupStatus[]>
+  /** Picks the member a manual group sends its traffic to (saved with the profile). */
+  selectGroupMember(profileId: string, groupId: string, upstreamId: string): Async<Profile>
+  /** "Test all": measures every upstream of the saved profile once, a few at a time, through `url`. */
+  testUpstreams(profileId: string, url: string): Async<UpstreamTestRow[]>
 }
 
 export const TRAFFIC_RANGES = ['5m', '1h', '24h'] as const
@@ -360,7 +395,10 @@ export const API_METHODS = [
   'trafficBreakdown',
   'shareUpstream',
   'listSharedPorts',
-  'stopSharedPort'
+  'stopSharedPort',
+  'getGroupStatus',
+  'selectGroupMember',
+  'testUpstreams'
 ] as const satisfies readonly ApiMethod[]
 export const API_EVENTS = [
   'onEngineState',

@@ -109,7 +109,17 @@ export const API_PAYLOADS = {
   ]),
   shareUpstream: z.tuple([id, id, z.number().int().min(1).max(65535).optional()]),
   listSharedPorts: z.tuple([]),
-  stopSharedPort: z.tuple([z.number().int().min(1).max(65535)])
+  stopSharedPort: z.tuple([z.number().int().min(1).max(65535)]),
+  getGroupStatus: z.tuple([id]),
+  selectGroupMember: z.tuple([id, id, id]),
+  testUpstreams: z.tuple([
+    id,
+    z
+      .string()
+      .url()
+      .max(2048)
+      .regex(/^https?:\/\//i, 'must be an http:// or https:// URL')
+  ])
 } as const
 
 export const PAYLOADS_COMPLETE: SameKeys<AppApi, typeof API_PAYLOADS> = true

@@ -49,6 +49,10 @@ export const MAX_CHAIN_HOPS = 4
 
 export const GROUP_STRATEGIES = ['failover', 'round-robin', 'lowest-latency', 'manual'] as const
 export type GroupStrategy = (typeof GROUP_STRATEGIES)[number]
+/** What lowest-latency groups measure by default, as Clash's url-test does: a tiny answer, no body. */
+export const DEFAULT_LATENCY_TEST_URL = 'https://www.gstatic.com/generate_204'
+/** How often a lowest-latency group that carries traffic measures its members, by default. */
+export const DEFAULT_TEST_INTERVAL_MINUTES = 5
 
 /**
  * Upstreams used as one: a rule (or the default action) naming the group is carried by one member,
@@ -69,7 +73,9 @@ export const UpstreamGroupSchema = z.object({
     .int('must be a whole number')
     .min(1, 'must be 1–1440')
     .max(1440, 'must be 1–1440')
-    .optional()
+    .optional(),
+  /** For `lowest-latency`: the URL each member is measured with; DEFAULT_LATENCY_TEST_URL when unset. */
+  testUrl: z.string().url('must be a URL').max(2048).optional()
 })
 export type UpstreamGroup = z.infer<typeof UpstreamGroupSchema>
 
@@ -391,7 +397,10 @@ export type EngineState =
   | { status: 'stopping' }
   | { status: 'failed'; error: string }
 
-/** How a connection's current request is routed, as statistics keep it: `direct`, an upstream id, `block` or `reject`. */
+/**
+ * How a connection's current request is routed, as statistics keep it: `direct`, an upstream id,
+ * `member@group` (a group's member that carried it), `block` or `reject`.
+ */
 export type RouteLabel = string
 
 /** Names shown in place of ids (main/stats/display-names.ts says when they are resolved). */
@@ -400,7 +409,7 @@ export interface ShownNames {
   profileName: string
   /** The deciding rule's name, else what it does (`domain example.com and subdomains → Squid`); `default` when no rule decided; `(deleted rule)`. */
   ruleName: string
-  /** `direct`, `block`, `reject`, the upstream's name, or `(deleted upstream)`. */
+  /** `direct`, `block`, `reject`, the upstream's name (`Squid (group Office)` through a group), or `(deleted upstream)`. */
   routeName: string
 }
 

@@ -17,6 +17,7 @@ import { ProfileStore } from '../profiles/profile-store.ts'
 import type { SecretCodec } from '../profiles/secrets.ts'
 import { createJunctionService } from '../services/junction-service.ts'
 import { SharedPorts } from '../services/shared-ports.ts'
+import { probeLatency } from '../services/upstream-test.ts'
 import { createNameResolver } from '../stats/display-names.ts'
 import { HistoryStore } from '../stats/history-store.ts'
 import { MemoryReturn } from '../stats/memory-return.ts'
@@ -169,6 +170,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     pac,
     authority,
     exchanges,
+    probe: probeLatency,
     ...(profile ? { profile } : {})
   })
   engine.on('state', (state) => log(describeState(state)))

@@ -137,6 +137,16 @@ export class Accounting {
     if (this.stats) this.started(req, hostname, port, kind, routed)
   }
 
+  /**
+   * A group's request or tunnel on `socket` moved to another member: statistics name the member that
+   * carries it. Requests inside intercepted tunnels have no connection of their own and keep the
+   * tunnel's.
+   */
+  rerouted(socket: Socket, label: string): void {
+    const connection = this.open.get(socket)
+    if (connection) this.stats?.rerouted(connection.id, label)
+  }
+
   /** Closes a connection for a reason shown in Connections (`idle timeout`, …). */
   close(connection: ClientConnection, reason: string): void {
     if (!this.stats?.closeConnection(connection.id, reason)) connection.socket.destroy()

@@ -21,11 +21,12 @@ import { UpstreamTunnels } from './proxy-chain-adapter.ts'
 import { buildRouting, retireRouting, type ConnectSettings, type Routing } from './route.ts'
 import { Transport, type Timeouts } from './transport.ts'
 import { POOL } from './upstream-connect.ts'
+import { DEFAULT_BACKOFF, UpstreamHealth, type Backoff, type LatencyProbe } from './upstream-health.ts'
 import type { TrafficStats } from '../stats/traffic-stats.ts'
 import type { PacPublisher } from '../sysproxy/pac.ts'
 
 export type { Exchange, ExchangeObserver } from './capture.ts'
-export type { EngineState, LeafIssuer, ProxyAuth, Timeouts }
+export type { Backoff, EngineState, LatencyProbe, LeafIssuer, ProxyAuth, Timeouts }
 
 export interface EngineOptions {
   /** Listen address; default 127.0.0.1. Any other address requires `auth`. */
@@ -59,6 +60,10 @@ export interface EngineOptions {
   trustedCas?: string[]
   /** Sees forwarded HTTP exchanges while it records (the Inspect view's store). */
   exchanges?: ExchangeObserver | null
+  /** Measures upstream latencies for lowest-latency groups; without it they keep their members' order. */
+  probe?: LatencyProbe | null
+  /** How long a group member that failed is skipped; default 5 s doubling to 5 min. */
+  memberBackoff?: Backoff
 }
 
 /** As in settings.json's defaults (common/model.ts), in milliseconds. */
@@ -106,6 +111,7 @@ export class ProxyEngine extends EventEmitter<EngineEvents> {
   private readonly options: EngineOptions
   private readonly timeouts: Timeouts
   private routing: Routing
+  private health: UpstreamHealth
   private server: http.Server | null = null
   private accounting: Accounting | null = null
   private directAgent: http.Agent | null = null
@@ -119,6 +125,7 @@ export class ProxyEngine extends EventEmitter<EngineEvents> {
     this.host = options.host ?? '127.0.0.1'
     this.requestedPort = options.port ?? 8899
     this.timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts }
+    this.health = new UpstreamHealth(options.memberBackoff ?? DEFAULT_BACKOFF)
     this.routing = buildRouting(options.profile ?? DIRECT_PROFILE, this.connectSettings())
   }
 
@@ -128,6 +135,11 @@ export class ProxyEngine extends EventEmitter<EngineEvents> {
 
   get profile(): Profile {
     return this.routing.profile
+  }
+
+  /** What groups of the active profile know about their members (up, down until, latency). */
+  get upstreamHealth(): UpstreamHealth {
+    return this.health
   }
 
   /** The bound port once running (useful with port 0). */
@@ -173,7 +185,10 @@ export class ProxyEngine extends EventEmitter<EngineEvents> {
       loop,
       idle,
       interceptor,
-      observer: this.options.exchanges ?? null
+      observer: this.options.exchanges ?? null,
+      // A request inside an intercepted tunnel arrives on the tunnel's inner socket: the tunnel is rerouted.
+      rerouted: (socket, label) =>
+        accounting.rerouted(interceptor?.tunnelOf(socket)?.connection.socket ?? socket, label)
     })
     const accept = new Accept({
       auth,
@@ -244,13 +259,21 @@ export class ProxyEngine extends EventEmitter<EngineEvents> {
    */
   applyProfile(profile: Profile): void {
     const previous = this.routing
+    // Health is the active profile's: kept across its edits, started afresh for another profile.
+    if (profile.id === previous.profile.id) this.health.keepOnly(profile.upstreams)
+    else this.health = new UpstreamHealth(this.options.memberBackoff ?? DEFAULT_BACKOFF)
     this.routing = buildRouting(profile, this.connectSettings())
     retireRouting(previous)
     if (this.server) this.setRunning()
   }
 
   private connectSettings(): ConnectSettings {
-    return { connectMs: this.timeouts.connectMs, lookup: this.options.lookup }
+    return {
+      connectMs: this.timeouts.connectMs,
+      lookup: this.options.lookup,
+      health: this.health,
+      probe: this.options.probe ?? null
+    }
   }
 
   private setRunning(): void {

@@ -27,6 +27,7 @@ export type JunctionErrorCode =
   | 'not-a-proxy-request'
   | 'proxy-auth-required'
   | 'target-certificate-invalid'
+  | 'upstream-certificate-invalid'
   | 'body-not-edited'
   | 'response-headers-too-large'
 
@@ -230,5 +231,18 @@ export function replyForCertificateError(error: NodeJS.ErrnoException, ctx: Fail
     status: 502,
     code: 'target-certificate-invalid',
     message: `The certificate of ${ctx.target} is not valid: ${why}${detail}. Junction did not send the request.`
+  }
+}
+
+/**
+ * An HTTPS upstream proxy whose certificate Junction refuses: its TLS handshake failed, so nothing was
+ * sent through it. (Add the CA that issued it to the upstream, or fix the upstream's address.)
+ */
+export function replyForUpstreamCertificate(error: NodeJS.ErrnoException, ctx: FailureContext): ErrorReply {
+  const why = CERTIFICATE_PROBLEMS[error.code!] ?? error.code
+  return {
+    status: 502,
+    code: 'upstream-certificate-invalid',
+    message: `The certificate of ${ctx.upstream} is not valid: ${why}. Junction did not send the request.`
   }
 }

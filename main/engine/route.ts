@@ -2,18 +2,30 @@
  * Stage 2 of a request's path: which rule decides, and through which upstream it goes.
  *
  * A `Routing` is built once per profile change (rules compiled into indexes, one connector per
- * upstream) and swapped whole, so a request that has started keeps the routing it was given.
+ * upstream, one router per group) and swapped whole, so a request that has started keeps the routing
+ * it was given. A decision naming a group is carried by one of its members (groups.ts); when that
+ * member fails before its client got an answer, transport.ts asks `nextMember` for the next one.
  */
 import type { IncomingMessage } from 'node:http'
 import type { LookupFunction } from 'node:net'
 import type { Decision, Profile, RequestFacts, Rewrite, Upstream } from '../../common/model.ts'
 import { compileProfile, type CompiledRule, type CompiledRules } from '../rules/compile.ts'
+import type { ErrorReply } from './errors.ts'
+import { GroupRouter, isMemberFault } from './groups.ts'
+import type { LatencyProbe, UpstreamHealth } from './upstream-health.ts'
 import { createUpstreamConnector, type Target, type UpstreamConnector } from './upstream-connect.ts'
 
 export interface Routing {
   profile: Profile
   rules: CompiledRules
   upstreams: Map<string, UpstreamConnector>
+  groups: Map<string, GroupRouter>
+}
+
+/** A route through a group: its router, and the members still to try after the one carrying it. */
+export interface GroupRoute {
+  router: GroupRouter
+  rest: UpstreamConnector[]
 }
 
 /** Where one request or tunnel goes, as decided by the active profile. */
@@ -21,20 +33,30 @@ export interface Routed {
   profile: Profile
   decision: Decision
   rule: CompiledRule | null
-  /** Set when the decision is `upstream`. */
+  /** Set when the decision is `upstream`: the upstream named, or the group member carrying it. */
   upstream: UpstreamConnector | null
+  /** Set when the decision names a group. */
+  group: GroupRoute | null
   /** The deciding rule's header edits, if any. */
   rewrite: Rewrite | null
   /** The deciding rule intercepts HTTPS (CONNECT tunnels only; intercept.ts). */
   intercept: boolean
-  /** How the route is shown in statistics: `direct`, an upstream id, `block` or `reject`. */
+  /**
+   * How the route is shown in statistics: `direct`, an upstream id, `member@group` (memberLabel),
+   * `block` or `reject`.
+   */
   label: string
 }
 
-/** What connectors to upstreams need: how long to wait, and how to resolve names. */
+/**
+ * What connectors to upstreams need: how long to wait, and how to resolve names; and what groups
+ * need: their members' health and a way to measure latencies (none in engines that never measure).
+ */
 export interface ConnectSettings {
   connectMs: number
   lookup: LookupFunction | undefined
+  health: UpstreamHealth
+  probe: LatencyProbe | null
 }
 
 export function buildRouting(profile: Profile, connect: ConnectSettings): Routing {
@@ -44,7 +66,13 @@ export function buildRouting(profile: Profile, connect: ConnectSettings): Routin
       createUpstreamConnector(u, connect.connectMs, connect.lookup, profile.upstreams)
     ])
   )
-  return { profile, rules: compileProfile(profile), upstreams }
+  const groups = new Map<string, GroupRouter>()
+  for (const group of profile.groups ?? []) {
+    // Validated on save: every member is an upstream of the profile.
+    const members = group.members.map((id) => upstreams.get(id)!)
+    groups.set(group.id, new GroupRouter(group, members, profile.upstreams, connect.health, connect.probe))
+  }
+  return { profile, rules: compileProfile(profile), upstreams, groups }
 }
 
 /**
@@ -58,34 +86,95 @@ export function route(routing: Routing, target: Target, isHttp: boolean, req?: I
       ? { method: req.method ?? 'GET', path: target.path, headers: req.headers }
       : undefined
   const { decision, rule } = routing.rules.match({ hostname, port, isHttp, ...(request ? { request } : {}) })
-  const upstream =
-    decision.action === 'upstream' ? (routing.upstreams.get(decision.upstreamId) ?? null) : null
-  if (decision.action === 'upstream' && !upstream)
-    // Profiles are validated on save, so this means a bug, not bad input.
-    throw new Error(`Profile "${routing.profile.name}" has no upstream "${decision.upstreamId}"`)
+  let upstream: UpstreamConnector | null = null
+  let group: GroupRoute | null = null
+  if (decision.action === 'upstream') {
+    upstream = routing.upstreams.get(decision.upstreamId) ?? null
+    const router = upstream ? undefined : routing.groups.get(decision.upstreamId)
+    if (router) {
+      const [first, ...rest] = router.order()
+      upstream = first!
+      group = { router, rest }
+    }
+    if (!upstream)
+      // Profiles are validated on save, so this means a bug, not bad input.
+      throw new Error(`Profile "${routing.profile.name}" has no upstream "${decision.upstreamId}"`)
+  }
   return {
     profile: routing.profile,
     decision,
     rule,
     upstream,
+    group,
     rewrite: rule?.rule.rewrite ?? null,
     intercept: !isHttp && rule?.rule.intercept === true,
-    label: decision.action === 'upstream' ? decision.upstreamId : decision.action
+    label: group
+      ? memberLabel(upstream!, group.router)
+      : decision.action === 'upstream'
+        ? decision.upstreamId
+        : decision.action
   }
 }
 
 /**
+ * The route label of a group's member, `member@group`: statistics name both ("Squid (group Office)",
+ * display-names.ts). Ids are letters, digits, `-` and `_`, so `@` cannot occur in either.
+ */
+function memberLabel(member: UpstreamConnector, router: GroupRouter): string {
+  return `${member.upstream.id}@${router.group.id}`
+}
+
+/**
+ * After the member carrying `routed` failed before its client got any byte: marks it down when the
+ * failure was its own (groups.ts) and returns the route through the next member to try, or null when
+ * the route is no group's, the failure was not the member's, or no member is left.
+ */
+export function nextMember(routed: Routed, reply: ErrorReply): Routed | null {
+  const group = routed.group
+  if (!group || !isMemberFault(reply)) return null
+  group.router.failed(routed.upstream!, reply)
+  const [next, ...rest] = group.rest
+  if (!next) return null
+  return {
+    ...routed,
+    upstream: next,
+    label: memberLabel(next, group.router),
+    group: { router: group.router, rest }
+  }
+}
+
+/** A member failed on its own account where no other member can take over (a request body was sent). */
+export function memberFailed(routed: Routed, reply: ErrorReply): void {
+  if (routed.group && isMemberFault(reply)) routed.group.router.failed(routed.upstream!, reply)
+}
+
+/** The member carrying `routed` connected: it is up again, if it was down. */
+export function memberCarried(routed: Routed): void {
+  routed.group?.router.succeeded(routed.upstream!)
+}
+
+/**
  * A request inside an intercepted tunnel, matched again as plain HTTP with what the request shows:
- * the rule it matches supplies edits, a mock or a block, while the route stays the tunnel's.
+ * the rule it matches supplies edits, a mock or a block, while the route stays the tunnel's. Through a
+ * group, each request asks the group again, so a member found down on one request is skipped by the
+ * next.
  */
 export function routeInside(routing: Routing, tunnel: Routed, target: Target, req: IncomingMessage): Routed {
   const inner = route(routing, target, true, req)
   const answers = inner.decision.action === 'block' || inner.decision.action === 'reject'
+  let { upstream, group, label } = tunnel
+  if (group) {
+    const [first, ...rest] = group.router.order()
+    upstream = first!
+    group = { router: group.router, rest }
+    label = memberLabel(first!, group.router)
+  }
   return {
     ...inner,
     decision: answers ? inner.decision : tunnel.decision,
-    upstream: tunnel.upstream,
-    label: answers ? inner.label : tunnel.label,
+    upstream,
+    group,
+    label: answers ? inner.label : label,
     intercept: true
   }
 }

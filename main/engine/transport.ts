@@ -8,6 +8,10 @@
  * - An Upgrade (WebSocket) request is sent the same way; on `101` both sockets are joined.
  * - CONNECT goes straight to the target or through a SOCKS upstream here, and through an HTTP/HTTPS
  *   upstream by proxy-chain (proxy-chain-adapter.ts).
+ * - Through a group (groups.ts), a member that fails before the client got any byte hands over to the
+ *   next member: CONNECT tunnels are then opened here for every kind of member (proxy-chain answers
+ *   the client itself, so it could not try another), and plain-HTTP requests move on when they can be
+ *   sent again whole — an idempotent method without a body. A body already sent is never sent twice.
  *
  * Every wait is bounded: reaching the target or upstream (connect timeout), the response's headers
  * (response-headers timeout), and a tunnel or response body with no bytes either way (idle timeout).
@@ -25,6 +29,7 @@ import {
   endRaw,
   isCertificateError,
   replyForCertificateError,
+  replyForUpstreamCertificate,
   replyForOversizedHead,
   rawErrorResponse,
   replyForProxyChainStatus,
@@ -42,7 +47,7 @@ import { noteStreamed } from '../stats/memory-return.ts'
 import { BODY_EDIT_LIMIT, collect, editBody, isEditableText, type Collected } from './body-transform.ts'
 import { bodyEditor, type TextEdit } from '../rules/body-edits.ts'
 import type { UpstreamTunnels } from './proxy-chain-adapter.ts'
-import type { Routed } from './route.ts'
+import { memberCarried, memberFailed, nextMember, type Routed } from './route.ts'
 import type { OwnedRequestOptions, Target } from './upstream-connect.ts'
 
 export interface Timeouts {
@@ -70,6 +75,8 @@ export interface TransportOptions {
   interceptor: Interceptor | null
   /** Sees each forwarded HTTP exchange while it records (the Inspect view); null for none. */
   observer: ExchangeObserver | null
+  /** A group's request or tunnel on this client socket moved to another member (statistics). */
+  rerouted: (socket: Socket, label: string) => void
 }
 
 /**
@@ -85,7 +92,7 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'])
 
 /** An error Junction raises itself when a wait runs out or a connection would loop. */
 class Refused extends Error {
-  readonly reason: 'connect' | 'response headers' | 'idle' | 'loop'
+  readonly reason: 'connect' | 'unanswered' | 'response headers' | 'idle' | 'loop'
 
   constructor(reason: Refused['reason']) {
     super(reason)
@@ -95,12 +102,15 @@ class Refused extends Error {
 
 /** What a caller of `send` does with the outcomes of one forwarded request. */
 interface Outcome {
-  response?: (incoming: http.IncomingMessage) => void
+  /** The answer, and the route that carried it (a group's member may differ from the one first tried). */
+  response?: (incoming: http.IncomingMessage, carrier: Routed) => void
   upgrade?: (incoming: http.IncomingMessage, socket: Socket, head: Buffer) => void
   /** The origin's `100 Continue`. */
   continued?: () => void
   /** A failure before the answer was relayed, in words for the client. */
   fail: (reply: ErrorReply) => void
+  /** The request was sent again on a new outgoing request (a closed pooled connection, a group's next member). */
+  resent?: (outgoing: http.ClientRequest) => void
 }
 
 export class Transport {
@@ -160,7 +170,7 @@ export class Transport {
     routed: Routed,
     body: { whole: Buffer } | { prefix: Buffer[] } | null
   ): void {
-    const failure = failureContext(routed, target)
+    let failure = failureContext(routed, target)
     // Copies: Node reads a message's rawHeaders again when its `headers` are first asked for.
     const headers = req.rawHeaders.slice()
     res.rewritten += forwardHeaders(headers, routed.rewrite?.request, this.options.via, false)
@@ -178,8 +188,9 @@ export class Transport {
         keep(exchange.requestBody, chunk, this.options.observer!.previewBytes)
     const expectsContinue = !body && req.headers.expect?.toLowerCase() === '100-continue'
     const outgoing = this.send(req, headers, target, routed, false, failure, {
-      response: (incoming) => {
-        const refused = upstreamRefusedCredentials(incoming, routed, failure)
+      response: (incoming, carrier) => {
+        if (carrier !== routed) failure = failureContext(carrier, target)
+        const refused = upstreamRefusedCredentials(incoming, carrier, failure)
         if (refused) return writeTextReply(res, refused)
         const back = incoming.rawHeaders.slice()
         res.rewritten += forwardHeaders(back, routed.rewrite?.response, this.options.via, false)
@@ -215,7 +226,8 @@ export class Transport {
         // The response had started: cutting the client's connection is the only honest signal left.
         res.failure = reply.code
         res.destroy()
-      }
+      },
+      resent: (again) => (res.outgoing = again)
     })
     res.outgoing = outgoing
     if (exchange) res.once('close', () => this.finishExchange(exchange, res))
@@ -306,7 +318,7 @@ export class Transport {
     const headers = req.rawHeaders.slice()
     const rewritten = forwardHeaders(headers, routed.rewrite?.request, this.options.via, true)
     let answered = false
-    const outgoing = this.send(req, headers, target, routed, true, failure, {
+    let outgoing = this.send(req, headers, target, routed, true, failure, {
       upgrade: (incoming, socket, upgradeHead) => {
         answered = true
         const back = incoming.rawHeaders.slice()
@@ -318,9 +330,9 @@ export class Transport {
         if (head.length > 0) socket.write(head)
         this.holdTunnel(connection, socket)
       },
-      response: (incoming) => {
+      response: (incoming, carrier) => {
         answered = true
-        const refused = upstreamRefusedCredentials(incoming, routed, failure)
+        const refused = upstreamRefusedCredentials(incoming, carrier, failureContext(carrier, target))
         if (refused) {
           connection.reply = { status: refused.status, code: refused.code, rewritten }
           return endRaw(client, rawErrorResponse(refused))
@@ -338,7 +350,8 @@ export class Transport {
         if (answered) return void client.destroy()
         connection.reply = { status: reply.status, code: reply.code, rewritten }
         endRaw(client, rawErrorResponse(reply))
-      }
+      },
+      resent: (again) => (outgoing = again)
     })
     client.once('close', () => outgoing.destroy())
     outgoing.end()
@@ -401,7 +414,7 @@ export class Transport {
     }
     const failure = failureContext(routed, target)
     const upstream = routed.upstream
-    if (upstream?.viaProxyChain) {
+    if (upstream?.viaProxyChain && !routed.group) {
       const client = connection.socket
       client.once('end', abandonTunnel)
       // Until the upstream has answered the CONNECT, the client waits on it: a connect timeout.
@@ -458,7 +471,10 @@ export class Transport {
         })
   }
 
-  /** A tunnel Junction opens itself: straight to the target, or through a SOCKS upstream. */
+  /**
+   * A tunnel Junction opens itself: straight to the target, through a SOCKS upstream, or through a
+   * group's members in turn until one connects.
+   */
   private async openOwnTunnel(
     connection: ClientConnection,
     head: Buffer,
@@ -470,15 +486,21 @@ export class Transport {
     const { timeouts, loop } = this.options
     client.once('end', abandonTunnel)
     let socket: Socket
-    try {
-      socket = await this.reach(target, routed, client)
-    } catch (error) {
-      // A client that left was told nothing; its log entry says so (status 0).
-      if (client.destroyed) return
-      return this.refuse(
-        connection,
-        errorReply(error as NodeJS.ErrnoException, failure, target, loop, timeouts)
-      )
+    for (;;) {
+      try {
+        socket = await this.reach(target, routed, client)
+        memberCarried(routed)
+        break
+      } catch (error) {
+        // A client that left was told nothing; its log entry says so (status 0).
+        if (client.destroyed) return
+        const reply = errorReply(error as NodeJS.ErrnoException, failure, target, loop, timeouts)
+        const next = nextMember(routed, reply)
+        if (!next) return this.refuse(connection, reply)
+        this.options.rerouted(client, next.label)
+        routed = next
+        failure = failureContext(next, target)
+      }
     }
     if (!routed.upstream && loop.isOwnSocket(socket, target.port)) {
       socket.destroy()
@@ -554,13 +576,30 @@ export class Transport {
     outgoing.setTimeout(timeouts.responseHeadersMs, () => {
       if (connected) outgoing.destroy(new Refused(answered ? 'idle' : 'response headers'))
     })
+    // Through a group, a request the next member could carry waits for the start of an answer only as
+    // long as for a connection, unless its member answered lately: a proxy that accepts and then says
+    // nothing cannot be told apart from a slow target otherwise, and the next member may well answer.
+    const group = routed.group
+    const handover =
+      group?.rest.length && replayable(req) && group.router.suspectSilence(routed.upstream!)
+        ? setTimeout(() => outgoing.destroy(new Refused('unanswered')), timeouts.connectMs)
+        : undefined
+    if (handover) outgoing.once('close', () => clearTimeout(handover))
     outgoing.once('response', (incoming) => {
       answered = true
+      if (group) {
+        clearTimeout(handover)
+        memberCarried(routed)
+      }
       outgoing.setTimeout(timeouts.idleTunnelMs)
-      outcome.response?.(incoming)
+      outcome.response?.(incoming, routed)
     })
     outgoing.once('upgrade', (incoming, socket: Socket, head: Buffer) => {
       answered = true
+      if (group) {
+        clearTimeout(handover)
+        memberCarried(routed)
+      }
       outcome.upgrade?.(incoming, socket, head)
     })
     if (outcome.continued) outgoing.on('continue', outcome.continued)
@@ -568,10 +607,27 @@ export class Transport {
       // After the answer, failures of the body surface on the response ('error' there).
       if (answered && !(error instanceof Refused)) return
       if (!answered && !retried && outgoing.reusedSocket && error.code === 'ECONNRESET' && replayable(req)) {
-        this.send(req, headers, target, routed, upgrade, failure, outcome, true).end()
-        return
+        const again = this.send(req, headers, target, routed, upgrade, failure, outcome, true)
+        outcome.resent?.(again)
+        return void again.end()
       }
-      outcome.fail(errorReply(error, failure, target, loop, timeouts))
+      const reply = errorReply(error, failure, target, loop, timeouts)
+      // A group's member that could not be reached, or reset the request before answering: a request
+      // that can be sent again whole goes to the next member. (A response-headers timeout means the
+      // member took the request; the target behind it is slow.)
+      const unanswered =
+        !answered &&
+        (!(error instanceof Refused) || error.reason === 'connect' || error.reason === 'unanswered')
+      if (unanswered && replayable(req)) {
+        const next = nextMember(routed, reply)
+        if (next) {
+          this.options.rerouted(req.socket, next.label)
+          const again = this.send(req, headers, target, next, upgrade, failureContext(next, target), outcome)
+          outcome.resent?.(again)
+          return void again.end()
+        }
+      } else if (unanswered) memberFailed(routed, reply)
+      outcome.fail(reply)
     })
     return outgoing
   }
@@ -636,7 +692,7 @@ function upstreamRefusedCredentials(
  */
 function replyForTimeout(
   failure: FailureContext,
-  phase: 'connect' | 'tunnel' | 'response headers',
+  phase: 'connect' | 'unanswered' | 'tunnel' | 'response headers',
   timeouts: Timeouts
 ): ErrorReply {
   const reply = replyForSocketError(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' }), failure)
@@ -647,7 +703,9 @@ function replyForTimeout(
       ? `${what} sent no response within ${timeouts.responseHeadersMs / 1000} s.`
       : phase === 'tunnel' && failure.upstream
         ? `No connection to ${failure.target} through ${failure.upstream} within ${connectS} s.`
-        : `${what} could not be reached within ${connectS} s.`
+        : phase === 'unanswered'
+          ? `${what} sent nothing within ${connectS} s.`
+          : `${what} could not be reached within ${connectS} s.`
   return { ...reply, message }
 }
 
@@ -676,7 +734,11 @@ function errorReply(
       return { status: 504, code: 'idle-timeout', message: `${failure.target} sent nothing for too long.` }
     return replyForTimeout(failure, error.reason, timeouts)
   }
-  if (error.code && isCertificateError(error.code)) return replyForCertificateError(error, failure)
+  if (error.code && isCertificateError(error.code))
+    // Outside an intercepted tunnel the only TLS Junction speaks is to an HTTPS upstream.
+    return failure.upstream && !target.secure
+      ? replyForUpstreamCertificate(error, failure)
+      : replyForCertificateError(error, failure)
   if (error.code === 'HPE_HEADER_OVERFLOW') return replyForOversizedHead(failure, MAX_RESPONSE_HEAD)
   // Node's parser refused the answer: it was no valid HTTP response, not a failure to connect.
   if (error.code?.startsWith('HPE_')) return badResponse(failure, error.code)

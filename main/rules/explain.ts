@@ -24,12 +24,14 @@ export function parseTarget(input: string): RouteTarget {
   return { hostname: url.hostname, port: url.port ? Number(url.port) : 443, isHttp: false }
 }
 
-export function describeDecision(decision: Decision, profile: Pick<Profile, 'upstreams'>): string {
+export function describeDecision(decision: Decision, profile: Pick<Profile, 'upstreams' | 'groups'>): string {
   switch (decision.action) {
     case 'direct':
       return 'direct'
     case 'upstream': {
       const upstream = profile.upstreams.find((u) => u.id === decision.upstreamId)
+      const group = upstream ? undefined : profile.groups?.find((g) => g.id === decision.upstreamId)
+      if (group) return `via group "${group.name}" (${group.strategy})`
       return `via upstream "${upstream?.name ?? decision.upstreamId}"`
     }
     case 'block':

@@ -11,7 +11,8 @@ import {
   type AppApi,
   type CertificateAuthorityInfo,
   type RunOverrides,
-  type TrafficShare
+  type TrafficShare,
+  type UpstreamTestResult
 } from '../../common/ipc-contract.ts'
 import { matchesShown, shownRequest } from '../../common/display-text.ts'
 import {
@@ -28,7 +29,9 @@ import { CA_CERT_FILE, type LocalAuthority } from '../intercept/authority.ts'
 import { explain } from '../rules/explain.ts'
 import { parseProfile } from '../rules/validate.ts'
 import { historyName } from '../stats/display-names.ts'
-import { testUpstream } from './upstream-test.ts'
+import { asMeasurement, testUpstream } from './upstream-test.ts'
+import { describeGroups } from '../engine/groups.ts'
+import { measureAll } from '../engine/upstream-health.ts'
 
 /** Replaces upstream passwords with a placeholder: they never travel to the UI. */
 export function maskSecrets(profile: Profile): Profile {
@@ -399,6 +402,51 @@ export function createJunctionService(parts: RuntimeParts, hooks: ServiceHooks =
 
     listSharedPorts: async () => ok(sharedPorts.list()),
 
-    stopSharedPort: (port) => sharedPorts.stop(port)
+    stopSharedPort: (port) => sharedPorts.stop(port),
+
+    async getGroupStatus(profileId) {
+      const running = engine.profile.id === profileId
+      const profile = running ? engine.profile : profiles.get(profileId)
+      if (!profile) return fail('not-found', `No profile with id "${profileId}"`)
+      return ok(describeGroups(profile, running ? engine.upstreamHealth : null))
+    },
+
+    async selectGroupMember(profileId, groupId, upstreamId) {
+      const profile = profiles.get(profileId)
+      if (!profile) return fail('not-found', `No profile with id "${profileId}"`)
+      const group = profile.groups?.find((g) => g.id === groupId)
+      if (!group) return fail('not-found', `Profile "${profile.name}" has no group with id "${groupId}"`)
+      if (!group.members.includes(upstreamId))
+        return fail('invalid-input', `That upstream is not a member of group "${group.name}"`)
+      const groups = profile.groups!.map((g) => (g.id === groupId ? { ...g, selected: upstreamId } : g))
+      const saved = await profiles.put({ ...profile, groups })
+      if (!saved.ok) return saved
+      if (engine.profile.id === profileId) engine.applyProfile(saved.value)
+      return ok(maskSecrets(saved.value))
+    },
+
+    async testUpstreams(profileId, url) {
+      const profile = profiles.get(profileId)
+      if (!profile) return fail('not-found', `No profile with id "${profileId}"`)
+      const results = new Map<string, UpstreamTestResult>()
+      await measureAll(
+        profile.upstreams,
+        profile.upstreams,
+        url,
+        async (upstream, target, companions) => {
+          const result = await testUpstream(upstream, target, undefined, companions)
+          results.set(upstream.id, result)
+          return asMeasurement(result)
+        },
+        (upstream, measurement) => {
+          // A test that could not run at all (no free port for its engine) says why.
+          if (!results.has(upstream.id))
+            results.set(upstream.id, { ok: false, status: 0, latencyMs: 0, error: measurement.error })
+          // Lowest-latency groups of the running profile use these figures at once.
+          if (engine.profile.id === profileId) engine.upstreamHealth.measured(upstream, measurement)
+        }
+      )
+      return ok(profile.upstreams.map((u) => ({ upstreamId: u.id, result: results.get(u.id)! })))
+    }
   }
 }

@@ -6,7 +6,8 @@
 import http from 'node:http'
 import type { Socket } from 'node:net'
 import type { Upstream } from '../../common/model.ts'
-import { ProxyEngine } from '../engine/engine.ts'
+import { ProxyEngine, type LatencyProbe } from '../engine/engine.ts'
+import type { Measurement } from '../engine/upstream-health.ts'
 
 export interface UpstreamTestResult {
   ok: boolean
@@ -18,14 +19,14 @@ export interface UpstreamTestResult {
 }
 
 /**
- * `others` are the profile's other upstreams: an upstream reached `via` some of them is tested
- * through its whole chain.
+ * `companions`: the other upstreams of its profile, so that one reached through another (`via`) is
+ * tested along its whole chain.
  */
 export async function testUpstream(
   upstream: Upstream,
   url: string,
   timeoutMs = 15_000,
-  others: readonly Upstream[] = []
+  companions: readonly Upstream[] = []
 ): Promise<UpstreamTestResult> {
   const target = new URL(url)
   if (target.protocol !== 'http:' && target.protocol !== 'https:')
@@ -35,7 +36,7 @@ export async function testUpstream(
     profile: {
       id: 'upstream-test',
       name: 'Upstream test',
-      upstreams: [...others.filter((u) => u.id !== upstream.id), upstream],
+      upstreams: [upstream, ...companions.filter((u) => u.id !== upstream.id)],
       rules: [],
       defaultAction: { type: 'upstream', upstreamId: upstream.id }
     }
@@ -87,4 +88,14 @@ export async function testUpstream(
   } finally {
     await engine.stop()
   }
+}
+
+/** Latency measurements for lowest-latency groups and "Test all": the same test, as a latency or an error. */
+export const probeLatency: LatencyProbe = async (upstream, url, companions) =>
+  asMeasurement(await testUpstream(upstream, url, undefined, companions))
+
+export function asMeasurement(result: UpstreamTestResult): Measurement {
+  return result.ok
+    ? { latencyMs: result.latencyMs, error: null }
+    : { latencyMs: null, error: result.error ?? `answered ${result.status}` }
 }

@@ -82,15 +82,29 @@ export function historyName(profiles: readonly Profile[], kind: 'profile' | 'rou
   return routeName(profiles, undefined, id)
 }
 
-/** A route label's name: `direct`, `block` and `reject` as they are, an upstream id as its name. */
+/**
+ * A route label's name: `direct`, `block` and `reject` as they are, an upstream id as its name, and a
+ * group's member (`member@group`, route.ts) as `Squid (group Office)`.
+ */
 function routeName(list: readonly Profile[], profile: Profile | undefined, route: string): string {
-  return PLAIN_ROUTES.has(route) ? route : upstreamName(list, profile, route)
+  if (PLAIN_ROUTES.has(route)) return route
+  const at = route.indexOf('@')
+  if (at === -1) return upstreamName(list, profile, route)
+  const member = upstreamName(list, profile, route.slice(0, at))
+  const groupId = route.slice(at + 1)
+  const group =
+    profile?.groups?.find((g) => g.id === groupId) ??
+    list.flatMap((p) => p.groups ?? []).find((g) => g.id === groupId)
+  return group ? `${member} (group ${group.name})` : member
 }
 
-/** The upstream's name, looked for first in the profile that used it. */
+/** The upstream's name (or a group's, as `group Work`), looked for first in the profile that used it. */
 function upstreamName(list: readonly Profile[], profile: Profile | undefined, id: string): string {
   const own = profile?.upstreams.find((u) => u.id === id)
   if (own) return own.name
+  // Rules name groups as they name upstreams; statistics never do (they keep the member's id).
+  const group = profile?.groups?.find((g) => g.id === id)
+  if (group) return `group ${group.name}`
   // That profile was edited or deleted since, or is not known (history keeps routes without their
   // profile). Ids are unique only within a profile, but the app makes random ones (`u-8fef2893`), so
   // the same id elsewhere is almost always the same upstream, in a copied profile.

@@ -203,6 +203,12 @@ export class TrafficStats extends EventEmitter<Events> {
     return record
   }
 
+  /** The open request on connection `id` is carried by another route (a group's next member). */
+  rerouted(id: number, route: RouteLabel): void {
+    const record = this.open.get(id)
+    if (record) record.route = route
+  }
+
   /** Called once per plain-HTTP request, when its response is done or abandoned. */
   requestFinished(record: ConnectionRecord, seq: number, reply: Reply): void {
     let request: RequestInfo & { requestAt: number }

@@ -15,6 +15,15 @@ export interface TrayProfile {
   name: string
 }
 
+/** A manual group of the active profile: the tray lets the user pick its member, as Clash's selector. */
+export interface TrayGroup {
+  id: string
+  name: string
+  members: { id: string; name: string }[]
+  /** The member traffic goes to now. */
+  selected: string
+}
+
 export interface TrayState {
   systemProxyOn: boolean
   /**
@@ -32,11 +41,14 @@ export interface TrayState {
   downRate: number
   /** The desktop setting of the same name, switchable from the menu. */
   startAtLogin: boolean
+  /** The active profile's manual groups. */
+  groups: TrayGroup[]
 }
 
 export type TrayAction =
   | { kind: 'toggle-system-proxy' }
   | { kind: 'switch-profile'; profileId: string }
+  | { kind: 'select-group-member'; profileId: string; groupId: string; upstreamId: string }
   | { kind: 'toggle-start-at-login' }
   | { kind: 'open-window' }
   | { kind: 'quit' }
@@ -106,6 +118,7 @@ export function buildTrayTemplate(state: TrayState): TrayMenuItem[] {
     separator(),
     { id: 'profile-header', label: 'Profile', enabled: false },
     ...profiles,
+    ...groupMenus(state),
     separator(),
     {
       id: 'listen',
@@ -122,6 +135,34 @@ export function buildTrayTemplate(state: TrayState): TrayMenuItem[] {
     },
     { id: 'open-window', label: 'Open Junction', action: { kind: 'open-window' } },
     { id: 'quit', label: 'Quit Junction', action: { kind: 'quit' } }
+  ]
+}
+
+/** One submenu per manual group of the active profile, titled with the member in use. */
+function groupMenus(state: TrayState): TrayMenuItem[] {
+  if (state.groups.length === 0) return []
+  return [
+    separator(),
+    ...state.groups.map((group): TrayMenuItem => {
+      const current = group.members.find((m) => m.id === group.selected)
+      return {
+        id: `group:${group.id}`,
+        label: shortenLabel(`${group.name}: ${current?.name ?? '—'}`, MAX_PROFILE_LABEL),
+        type: 'submenu',
+        submenu: group.members.map((member) => ({
+          id: `group:${group.id}:${member.id}`,
+          label: shortenLabel(member.name, MAX_PROFILE_LABEL),
+          type: 'radio',
+          checked: member.id === group.selected,
+          action: {
+            kind: 'select-group-member',
+            profileId: state.activeProfileId,
+            groupId: group.id,
+            upstreamId: member.id
+          }
+        }))
+      }
+    })
   ]
 }
 

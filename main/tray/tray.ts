@@ -37,6 +37,7 @@ export interface TrayHandle {
 
 function currentState(junction: TraySource): TrayState {
   const engine = junction.engine.state
+  const profile = junction.engine.profile
   const proxy = junction.systemProxy.status()
   const snapshot = junction.stats.snapshot
   return {
@@ -44,10 +45,21 @@ function currentState(junction: TraySource): TrayState {
     systemProxyAvailable: proxy.status !== 'unavailable',
     listen: engine.status === 'running' ? `${engine.host}:${engine.port}` : null,
     profiles: junction.profiles.list().map(({ id, name }) => ({ id, name })),
-    activeProfileId: junction.engine.profile.id,
+    activeProfileId: profile.id,
     upRate: snapshot.upRate,
     downRate: snapshot.downRate,
-    startAtLogin: junction.settings.get().desktop.startAtLogin
+    startAtLogin: junction.settings.get().desktop.startAtLogin,
+    groups: (profile.groups ?? [])
+      .filter((g) => g.strategy === 'manual')
+      .map((g) => ({
+        id: g.id,
+        name: g.name,
+        members: g.members.map((id) => ({
+          id,
+          name: profile.upstreams.find((u) => u.id === id)?.name ?? id
+        })),
+        selected: g.members.includes(g.selected ?? '') ? g.selected! : g.members[0]!
+      }))
   }
 }
 
@@ -67,6 +79,9 @@ export function createTray(options: TrayOptions): TrayHandle {
       }
       case 'switch-profile':
         void service.setActiveProfile(action.profileId).then(refresh)
+        return
+      case 'select-group-member':
+        void service.selectGroupMember(action.profileId, action.groupId, action.upstreamId).then(refresh)
         return
       case 'toggle-start-at-login': {
         const desktop = junction.settings.get().desktop

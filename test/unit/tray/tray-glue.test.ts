@@ -10,7 +10,9 @@ const trays: FakeTray[] = []
 class FakeTray extends EventEmitter {
   image = ''
   tooltip = ''
-  menu: { items: { label?: string; click?: () => void }[] } | null = null
+  menu: {
+    items: { label?: string; click?: () => void; submenu?: { label?: string; click?: () => void }[] }[]
+  } | null = null
   destroyed = false
   constructor() {
     super()
@@ -124,5 +126,38 @@ describe('tray', () => {
     handle.destroy()
     expect(tray.destroyed).toBe(true)
     expect(junction.stats.listenerCount('snapshot')).toBe(0)
+  })
+
+  it('lists the active profile’s manual groups and selects a member through the service', async () => {
+    const { junction } = fakeJunction()
+    Object.assign(junction.engine, {
+      profile: {
+        id: 'work',
+        name: 'Work',
+        upstreams: [
+          { id: 'a', name: 'Squid A' },
+          { id: 'b', name: 'Squid B' }
+        ],
+        groups: [
+          { id: 'pick', name: 'Pick', strategy: 'manual', members: ['a', 'b'] },
+          { id: 'auto', name: 'Auto', strategy: 'failover', members: ['a', 'b'] }
+        ]
+      }
+    })
+    const service = { selectGroupMember: vi.fn().mockResolvedValue({ ok: true }) }
+    const handle = createTray({
+      junction: junction as never,
+      service: service as never,
+      iconDirectory: '/icons',
+      openWindow: vi.fn(),
+      quit: vi.fn()
+    })
+    const items = trays[0]!.menu!.items
+    // No selection yet: the first member is the one in use. Only manual groups are listed.
+    const group = items.find((i) => i.label === 'Pick: Squid A')!
+    expect(items.some((i) => i.label?.startsWith('Auto'))).toBe(false)
+    group.submenu!.find((i) => i.label === 'Squid B')!.click!()
+    expect(service.selectGroupMember).toHaveBeenCalledWith('work', 'pick', 'b')
+    handle.destroy()
   })
 })

@@ -28,7 +28,8 @@ const base: TrayState = {
   activeProfileId: 'direct',
   upRate: 0,
   downRate: 0,
-  startAtLogin: false
+  startAtLogin: false,
+  groups: []
 }
 const state = (patch: Partial<TrayState>): TrayState => ({ ...base, ...patch })
 
@@ -322,5 +323,70 @@ describe('formatBytes / formatRate', () => {
     expect(formatRate(1024)).toBe('1.0 KiB/s')
     expect(formatRate(1.5 * MiB)).toBe('1.5 MiB/s')
     expect(formatRate(3 * GiB)).toBe('3.0 GiB/s')
+  })
+})
+
+describe('manual groups', () => {
+  const withGroups = state({
+    profiles: [
+      { id: 'direct', name: 'Direct' },
+      { id: 'work', name: 'Work' }
+    ],
+    activeProfileId: 'work',
+    groups: [
+      {
+        id: 'exit',
+        name: 'Exit',
+        members: [
+          { id: 'us', name: 'US squid' },
+          { id: 'eu', name: 'EU squid' }
+        ],
+        selected: 'eu'
+      }
+    ]
+  })
+
+  it('adds a submenu per manual group, titled with the member in use, after the profiles', () => {
+    const menu = buildTrayTemplate(withGroups)
+    const at = menu.findIndex((i) => i.id === 'group:exit')
+    expect(menu[at - 1]).toEqual({ type: 'separator' })
+    expect(menu[at - 2]!.id).toBe('profile:work')
+    expect(menu[at]).toEqual({
+      id: 'group:exit',
+      label: 'Exit: EU squid',
+      type: 'submenu',
+      submenu: [
+        {
+          id: 'group:exit:us',
+          label: 'US squid',
+          type: 'radio',
+          checked: false,
+          action: { kind: 'select-group-member', profileId: 'work', groupId: 'exit', upstreamId: 'us' }
+        },
+        {
+          id: 'group:exit:eu',
+          label: 'EU squid',
+          type: 'radio',
+          checked: true,
+          action: { kind: 'select-group-member', profileId: 'work', groupId: 'exit', upstreamId: 'eu' }
+        }
+      ]
+    })
+  })
+
+  it('shows nothing for a profile without manual groups', () => {
+    expect(buildTrayTemplate(base).some((i) => i.id?.startsWith('group:'))).toBe(false)
+  })
+
+  it('binds the submenu items to clicks', () => {
+    const dispatch = vi.fn<(action: TrayAction) => void>()
+    const bound = bindTrayActions(buildTrayTemplate(withGroups), dispatch)
+    bound.find((i) => i.id === 'group:exit')!.submenu![0]!.click!()
+    expect(dispatch).toHaveBeenCalledWith({
+      kind: 'select-group-member',
+      profileId: 'work',
+      groupId: 'exit',
+      upstreamId: 'us'
+    })
   })
 })

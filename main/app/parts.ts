@@ -10,6 +10,7 @@ import type { ExchangeStore } from '../inspect/exchange-store.ts'
 import type { NameResolver } from '../stats/display-names.ts'
 import type { HistoryStore } from '../stats/history-store.ts'
 import type { RequestRing } from '../stats/request-log.ts'
+import type { RuleHits } from '../stats/rule-hits.ts'
 import type { TrafficStats } from '../stats/traffic-stats.ts'
 import type { AttachedSystemProxy } from '../sysproxy/attach.ts'
 
@@ -28,4 +29,6 @@ export interface RuntimeParts {
   authority: LocalAuthority
   /** Recent HTTP exchanges for the Inspect view; records only after the view was first opened. */
   exchanges: ExchangeStore
+  /** How often each rule decided something since start, for the Rules view. */
+  ruleHits: RuleHits
 }

@@ -10,6 +10,7 @@
  */
 import type { Profile, Rule } from '../../common/model.ts'
 import { fail, ok, type Result } from '../../common/result.ts'
+import { placeAt } from '../../common/rule-order.ts'
 import { parseRule } from './validate.ts'
 
 export interface PlacedRule {
@@ -48,29 +49,6 @@ function twice(ids: readonly string[]): string | null {
   return null
 }
 
-/**
- * Merges `entries` into `base` so that each ends at its position: O(base + entries), since a profile
- * may hold 100,000 rules and a paste thousands.
- */
-function placeAt(base: readonly Rule[], entries: readonly PlacedRule[]): Result<Rule[]> {
-  const sorted = [...entries].sort((a, b) => a.index - b.index)
-  const out: Rule[] = []
-  let next = 0
-  for (const [k, { rule, index }] of sorted.entries()) {
-    if (k > 0 && sorted[k - 1]!.index === index)
-      return fail('invalid-input', `Two rules cannot both go to position ${index + 1}`)
-    while (out.length < index && next < base.length) out.push(base[next++]!)
-    if (out.length < index)
-      return fail(
-        'invalid-input',
-        `Position ${index + 1} is past the end of the list (${base.length + sorted.length} rules after this change)`
-      )
-    out.push(rule)
-  }
-  while (next < base.length) out.push(base[next++]!)
-  return ok(out)
-}
-
 /** New rules at their positions; their ids must be new to the profile. */
 export function insertRules(
   profile: Profile,
@@ -89,7 +67,10 @@ export function insertRules(
     ids.add(id)
     parsed.push({ rule: checked.value, index })
   }
-  const rules = placeAt(profile.rules, parsed)
+  const rules = placeAt(
+    profile.rules,
+    parsed.map(({ rule, index }) => ({ item: rule, index }))
+  )
   return rules.ok ? ok({ rules: rules.value }) : rules
 }
 
@@ -139,7 +120,7 @@ export function placeRules(
   const byId = new Map(removed.value.removed.map((p) => [p.rule.id, p.rule]))
   const rules = placeAt(
     removed.value.rules,
-    placements.map((p) => ({ rule: byId.get(p.ruleId)!, index: p.index }))
+    placements.map((p) => ({ item: byId.get(p.ruleId)!, index: p.index }))
   )
   if (!rules.ok) return rules
   const before = removed.value.removed.map(({ rule, index }) => ({ ruleId: rule.id, index }))

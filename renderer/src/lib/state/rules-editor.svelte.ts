@@ -104,7 +104,9 @@ class RulesEditor {
     undo: UndoEntry | null
   ): Promise<boolean> {
     const profile = this.profile
-    if (!profile) return false
+    // One change at a time: each is computed from the list as the previous one left it (a held
+    // Alt+↓ repeats faster than a save of a large profile completes).
+    if (!profile || this.busy) return false
     this.busy = true
     try {
       const { ruleCount } = await send()

@@ -8,7 +8,7 @@
  * `block` (403) or `block <status>`, or `upstream <name>` (also `via <name>` or `→ <name>`) naming an
  * upstream or a group of the profile by name or id. Values cannot contain spaces. Clash lines
  * (`DOMAIN-SUFFIX,example.com,Proxy`) are read too, since that is what users of Clash have at hand.
- * Blank lines and lines starting with `#` or `//` are skipped.
+ * Blank lines, lines starting with `#` or `//`, and anything after ` #` are skipped.
  *
  * Every problem is reported for its line in words a person can act on; nothing here throws. Pure.
  */
@@ -164,7 +164,8 @@ function parseClash(profile: Profile, text: string): Parsed<{ matchers: Matcher[
 export function parseRuleLines(text: string, profile: Profile, newId: () => string): RuleLine[] {
   const out: RuleLine[] = []
   for (const [index, raw] of text.split(/\r?\n/).entries()) {
-    const trimmed = raw.trim()
+    // Values hold no spaces, so a `#` after a space always starts a comment.
+    const trimmed = raw.replace(/\s#.*$/, '').trim()
     if (!trimmed || trimmed.startsWith('#') || trimmed.startsWith('//')) continue
     const isClash = /^[A-Za-z0-9-]+,/.test(trimmed)
     const parsed = isClash ? parseClash(profile, trimmed) : parseWords(profile, trimmed.split(/\s+/))

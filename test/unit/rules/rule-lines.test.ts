@@ -25,7 +25,7 @@ describe('parseRuleLines', () => {
   it('reads the examples of the README into valid rules', () => {
     const lines = parse(
       [
-        'domain example.com block',
+        'domain example.com block   # ads',
         'host a.b direct',
         'regex ^ads\\. block 451',
         '',

@@ -53,6 +53,12 @@ class RulesEditor {
     this.error = null
   }
 
+  /** Computes every rule's search text ahead of the first search. */
+  warmSearch(): void {
+    const profile = this.profile
+    if (profile) for (const rule of profile.rules) this.#search.text(rule, profile)
+  }
+
   /** Selected rules in list order. */
   selectedIds(): string[] {
     const rules = this.profile?.rules ?? []

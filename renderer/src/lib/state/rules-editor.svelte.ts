@@ -261,10 +261,11 @@ class RulesEditor {
 
   /** Drops `ids` just before the rule at list position `before` (or at the end when it is null). */
   dropBefore(ids: string[], before: number | null): Promise<boolean> {
-    const moving = new Set(ids)
-    const taken = ids.filter((r) => before === null || (this.positions.get(r) ?? 0) < before).length
-    const to = before === null ? (this.profile?.rules.length ?? 0) - ids.length : before - taken
-    return moving.size > 0 ? this.move(ids, to) : Promise.resolve(false)
+    if (ids.length === 0) return Promise.resolve(false)
+    if (before === null) return this.move(ids, (this.profile?.rules.length ?? 0) - ids.length)
+    // The rule's position once the dragged rules are taken out.
+    const taken = ids.filter((r) => (this.positions.get(r) ?? 0) < before).length
+    return this.move(ids, before - taken)
   }
 
   setEnabled(ids: string[], enabled: boolean): Promise<boolean> {

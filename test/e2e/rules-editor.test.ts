@@ -12,11 +12,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Profile } from '../../common/model.ts'
 import { generateRules } from '../../bench/generate-rules.ts'
 import { proxyGet } from '../harness/client.ts'
-import { serveWithDashboard, type Running } from '../harness/headless-process.ts'
+import { serve, type Running } from '../harness/headless-process.ts'
 import { launchChromium } from './chromium.ts'
 import { closeSession, ensureRendererBuilt } from './session.ts'
 
 const COUNT = 10_000
+const STARTUP_MS = 60_000
 const rules = generateRules(COUNT)
 rules[7777] = { ...rules[7777]!, name: 'Needle rule' }
 const BIG: Profile = {
@@ -80,7 +81,12 @@ beforeAll(async () => {
     path.join(dataDir, 'settings.json'),
     JSON.stringify({ version: 1, activeProfileId: 'big' })
   )
-  ;({ running, proxyPort, dashboardUrl } = await serveWithDashboard(dataDir))
+  // As serveWithDashboard, with room for loading 10,000 rules on a loaded machine.
+  running = serve(['--port', '0', '--data-dir', dataDir])
+  proxyPort = Number((await running.waitFor(/proxy listening on http:\/\/127\.0\.0\.1:(\d+)/, STARTUP_MS))[1])
+  dashboardUrl = (
+    await running.waitFor(/dashboard: (http:\/\/127\.0\.0\.1:\d+\/\?token=\S+)/, STARTUP_MS)
+  )[1]!
   browser = await launchChromium()
   page = await browser.context.newPage()
   await page.setViewportSize({ width: 1280, height: 800 })

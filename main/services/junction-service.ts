@@ -152,6 +152,9 @@ export function createJunctionService(parts: RuntimeParts, hooks: ServiceHooks =
   ): Promise<Result<T>> {
     const profile = profiles.get(profileId)
     if (!profile) return fail('not-found', `No profile with id "${profileId}"`)
+    // Said before the edit is checked: Direct's answer is the same whatever the edit.
+    if (profile.id === DIRECT_PROFILE.id)
+      return fail('read-only', 'The built-in Direct profile has no rules to change')
     const edited = edit(profile)
     if (!edited.ok) return edited
     const saved = await profiles.putRules(profileId, edited.value.rules)

@@ -126,6 +126,11 @@ describe('per-rule saves on a 100,000-rule profile', () => {
     expect(!gone.ok && gone.error.message).toMatch(/^No rule with id "no-such-rule" in profile "Big"/)
     const shape = await dispatch(api, 'moveRules', ['big', [{ ruleId: 'r1', index: -1 }]])
     expect(shape.ok).toBe(false)
+    const direct = await dispatch(api, 'setRulesEnabled', ['direct', ['r1'], false])
+    expect(direct).toMatchObject({
+      ok: false,
+      error: { code: 'read-only', message: 'The built-in Direct profile has no rules to change' }
+    })
     expect((await stored()).length).toBe(RULES)
   }, 60_000)
 

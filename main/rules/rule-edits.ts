@@ -36,7 +36,7 @@ function missing(
   const more = absent.length > 1 ? ` (and ${absent.length - 1} more)` : ''
   return fail(
     'not-found',
-    `No rule with id "${absent[0]}" in profile "${profile.name}"${more}; the list may have changed, reload it`
+    `No rule with id "${absent[0]}" in profile "${profile.name}"${more}; it may have been changed elsewhere`
   )
 }
 

@@ -18,7 +18,19 @@ const api = vi.hoisted(() => ({
   addRules: vi.fn<(id: string, rules: PlacedRule[]) => Promise<{ ruleCount: number }>>(),
   setRulesEnabled: vi.fn<(id: string, ids: string[], on: boolean) => Promise<{ ruleCount: number }>>()
 }))
-vi.mock('../../renderer/src/lib/api.ts', () => ({ api }))
+// An AppError like api.ts's, without that module's WebSocket to a dashboard that is not there.
+const AppError = vi.hoisted(
+  () =>
+    class AppError extends Error {
+      constructor(
+        readonly code: string,
+        message: string
+      ) {
+        super(message)
+      }
+    }
+)
+vi.mock('../../renderer/src/lib/api.ts', () => ({ api, AppError }))
 
 const rule = (id: string, name?: string): Rule => ({
   id,
@@ -140,6 +152,18 @@ describe('the rules editor state', () => {
     expect(editor.error).toBe('No rule with id "x" in profile "P"')
     expect(profiles.list[0]!.rules[0]!.enabled).toBe(true)
     expect(editor.undoStack).toEqual([])
+  })
+
+  it('reloads when main no longer has a rule (another window deleted it), and says so', async () => {
+    stored = stored.filter((r) => r.id !== 'b')
+    api.setRulesEnabled.mockRejectedValueOnce(
+      new AppError('not-found', 'No rule with id "b" in profile "P"; it may have been changed elsewhere')
+    )
+    expect(await editor.setEnabled(['b'], false)).toBe(false)
+    expect(editor.error).toBe(
+      'No rule with id "b" in profile "P"; it may have been changed elsewhere. The list has been reloaded.'
+    )
+    expect(order()).toBe('acdef')
   })
 
   it('reloads when main’s rule count differs from the local one (another window changed it)', async () => {

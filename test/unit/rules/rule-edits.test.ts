@@ -112,7 +112,7 @@ describe('removeRules and its undo', () => {
     const gone = removeRules(PROFILE, ['b', 'zz', 'yy'])
     expect(!gone.ok && gone.error).toMatchObject({
       code: 'not-found',
-      message: 'No rule with id "zz" in profile "Work" (and 1 more); the list may have changed, reload it'
+      message: 'No rule with id "zz" in profile "Work" (and 1 more); it may have been changed elsewhere'
     })
   })
 })

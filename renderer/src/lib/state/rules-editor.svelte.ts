@@ -8,7 +8,7 @@
 import type { PlacedRule, RulePlacement } from '../../../../common/ipc-contract.ts'
 import type { Profile, Rule } from '../../../../common/model.ts'
 import { blockAt, placeAt } from '../../../../common/rule-order.ts'
-import { api } from '../api.ts'
+import { api, AppError } from '../api.ts'
 import { RuleSearchIndex } from '../components/rules/rule-text.ts'
 import { isUnreachable } from '../link.ts'
 import { profiles } from './profiles.svelte.ts'
@@ -123,8 +123,12 @@ class RulesEditor {
       this.error = null
       return true
     } catch (error) {
-      // The link indicator already says when Junction cannot be reached.
-      this.error = isUnreachable(error) ? 'Not saved: Junction cannot be reached.' : (error as Error).message
+      if (isUnreachable(error)) this.error = 'Not saved: Junction cannot be reached.'
+      else if (error instanceof AppError && error.code === 'not-found') {
+        // Another window changed the profile: show the list as it is now.
+        this.error = `${error.message}. The list has been reloaded.`
+        await profiles.load()
+      } else this.error = (error as Error).message
       return false
     } finally {
       this.busy = false

@@ -22,11 +22,10 @@ const api = vi.hoisted(() => ({
 const AppError = vi.hoisted(
   () =>
     class AppError extends Error {
-      constructor(
-        readonly code: string,
-        message: string
-      ) {
+      readonly code: string
+      constructor(code: string, message: string) {
         super(message)
+        this.code = code
       }
     }
 )

@@ -14,6 +14,7 @@ import type {
   HostTraffic,
   Profile,
   NamedRequestLogEntry,
+  Rule,
   Settings,
   StatsSnapshot,
   Upstream,
@@ -277,6 +278,22 @@ export interface AppApi {
   selectGroupMember(profileId: string, groupId: string, upstreamId: string): Async<Profile>
   /** "Test all": measures every upstream of the saved profile once, a few at a time, through `url`. */
   testUpstreams(profileId: string, url: string): Async<UpstreamTestRow[]>
+  // Per-rule edits: each sends and saves only the rules it changes (a profile may hold 100,000), and
+  // answers with the profile's new rule count, which the UI compares with its own copy.
+  /** Adds rules at their positions (applied in ascending order); ids must be new to the profile. */
+  addRules(profileId: string, rules: PlacedRule[]): Async<{ ruleCount: number }>
+  /** Replaces the rule with the same id, in place. */
+  updateRule(profileId: string, rule: Rule): Async<{ ruleCount: number }>
+  /** Deletes rules; `removed` (rules with their former positions) given to addRules undoes it. */
+  deleteRules(profileId: string, ruleIds: string[]): Async<{ ruleCount: number; removed: PlacedRule[] }>
+  /** Moves rules to new positions; `before` given back to moveRules undoes it. */
+  moveRules(
+    profileId: string,
+    placements: RulePlacement[]
+  ): Async<{ ruleCount: number; before: RulePlacement[] }>
+  setRulesEnabled(profileId: string, ruleIds: string[], enabled: boolean): Async<{ ruleCount: number }>
+  /** The profile's rules that decided something since Junction started. */
+  getRuleHits(profileId: string): Async<RuleHit[]>
 }
 
 export const TRAFFIC_RANGES = ['5m', '1h', '24h'] as const
@@ -336,6 +353,24 @@ export interface SharedPortInfo {
   scheme: UpstreamScheme
   /** When it was opened (ms since the epoch). */
   since: number
+}
+
+/** A rule and its position in its profile's list (0 is first): what addRules takes, deleteRules returns. */
+export interface PlacedRule {
+  rule: Rule
+  index: number
+}
+
+export interface RulePlacement {
+  ruleId: string
+  index: number
+}
+
+/** How often a rule decided a request or tunnel since Junction started, and when it last did (ms). */
+export interface RuleHit {
+  ruleId: string
+  count: number
+  lastAt: number
 }
 
 export interface RunOverrides {
@@ -398,7 +433,13 @@ export const API_METHODS = [
   'stopSharedPort',
   'getGroupStatus',
   'selectGroupMember',
-  'testUpstreams'
+  'testUpstreams',
+  'addRules',
+  'updateRule',
+  'deleteRules',
+  'moveRules',
+  'setRulesEnabled',
+  'getRuleHits'
 ] as const satisfies readonly ApiMethod[]
 export const API_EVENTS = [
   'onEngineState',

@@ -22,6 +22,14 @@ export type SettingsPatch = z.infer<typeof SettingsPatchSchema>
 const range = z.object({ from: z.number().int().nonnegative(), to: z.number().int().nonnegative() })
 const exchangeId = z.number().int().positive()
 const historyKind = z.enum(['host', 'profile', 'route'])
+/** Rules one per-rule call may touch: a paste or a selection of a whole filtered view. */
+export const RULES_PER_CALL = 200_000
+const position = z
+  .number()
+  .int()
+  .nonnegative()
+  .max(RULES_PER_CALL * 2)
+const ruleIds = z.array(id).min(1).max(RULES_PER_CALL)
 
 export const API_PAYLOADS = {
   getEngineState: z.tuple([]),
@@ -119,7 +127,27 @@ export const API_PAYLOADS = {
       .url()
       .max(2048)
       .regex(/^https?:\/\//i, 'must be an http:// or https:// URL')
-  ])
+  ]),
+  // A rule's own checks need its profile (the upstreams it names), so the service validates rules
+  // (main/rules/rule-edits.ts) with messages that name them; here only the shape around them.
+  addRules: z.tuple([
+    id,
+    z
+      .array(z.object({ rule: z.unknown(), index: position }))
+      .min(1)
+      .max(RULES_PER_CALL)
+  ]),
+  updateRule: z.tuple([id, z.unknown()]),
+  deleteRules: z.tuple([id, ruleIds]),
+  moveRules: z.tuple([
+    id,
+    z
+      .array(z.object({ ruleId: id, index: position }))
+      .min(1)
+      .max(RULES_PER_CALL)
+  ]),
+  setRulesEnabled: z.tuple([id, ruleIds, z.boolean()]),
+  getRuleHits: z.tuple([id])
 } as const
 
 export const PAYLOADS_COMPLETE: SameKeys<AppApi, typeof API_PAYLOADS> = true

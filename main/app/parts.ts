@@ -10,6 +10,7 @@ import type { ExchangeStore } from '../inspect/exchange-store.ts'
 import type { NameResolver } from '../stats/display-names.ts'
 import type { HistoryStore } from '../stats/history-store.ts'
 import type { RequestRing } from '../stats/request-log.ts'
+import type { RuleHits } from '../stats/rule-hits.ts'
 import type { TrafficStats } from '../stats/traffic-stats.ts'
 import type { AttachedSystemProxy } from '../sysproxy/attach.ts'
 import type { SharedPorts } from '../services/shared-ports.ts'
@@ -31,4 +32,6 @@ export interface RuntimeParts {
   exchanges: ExchangeStore
   /** Upstreams shared as local ports without a password; closed when Junction stops. */
   sharedPorts: SharedPorts
+  /** How often each rule decided something since start, for the Rules view. */
+  ruleHits: RuleHits
 }

@@ -22,6 +22,7 @@ import { createNameResolver } from '../stats/display-names.ts'
 import { HistoryStore } from '../stats/history-store.ts'
 import { MemoryReturn } from '../stats/memory-return.ts'
 import { RequestLogFile, RequestRing } from '../stats/request-log.ts'
+import { RuleHits } from '../stats/rule-hits.ts'
 import { TrafficStats } from '../stats/traffic-stats.ts'
 import { attachSystemProxy } from '../sysproxy/attach.ts'
 import { PacPublisher } from '../sysproxy/pac.ts'
@@ -146,6 +147,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const logFile = settings.requestLogFile && !readOnly ? await openRequestLog(dataDir, log) : null
   const names = createNameResolver(() => profiles.list())
   const stats = new TrafficStats({ history, ring, logFile, names })
+  const ruleHits = new RuleHits()
 
   // Listen address, credentials, timeouts and Via are read here only: a change is saved and applies
   // from the next start (the Settings view says so).
@@ -167,6 +169,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     via: settings.via,
     trustedCas: settings.trustedCas,
     stats,
+    ruleHits,
     pac,
     authority,
     exchanges,
@@ -207,7 +210,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     sharedPorts: new SharedPorts(() => {
       const current = settingsStore.get()
       return { timeouts: engineTimeouts(current.timeouts), via: current.via }
-    })
+    }),
+    ruleHits
   }
   return {
     ...parts,

@@ -1,11 +1,13 @@
 /**
  * Stage 5 of a request's path: statistics. Each client connection gets an id and one 'close'
- * listener that hands its final byte counters to TrafficStats; each request is reported when it is
- * routed and, for plain HTTP, when its response is done or abandoned; a tunnel (CONNECT or Upgrade) is
- * reported when its connection closes, with what its client was told.
+ * listener that hands its final byte counters to TrafficStats; each request is reported (and counted
+ * as a hit of the rule that decided it, RuleHits) when it is routed and, for plain HTTP, when its
+ * response is done or abandoned; a tunnel (CONNECT or Upgrade) is reported when its connection
+ * closes, with what its client was told.
  */
 import { ServerResponse, type ClientRequest, type IncomingMessage } from 'node:http'
 import type { Socket } from 'node:net'
+import type { RuleHits } from '../stats/rule-hits.ts'
 import type { ConnectionRecord, Reply, TrafficStats } from '../stats/traffic-stats.ts'
 import { ERROR_HEADER } from './errors.ts'
 import type { Routed } from './route.ts'
@@ -78,11 +80,13 @@ export class Accounting {
    */
   readonly open = new Map<Socket, ClientConnection>()
   private readonly stats: TrafficStats | null
+  private readonly hits: RuleHits | null
   /** One close handler for every socket (`this` is the socket), not a closure per connection. */
   private readonly onClose: (this: Socket) => void
 
-  constructor(stats: TrafficStats | null) {
+  constructor(stats: TrafficStats | null, hits: RuleHits | null = null) {
     this.stats = stats
+    this.hits = hits
     const open = this.open
     const replyOf = (socket: Socket): Reply => tunnelReply(open.get(socket)!)
     this.onClose = function (this: Socket) {
@@ -160,6 +164,7 @@ export class Accounting {
     routed: Routed
   ): ConnectionRecord {
     const socket = req.socket
+    if (routed.rule) this.hits?.hit(routed.profile.id, routed.rule.rule.id, Date.now())
     return this.stats!.requestStarted(socket, this.connection(socket).id, {
       method: req.method ?? 'GET',
       host: hostname,

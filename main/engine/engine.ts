@@ -22,6 +22,7 @@ import { buildRouting, retireRouting, type ConnectSettings, type Routing } from 
 import { Transport, type Timeouts } from './transport.ts'
 import { POOL } from './upstream-connect.ts'
 import { DEFAULT_BACKOFF, UpstreamHealth, type Backoff, type LatencyProbe } from './upstream-health.ts'
+import type { RuleHits } from '../stats/rule-hits.ts'
 import type { TrafficStats } from '../stats/traffic-stats.ts'
 import type { PacPublisher } from '../sysproxy/pac.ts'
 
@@ -49,6 +50,8 @@ export interface EngineOptions {
   via?: boolean
   /** Traffic accounting; off when absent. */
   stats?: TrafficStats | null
+  /** Counts the requests and tunnels each rule decides (with `stats` only). */
+  ruleHits?: RuleHits | null
   /** The PAC file served at /proxy.pac; none when absent. */
   pac?: PacPublisher | null
   /** The local CA for tunnels whose rule intercepts them; without it, no tunnel is intercepted. */
@@ -156,7 +159,7 @@ export class ProxyEngine extends EventEmitter<EngineEvents> {
       )
     this.setState({ status: 'starting' })
     const loop = new LoopGuard()
-    const accounting = new Accounting(this.options.stats ?? null)
+    const accounting = new Accounting(this.options.stats ?? null, this.options.ruleHits ?? null)
     const directAgent = new http.Agent(POOL)
     const idle = new IdleTunnels(this.timeouts.idleTunnelMs, accounting.open)
     const directTlsAgent = new https.Agent(POOL)

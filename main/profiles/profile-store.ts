@@ -15,7 +15,8 @@ import {
   ProfileSchema,
   RuleSchema,
   UpstreamSchema,
-  type Profile
+  type Profile,
+  type Rule
 } from '../../common/model.ts'
 import { fail, ok, type Result } from '../../common/result.ts'
 import { JsonFile } from '../config/json-file.ts'
@@ -241,6 +242,21 @@ export class ProfileStore {
       ? this.profiles.map((p) => (p.id === profile.id ? profile : p))
       : [...this.profiles, profile]
     const saved = await this.commit(next)
+    return saved.ok ? ok(profile) : saved
+  }
+
+  /**
+   * Replaces one profile's rule list with rules the caller has validated (rule-edits.ts checks the
+   * rules an edit brings in; the rest were valid when saved), so a per-rule save at 100,000 rules does
+   * not check every rule again. The rest of the profile is kept as stored.
+   */
+  async putRules(profileId: string, rules: Rule[]): Promise<Result<Profile>> {
+    if (profileId === DIRECT_PROFILE.id)
+      return fail('read-only', 'The built-in Direct profile has no rules to change')
+    const current = this.profiles.find((p) => p.id === profileId)
+    if (!current) return fail('not-found', `No profile with id "${profileId}"`)
+    const profile = { ...current, rules }
+    const saved = await this.commit(this.profiles.map((p) => (p.id === profileId ? profile : p)))
     return saved.ok ? ok(profile) : saved
   }
 

@@ -21,17 +21,23 @@ import {
   type NamedRequestLogEntry,
   type Profile,
   type RequestLogEntry,
+  type Rule,
   type Settings
 } from '../../common/model.ts'
 import { fail, ok, type Result } from '../../common/result.ts'
 import type { RuntimeParts } from '../app/parts.ts'
 import { CA_CERT_FILE, type LocalAuthority } from '../intercept/authority.ts'
 import { explain } from '../rules/explain.ts'
+import { insertRules, placeRules, removeRules, replaceRule, setRulesEnabled } from '../rules/rule-edits.ts'
 import { parseProfile } from '../rules/validate.ts'
 import { historyName } from '../stats/display-names.ts'
 import { asMeasurement, testUpstream } from './upstream-test.ts'
 import { describeGroups } from '../engine/groups.ts'
 import { measureAll } from '../engine/upstream-health.ts'
+
+/** What a per-rule edit answers: the new rule count, never the list (it may hold 100,000 rules). */
+const counted = (changed: Result<{ rules: Rule[] }>): Result<{ ruleCount: number }> =>
+  changed.ok ? ok({ ruleCount: changed.value.rules.length }) : changed
 
 /** Replaces upstream passwords with a placeholder: they never travel to the UI. */
 export function maskSecrets(profile: Profile): Profile {
@@ -96,7 +102,19 @@ export interface ServiceHooks {
 }
 
 export function createJunctionService(parts: RuntimeParts, hooks: ServiceHooks = {}): AppApi {
-  const { engine, profiles, settings, stats, history, ring, names, systemProxy, authority, exchanges } = parts
+  const {
+    engine,
+    profiles,
+    settings,
+    stats,
+    history,
+    ring,
+    names,
+    systemProxy,
+    authority,
+    exchanges,
+    ruleHits
+  } = parts
   const { sharedPorts } = parts
 
   /** The newest `limit` log entries with names, only those showing every word of `filter` when set. */
@@ -130,6 +148,27 @@ export function createJunctionService(parts: RuntimeParts, hooks: ServiceHooks =
     return ok(undefined)
   }
 
+  /**
+   * Saves a per-rule edit: `edit` checks only the rules it brings in, the profile is written once, and
+   * the engine takes the new list if the profile is active.
+   */
+  async function changeRules<T extends { rules: Rule[] }>(
+    profileId: string,
+    edit: (profile: Profile) => Result<T>
+  ): Promise<Result<T>> {
+    const profile = profiles.get(profileId)
+    if (!profile) return fail('not-found', `No profile with id "${profileId}"`)
+    // Said before the edit is checked: Direct's answer is the same whatever the edit.
+    if (profile.id === DIRECT_PROFILE.id)
+      return fail('read-only', 'The built-in Direct profile has no rules to change')
+    const edited = edit(profile)
+    if (!edited.ok) return edited
+    const saved = await profiles.putRules(profileId, edited.value.rules)
+    if (!saved.ok) return saved
+    if (engine.profile.id === profileId) engine.applyProfile(saved.value)
+    return edited
+  }
+
   return {
     getEngineState: async () => ok(engine.state),
 
@@ -152,6 +191,7 @@ export function createJunctionService(parts: RuntimeParts, hooks: ServiceHooks =
       }
       const removed = await profiles.remove(id)
       if (removed.ok) await sharedPorts.follow(id, undefined)
+      if (removed.ok) ruleHits.forget(id)
       return removed
     },
 
@@ -447,6 +487,30 @@ export function createJunctionService(parts: RuntimeParts, hooks: ServiceHooks =
         }
       )
       return ok(profile.upstreams.map((u) => ({ upstreamId: u.id, result: results.get(u.id)! })))
-    }
+    },
+
+    addRules: async (profileId, entries) =>
+      counted(await changeRules(profileId, (p) => insertRules(p, entries))),
+
+    updateRule: async (profileId, rule) => counted(await changeRules(profileId, (p) => replaceRule(p, rule))),
+
+    async deleteRules(profileId, ruleIds) {
+      const changed = await changeRules(profileId, (p) => removeRules(p, ruleIds))
+      return changed.ok
+        ? ok({ ruleCount: changed.value.rules.length, removed: changed.value.removed })
+        : changed
+    },
+
+    async moveRules(profileId, placements) {
+      const changed = await changeRules(profileId, (p) => placeRules(p, placements))
+      return changed.ok
+        ? ok({ ruleCount: changed.value.rules.length, before: changed.value.before })
+        : changed
+    },
+
+    setRulesEnabled: async (profileId, ruleIds, enabled) =>
+      counted(await changeRules(profileId, (p) => setRulesEnabled(p, ruleIds, enabled))),
+
+    getRuleHits: async (profileId) => ok(ruleHits.list(profileId))
   }
 }

@@ -67,6 +67,8 @@ describe('profiles and rules from the UI', () => {
     await upstream.getByLabel('Password', { exact: true }).fill(AUTH.password)
 
     await page.getByRole('button', { name: 'Rules', exact: true }).click()
+    // The rule form opens in a panel beside the list.
+    await page.getByTestId('new-rule').click()
     const form = page.getByTestId('add-rule')
     // An invalid regex is refused before anything is saved.
     await form.getByTestId('matcher-type').selectOption('regex')
@@ -90,6 +92,7 @@ describe('profiles and rules from the UI', () => {
     await expect.poll(() => page.getByRole('status').filter({ hasText: 'Saved rule' }).count()).toBe(1)
     expect(await page.getByTestId('rule-item').count()).toBe(1)
 
+    await page.getByTestId('new-rule').click()
     await form.getByTestId('rule-name-input').fill('Local via squid')
     await form.getByTestId('matcher-type').selectOption('ip')
     await form.getByTestId('matcher-value').fill('127.0.0.1')

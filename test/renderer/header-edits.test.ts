@@ -4,14 +4,17 @@
  */
 import { cleanup, fireEvent, render, screen, waitFor, within } from '@testing-library/svelte'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import type { Profile } from '../../common/model.ts'
+import type { PlacedRule, RuleHit } from '../../common/ipc-contract.ts'
+import type { Profile, Rule } from '../../common/model.ts'
 import HeaderEditsEditor from '../../renderer/src/lib/components/HeaderEditsEditor.svelte'
 import type { HeaderEditRow } from '../../renderer/src/lib/components/form-checks.ts'
 import Rules from '../../renderer/src/views/Rules.svelte'
 
 const api = vi.hoisted(() => ({
   listProfiles: vi.fn<() => Promise<Profile[]>>(),
-  saveProfile: vi.fn<(profile: Profile) => Promise<Profile>>()
+  addRules: vi.fn<(profileId: string, rules: PlacedRule[]) => Promise<{ ruleCount: number }>>(),
+  updateRule: vi.fn<(profileId: string, rule: Rule) => Promise<{ ruleCount: number }>>(),
+  getRuleHits: vi.fn<(profileId: string) => Promise<RuleHit[]>>()
 }))
 vi.mock('../../renderer/src/lib/api.ts', () => ({ api }))
 
@@ -36,17 +39,31 @@ let stored: Profile
 beforeEach(() => {
   stored = structuredClone(WORK)
   api.listProfiles.mockImplementation(async () => [structuredClone(stored)])
-  api.saveProfile.mockImplementation(async (profile) => (stored = structuredClone(profile)))
+  // Per-rule saves: the view sends one rule, never the profile.
+  api.addRules.mockImplementation(async (_id, entries) => {
+    for (const { rule, index } of entries) stored.rules.splice(index, 0, structuredClone(rule))
+    return { ruleCount: stored.rules.length }
+  })
+  api.updateRule.mockImplementation(async (_id, rule) => {
+    stored.rules = stored.rules.map((r) => (r.id === rule.id ? structuredClone(rule) : r))
+    return { ruleCount: stored.rules.length }
+  })
+  api.getRuleHits.mockResolvedValue([])
 })
 afterEach(() => {
   cleanup()
   vi.clearAllMocks()
 })
 
-async function renderRules(): Promise<HTMLFormElement> {
+async function renderRules(): Promise<void> {
   render(Rules)
   await screen.findByText('Staging')
-  return screen.getByTestId('add-rule') as HTMLFormElement
+}
+
+/** The rule panel, opened by New rule or by a rule's Edit button. */
+async function openPanel(button: string): Promise<HTMLFormElement> {
+  await fireEvent.click(screen.getByRole('button', { name: button }))
+  return (await screen.findByTestId('add-rule')) as HTMLFormElement
 }
 
 describe('header edits in the Rules view', () => {
@@ -56,7 +73,8 @@ describe('header edits in the Rules view', () => {
   })
 
   it('adds an edit, shows the schema’s message for "Bad Name", and saves the rewrite', async () => {
-    const form = await renderRules()
+    await renderRules()
+    const form = await openPanel('New rule')
     await fireEvent.input(within(form).getByTestId('matcher-value'), { target: { value: 'api.test' } })
     const add = within(form).getByRole('button', { name: 'Add request header edit' })
     await fireEvent.click(add)
@@ -72,7 +90,7 @@ describe('header edits in the Rules view', () => {
     expect((await screen.findByTestId('rule-error')).textContent).toMatch(
       /request header edit #1, name: must be a header name/
     )
-    expect(api.saveProfile).not.toHaveBeenCalled()
+    expect(api.addRules).not.toHaveBeenCalled()
 
     await fireEvent.input(name, { target: { value: 'X-Debug' } })
     await fireEvent.input(within(form).getByLabelText('Request header edit 1: value'), {
@@ -91,9 +109,11 @@ describe('header edits in the Rules view', () => {
     expect(name.getAttribute('aria-invalid')).toBe('false')
     await fireEvent.click(within(form).getByTestId('save-rule'))
 
-    await waitFor(() => expect(api.saveProfile).toHaveBeenCalledTimes(1))
-    const saved = api.saveProfile.mock.calls[0]![0].rules[1]!
-    expect(saved.rewrite).toEqual({
+    await waitFor(() => expect(api.addRules).toHaveBeenCalledTimes(1))
+    const [profileId, [added]] = api.addRules.mock.calls[0]!
+    expect(profileId).toBe('work')
+    expect(added!.index).toBe(1)
+    expect(added!.rule.rewrite).toEqual({
       request: [{ op: 'set', name: 'X-Debug', value: '1' }],
       response: [{ op: 'remove', name: 'Set-Cookie' }]
     })
@@ -106,8 +126,8 @@ describe('header edits in the Rules view', () => {
   })
 
   it('keeps a rule’s edits when it is edited, and drops one removed from the table', async () => {
-    const form = await renderRules()
-    await fireEvent.click(screen.getByRole('button', { name: 'Edit Staging' }))
+    await renderRules()
+    const form = await openPanel('Edit Staging')
     expect((within(form).getByLabelText('Request header edit 1: value') as HTMLInputElement).value).toBe(
       'staging'
     )
@@ -115,24 +135,24 @@ describe('header edits in the Rules view', () => {
     // With the last row gone, focus moves to the add button rather than being lost.
     expect(document.activeElement).toBe(within(form).getByRole('button', { name: 'Add request header edit' }))
     await fireEvent.click(within(form).getByTestId('save-rule'))
-    await waitFor(() => expect(api.saveProfile).toHaveBeenCalledTimes(1))
-    expect(api.saveProfile.mock.calls[0]![0].rules[0]!.rewrite).toBeUndefined()
+    await waitFor(() => expect(api.updateRule).toHaveBeenCalledTimes(1))
+    expect(api.updateRule.mock.calls[0]![1].rewrite).toBeUndefined()
   })
 
   it('saves Intercept HTTPS with the rule, shows it in the list, and reads it back when editing', async () => {
-    const form = await renderRules()
+    await renderRules()
     expect(screen.queryByTestId('rule-intercepts')).toBeNull()
-    await fireEvent.click(screen.getByRole('button', { name: 'Edit Staging' }))
+    const form = await openPanel('Edit Staging')
     const box = within(form).getByRole('checkbox', { name: 'Intercept HTTPS' }) as HTMLInputElement
     expect(box.checked).toBe(false)
     await fireEvent.click(box)
     await fireEvent.click(within(form).getByTestId('save-rule'))
-    await waitFor(() => expect(api.saveProfile).toHaveBeenCalledTimes(1))
-    expect(api.saveProfile.mock.calls[0]![0].rules[0]!.intercept).toBe(true)
+    await waitFor(() => expect(api.updateRule).toHaveBeenCalledTimes(1))
+    expect(api.updateRule.mock.calls[0]![1].intercept).toBe(true)
     expect((await screen.findByTestId('rule-intercepts')).textContent).toBe('· intercepts HTTPS')
-    await fireEvent.click(screen.getByRole('button', { name: 'Edit Staging' }))
+    const again = await openPanel('Edit Staging')
     expect(
-      (within(form).getByRole('checkbox', { name: 'Intercept HTTPS' }) as HTMLInputElement).checked
+      (within(again).getByRole('checkbox', { name: 'Intercept HTTPS' }) as HTMLInputElement).checked
     ).toBe(true)
   })
 })

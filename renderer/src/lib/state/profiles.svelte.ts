@@ -1,7 +1,7 @@
 /**
  * Profiles as the UI edits them (passwords arrive as a placeholder, see SECRET_PLACEHOLDER).
  */
-import type { Profile } from '../../../../common/model.ts'
+import type { Profile, Rule } from '../../../../common/model.ts'
 import { api } from '../api.ts'
 import { isUnreachable, link } from '../link.ts'
 
@@ -32,6 +32,14 @@ class ProfilesStore {
       // The link indicator already says when Junction cannot be reached.
       if (!isUnreachable(error)) this.error = (error as Error).message
     }
+  }
+
+  /**
+   * Takes a profile's new rule list after a per-rule save (the Rules view computes it as main did), so
+   * a change to one rule of 100,000 does not reload every profile.
+   */
+  setRules(profileId: string, rules: Rule[]): void {
+    this.list = this.list.map((p) => (p.id === profileId ? { ...p, rules } : p))
   }
 }
 

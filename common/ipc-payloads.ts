@@ -22,6 +22,12 @@ export type SettingsPatch = z.infer<typeof SettingsPatchSchema>
 const range = z.object({ from: z.number().int().nonnegative(), to: z.number().int().nonnegative() })
 const exchangeId = z.number().int().positive()
 const historyKind = z.enum(['host', 'profile', 'route'])
+/** Other tools' exports are small; 5 MiB leaves room for long rule lists and refuses runaway files. */
+const importText = z
+  .string()
+  .min(1, 'is empty')
+  .max(5 * 1024 * 1024, 'is larger than 5 MiB')
+const importFileName = z.string().max(255)
 
 export const API_PAYLOADS = {
   getEngineState: z.tuple([]),
@@ -95,7 +101,11 @@ export const API_PAYLOADS = {
   setInspectRecording: z.tuple([z.boolean()]),
   inspectState: z.tuple([]),
   rotateDashboardToken: z.tuple([]),
-  getRunOverrides: z.tuple([])
+  getRunOverrides: z.tuple([]),
+  previewImport: z.tuple([importText, importFileName.optional()]),
+  importProfiles: z.tuple([importText, importFileName.optional()]),
+  exportProfile: z.tuple([id, z.enum(['pac', 'squid'])]),
+  exportBackup: z.tuple([z.object({ includePasswords: z.boolean() })])
 } as const
 
 export const PAYLOADS_COMPLETE: SameKeys<AppApi, typeof API_PAYLOADS> = true

@@ -26,6 +26,10 @@ import { CA_CERT_FILE, type LocalAuthority } from '../intercept/authority.ts'
 import { explain } from '../rules/explain.ts'
 import { parseProfile } from '../rules/validate.ts'
 import { historyName } from '../stats/display-names.ts'
+import { buildBackup } from '../transfer/backup.ts'
+import { buildProfilePac } from '../transfer/export-pac.ts'
+import { buildSquidConfig } from '../transfer/export-squid.ts'
+import { readImport } from '../transfer/import-file.ts'
 import { testUpstream } from './upstream-test.ts'
 
 /** Replaces upstream passwords with a placeholder: they never travel to the UI. */
@@ -249,21 +253,8 @@ export function createJunctionService(parts: RuntimeParts, hooks: ServiceHooks =
 
     closeProfileConnections: async (profileId) => ok(stats.closeProfile(profileId)),
 
-    async exportConfig() {
-      const list = profiles
-        .list()
-        .filter((p) => p.id !== DIRECT_PROFILE.id)
-        .map((p) => ({ ...p, upstreams: p.upstreams.map(({ password: _password, ...u }) => u) }))
-      // Like upstream passwords, the proxy's own credentials stay out of exports.
-      const { proxyAuth: _proxyAuth, ...exportedSettings } = settings.get()
-      return ok(
-        JSON.stringify(
-          { format: 'junction-config', version: 1, settings: exportedSettings, profiles: list },
-          null,
-          2
-        )
-      )
-    },
+    // Like upstream passwords, the proxy's own credentials stay out of exports.
+    exportConfig: async () => ok(buildBackup(profiles.list(), settings.get(), false)),
 
     async importConfig(json) {
       let doc: { format?: unknown; settings?: unknown; profiles?: unknown }
@@ -356,6 +347,39 @@ export function createJunctionService(parts: RuntimeParts, hooks: ServiceHooks =
     rotateDashboardToken: async () =>
       fail('not-found', 'The dashboard token can be changed only from the headless dashboard'),
 
-    getRunOverrides: async () => ok(hooks.overrides ?? { port: null })
+    getRunOverrides: async () => ok(hooks.overrides ?? { port: null }),
+
+    async previewImport(text, fileName) {
+      const read = readImport(
+        text,
+        fileName,
+        profiles.list().map((p) => p.name)
+      )
+      if (!read.ok) return read
+      return ok({ ...read.value, profiles: read.value.profiles.map(maskSecrets) })
+    },
+
+    async importProfiles(text, fileName) {
+      const read = readImport(
+        text,
+        fileName,
+        profiles.list().map((p) => p.name)
+      )
+      if (!read.ok) return read
+      for (const profile of read.value.profiles) {
+        const saved = await profiles.put(profile)
+        if (!saved.ok) return saved
+      }
+      return ok(read.value.summary)
+    },
+
+    async exportProfile(profileId, format) {
+      const profile = profiles.get(profileId)
+      if (!profile) return fail('not-found', `No profile with id "${profileId}"`)
+      return ok(format === 'pac' ? buildProfilePac(profile) : buildSquidConfig(profile))
+    },
+
+    exportBackup: async ({ includePasswords }) =>
+      ok(buildBackup(profiles.list(), settings.get(), includePasswords))
   }
 }

@@ -1,0 +1,158 @@
+/**
+ * Clash / mihomo configurations (YAML): `proxies`, `proxy-groups` and `rules` become one profile.
+ * Reference: the mihomo wiki (wiki.metacubex.one: config/proxies, config/proxy-groups, config/rules).
+ *
+ * - Proxies of type `http` (with `tls: true`: an HTTPS proxy) and `socks5` become upstreams; every
+ *   other type (ss, vmess, trojan, …) is listed in the summary.
+ * - Groups: `select` → manual, `fallback` → failover, `url-test` → lowest-latency, `load-balance` →
+ *   round-robin. Junction groups hold upstreams only, so DIRECT/REJECT or nested groups are left out.
+ * - Rules `TYPE,VALUE,TARGET[,no-resolve]` in order; `MATCH` (or `FINAL`) is the default action.
+ */
+import { parse } from 'yaml'
+import type { Action, GroupStrategy, Matcher, Profile } from '../../common/model.ts'
+import type { SkipList } from './import-summary.ts'
+import { ProfileBuilder, readHost, readPort } from './profile-builder.ts'
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value)
+
+/** The YAML as a Clash configuration, or null when it is not one. */
+export function readClash(text: string): Record<string, unknown> | null {
+  let doc: unknown
+  try {
+    doc = parse(text, { maxAliasCount: 1000 })
+  } catch {
+    return null
+  }
+  return isObject(doc) &&
+    (Array.isArray(doc.proxies) || Array.isArray(doc['proxy-groups']) || Array.isArray(doc.rules))
+    ? doc
+    : null
+}
+
+const STRATEGIES: Record<string, GroupStrategy> = {
+  select: 'manual',
+  fallback: 'failover',
+  'url-test': 'lowest-latency',
+  'load-balance': 'round-robin'
+}
+
+/** Rule types and the Junction matcher each becomes. */
+const MATCHER_OF: Record<string, (value: string) => Matcher> = {
+  DOMAIN: (value) => ({ type: 'host', value }),
+  'DOMAIN-SUFFIX': (value) => ({ type: 'domain', value }),
+  // A keyword anywhere in the host name; shExpMatch-style `*` does the same.
+  'DOMAIN-KEYWORD': (value) => ({ type: 'wildcard', value: `*${value}*` }),
+  'DOMAIN-REGEX': (value) => ({ type: 'regex', value }),
+  'IP-CIDR': (value) => ({ type: 'ip', value }),
+  'IP-CIDR6': (value) => ({ type: 'ip', value }),
+  'DST-PORT': (value) => ({ type: 'port', value: value.replace(/\//g, ',') })
+}
+
+export function importClash(doc: Record<string, unknown>, skipped: SkipList, fileName?: string): Profile[] {
+  const name =
+    typeof doc.name === 'string' && doc.name ? doc.name : fileName ? `Clash (${fileName})` : 'Clash'
+  const builder = new ProfileBuilder(name, skipped)
+  /** Clash name → Junction upstream or group id. */
+  const targets = new Map<string, string>()
+
+  for (const proxy of Array.isArray(doc.proxies) ? doc.proxies.filter(isObject) : []) {
+    const proxyName = String(proxy.name)
+    const type = String(proxy.type)
+    if (type !== 'http' && type !== 'socks5') {
+      skipped.skip(`proxies of type ${type}`, proxyName)
+      continue
+    }
+    if (type === 'socks5' && proxy.tls === true) {
+      skipped.skip('SOCKS5 proxies over TLS', proxyName)
+      continue
+    }
+    const host = readHost(proxy.server)
+    const port = readPort(proxy.port)
+    if (!host || !port) {
+      skipped.skip('proxies without a usable address', proxyName)
+      continue
+    }
+    if (proxy['skip-cert-verify'] === true)
+      skipped.note(
+        `"${proxyName}": skip-cert-verify is not imported; Junction checks the proxy's certificate`
+      )
+    targets.set(
+      proxyName,
+      builder.addUpstream({
+        name: proxyName.slice(0, 100),
+        // mihomo's socks5 proxies resolve names on the proxy unless told otherwise.
+        scheme: type === 'socks5' ? 'socks5h' : proxy.tls === true ? 'https' : 'http',
+        host,
+        port,
+        ...(typeof proxy.username === 'string' && proxy.username ? { username: proxy.username } : {}),
+        ...(typeof proxy.password === 'string' && proxy.password ? { password: proxy.password } : {})
+      })
+    )
+  }
+
+  for (const group of Array.isArray(doc['proxy-groups']) ? doc['proxy-groups'].filter(isObject) : []) {
+    const groupName = String(group.name)
+    const strategy = STRATEGIES[String(group.type)]
+    if (!strategy) {
+      skipped.skip(`proxy groups of type ${String(group.type)}`, groupName)
+      continue
+    }
+    const members: string[] = []
+    for (const member of Array.isArray(group.proxies) ? group.proxies.map(String) : []) {
+      const id = targets.get(member)
+      // Only upstreams: a group id here would be a group inside a group.
+      if (id !== undefined && !builder.isGroup(id)) members.push(id)
+      else
+        skipped.skip(
+          'group members that are not plain proxies (DIRECT, REJECT, other groups, skipped proxies)',
+          `${groupName}: ${member}`
+        )
+    }
+    if (Array.isArray(group.use) && group.use.length > 0)
+      skipped.skip('proxy providers (group "use")', `${groupName}: ${group.use.map(String).join(', ')}`)
+    if (members.length === 0) {
+      skipped.skip('proxy groups left with no usable member', groupName)
+      continue
+    }
+    targets.set(groupName, builder.addGroup(groupName, strategy, members))
+  }
+
+  const actionFor = (target: string): Action | null => {
+    if (target === 'DIRECT') return { type: 'direct' }
+    if (target === 'REJECT') return { type: 'block', status: 403, body: 'Blocked by rule (REJECT)' }
+    if (target === 'REJECT-DROP') return { type: 'reject' }
+    const id = targets.get(target)
+    return id === undefined ? null : { type: 'upstream', upstreamId: id }
+  }
+
+  let ipRules = 0
+  for (const line of Array.isArray(doc.rules) ? doc.rules.map(String) : []) {
+    const parts = line.split(',').map((p) => p.trim())
+    const type = parts[0]!.toUpperCase()
+    if (type === 'MATCH' || type === 'FINAL') {
+      const action = actionFor(parts[1] ?? '')
+      if (action) builder.setDefault(action)
+      else skipped.skip('rules whose target was not imported', line)
+      // Clash stops at MATCH: later rules never apply.
+      break
+    }
+    const toMatcher = MATCHER_OF[type]
+    if (!toMatcher) {
+      skipped.skip(`${type} rules`, line)
+      continue
+    }
+    const action = actionFor(parts[2] ?? '')
+    if (!action) {
+      skipped.skip('rules whose target was not imported', line)
+      continue
+    }
+    if (builder.addRule([toMatcher(parts[1] ?? '')], action, line, line) && type.startsWith('IP-CIDR'))
+      ipRules++
+  }
+  if (ipRules > 0)
+    skipped.note(
+      `${ipRules} IP-CIDR ${ipRules === 1 ? 'rule matches' : 'rules match'} only requests addressed to an IP; Clash also resolves host names to test them`
+    )
+  return [builder.build()]
+}

@@ -40,19 +40,23 @@ const SCHEMES: Record<string, UpstreamScheme> = {
  * `https://host/*`-style patterns whose rest is only `/` or `/*`; null when it says more.
  */
 function wildcardMatcher(pattern: string): Matcher | null {
-  const m = /^(?:(?:\*|[a-z]+):\/\/)?([^/]+?)(?:\/\*?)?$/i.exec(pattern.trim())
+  const m = /^((?:\*|[a-z]+):\/\/)?([^/]+?)(?:\/\*?)?$/i.exec(pattern.trim())
   if (!m) return null
-  const host = m[1]!
+  const host = m[2]!
   if (host === '*') return { type: 'wildcard', value: '*' }
   if (host.includes(':')) return null
-  // pattern.js turns `://*.` into `://(.*\.)?`: `*.example.com` matches example.com too.
-  if (host.startsWith('*.') && !/[*?]/.test(host.slice(2))) return { type: 'domain', value: host.slice(2) }
+  // pattern.js turns `://*.` into `://(.*\.)?`: after a scheme, `*.example.com` matches example.com too.
+  if (m[1] && host.startsWith('*.') && !/[*?]/.test(host.slice(2)))
+    return { type: 'domain', value: host.slice(2) }
   return /[*?]/.test(host) ? { type: 'wildcard', value: host } : { type: 'host', value: host }
 }
 
-/** A regex is imported as a host regex when it cannot be about a scheme or path (no `/` or `:`). */
+/**
+ * A regex is imported as a host regex when it can only be about the host: no `/` or `:` (scheme,
+ * port, path), and no `^` or `$`, which in FoxyProxy anchor at the URL's scheme and trailing slash.
+ */
 function regexMatcher(pattern: string): Matcher | null {
-  return /[/:]/.test(pattern) ? null : { type: 'regex', value: pattern }
+  return /[/:^$]/.test(pattern) ? null : { type: 'regex', value: pattern }
 }
 
 function patternMatcher(entry: Record<string, unknown>, skipped: SkipList): Matcher | null {

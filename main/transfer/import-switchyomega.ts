@@ -122,7 +122,8 @@ function bypassMatchers(pattern: string, source: string, skipped: SkipList): Mat
 function conditionMatchers(condition: Record<string, unknown>, skipped: SkipList): Matcher[][] | null {
   const type = String(condition.conditionType)
   const pattern = typeof condition.pattern === 'string' ? condition.pattern : ''
-  const source = `${type}: ${pattern}`
+  const { conditionType: _type, ...fields } = condition
+  const source = `${type}: ${pattern || JSON.stringify(fields)}`
   switch (type) {
     case 'HostWildcardCondition':
       // conditions.coffee: `*.x` also matches x itself (a domain rule), `**.x` only its subdomains,
@@ -162,7 +163,7 @@ function conditionMatchers(condition: Record<string, unknown>, skipped: SkipList
       skipped.skip('URL conditions (Junction matches hosts, not paths of HTTPS URLs)', source)
       return null
     default:
-      skipped.skip(`${type}s`, source || type)
+      skipped.skip(`${type}s`, source)
       return null
   }
 }

@@ -38,6 +38,7 @@ export class ProfileBuilder {
   private readonly groups: UpstreamGroup[] = []
   private readonly rules: Rule[] = []
   private readonly taken = new Set<string>()
+  private readonly ruleKeys = new Set<string>()
   private defaultAction: Action = { type: 'direct' }
   private readonly name: string
   private readonly skipped: SkipList
@@ -88,6 +89,10 @@ export class ProfileBuilder {
       )
       return false
     }
+    // Two spellings of one condition (SwitchyOmega's `<local>` next to `127.0.0.1`) make one rule.
+    const key = JSON.stringify([matchers, action])
+    if (this.ruleKeys.has(key)) return true
+    this.ruleKeys.add(key)
     this.rules.push({
       id: `r${this.rules.length + 1}`,
       ...(name ? { name: name.slice(0, 200) } : {}),

@@ -52,7 +52,13 @@ describe('import: SwitchyOmega / ZeroOmega backup', () => {
   it('keeps the proxy, its login and the bypass list of a fixed profile', () => {
     const office = byName(result, 'Office squid')
     expect(office.upstreams).toEqual([
-      expect.objectContaining({ scheme: 'http', host: '127.0.0.1', port: 3128, username: 'team', password: 'fixture-pass' })
+      expect.objectContaining({
+        scheme: 'http',
+        host: '127.0.0.1',
+        port: 3128,
+        username: 'team',
+        password: 'fixture-pass'
+      })
     ])
     expect(routeOf(office, 'http://10.1.2.3/')).toBe('direct')
     expect(routeOf(office, 'https://a.corp.test/')).toBe('direct')
@@ -204,7 +210,10 @@ describe('import: Junction backup', () => {
     const text = buildBackup([original, { ...original, id: 'other' }], DEFAULT_SETTINGS, false)
     const result = read(text, undefined, [original.name])
     expect(result.profiles.map((p) => p.name)).toEqual([`${original.name} (2)`, `${original.name} (3)`])
-    expect(result.summary.profiles.map((p) => p.name)).toEqual([`${original.name} (2)`, `${original.name} (3)`])
+    expect(result.summary.profiles.map((p) => p.name)).toEqual([
+      `${original.name} (2)`,
+      `${original.name} (3)`
+    ])
   })
 })
 
@@ -217,7 +226,8 @@ describe('import: detection', () => {
   ])('refuses %s with a message naming the formats it reads', (_label, text) => {
     const result = readImport(text, 'x.txt')
     expect(result.ok).toBe(false)
-    if (!result.ok) expect(result.error.message).toMatch(/"x\.txt" is not a format .*SwitchyOmega.*FoxyProxy.*Clash/)
+    if (!result.ok)
+      expect(result.error.message).toMatch(/"x\.txt" is not a format .*SwitchyOmega.*FoxyProxy.*Clash/)
   })
 
   it('tells FoxyProxy 7 exports apart', () => {

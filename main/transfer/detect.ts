@@ -26,6 +26,24 @@ function parseJson(text: string): unknown {
   }
 }
 
+/**
+ * Real configurations nest a few levels; the YAML parser takes time that grows much faster than the
+ * text with each level of `[`/`{` (13 s for 1 MB of `[` on this machine), and the import runs on the
+ * process that also carries the proxy's traffic. Brackets inside strings count too: a rough bound.
+ */
+const MAX_NESTING = 100
+
+function nestingDepth(text: string): number {
+  let depth = 0
+  let max = 0
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c === 0x5b || c === 0x7b) max = Math.max(max, ++depth)
+    else if ((c === 0x5d || c === 0x7d) && depth > 0) depth--
+  }
+  return max
+}
+
 export function detectFormat(text: string, fileName?: string): Result<Detected> {
   const named = fileName ? `"${fileName}"` : 'The text'
   // A UTF-8 byte-order mark is common in files saved on Windows and is not JSON.
@@ -42,6 +60,11 @@ export function detectFormat(text: string, fileName?: string): Result<Detected> 
         `${named} is a FoxyProxy 7 (or older) export; export again from FoxyProxy 8`
       )
   }
+  if (nestingDepth(body) > MAX_NESTING)
+    return fail(
+      'invalid-input',
+      `${named} nests brackets more than ${MAX_NESTING} levels deep; Junction does not read it`
+    )
   // YAML is a superset of JSON: a Clash configuration written as JSON is read here too.
   const clash = readClash(body)
   if (clash) return ok({ format: 'clash', doc: clash })

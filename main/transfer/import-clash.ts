@@ -20,7 +20,8 @@ const isObject = (value: unknown): value is Record<string, unknown> =>
 export function readClash(text: string): Record<string, unknown> | null {
   let doc: unknown
   try {
-    doc = parse(text, { maxAliasCount: 1000 })
+    // Warnings (unknown tags, directives) would go to the process's warning output; the summary speaks instead.
+    doc = parse(text, { logLevel: 'error' })
   } catch {
     return null
   }
@@ -77,18 +78,16 @@ export function importClash(doc: Record<string, unknown>, skipped: SkipList, fil
       skipped.note(
         `"${proxyName}": skip-cert-verify is not imported; Junction checks the proxy's certificate`
       )
-    targets.set(
-      proxyName,
-      builder.addUpstream({
-        name: proxyName.slice(0, 100),
-        // mihomo's socks5 proxies resolve names on the proxy unless told otherwise.
-        scheme: type === 'socks5' ? 'socks5h' : proxy.tls === true ? 'https' : 'http',
-        host,
-        port,
-        ...(typeof proxy.username === 'string' && proxy.username ? { username: proxy.username } : {}),
-        ...(typeof proxy.password === 'string' && proxy.password ? { password: proxy.password } : {})
-      })
-    )
+    const id = builder.addUpstream({
+      name: proxyName,
+      // mihomo's socks5 proxies resolve names on the proxy unless told otherwise.
+      scheme: type === 'socks5' ? 'socks5h' : proxy.tls === true ? 'https' : 'http',
+      host,
+      port,
+      ...(typeof proxy.username === 'string' && proxy.username ? { username: proxy.username } : {}),
+      ...(typeof proxy.password === 'string' && proxy.password ? { password: proxy.password } : {})
+    })
+    if (id !== null) targets.set(proxyName, id)
   }
 
   for (const group of Array.isArray(doc['proxy-groups']) ? doc['proxy-groups'].filter(isObject) : []) {
@@ -130,6 +129,10 @@ export function importClash(doc: Record<string, unknown>, skipped: SkipList, fil
   for (const line of Array.isArray(doc.rules) ? doc.rules.map(String) : []) {
     const parts = line.split(',').map((p) => p.trim())
     const type = parts[0]!.toUpperCase()
+    if (!/^[A-Z][A-Z0-9-]*$/.test(type)) {
+      skipped.skip('rules Junction cannot read', line)
+      continue
+    }
     if (type === 'MATCH' || type === 'FINAL') {
       const action = actionFor(parts[1] ?? '')
       if (action) builder.setDefault(action)

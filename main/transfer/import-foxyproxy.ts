@@ -113,6 +113,7 @@ export function importFoxyProxy(doc: Record<string, unknown>, skipped: SkipList)
       ...(typeof item.username === 'string' && item.username ? { username: item.username } : {}),
       ...(typeof item.password === 'string' && item.password ? { password: item.password } : {})
     })
+    if (upstreamId === null) continue
     const active = (list: unknown) =>
       Array.isArray(list) ? list.filter(isObject).filter((p) => p.active !== false) : []
     const excludes = active(item.exclude)

@@ -72,7 +72,7 @@ function addFixedUpstreams(
       continue
     }
     const login = isObject(auth[field]) ? (auth[field] as Record<string, unknown>) : {}
-    ids[field] = builder.addUpstream({
+    const id = builder.addUpstream({
       name: field === 'fallbackProxy' ? name : `${name} (${field === 'proxyForHttp' ? 'http' : 'https'})`,
       scheme,
       host,
@@ -80,6 +80,7 @@ function addFixedUpstreams(
       ...(typeof login.username === 'string' && login.username ? { username: login.username } : {}),
       ...(typeof login.password === 'string' && login.password ? { password: login.password } : {})
     })
+    if (id !== null) ids[field] = id
   }
   return ids
 }

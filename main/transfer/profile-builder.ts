@@ -6,14 +6,15 @@
  */
 import { randomBytes } from 'node:crypto'
 import { checkMatcherValue } from '../../common/matcher-checks.ts'
-import type {
-  Action,
-  GroupStrategy,
-  Matcher,
-  Profile,
-  Rule,
-  Upstream,
-  UpstreamGroup
+import {
+  UpstreamSchema,
+  type Action,
+  type GroupStrategy,
+  type Matcher,
+  type Profile,
+  type Rule,
+  type Upstream,
+  type UpstreamGroup
 } from '../../common/model.ts'
 import type { SkipList } from './import-summary.ts'
 
@@ -56,10 +57,22 @@ export class ProfileBuilder {
     return id
   }
 
-  /** Adds an upstream and returns its id. */
-  addUpstream(upstream: Omit<Upstream, 'id'>): string {
-    const id = this.uniqueId(upstream.name)
-    this.upstreams.push({ id, ...upstream })
+  /**
+   * Adds an upstream and returns its id, or lists it as skipped and returns null when the profile
+   * could not be saved with it (a 300-character host, a user name with `:` for an HTTP proxy …).
+   */
+  addUpstream(upstream: Omit<Upstream, 'id'>): string | null {
+    const named = { ...upstream, name: upstream.name.slice(0, 100) || `${upstream.host}:${upstream.port}` }
+    const id = this.uniqueId(named.name)
+    const checked = UpstreamSchema.safeParse({ id, ...named })
+    // RFC 7617: a Basic-auth user-id cannot contain a colon (validate.ts refuses it for HTTP(S) proxies).
+    const colon = (named.scheme === 'http' || named.scheme === 'https') && named.username?.includes(':')
+    if (!checked.success || colon) {
+      this.taken.delete(id)
+      this.skipped.skip('proxies Junction cannot use (bad address or login)', named.name)
+      return null
+    }
+    this.upstreams.push(checked.data)
     return id
   }
 

@@ -8,7 +8,7 @@ import path from 'node:path'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { parse, stringify } from 'yaml'
-import { DEFAULT_SETTINGS } from '../../common/model.ts'
+import { DEFAULT_SETTINGS, type Profile } from '../../common/model.ts'
 import { parseProfile } from '../../main/rules/validate.ts'
 import { buildBackup } from '../../main/transfer/backup.ts'
 import { readImport } from '../../main/transfer/import-file.ts'
@@ -41,9 +41,9 @@ function checkRead(text: string): void {
 }
 
 describe.each([
-  ['switchyomega.bak', JSON.parse, (doc: unknown) => JSON.stringify(doc)],
-  ['foxyproxy.json', JSON.parse, (doc: unknown) => JSON.stringify(doc)],
-  ['clash.yaml', parse, (doc: unknown) => stringify(doc)]
+  ['switchyomega.bak', (text: string): unknown => JSON.parse(text), (doc: unknown) => JSON.stringify(doc)],
+  ['foxyproxy.json', (text: string): unknown => JSON.parse(text), (doc: unknown) => JSON.stringify(doc)],
+  ['clash.yaml', (text: string): unknown => parse(text), (doc: unknown) => stringify(doc)]
 ] as const)('reading %s with a random value anywhere', (file, read, write) => {
   const original = read(readFileSync(path.join(FIXTURES, file), 'utf8')) as unknown
   const all = paths(original)
@@ -80,7 +80,8 @@ describe('reading random text', () => {
 describe('Junction backup', () => {
   it('reads any valid profile back with the same upstreams, groups, rules and default', () => {
     fc.assert(
-      fc.property(validProfile, fc.boolean(), (profile, includePasswords) => {
+      fc.property(validProfile, fc.boolean(), (generated, includePasswords) => {
+        const profile = generated as Profile
         const result = readImport(buildBackup([profile], DEFAULT_SETTINGS, includePasswords))
         expect(result.ok).toBe(true)
         if (!result.ok) return

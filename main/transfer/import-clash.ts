@@ -5,11 +5,18 @@
  * - Proxies of type `http` (with `tls: true`: an HTTPS proxy) and `socks5` become upstreams; every
  *   other type (ss, vmess, trojan, …) is listed in the summary.
  * - Groups: `select` → manual, `fallback` → failover, `url-test` → lowest-latency, `load-balance` →
- *   round-robin. Junction groups hold upstreams only, so DIRECT/REJECT or nested groups are left out.
+ *   round-robin, `relay` → a chain (`via`). Junction groups hold upstreams only, so DIRECT/REJECT or
+ *   nested groups are left out.
  * - Rules `TYPE,VALUE,TARGET[,no-resolve]` in order; `MATCH` (or `FINAL`) is the default action.
  */
 import { parse } from 'yaml'
-import type { Action, GroupStrategy, Matcher, Profile } from '../../common/model.ts'
+import {
+  MAX_CHAIN_HOPS,
+  type Action,
+  type GroupStrategy,
+  type Matcher,
+  type Profile
+} from '../../common/model.ts'
 import type { SkipList } from './import-summary.ts'
 import { ProfileBuilder, readHost, readPort } from './profile-builder.ts'
 
@@ -48,6 +55,42 @@ const MATCHER_OF: Record<string, (value: string) => Matcher> = {
   'IP-CIDR': (value) => ({ type: 'ip', value }),
   'IP-CIDR6': (value) => ({ type: 'ip', value }),
   'DST-PORT': (value) => ({ type: 'port', value: value.replace(/\//g, ',') })
+}
+
+/**
+ * A `relay` group sends traffic through its proxies in order, the last one reaching the target: in
+ * Junction, a copy of the last proxy reached `via` a copy of the one before, and so on (the originals
+ * stay as they are for rules that name them directly). Returns the last copy's id.
+ */
+function relayChain(
+  groupName: string,
+  group: Record<string, unknown>,
+  targets: Map<string, string>,
+  builder: ProfileBuilder,
+  skipped: SkipList
+): string | null {
+  const names = Array.isArray(group.proxies) ? group.proxies.map(String) : []
+  const hops = names.map((name) => {
+    const id = targets.get(name)
+    return id === undefined ? undefined : builder.upstream(id)
+  })
+  if (names.length === 0 || names.length > MAX_CHAIN_HOPS || hops.some((hop) => hop === undefined)) {
+    skipped.skip(
+      `relay groups Junction cannot chain (at most ${MAX_CHAIN_HOPS} plain proxies)`,
+      `${groupName}: ${names.join(' → ')}`
+    )
+    return null
+  }
+  // The first hop is reached directly: the original proxy serves.
+  let previous: string | null = hops[0]!.id
+  for (const [i, hop] of hops.entries()) {
+    if (i === 0) continue
+    const { id: _id, ...fields } = hop!
+    const name = i === hops.length - 1 ? groupName : `${groupName}: ${fields.name}`
+    previous = builder.addUpstream({ ...fields, name, via: previous })
+    if (previous === null) return null
+  }
+  return previous
 }
 
 export function importClash(doc: Record<string, unknown>, skipped: SkipList, fileName?: string): Profile[] {
@@ -92,6 +135,11 @@ export function importClash(doc: Record<string, unknown>, skipped: SkipList, fil
 
   for (const group of Array.isArray(doc['proxy-groups']) ? doc['proxy-groups'].filter(isObject) : []) {
     const groupName = String(group.name)
+    if (group.type === 'relay') {
+      const chain = relayChain(groupName, group, targets, builder, skipped)
+      if (chain !== null) targets.set(groupName, chain)
+      continue
+    }
     const strategy = STRATEGIES[String(group.type)]
     if (!strategy) {
       skipped.skip(`proxy groups of type ${String(group.type)}`, groupName)
@@ -116,6 +164,10 @@ export function importClash(doc: Record<string, unknown>, skipped: SkipList, fil
     }
     targets.set(groupName, builder.addGroup(groupName, strategy, members))
   }
+
+  if (isObject(doc['proxy-providers']))
+    for (const provider of Object.keys(doc['proxy-providers']))
+      skipped.skip('proxy providers (proxy lists Clash downloads)', provider)
 
   const actionFor = (target: string): Action | null => {
     if (target === 'DIRECT') return { type: 'direct' }

@@ -7,7 +7,7 @@
  * Patterns are case-insensitive regexes over the whole URL (wildcards are turned into one). Junction
  * matches hosts, so a pattern is imported when it says something only about the host.
  */
-import type { Matcher, Profile, UpstreamScheme } from '../../common/model.ts'
+import type { Action, Matcher, Profile, UpstreamScheme } from '../../common/model.ts'
 import type { SkipList } from './import-summary.ts'
 import { ProfileBuilder, readHost, readPort } from './profile-builder.ts'
 
@@ -70,6 +70,39 @@ function patternMatcher(entry: Record<string, unknown>, skipped: SkipList): Matc
   return matcher
 }
 
+/**
+ * Where an entry's include patterns send requests: its proxy as an upstream, or DIRECT for FoxyProxy's
+ * `direct` type (used to keep some sites off a proxy matched later); null when it cannot be used.
+ */
+function foxyAction(
+  item: Record<string, unknown>,
+  title: string,
+  builder: ProfileBuilder,
+  skipped: SkipList
+): Action | null {
+  if (item.type === 'direct') return { type: 'direct' }
+  const scheme = SCHEMES[String(item.type)]
+  if (!scheme) {
+    skipped.skip(item.type === 'pac' ? 'PAC-script proxies' : `proxies of type ${String(item.type)}`, title)
+    return null
+  }
+  const host = readHost(item.hostname)
+  const port = readPort(item.port)
+  if (!host || !port) {
+    skipped.skip('proxies without a usable address', title)
+    return null
+  }
+  const upstreamId = builder.addUpstream({
+    name: title,
+    scheme,
+    host,
+    port,
+    ...(typeof item.username === 'string' && item.username ? { username: item.username } : {}),
+    ...(typeof item.password === 'string' && item.password ? { password: item.password } : {})
+  })
+  return upstreamId === null ? null : { type: 'upstream', upstreamId }
+}
+
 export function importFoxyProxy(doc: Record<string, unknown>, skipped: SkipList): Profile[] {
   const builder = new ProfileBuilder('FoxyProxy', skipped)
   const items = (doc.data as unknown[]).filter(isObject)
@@ -94,26 +127,8 @@ export function importFoxyProxy(doc: Record<string, unknown>, skipped: SkipList)
       typeof item.title === 'string' && item.title
         ? item.title
         : `${String(item.hostname)}:${String(item.port)}`
-    const scheme = SCHEMES[String(item.type)]
-    if (!scheme) {
-      skipped.skip(item.type === 'pac' ? 'PAC-script proxies' : `proxies of type ${String(item.type)}`, title)
-      continue
-    }
-    const host = readHost(item.hostname)
-    const port = readPort(item.port)
-    if (!host || !port) {
-      skipped.skip('proxies without a usable address', title)
-      continue
-    }
-    const upstreamId = builder.addUpstream({
-      name: title,
-      scheme,
-      host,
-      port,
-      ...(typeof item.username === 'string' && item.username ? { username: item.username } : {}),
-      ...(typeof item.password === 'string' && item.password ? { password: item.password } : {})
-    })
-    if (upstreamId === null) continue
+    const action = foxyAction(item, title, builder, skipped)
+    if (action === null) continue
     const active = (list: unknown) =>
       Array.isArray(list) ? list.filter(isObject).filter((p) => p.active !== false) : []
     const excludes = active(item.exclude)
@@ -137,7 +152,7 @@ export function importFoxyProxy(doc: Record<string, unknown>, skipped: SkipList)
       if (matcher)
         builder.addRule(
           [matcher],
-          { type: 'upstream', upstreamId },
+          action,
           `include: ${String(entry.pattern)}`,
           `${title}: ${String(entry.title || entry.pattern)}`
         )

@@ -82,6 +82,10 @@ export class ProfileBuilder {
     return id
   }
 
+  upstream(id: string): Upstream | undefined {
+    return this.upstreams.find((u) => u.id === id)
+  }
+
   isGroup(id: string): boolean {
     return this.groups.some((g) => g.id === id)
   }

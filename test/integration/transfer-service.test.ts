@@ -47,6 +47,7 @@ describe('import and export through the contract', () => {
     expect(preview.format).toBe('clash')
     expect(preview.profiles[0]!.upstreams.map((u) => u.password)).toEqual([
       SECRET_PLACEHOLDER,
+      SECRET_PLACEHOLDER,
       SECRET_PLACEHOLDER
     ])
     expect(JSON.stringify(preview)).not.toContain('fixture-pass')

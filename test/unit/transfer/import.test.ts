@@ -102,6 +102,7 @@ describe('import: FoxyProxy 8 export', () => {
   it('makes one profile of the active proxies and their patterns, in order', () => {
     expect(result.format).toBe('foxyproxy')
     expect(result.profiles).toHaveLength(1)
+    expect(routeOf(profile, 'https://x.private.example.com/')).toBe('direct')
     expect(profile.upstreams.map((u) => [u.name, u.scheme, u.port])).toEqual([
       ['Team squid', 'http', 3128],
       ['Team socks', 'socks5h', 1080]
@@ -134,7 +135,8 @@ describe('import: Clash / mihomo YAML', () => {
     expect(result.format).toBe('clash')
     expect(profile.upstreams.map((u) => [u.name, u.scheme])).toEqual([
       ['team-squid', 'http'],
-      ['team-socks', 'socks5h']
+      ['team-socks', 'socks5h'],
+      ['Chain', 'socks5h']
     ])
     expect(profile.groups?.map((g) => [g.name, g.strategy, g.members])).toEqual([
       ['Proxy', 'manual', ['team-squid', 'team-socks']],
@@ -143,6 +145,15 @@ describe('import: Clash / mihomo YAML', () => {
       ['Balance', 'round-robin', ['team-squid', 'team-socks']]
     ])
     expect(profile.defaultAction).toEqual({ type: 'upstream', upstreamId: 'fallback' })
+  })
+
+  it('turns a relay group into a chain: a copy of its last proxy reached via the one before', () => {
+    const chain = profile.upstreams.find((u) => u.name === 'Chain')
+    const squid = profile.upstreams.find((u) => u.name === 'team-squid')
+    expect(chain).toMatchObject({ scheme: 'socks5h', port: 1080, via: squid!.id, password: 'fixture-pass' })
+    // The original stays direct for rules that name it.
+    expect(profile.upstreams.find((u) => u.name === 'team-socks')?.via).toBeUndefined()
+    expect(routeOf(profile, 'https://a.chain.test/')).toBe('Chain')
   })
 
   it('maps the rules in order to matchers and actions', () => {
@@ -162,7 +173,8 @@ describe('import: Clash / mihomo YAML', () => {
       'proxies of type ss': 1,
       'proxies of type vmess': 1,
       'proxies of type trojan': 1,
-      'proxy groups of type relay': 1,
+      'relay groups Junction cannot chain (at most 4 plain proxies)': 1,
+      'proxy providers (proxy lists Clash downloads)': 1,
       'rules whose target was not imported': 1,
       'GEOIP rules': 1,
       'GEOSITE rules': 1,

@@ -8,8 +8,9 @@
  *   protocol rules.
  * - A `SwitchProfile` becomes a profile whose rules follow its conditions in order, each naming
  *   `direct` or a fixed profile's proxy; `defaultProfileName` becomes the default action.
- * - PAC-script, rule-list (AutoProxy) and virtual profiles, and conditions about URLs, keywords,
- *   time or host levels, are listed in the summary.
+ * - A virtual profile is followed to the profile it points at.
+ * - PAC-script and rule-list (AutoProxy) profiles, and conditions about URLs, keywords, time or host
+ *   levels, are listed in the summary.
  */
 import type { Action, Matcher, Profile, UpstreamScheme } from '../../common/model.ts'
 import type { SkipList } from './import-summary.ts'
@@ -191,7 +192,7 @@ export function importSwitchyOmega(doc: Record<string, unknown>, skipped: SkipLi
         skipped.skip('rule-list profiles (AutoProxy/Switchy lists)', name)
         break
       case 'VirtualProfile':
-        skipped.skip('virtual profiles', name)
+        // Not a profile of its own: switch rules that name it use the profile it points at.
         break
       default:
         skipped.skip('profiles of other types', `${name} (${String(omega.profileType)})`)
@@ -236,7 +237,10 @@ function switchProfile(omega: OmegaProfile, byName: Map<string, OmegaProfile>, s
 
   /** The action for a result profile name, adding the fixed profile's proxy on first use. */
   const actionFor = (target: unknown, source: string): Action | null => {
-    const result = String(target)
+    let result = String(target)
+    // A virtual profile stands for the profile it currently points at (its defaultProfileName).
+    for (let hops = 0; byName.get(result)?.profileType === 'VirtualProfile' && hops < 8; hops++)
+      result = String(byName.get(result)!.defaultProfileName)
     if (result === 'direct') return { type: 'direct' }
     const fixed = byName.get(result)
     if (fixed?.profileType !== 'FixedProfile') {

@@ -76,6 +76,8 @@ describe('import: SwitchyOmega / ZeroOmega backup', () => {
     expect(routeOf(auto, 'http://127.0.0.1:1234/')).toBe('Home socks')
     expect(routeOf(auto, 'https://ads42.example.com/')).toBe('Office squid')
     expect(routeOf(auto, 'https://img.cdn.test/')).toBe('Office squid')
+    // Through the virtual profile "Current", which points at "Office squid".
+    expect(routeOf(auto, 'https://virtual.test/')).toBe('Office squid')
     expect(routeOf(auto, 'https://elsewhere.test/')).toBe('direct')
   })
 

@@ -9,7 +9,7 @@
  * Blocked requests are sent to a proxy address nothing listens on, so they fail rather than leak.
  */
 import { normalizeHostValue, parseCidr, parsePorts } from '../../common/matcher-checks.ts'
-import type { Action, Matcher, Profile, Rule, Upstream } from '../../common/model.ts'
+import type { Action, Matcher, Profile, Rule, Upstream, UpstreamGroup } from '../../common/model.ts'
 import { explainMatcher } from '../rules/matchers.ts'
 
 /** What a blocked or rejected request gets: the discard port on loopback, where nothing should answer. */
@@ -31,11 +31,22 @@ function upstreamRoute(upstream: Upstream): string {
   return `${PAC_TYPE[upstream.scheme]} ${host}:${upstream.port}`
 }
 
-/** The PAC answer for an action; a group lists its members in order (PAC tries them in turn). */
-export function pacRoute(
-  action: Action | { type: 'upstream'; upstreamId: string },
-  profile: Profile
-): string {
+/**
+ * The upstream ids a group's traffic may use, in the order to try them: a manual group only its
+ * selected member (the first when none is), the others all members in order.
+ */
+export function groupMembers(group: UpstreamGroup | undefined): string[] {
+  if (!group) return []
+  if (group.strategy === 'manual') return [group.selected ?? group.members[0]!]
+  return group.members
+}
+
+/**
+ * The PAC answer for an action; a group lists its members in order, which PAC tries in turn — a
+ * failover. PAC cannot spread load or measure latency, so round-robin and lowest-latency groups fail
+ * over too.
+ */
+export function pacRoute(action: Action, profile: Profile): string {
   switch (action.type) {
     case 'direct':
       return 'DIRECT'
@@ -46,10 +57,7 @@ export function pacRoute(
       const upstream = profile.upstreams.find((u) => u.id === action.upstreamId)
       if (upstream) return upstreamRoute(upstream)
       const group = profile.groups?.find((g) => g.id === action.upstreamId)
-      const members = group ? [...group.members] : []
-      // A manual group uses its selected member; the others stay as fallbacks.
-      if (group?.selected) members.sort((a, b) => Number(b === group.selected) - Number(a === group.selected))
-      return members
+      return groupMembers(group)
         .map((id) => profile.upstreams.find((u) => u.id === id))
         .filter((u): u is Upstream => u !== undefined)
         .map(upstreamRoute)

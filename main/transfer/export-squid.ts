@@ -15,6 +15,7 @@
 import { normalizeHostValue, parsePorts } from '../../common/matcher-checks.ts'
 import type { Action, Matcher, Profile, Rule, Upstream } from '../../common/model.ts'
 import { explainMatcher } from '../rules/matchers.ts'
+import { groupMembers } from './export-pac.ts'
 
 const CLIENTS = 'junction_clients'
 const CONNECT = 'junction_connect'
@@ -33,14 +34,16 @@ function peerProblem(upstream: Upstream): string | null {
  * `login=user:password` is URL-unescaped by Squid (squid.conf.documented: "The string can include
  * URL escapes"), so `:`, `%`, spaces and `#` survive when escaped.
  */
-function peerLine(upstream: Upstream): string {
+function peerLine(upstream: Upstream, roundRobin: boolean): string {
   const host = upstream.host.includes(':') ? `[${upstream.host}]` : upstream.host
   const login =
     upstream.username !== undefined
       ? ` login=${encodeURIComponent(upstream.username)}:${encodeURIComponent(upstream.password ?? '')}`
       : ''
   const tls = upstream.scheme === 'https' ? ' tls' : ''
-  return `cache_peer ${host} parent ${upstream.port} 0 no-query no-digest no-netdb-exchange name=${peerName(upstream)}${login}${tls}`
+  // Squid spreads requests over the allowed parents marked round-robin; others it tries in order.
+  const spread = roundRobin ? ' round-robin' : ''
+  return `cache_peer ${host} parent ${upstream.port} 0 no-query no-digest no-netdb-exchange name=${peerName(upstream)}${login}${tls}${spread}`
 }
 
 const globToRegex = (glob: string): string =>
@@ -96,7 +99,7 @@ function peersFor(action: Action, profile: Profile): { peers: Upstream[] } | { c
   const group = profile.groups?.find((g) => g.id === action.upstreamId)
   const members = upstream
     ? [upstream]
-    : (group?.members ?? []).flatMap((id) => profile.upstreams.filter((u) => u.id === id))
+    : groupMembers(group).flatMap((id) => profile.upstreams.filter((u) => u.id === id))
   const usable = members.filter((u) => peerProblem(u) === null)
   if (usable.length === 0)
     return { cannot: members.map((u) => `"${u.name}": ${peerProblem(u)}`).join('; ') || 'no such upstream' }
@@ -122,18 +125,23 @@ export function buildSquidConfig(profile: Profile): string {
     ''
   ]
   const peers = profile.upstreams.filter((u) => peerProblem(u) === null)
+  const spread = new Set(
+    (profile.groups ?? []).filter((g) => g.strategy === 'round-robin').flatMap((g) => g.members)
+  )
   for (const upstream of profile.upstreams) {
     const problem = peerProblem(upstream)
     if (problem) out.push(`# upstream "${upstream.name}" not exported: ${problem}`)
     else {
-      out.push(`# upstream "${upstream.name}"`, peerLine(upstream))
+      out.push(`# upstream "${upstream.name}"`, peerLine(upstream, spread.has(upstream.id)))
       if (upstream.ca)
         out.push(`#   its CA certificate is in Junction: save it and add tls-cafile=FILE above`)
     }
   }
   for (const group of profile.groups ?? [])
     out.push(
-      `# group "${group.name}" (${group.strategy}): Squid tries its allowed parents in order, failing over as Junction's failover does`
+      group.strategy === 'manual'
+        ? `# group "${group.name}" (manual): its selected member only`
+        : `# group "${group.name}" (${group.strategy}): Squid tries the allowed parents in the order above${group.strategy === 'round-robin' ? ', spreading requests (round-robin)' : group.strategy === 'lowest-latency' ? '; it does not measure latency' : ''}`
     )
   out.push('')
 

@@ -27,7 +27,10 @@ const PROFILE: Profile = {
     { id: 'socks', name: 'Socks', scheme: 'socks5h', host: '127.0.0.1', port: 1080 },
     { id: 'tls', name: 'TLS', scheme: 'https', host: '::1', port: 8443 }
   ],
-  groups: [{ id: 'both', name: 'Both', strategy: 'manual', members: ['squid', 'socks'], selected: 'socks' }],
+  groups: [
+    { id: 'both', name: 'Both', strategy: 'manual', members: ['squid', 'socks'], selected: 'socks' },
+    { id: 'fo', name: 'Failover', strategy: 'failover', members: ['tls', 'squid'] }
+  ],
   rules: [
     {
       id: 'r1',
@@ -66,6 +69,12 @@ const PROFILE: Profile = {
       action: { type: 'upstream', upstreamId: 'socks' }
     },
     {
+      id: 'r7b',
+      enabled: true,
+      matchers: [{ type: 'domain', value: 'fo.test' }],
+      action: { type: 'upstream', upstreamId: 'fo' }
+    },
+    {
       id: 'r8',
       enabled: false,
       matchers: [{ type: 'host', value: 'disabled.test' }],
@@ -100,6 +109,7 @@ const URLS = [
   'http://127.0.0.1:9000/',
   'http://127.0.0.2:8500/',
   'https://disabled.test/',
+  'https://www.fo.test/',
   'http://www.plain.test/',
   'https://www.plain.test/',
   'http://[::1]:8080/',
@@ -140,9 +150,11 @@ describe('PAC export', () => {
   it('gives the answers the table expects, not only agreeing ones', async () => {
     expect(await resolve('http://localhost:8080/')).toBe('PROXY 127.0.0.1:3128')
     expect(await resolve('https://ads.test/')).toBe(PAC_BLOCKED)
-    // A manual group: the selected member first, the other as the fallback.
-    expect(await resolve('https://img.cdn1.test/')).toBe('SOCKS5 127.0.0.1:1080; PROXY 127.0.0.1:3128')
+    // A manual group: its selected member only, as Junction uses it.
+    expect(await resolve('https://img.cdn1.test/')).toBe('SOCKS5 127.0.0.1:1080')
     expect(await resolve('https://api42.example.test/')).toBe('HTTPS [::1]:8443')
+    // A failover group: every member, in order; the browser tries the next when one fails.
+    expect(await resolve('https://www.fo.test/')).toBe('HTTPS [::1]:8443; PROXY 127.0.0.1:3128')
     expect(await resolve('http://127.0.0.1:8500/')).toBe('SOCKS5 127.0.0.1:1080')
     expect(await resolve('http://127.0.0.1:9000/')).toBe('DIRECT')
     expect(await resolve('http://www.plain.test/')).toBe('PROXY 127.0.0.1:3128')
@@ -152,7 +164,7 @@ describe('PAC export', () => {
   it('says in a comment what it could not express', () => {
     const pac = buildProfilePac(PROFILE)
     expect(pac).toMatch(/rule "r5" #5: path \/admin… — not exported: a PAC file cannot see a request's path/)
-    expect(pac).toMatch(/rule "r8" #8: .* — disabled/)
+    expect(pac).toMatch(/rule "r8" #9: .* — disabled/)
     expect(pac).toMatch(/carry no passwords: .*Squid/)
   })
 })

@@ -14,7 +14,7 @@ import { forwardEvents } from '../ipc/events.ts'
 import { watchLauncher } from '../lifecycle/launcher-watch.ts'
 import { ProfileStore } from '../profiles/profile-store.ts'
 import { unsealedWarning } from '../profiles/secrets.ts'
-import { readImport, summaryLines } from '../transfer/import-file.ts'
+import { readImport, saveImported, summaryLines } from '../transfer/import-file.ts'
 import { startRuntime, type Runtime, type RuntimeOptions } from './runtime.ts'
 
 export interface CliOptions extends RuntimeOptions {
@@ -132,12 +132,10 @@ async function importBeforeStart(dataDir: string, file: string): Promise<boolean
     console.error(`[junction] --import: ${read.error.message}`)
     return false
   }
-  for (const profile of read.value.profiles) {
-    const saved = await store.put(profile)
-    if (!saved.ok) {
-      console.error(`[junction] --import: ${saved.error.message}`)
-      return false
-    }
+  const saved = await saveImported(store, read.value.profiles)
+  if (!saved.ok) {
+    console.error(`[junction] --import: nothing was imported: ${saved.error.message}`)
+    return false
   }
   for (const line of summaryLines(read.value.summary)) console.log(`[junction] ${line}`)
   return true

@@ -29,7 +29,7 @@ import { historyName } from '../stats/display-names.ts'
 import { buildBackup } from '../transfer/backup.ts'
 import { buildProfilePac } from '../transfer/export-pac.ts'
 import { buildSquidConfig } from '../transfer/export-squid.ts'
-import { readImport } from '../transfer/import-file.ts'
+import { readImport, saveImported } from '../transfer/import-file.ts'
 import { testUpstream } from './upstream-test.ts'
 
 /** Replaces upstream passwords with a placeholder: they never travel to the UI. */
@@ -366,11 +366,8 @@ export function createJunctionService(parts: RuntimeParts, hooks: ServiceHooks =
         profiles.list().map((p) => p.name)
       )
       if (!read.ok) return read
-      for (const profile of read.value.profiles) {
-        const saved = await profiles.put(profile)
-        if (!saved.ok) return saved
-      }
-      return ok(read.value.summary)
+      const saved = await saveImported(profiles, read.value.profiles)
+      return saved.ok ? ok(read.value.summary) : saved
     },
 
     async exportProfile(profileId, format) {

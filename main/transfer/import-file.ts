@@ -6,6 +6,7 @@
 import type { ImportFormat, ImportSummary } from '../../common/ipc-contract.ts'
 import type { Profile } from '../../common/model.ts'
 import { ok, type Result } from '../../common/result.ts'
+import type { ProfileStore } from '../profiles/profile-store.ts'
 import { parseProfile } from '../rules/validate.ts'
 import { importBackup } from './backup.ts'
 import { detectFormat } from './detect.ts'
@@ -66,6 +67,23 @@ function withUniqueNames(profiles: Profile[], existing: string[]): Profile[] {
     taken.add(name)
     return name === profile.name ? profile : { ...profile, name }
   })
+}
+
+/**
+ * Saves imported profiles all or none: the store writes one profile at a time, so when one fails
+ * (the disk is full, the directory read-only) those already written are removed again.
+ */
+export async function saveImported(store: ProfileStore, profiles: Profile[]): Promise<Result<void>> {
+  const saved: string[] = []
+  for (const profile of profiles) {
+    const result = await store.put(profile)
+    if (!result.ok) {
+      for (const id of saved.reverse()) await store.remove(id)
+      return result
+    }
+    saved.push(profile.id)
+  }
+  return ok(undefined)
 }
 
 /** The summary as lines for a terminal (`npm run serve -- --import FILE`). */

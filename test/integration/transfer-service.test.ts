@@ -15,7 +15,9 @@ import {
 import type { Profile } from '../../common/model.ts'
 import type { Result } from '../../common/result.ts'
 import { startRuntime, type Runtime } from '../../main/app/runtime.ts'
+import { ProfileStore } from '../../main/profiles/profile-store.ts'
 import { dispatch } from '../../main/services/dispatch.ts'
+import { readImport, saveImported } from '../../main/transfer/import-file.ts'
 import { killIfRunning, serve, type Running } from '../harness/headless-process.ts'
 
 const FIXTURES = path.resolve(import.meta.dirname, '../fixtures/import')
@@ -105,6 +107,26 @@ describe('import and export through the contract', () => {
       'Clash (clash.yaml) (3)',
       'Clash (clash.yaml) (2) (2)'
     ])
+  })
+})
+
+describe('saving an import', () => {
+  it('saves all profiles or none: a later failure removes those already written', async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'junction-import-save-'))
+    try {
+      const { store } = await ProfileStore.open(dir)
+      const read = readImport(await clash(), 'clash.yaml')
+      if (!read.ok) throw new Error(read.error.message)
+      const [first] = read.value.profiles
+      // The store refuses to overwrite the built-in Direct profile: a real failure on the second save.
+      const result = await saveImported(store, [first!, { ...first!, id: 'direct', name: 'Other' }])
+      expect(result).toMatchObject({ ok: false, error: { code: 'read-only' } })
+      expect(store.list().map((p) => p.id)).toEqual(['direct'])
+      const { store: reopened } = await ProfileStore.open(dir)
+      expect(reopened.list().map((p) => p.id)).toEqual(['direct'])
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true })
+    }
   })
 })
 

@@ -13,7 +13,9 @@
  *   levels, are listed in the summary.
  */
 import type { Action, Matcher, Profile, UpstreamScheme } from '../../common/model.ts'
-import type { SkipList } from './import-summary.ts'
+import { compileHostRegex, normalizeHostValue } from '../../common/matcher-checks.ts'
+import { compileGlob } from '../rules/glob.ts'
+import { SkipList } from './import-summary.ts'
 import { ProfileBuilder, readHost, readPort } from './profile-builder.ts'
 
 interface OmegaServer {
@@ -170,6 +172,51 @@ function conditionMatchers(condition: Record<string, unknown>, skipped: SkipList
   }
 }
 
+const isIpLiteral = (value: string): boolean => /^[\d.]+$/.test(value) || value.includes(':')
+
+/**
+ * Whether a wildcard or regex can only match names: it spells a letter beyond a–f (which IPv6
+ * literals use) outside escapes and classes, and has no alternative (`|`) that might not.
+ */
+function onlyNames(m: Matcher): boolean {
+  if (m.type === 'host' || m.type === 'domain') return !isIpLiteral(m.value)
+  if (m.type === 'wildcard') return /[g-z]/i.test(m.value)
+  if (m.type === 'regex')
+    return !m.value.includes('|') && /[g-z]/i.test(m.value.replace(/\\.|\[[^\]]*\]/g, ''))
+  return false
+}
+
+/** Whether one host could satisfy both matchers; false only when they plainly exclude each other. */
+function compatible(a: Matcher, b: Matcher): boolean {
+  if ((onlyNames(a) && b.type === 'ip') || (onlyNames(b) && a.type === 'ip')) return false
+  const [host, other] = a.type === 'host' ? [a, b] : b.type === 'host' ? [b, a] : [null, null]
+  if (!host || !other) return true
+  const name = normalizeHostValue(host.value)
+  switch (other.type) {
+    case 'host':
+      return name === normalizeHostValue(other.value)
+    case 'domain': {
+      const domain = normalizeHostValue(other.value)
+      return name === domain || name.endsWith(`.${domain}`)
+    }
+    case 'wildcard':
+      return compileGlob(normalizeHostValue(other.value), { question: true, ignoreCase: false })(name)
+    case 'regex':
+      return compileHostRegex(other.value).test(name)
+    default:
+      return true
+  }
+}
+
+/**
+ * A switch rule's condition ANDed with a bypass entry is worth a rule only when some host can meet
+ * both (`localhost` and `10.0.0.0/8` cannot): SwitchyOmega's default bypass list would otherwise add
+ * never-matching rules after every rule.
+ */
+function bothCanMatch(rule: Matcher[], bypass: Matcher[]): boolean {
+  return rule.every((a) => bypass.every((b) => compatible(a, b)))
+}
+
 export function importSwitchyOmega(doc: Record<string, unknown>, skipped: SkipList): Profile[] {
   const byName = new Map<string, OmegaProfile>()
   for (const [key, value] of Object.entries(doc))
@@ -201,15 +248,24 @@ export function importSwitchyOmega(doc: Record<string, unknown>, skipped: SkipLi
   return profiles
 }
 
+/** A fixed profile's bypass list: alternatives, each with the pattern it came from. */
+function bypassOf(fixed: OmegaProfile, skipped: SkipList): Array<{ pattern: string; matchers: Matcher[] }> {
+  const list = Array.isArray(fixed.bypassList) ? fixed.bypassList : []
+  return list.flatMap((entry) =>
+    isObject(entry) && typeof entry.pattern === 'string'
+      ? bypassMatchers(entry.pattern, `bypass: ${entry.pattern}`, skipped).map((matchers) => ({
+          pattern: entry.pattern as string,
+          matchers
+        }))
+      : []
+  )
+}
+
 function fixedProfile(omega: OmegaProfile, skipped: SkipList): Profile {
   const builder = new ProfileBuilder(String(omega.name), skipped)
   const ids = addFixedUpstreams(omega, builder, skipped)
-  const bypass = Array.isArray(omega.bypassList) ? omega.bypassList : []
-  for (const entry of bypass) {
-    if (!isObject(entry) || typeof entry.pattern !== 'string') continue
-    for (const matchers of bypassMatchers(entry.pattern, `bypass: ${entry.pattern}`, skipped))
-      builder.addRule(matchers, { type: 'direct' }, `bypass: ${entry.pattern}`, `Bypass ${entry.pattern}`)
-  }
+  for (const { pattern, matchers } of bypassOf(omega, skipped))
+    builder.addRule(matchers, { type: 'direct' }, `bypass: ${pattern}`, `Bypass ${pattern}`)
   const fallback = ids.fallbackProxy
   if (ids.proxyForHttp && ids.proxyForHttp !== fallback)
     builder.addRule(
@@ -235,13 +291,17 @@ function switchProfile(omega: OmegaProfile, byName: Map<string, OmegaProfile>, s
   const builder = new ProfileBuilder(name, skipped)
   const upstreamFor = new Map<string, string>()
 
-  /** The action for a result profile name, adding the fixed profile's proxy on first use. */
-  const actionFor = (target: unknown, source: string): Action | null => {
+  /**
+   * The action for a result profile name, adding the fixed profile's proxy on first use, and that
+   * profile's bypass list: SwitchyOmega sends what it lists DIRECT even when a switch rule chose the
+   * proxy. (Its per-scheme proxies are not followed here; the fixed profile's own import has them.)
+   */
+  const targetFor = (target: unknown, source: string): { action: Action; bypass: Matcher[][] } | null => {
     let result = String(target)
     // A virtual profile stands for the profile it currently points at (its defaultProfileName).
     for (let hops = 0; byName.get(result)?.profileType === 'VirtualProfile' && hops < 8; hops++)
       result = String(byName.get(result)!.defaultProfileName)
-    if (result === 'direct') return { type: 'direct' }
+    if (result === 'direct') return { action: { type: 'direct' }, bypass: [] }
     const fixed = byName.get(result)
     if (fixed?.profileType !== 'FixedProfile') {
       skipped.skip(
@@ -254,8 +314,6 @@ function switchProfile(omega: OmegaProfile, byName: Map<string, OmegaProfile>, s
     }
     let id = upstreamFor.get(result)
     if (id === undefined) {
-      // A switch result uses the fixed profile's fallback proxy; its per-scheme proxies and bypass
-      // list are the fixed profile's own business (imported as that profile).
       const ids = addFixedUpstreams(
         { ...fixed, proxyForHttp: undefined, proxyForHttps: undefined },
         builder,
@@ -265,7 +323,9 @@ function switchProfile(omega: OmegaProfile, byName: Map<string, OmegaProfile>, s
       id = ids.fallbackProxy
       upstreamFor.set(result, id)
     }
-    return { type: 'upstream', upstreamId: id }
+    // The fixed profile's own import reports its bypass entries; here they are only followed.
+    const bypass = bypassOf(fixed, new SkipList()).map((b) => b.matchers)
+    return { action: { type: 'upstream', upstreamId: id }, bypass }
   }
 
   const rules = Array.isArray(omega.rules) ? omega.rules : []
@@ -275,12 +335,19 @@ function switchProfile(omega: OmegaProfile, byName: Map<string, OmegaProfile>, s
     const source = `${String(condition.conditionType)}: ${String(condition.pattern ?? condition.ip ?? '')} → ${String(rule.profileName)}`
     const alternatives = conditionMatchers(condition, skipped)
     if (!alternatives) continue
-    const action = actionFor(rule.profileName, source)
-    if (!action) continue
-    for (const matchers of alternatives) builder.addRule(matchers, action, source)
+    const target = targetFor(rule.profileName, source)
+    if (!target) continue
+    for (const matchers of alternatives) {
+      for (const bypass of target.bypass)
+        if (bothCanMatch(matchers, bypass))
+          builder.addRule([...matchers, ...bypass], { type: 'direct' }, source, `${source} (bypassed)`)
+      builder.addRule(matchers, target.action, source)
+    }
   }
-  const fallback = actionFor(omega.defaultProfileName, `default → ${String(omega.defaultProfileName)}`)
+  const fallback = targetFor(omega.defaultProfileName, `default → ${String(omega.defaultProfileName)}`)
   if (!fallback) skipped.note(`"${name}": its default profile could not be imported; the default is direct`)
-  builder.setDefault(fallback ?? { type: 'direct' })
+  for (const bypass of fallback?.bypass ?? [])
+    builder.addRule(bypass, { type: 'direct' }, 'default bypass', 'Bypass of the default profile')
+  builder.setDefault(fallback?.action ?? { type: 'direct' })
   return builder.build()
 }

@@ -155,7 +155,7 @@ describe('npm run serve -- --import FILE', () => {
     await running.waitFor(/proxy listening on .* — profile "auto switch"/, 20_000)
     const lines = running.lines.join('\n')
     expect(lines).toContain('[junction] imported 3 profile(s) from a switchyomega file:')
-    expect(lines).toMatch(/"auto switch": 2 upstream\(s\), 0 group\(s\), 6 rule\(s\)/)
+    expect(lines).toMatch(/"auto switch": 2 upstream\(s\), 0 group\(s\), 10 rule\(s\)/)
     expect(lines).toMatch(/1 × PAC-script profiles, e\.g\. Work PAC/)
     expect(lines).not.toContain('fixture-pass')
     running.child.kill('SIGTERM')

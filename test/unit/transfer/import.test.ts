@@ -62,7 +62,8 @@ describe('import: SwitchyOmega / ZeroOmega backup', () => {
     ])
     expect(routeOf(office, 'http://10.1.2.3/')).toBe('direct')
     expect(routeOf(office, 'https://a.corp.test/')).toBe('direct')
-    expect(routeOf(office, 'http://localhost:8080/')).toBe('direct')
+    expect(routeOf(office, 'http://127.0.0.1:8080/')).toBe('direct')
+    expect(routeOf(office, 'http://localhost:8080/')).toBe('Office squid')
     expect(routeOf(office, 'https://example.com/')).toBe('Office squid')
     // SOCKS5 in Chrome sends names to the proxy.
     expect(byName(result, 'Home socks').upstreams[0]!.scheme).toBe('socks5h')
@@ -74,6 +75,9 @@ describe('import: SwitchyOmega / ZeroOmega backup', () => {
     expect(routeOf(auto, 'https://a.b.internal.test/')).toBe('direct')
     expect(routeOf(auto, 'http://localhost:1234/')).toBe('Office squid')
     expect(routeOf(auto, 'http://127.0.0.1:1234/')).toBe('Home socks')
+    // "Home socks" bypasses 127.0.0.1:9: SwitchyOmega sends that direct even when a rule chose the proxy.
+    expect(routeOf(auto, 'http://127.0.0.1:9/')).toBe('direct')
+    expect(routeOf(auto, 'https://img.corp.test/')).toBe('direct')
     expect(routeOf(auto, 'https://ads42.example.com/')).toBe('Office squid')
     expect(routeOf(auto, 'https://img.cdn.test/')).toBe('Office squid')
     // Through the virtual profile "Current", which points at "Office squid".
@@ -93,6 +97,59 @@ describe('import: SwitchyOmega / ZeroOmega backup', () => {
     expect(regex?.examples[0]).toContain('(?!www')
     expect(result.summary.skipped.find((s) => s.what.startsWith('rules whose result'))?.examples).toEqual([
       'HostWildcardCondition: *.pac.test → Work PAC'
+    ])
+  })
+})
+
+describe('import: SwitchyOmega bypass lists', () => {
+  const doc = (bypass: string[]) =>
+    JSON.stringify({
+      '+p': {
+        profileType: 'FixedProfile',
+        fallbackProxy: { scheme: 'http', host: '127.0.0.1', port: 3128 },
+        bypassList: bypass.map((pattern) => ({ conditionType: 'BypassCondition', pattern }))
+      },
+      '+s': {
+        profileType: 'SwitchProfile',
+        defaultProfileName: 'p',
+        rules: [
+          {
+            condition: { conditionType: 'HostWildcardCondition', pattern: '*.example.test' },
+            profileName: 'p'
+          }
+        ]
+      }
+    })
+
+  it('reads <local>, .domain, host:port and CIDR entries', () => {
+    const fixed = byName(read(doc(['<local>', '.lan.test', 'printer.test:631', '192.168.0.0/16'])), 'p')
+    expect(fixed.rules.map((r) => r.matchers)).toEqual([
+      [{ type: 'host', value: 'localhost' }],
+      [{ type: 'ip', value: '127.0.0.1' }],
+      [{ type: 'ip', value: '::1' }],
+      [{ type: 'wildcard', value: '*.lan.test' }],
+      [
+        { type: 'host', value: 'printer.test' },
+        { type: 'port', value: '631' }
+      ],
+      [{ type: 'ip', value: '192.168.0.0/16' }]
+    ])
+  })
+
+  it('applies the bypass list of the profile a switch rule or its default chose, and adds no impossible rules', () => {
+    const sw = byName(read(doc(['<local>', 'www.example.test'])), 's')
+    expect(routeOf(sw, 'https://www.example.test/')).toBe('direct')
+    expect(routeOf(sw, 'https://api.example.test/')).toBe('p')
+    expect(routeOf(sw, 'http://localhost/')).toBe('direct')
+    expect(routeOf(sw, 'https://elsewhere.test/')).toBe('p')
+    // `*.example.test` and an IP or `localhost` cannot both match: no rule is made of them.
+    expect(sw.rules.map((r) => r.matchers.map((m) => m.value).join(' & '))).toEqual([
+      'example.test & www.example.test',
+      'example.test',
+      'localhost',
+      '127.0.0.1',
+      '::1',
+      'www.example.test'
     ])
   })
 })

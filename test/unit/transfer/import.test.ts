@@ -301,6 +301,17 @@ describe('import: detection', () => {
       expect(result.error.message).toMatch(/"x\.txt" is not a format .*SwitchyOmega.*FoxyProxy.*Clash/)
   })
 
+  it('refuses deeply nested text before the YAML parser spends seconds on it', () => {
+    // 1 MB of `[` kept the YAML parser busy for about 10 s on this machine; refused, it takes ~20 ms.
+    const text = `rules: ${'['.repeat(1_000_000)}`
+    const started = performance.now()
+    const result = readImport(text, 'deep.yaml')
+    expect(performance.now() - started).toBeLessThan(2000)
+    expect(!result.ok && result.error.message).toBe(
+      '"deep.yaml" nests brackets more than 100 levels deep; Junction does not read it'
+    )
+  })
+
   it('tells FoxyProxy 7 exports apart', () => {
     const result = readImport('{"foxyProxyVersion":"7.5.1","mode":"patterns"}')
     expect(!result.ok && result.error.message).toMatch(/FoxyProxy 7/)

@@ -223,7 +223,7 @@ describe('ProfileStore and SettingsStore', () => {
     )
     const { store, problem } = await ProfileStore.open(dir)
     expect(problem).toMatch(
-      /profile "Broken" \(#1\) was left out: default action: no upstream with id "nope"/
+      /profile "Broken" \(#1\) was left out: default action: no upstream or group with id "nope"/
     )
     expect(problem).toMatch(/profile "Work again" \(#3\) was left out: id "work" is used twice/)
     expect(store.list().map((p) => p.id)).toEqual(['direct', 'work'])

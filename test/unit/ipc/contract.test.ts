@@ -114,7 +114,9 @@ describe('IPC handlers', () => {
     })
     expect(unknownUpstream).toMatchObject({
       ok: false,
-      error: { message: 'Profile "X" is invalid: default action: no upstream with id "gone" in this profile' }
+      error: {
+        message: 'Profile "X" is invalid: default action: no upstream or group with id "gone" in this profile'
+      }
     })
     expect(await handlers.get('junction:saveProfile')!(from(fileUrl))).toMatchObject({
       ok: false,

@@ -46,11 +46,17 @@ function peerLine(upstream: Upstream, roundRobin: boolean): string {
   return `cache_peer ${host} parent ${upstream.port} 0 no-query no-digest no-netdb-exchange name=${peerName(upstream)}${login}${tls}${spread}`
 }
 
-const globToRegex = (glob: string): string =>
-  `^${glob
+/** A `*`/`?` pattern as an anchored regex; a leading or trailing `*` is left unanchored instead (Squid warns about `^.*`). */
+function globToRegex(glob: string): string {
+  const body = glob
     .replace(/[.+^${}()|[\]\\]/g, '\\$&')
     .replace(/\*/g, '.*')
-    .replace(/\?/g, '.')}$`
+    .replace(/\?/g, '.')
+  const start = body.startsWith('.*') ? body.slice(2) : `^${body}`
+  const regex = start.endsWith('.*') && !start.endsWith('\\.*') ? start.slice(0, -2) : `${start}$`
+  // `*` alone: any non-empty host.
+  return regex === '' || regex === '$' ? '.' : regex
+}
 
 /** One ACL line's type and values for a matcher, or why Squid cannot express it. */
 function aclFor(matcher: Matcher): { acl: string } | { cannot: string } {
@@ -178,7 +184,8 @@ export function buildSquidConfig(profile: Profile): string {
       out.push(`acl ${name} ${(parts[j] as { acl: string }).acl}`)
       acls.push(name)
     }
-    exported.push({ rule, acls, peers: route.peers })
+    // A protocol matcher and a request matcher may both ask for `!junction_connect`.
+    exported.push({ rule, acls: [...new Set(acls)], peers: route.peers })
   }
   out.push('')
 

@@ -7,7 +7,9 @@
  * (`junction-test`) in the Via header it adds. That microsocks carried a request is shown by the
  * same request failing once the imported SOCKS password is changed.
  */
-import { readFileSync } from 'node:fs'
+import { execFile } from 'node:child_process'
+import { promises as fs, readFileSync } from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Profile } from '../../common/model.ts'
@@ -226,6 +228,113 @@ describe('Squid configuration export', () => {
     expect(junction).toEqual(expected)
     expect(viaSquidExport).toEqual(expected)
   }, 60_000)
+
+  it('is parsed by Squid without an error or warning, every kind of matcher and action included', async () => {
+    const rich: Profile = {
+      id: 'rich',
+      name: 'Rich',
+      upstreams: [
+        {
+          id: 'a',
+          name: 'A',
+          scheme: 'http',
+          host: '10.0.0.1',
+          port: 3128,
+          username: 'us er',
+          password: 'p%:#'
+        },
+        { id: 'b', name: 'B', scheme: 'https', host: 'proxy.example.com', port: 443 },
+        { id: 'v6', name: 'V6', scheme: 'http', host: '::1', port: 3128 }
+      ],
+      groups: [{ id: 'rr', name: 'Spread', strategy: 'round-robin', members: ['a', 'b'] }],
+      rules: [
+        {
+          id: 'w',
+          enabled: true,
+          matchers: [{ type: 'wildcard', value: '*.cdn?.test' }],
+          action: { type: 'upstream', upstreamId: 'rr' }
+        },
+        {
+          id: 'all',
+          enabled: true,
+          matchers: [
+            { type: 'wildcard', value: '*' },
+            { type: 'port', value: '9' }
+          ],
+          action: { type: 'direct' }
+        },
+        {
+          id: 'up',
+          enabled: true,
+          matchers: [
+            { type: 'method', value: 'post,PUT' },
+            { type: 'path', value: '/upload' }
+          ],
+          action: { type: 'reject' }
+        },
+        {
+          id: 'js',
+          enabled: true,
+          matchers: [
+            { type: 'path', value: '/a/*.js' },
+            { type: 'protocol', value: 'http' }
+          ],
+          action: { type: 'upstream', upstreamId: 'v6' }
+        },
+        {
+          id: 'lan',
+          enabled: true,
+          matchers: [
+            { type: 'ip', value: '192.168.0.0/16' },
+            { type: 'port', value: '80,8000-8999' }
+          ],
+          action: { type: 'block', status: 451, body: '' }
+        },
+        {
+          id: 'v6net',
+          enabled: true,
+          matchers: [
+            { type: 'ip', value: 'fd00::/8' },
+            { type: 'protocol', value: 'connect' }
+          ],
+          action: { type: 'direct' }
+        },
+        {
+          id: 're',
+          enabled: true,
+          matchers: [
+            { type: 'regex', value: '^(www|api)[0-9]+\\.example\\.(com|net)$' },
+            { type: 'domain', value: 'example.com' }
+          ],
+          action: { type: 'block', status: 500, body: '' }
+        }
+      ],
+      defaultAction: { type: 'reject' }
+    }
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'junction-squid-parse-'))
+    try {
+      const file = path.join(dir, 'squid.conf')
+      const operational = [
+        `pid_filename ${path.join(dir, 'pid')}`,
+        `cache_log ${path.join(dir, 'cache.log')}`,
+        'access_log none'
+      ]
+      await fs.writeFile(
+        file,
+        [`http_port 127.0.0.1:${blockedOrigin.port}`, ...operational, buildSquidConfig(rich)].join('\n')
+      )
+      const { code, output } = await new Promise<{ code: number | null; output: string }>((resolve) => {
+        execFile('/usr/sbin/squid', ['-k', 'parse', '-f', file], (error, stdout, stderr) =>
+          resolve({ code: error ? (error.code as number) : 0, output: stdout + stderr })
+        )
+      })
+      expect(output).toContain('Processing: deny_info TCP_RESET all')
+      expect(output.split('\n').filter((line) => /WARNING|ERROR|FATAL|Bungled/i.test(line))).toEqual([])
+      expect(code).toBe(0)
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true })
+    }
+  })
 
   it('writes a comment, not a peer, for what Squid cannot do', () => {
     const config = buildSquidConfig(profile)

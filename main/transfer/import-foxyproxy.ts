@@ -27,7 +27,7 @@ export function isOldFoxyProxy(doc: unknown): boolean {
   return isObject(doc) && ('foxyProxyVersion' in doc || 'proxySettings' in doc)
 }
 
-// FoxyProxy's SOCKS5 setting "proxyDNS" (on by default) sends names to the proxy: socks5h.
+// FoxyProxy's SOCKS5 setting "proxyDNS" (on by default) sends names to the proxy: socks5h; off, socks5.
 const SCHEMES: Record<string, UpstreamScheme> = {
   http: 'http',
   https: 'https',
@@ -81,7 +81,8 @@ function foxyAction(
   skipped: SkipList
 ): Action | null {
   if (item.type === 'direct') return { type: 'direct' }
-  const scheme = SCHEMES[String(item.type)]
+  const named = SCHEMES[String(item.type)]
+  const scheme = named === 'socks5h' && item.proxyDNS === false ? 'socks5' : named
   if (!scheme) {
     skipped.skip(item.type === 'pac' ? 'PAC-script proxies' : `proxies of type ${String(item.type)}`, title)
     return null

@@ -176,6 +176,13 @@ describe('import: FoxyProxy 8 export', () => {
     expect(routeOf(profile, 'https://other.test/')).toBe('direct')
   })
 
+  it('keeps name resolution local for a SOCKS5 proxy with "proxyDNS" off', () => {
+    const doc = JSON.parse(fixture('foxyproxy.json')) as { data: Array<Record<string, unknown>> }
+    doc.data[2]!.proxyDNS = false
+    const socks = read(JSON.stringify(doc)).profiles[0]!.upstreams.find((u) => u.name === 'Team socks')
+    expect(socks?.scheme).toBe('socks5')
+  })
+
   it('reports the PAC proxy, the switched-off proxy and the URL-path pattern, and the exclude difference', () => {
     expect(skippedKinds(result.summary)).toEqual({
       'patterns about URL paths, schemes or ports (Junction matches hosts)': 1,

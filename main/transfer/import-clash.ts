@@ -18,10 +18,7 @@ import {
   type Profile
 } from '../../common/model.ts'
 import type { SkipList } from './import-summary.ts'
-import { ProfileBuilder, readHost, readPort } from './profile-builder.ts'
-
-const isObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value)
+import { isObject, lookup, ProfileBuilder, readHost, readPort } from './profile-builder.ts'
 
 /** The YAML as a Clash configuration, or null when it is not one. */
 export function readClash(text: string): Record<string, unknown> | null {
@@ -140,7 +137,7 @@ export function importClash(doc: Record<string, unknown>, skipped: SkipList, fil
       if (chain !== null) targets.set(groupName, chain)
       continue
     }
-    const strategy = STRATEGIES[String(group.type)]
+    const strategy = lookup(STRATEGIES, group.type)
     if (!strategy) {
       skipped.skip(`proxy groups of type ${String(group.type)}`, groupName)
       continue
@@ -192,7 +189,7 @@ export function importClash(doc: Record<string, unknown>, skipped: SkipList, fil
       // Clash stops at MATCH: later rules never apply.
       break
     }
-    const toMatcher = MATCHER_OF[type]
+    const toMatcher = lookup(MATCHER_OF, type)
     if (!toMatcher) {
       skipped.skip(`${type} rules`, line)
       continue

@@ -9,10 +9,7 @@
  */
 import type { Action, Matcher, Profile, UpstreamScheme } from '../../common/model.ts'
 import type { SkipList } from './import-summary.ts'
-import { ProfileBuilder, readHost, readPort } from './profile-builder.ts'
-
-const isObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value)
+import { isObject, lookup, ProfileBuilder, readHost, readPort } from './profile-builder.ts'
 
 export function isFoxyProxy(doc: unknown): boolean {
   return (
@@ -81,7 +78,7 @@ function foxyAction(
   skipped: SkipList
 ): Action | null {
   if (item.type === 'direct') return { type: 'direct' }
-  const named = SCHEMES[String(item.type)]
+  const named = lookup(SCHEMES, item.type)
   const scheme = named === 'socks5h' && item.proxyDNS === false ? 'socks5' : named
   if (!scheme) {
     skipped.skip(item.type === 'pac' ? 'PAC-script proxies' : `proxies of type ${String(item.type)}`, title)

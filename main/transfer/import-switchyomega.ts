@@ -16,7 +16,7 @@ import type { Action, Matcher, Profile, UpstreamScheme } from '../../common/mode
 import { compileHostRegex, normalizeHostValue } from '../../common/matcher-checks.ts'
 import { compileGlob } from '../rules/glob.ts'
 import { SkipList } from './import-summary.ts'
-import { ProfileBuilder, readHost, readPort } from './profile-builder.ts'
+import { isObject, lookup, ProfileBuilder, readHost, readPort } from './profile-builder.ts'
 
 interface OmegaServer {
   scheme?: unknown
@@ -25,9 +25,6 @@ interface OmegaServer {
 }
 
 type OmegaProfile = Record<string, unknown> & { name?: unknown; profileType?: unknown }
-
-const isObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value)
 
 /** A backup has `+name` profile keys (and `-option` keys, which hold preferences, not profiles). */
 export function isSwitchyOmega(doc: unknown): boolean {
@@ -64,7 +61,7 @@ function addFixedUpstreams(
   for (const field of PROXY_FIELDS) {
     const server = fixed[field] as OmegaServer | undefined
     if (!isObject(server)) continue
-    const scheme = SCHEMES[String(server.scheme)]
+    const scheme = lookup(SCHEMES, server.scheme)
     const host = readHost(server.host)
     const port = readPort(server.port)
     if (!scheme || !host || !port) {

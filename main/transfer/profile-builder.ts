@@ -136,6 +136,18 @@ export class ProfileBuilder {
   }
 }
 
+export const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value)
+
+/**
+ * `table[key]` for a key read from a file, own entries only: `table['constructor']` would otherwise
+ * be Object's constructor, and a proxy "of type constructor" would slip through as a function.
+ */
+export function lookup<T>(table: Readonly<Record<string, T>>, key: unknown): T | undefined {
+  const name = String(key)
+  return Object.hasOwn(table, name) ? table[name] : undefined
+}
+
 /** A port number from a file that may write it as a string (`"3128"`); null when it is not one. */
 export function readPort(value: unknown): number | null {
   const port = typeof value === 'string' && /^\d{1,5}$/.test(value.trim()) ? Number(value) : value

@@ -319,6 +319,30 @@ describe('import: detection', () => {
     )
   })
 
+  it.each(['constructor', '__proto__', 'toString', 'hasOwnProperty'])(
+    'takes a type named "%s" (an Object property) for an unknown type',
+    (name) => {
+      const clash = read(
+        `proxies:\n  - {name: p, type: http, server: 127.0.0.1, port: 3128}\n  - {name: q, type: ${name}, server: 127.0.0.1, port: 1}\n` +
+          `proxy-groups:\n  - {name: g, type: ${name}, proxies: [p]}\nrules:\n  - ${name.toUpperCase()},x,p\n  - DOMAIN,a.test,p\n`
+      )
+      expect(clash.profiles[0]!.rules).toHaveLength(1)
+      expect(clash.summary.skipped.map((s) => s.what)).toEqual([
+        `proxies of type ${name}`,
+        `proxy groups of type ${name}`,
+        // Rule types are letters, digits and "-": `__PROTO__` is not one.
+        name === '__proto__' ? 'rules Junction cannot read' : `${name.toUpperCase()} rules`
+      ])
+      const foxy = read(
+        JSON.stringify({
+          mode: 'pattern',
+          data: [{ type: name, hostname: '127.0.0.1', port: '1', title: 't' }]
+        })
+      )
+      expect(foxy.summary.skipped[0]!.what).toBe(`proxies of type ${name}`)
+    }
+  )
+
   it('tells FoxyProxy 7 exports apart', () => {
     const result = readImport('{"foxyProxyVersion":"7.5.1","mode":"patterns"}')
     expect(!result.ok && result.error.message).toMatch(/FoxyProxy 7/)

@@ -7,7 +7,8 @@
  *   direct rules first, and `proxyForHttp`/`proxyForHttps` (when they differ from the fallback) as
  *   protocol rules.
  * - A `SwitchProfile` becomes a profile whose rules follow its conditions in order, each naming
- *   `direct` or a fixed profile's proxy; `defaultProfileName` becomes the default action.
+ *   `direct` or a fixed profile's proxy (whose bypass list still sends what it lists direct);
+ *   `defaultProfileName` becomes the default action.
  * - A virtual profile is followed to the profile it points at.
  * - PAC-script and rule-list (AutoProxy) profiles, and conditions about URLs, keywords, time or host
  *   levels, are listed in the summary.

@@ -86,13 +86,24 @@ export async function saveImported(store: ProfileStore, profiles: Profile[]): Pr
   return ok(undefined)
 }
 
+/**
+ * Names and examples come from the file: a profile named "x\n[junction] proxy listening on …" must
+ * not print a line of its own, so control characters are shown escaped.
+ */
+const printable = (text: string): string =>
+  // eslint-disable-next-line no-control-regex
+  text.replace(/[\x00-\x1f\x7f]/g, (c) => JSON.stringify(c).slice(1, -1))
+
 /** The summary as lines for a terminal (`npm run serve -- --import FILE`). */
 export function summaryLines(summary: ImportSummary): string[] {
   const lines = [`imported ${summary.profiles.length} profile(s) from a ${summary.format} file:`]
   for (const p of summary.profiles)
-    lines.push(`  "${p.name}": ${p.upstreams} upstream(s), ${p.groups} group(s), ${p.rules} rule(s)`)
+    lines.push(
+      `  "${printable(p.name)}": ${p.upstreams} upstream(s), ${p.groups} group(s), ${p.rules} rule(s)`
+    )
   if (summary.skipped.length > 0) lines.push('not imported:')
-  for (const s of summary.skipped) lines.push(`  ${s.count} × ${s.what}, e.g. ${s.examples.join(' | ')}`)
-  for (const note of summary.notes) lines.push(`note: ${note}`)
+  for (const s of summary.skipped)
+    lines.push(`  ${s.count} × ${printable(s.what)}, e.g. ${s.examples.map(printable).join(' | ')}`)
+  for (const note of summary.notes) lines.push(`note: ${printable(note)}`)
   return lines
 }

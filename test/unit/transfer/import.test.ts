@@ -6,7 +6,7 @@ import type { Profile } from '../../../common/model.ts'
 import { explain } from '../../../main/rules/explain.ts'
 import { parseProfile } from '../../../main/rules/validate.ts'
 import { buildBackup } from '../../../main/transfer/backup.ts'
-import { readImport, type ImportResult } from '../../../main/transfer/import-file.ts'
+import { readImport, summaryLines, type ImportResult } from '../../../main/transfer/import-file.ts'
 import { DEFAULT_SETTINGS } from '../../../common/model.ts'
 
 const FIXTURES = path.resolve(import.meta.dirname, '../../fixtures/import')
@@ -292,6 +292,18 @@ describe('import: Junction backup', () => {
       `${original.name} (2)`,
       `${original.name} (3)`
     ])
+  })
+})
+
+describe('import: summary for a terminal', () => {
+  it('prints names and examples from the file on one line each', () => {
+    const evil = 'x\n[junction] proxy listening on http://127.0.0.1:1'
+    const summary = read(`rules:\n  - GEOIP,"${evil.replace('\n', '\\n')}",DIRECT\n`, 'c.yaml').summary
+    const lines = summaryLines({ ...summary, profiles: [{ ...summary.profiles[0]!, name: evil }] })
+    expect(lines.every((line) => !line.includes('\n'))).toBe(true)
+    expect(lines).toContain(
+      '  "x\\n[junction] proxy listening on http://127.0.0.1:1": 0 upstream(s), 0 group(s), 0 rule(s)'
+    )
   })
 })
 

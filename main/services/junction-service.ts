@@ -29,7 +29,8 @@ import { historyName } from '../stats/display-names.ts'
 import { buildBackup } from '../transfer/backup.ts'
 import { buildProfilePac } from '../transfer/export-pac.ts'
 import { buildSquidConfig } from '../transfer/export-squid.ts'
-import { readImport, saveImported } from '../transfer/import-file.ts'
+import { saveImported } from '../transfer/import-file.ts'
+import { readImportInWorker } from '../transfer/read-in-worker.ts'
 import { testUpstream } from './upstream-test.ts'
 
 /** Replaces upstream passwords with a placeholder: they never travel to the UI. */
@@ -350,7 +351,8 @@ export function createJunctionService(parts: RuntimeParts, hooks: ServiceHooks =
     getRunOverrides: async () => ok(hooks.overrides ?? { port: null }),
 
     async previewImport(text, fileName) {
-      const read = readImport(
+      // Off this thread: a large file takes seconds to read, and this thread carries the traffic.
+      const read = await readImportInWorker(
         text,
         fileName,
         profiles.list().map((p) => p.name)
@@ -360,7 +362,8 @@ export function createJunctionService(parts: RuntimeParts, hooks: ServiceHooks =
     },
 
     async importProfiles(text, fileName) {
-      const read = readImport(
+      // Off this thread: a large file takes seconds to read, and this thread carries the traffic.
+      const read = await readImportInWorker(
         text,
         fileName,
         profiles.list().map((p) => p.name)

@@ -18,6 +18,9 @@ import { startRuntime, type Runtime } from '../../main/app/runtime.ts'
 import { ProfileStore } from '../../main/profiles/profile-store.ts'
 import { dispatch } from '../../main/services/dispatch.ts'
 import { readImport, saveImported } from '../../main/transfer/import-file.ts'
+import { readImportInWorker } from '../../main/transfer/read-in-worker.ts'
+import { proxyGet } from '../harness/client.ts'
+import { startOrigin } from '../harness/origin.ts'
 import { killIfRunning, serve, type Running } from '../harness/headless-process.ts'
 
 const FIXTURES = path.resolve(import.meta.dirname, '../fixtures/import')
@@ -107,6 +110,50 @@ describe('import and export through the contract', () => {
       'Clash (clash.yaml) (3)',
       'Clash (clash.yaml) (2) (2)'
     ])
+  })
+})
+
+describe('reading a large import', () => {
+  const clashRules = (n: number) =>
+    `rules:\n${Array.from({ length: n }, (_, i) => `  - DOMAIN-SUFFIX,d${i}.example.com,DIRECT`).join('\n')}\n`
+
+  it('happens off the proxy’s thread: a request through the proxy is answered while it runs', async () => {
+    const origin = await startOrigin()
+    try {
+      const state = app.engine.state
+      if (state.status !== 'running') throw new Error('the proxy is not running')
+      const text = clashRules(100_000) // 4 MiB: seconds of parsing
+      let importDone = 0
+      const started = performance.now()
+      const importing = call<ImportPreview>('previewImport', text, 'big.yaml').then((preview) => {
+        importDone = performance.now()
+        return preview
+      })
+      // Give the worker time to start parsing, then ask the proxy for something.
+      await new Promise((resolve) => setTimeout(resolve, 300))
+      const asked = performance.now()
+      const response = await proxyGet(state.port, `${origin.url}/echo`)
+      const answered = performance.now()
+      expect(response.status).toBe(200)
+      const preview = await importing
+      expect(preview.summary.profiles[0]!.rules).toBe(100_000)
+      // Read on this thread, the request would wait for the whole import (about 2–5 s here).
+      expect(importDone).toBeGreaterThan(answered)
+      expect(answered - asked).toBeLessThan(1000)
+      console.log(
+        `[transfer] 100,000-rule import read in ${Math.round(importDone - started)} ms; a request during it took ${Math.round(answered - asked)} ms`
+      )
+    } finally {
+      await origin.close()
+    }
+  }, 60_000)
+
+  it('gives up after its time limit, importing nothing', async () => {
+    const result = await readImportInWorker(clashRules(50_000), 'big.yaml', [], { timeoutMs: 50 })
+    expect(result).toMatchObject({
+      ok: false,
+      error: { message: expect.stringContaining('took longer than') }
+    })
   })
 })
 

@@ -1,0 +1,61 @@
+/**
+ * Reading a large import takes seconds of CPU (a 4 MiB Clash file: 2–5 s, mostly the YAML parser),
+ * and this process also carries the proxy's traffic: read on a worker thread, so requests keep
+ * flowing. The worker gets a memory cap and a time limit, so a hostile file costs a failed import,
+ * not the proxy.
+ *
+ * Where the worker's module is not next to this one — the desktop build bundles main/ into one file
+ * and does not build the worker yet — the import is read on this thread, as before.
+ */
+import { existsSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { Worker } from 'node:worker_threads'
+import { fail, type Result } from '../../common/result.ts'
+import { readImport, type ImportResult } from './import-file.ts'
+
+const WORKER = new URL('./import-worker.ts', import.meta.url)
+
+export interface WorkerLimits {
+  /** The worker is stopped after this long (default 60 s). */
+  timeoutMs?: number
+  /** Heap for the worker's objects (default 512 MiB): a 5 MiB file needs well under that. */
+  maxHeapMb?: number
+}
+
+export async function readImportInWorker(
+  text: string,
+  fileName: string | undefined,
+  existingNames: string[],
+  limits: WorkerLimits = {}
+): Promise<Result<ImportResult>> {
+  if (WORKER.protocol !== 'file:' || !existsSync(fileURLToPath(WORKER)))
+    return readImport(text, fileName, existingNames)
+  const timeoutMs = limits.timeoutMs ?? 60_000
+  const worker = new Worker(WORKER, {
+    workerData: { text, fileName, existingNames },
+    resourceLimits: { maxOldGenerationSizeMb: limits.maxHeapMb ?? 512 }
+  })
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      void worker.terminate()
+      resolve(
+        fail(
+          'invalid-input',
+          `Reading the file took longer than ${Math.round(timeoutMs / 1000)} s; nothing was imported`
+        )
+      )
+    }, timeoutMs)
+    const settle = (result: Result<ImportResult>): void => {
+      clearTimeout(timer)
+      resolve(result)
+    }
+    worker.once('message', (result: Result<ImportResult>) => settle(result))
+    worker.once('error', (error) =>
+      settle(fail('invalid-input', `The file could not be read: ${error.message}; nothing was imported`))
+    )
+    worker.once('exit', (code) => {
+      if (code !== 0)
+        settle(fail('invalid-input', `Reading the file stopped (exit code ${code}); nothing was imported`))
+    })
+  })
+}

@@ -1,6 +1,7 @@
 /**
- * How long reading an import and writing an export take at the sizes the contract allows (5 MiB),
- * in the process that also carries traffic: each figure is also how long the event loop stalls.
+ * How long reading an import and writing an export take at the sizes the contract allows (5 MiB):
+ * CPU time on the thread that does it — a worker for imports in headless mode, the main thread (and
+ * so a stall for traffic) for exports and for imports in the desktop build.
  * Run: `node bench/import-size.ts` (one run, figures printed; nothing is compared).
  */
 import { parse } from 'yaml'

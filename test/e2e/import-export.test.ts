@@ -37,7 +37,7 @@ describe('import and export from the Profiles view', () => {
     await page.getByTestId('import-file').setInputFiles(CLASH)
     const preview = page.getByTestId('import-preview')
     await expect
-      .poll(() => preview.innerText())
+      .poll(() => preview.innerText(), { timeout: 15_000 })
       .toContain('Clash / mihomo configuration: 1 profile(s) to add.')
     const skipped = await page.getByTestId('import-skipped').innerText()
     expect(skipped).toMatch(/1 × proxies of type vmess\s*— e\.g\. jp-vmess/)
@@ -50,7 +50,7 @@ describe('import and export from the Profiles view', () => {
 
     await page.getByRole('button', { name: 'Import 1 profile(s)' }).click()
     await expect
-      .poll(() => page.getByRole('status').last().innerText())
+      .poll(() => page.getByRole('status').last().innerText(), { timeout: 15_000 })
       .toBe('Imported "Clash (clash.yaml)".')
     await page.getByRole('button', { name: 'Clash (clash.yaml)', exact: true }).click()
 

@@ -10,7 +10,9 @@ export default defineConfig({
         input: {
           index: resolve('main/index.ts'),
           watchdog: resolve('main/sysproxy/watchdog-main.ts'),
-          serve: resolve('main/serve.ts')
+          serve: resolve('main/serve.ts'),
+          // Large imports are read on a worker thread (main/transfer/read-in-worker.ts).
+          'import-worker': resolve('main/transfer/import-worker.ts')
         }
       }
     }

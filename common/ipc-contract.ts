@@ -294,6 +294,14 @@ export interface AppApi {
   setRulesEnabled(profileId: string, ruleIds: string[], enabled: boolean): Async<{ ruleCount: number }>
   /** The profile's rules that decided something since Junction started. */
   getRuleHits(profileId: string): Async<RuleHit[]>
+  /** Reads a SwitchyOmega/ZeroOmega backup, FoxyProxy export, Clash/mihomo config or Junction backup; saves nothing. */
+  previewImport(text: string, fileName?: string): Async<ImportPreview>
+  /** As `previewImport`, then saves the profiles as new ones (names made unique). */
+  importProfiles(text: string, fileName?: string): Async<ImportSummary>
+  /** The profile as a PAC file or a Squid configuration, with a comment for what it cannot express. */
+  exportProfile(profileId: string, format: 'pac' | 'squid'): Async<string>
+  /** Every profile and the settings as a Junction backup; upstream passwords only when asked. */
+  exportBackup(options: { includePasswords: boolean }): Async<string>
 }
 
 export const TRAFFIC_RANGES = ['5m', '1h', '24h'] as const
@@ -373,6 +381,35 @@ export interface RuleHit {
   lastAt: number
 }
 
+/** The formats `previewImport` recognises. */
+export type ImportFormat = 'switchyomega' | 'foxyproxy' | 'clash' | 'junction'
+
+/** What an import could not carry over: one kind of thing, how many, and a few of them. */
+export interface ImportSkipped {
+  /** E.g. `proxies of type vmess`, `GEOIP rules`, `PAC-script profiles`. */
+  what: string
+  count: number
+  /** At most three, as written in the file (never a password). */
+  examples: string[]
+}
+
+export interface ImportSummary {
+  format: ImportFormat
+  /** The profiles made (or that would be made), with their new ids. */
+  profiles: Array<{ id: string; name: string; upstreams: number; groups: number; rules: number }>
+  /** Everything left out, by kind; empty when the whole file was carried over. */
+  skipped: ImportSkipped[]
+  /** Things that import with a difference in meaning, in words. */
+  notes: string[]
+}
+
+export interface ImportPreview {
+  format: ImportFormat
+  /** As they would be saved; passwords replaced by SECRET_PLACEHOLDER. */
+  profiles: Profile[]
+  summary: ImportSummary
+}
+
 export interface RunOverrides {
   port: number | null
 }
@@ -439,7 +476,11 @@ export const API_METHODS = [
   'deleteRules',
   'moveRules',
   'setRulesEnabled',
-  'getRuleHits'
+  'getRuleHits',
+  'previewImport',
+  'importProfiles',
+  'exportProfile',
+  'exportBackup'
 ] as const satisfies readonly ApiMethod[]
 export const API_EVENTS = [
   'onEngineState',

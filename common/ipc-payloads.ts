@@ -30,6 +30,12 @@ const position = z
   .nonnegative()
   .max(RULES_PER_CALL * 2)
 const ruleIds = z.array(id).min(1).max(RULES_PER_CALL)
+/** Other tools' exports are small; 5 MiB leaves room for long rule lists and refuses runaway files. */
+const importText = z
+  .string()
+  .min(1, 'is empty')
+  .max(5 * 1024 * 1024, 'is larger than 5 MiB')
+const importFileName = z.string().max(255)
 
 export const API_PAYLOADS = {
   getEngineState: z.tuple([]),
@@ -147,7 +153,11 @@ export const API_PAYLOADS = {
       .max(RULES_PER_CALL)
   ]),
   setRulesEnabled: z.tuple([id, ruleIds, z.boolean()]),
-  getRuleHits: z.tuple([id])
+  getRuleHits: z.tuple([id]),
+  previewImport: z.tuple([importText, importFileName.optional()]),
+  importProfiles: z.tuple([importText, importFileName.optional()]),
+  exportProfile: z.tuple([id, z.enum(['pac', 'squid'])]),
+  exportBackup: z.tuple([z.object({ includePasswords: z.boolean() })])
 } as const
 
 export const PAYLOADS_COMPLETE: SameKeys<AppApi, typeof API_PAYLOADS> = true

@@ -12,13 +12,17 @@ import { startDashboard, type Dashboard } from '../dashboard/dashboard-server.ts
 import { DashboardTokenStore } from '../dashboard/dashboard-token.ts'
 import { forwardEvents } from '../ipc/events.ts'
 import { watchLauncher } from '../lifecycle/launcher-watch.ts'
+import { ProfileStore } from '../profiles/profile-store.ts'
 import { unsealedWarning } from '../profiles/secrets.ts'
+import { readImport, saveImported, summaryLines } from '../transfer/import-file.ts'
 import { startRuntime, type Runtime, type RuntimeOptions } from './runtime.ts'
 import { headlessWatchdog } from '../sysproxy/watchdog-launch.ts'
 
 export interface CliOptions extends RuntimeOptions {
   /** Port of the web dashboard (0: any free port); null turns the dashboard off. */
   dashboardPort?: number | null
+  /** A SwitchyOmega, FoxyProxy, Clash or Junction file whose profiles are added before the proxy starts. */
+  importFile?: string
 }
 
 /** Where the files headless mode needs live, which differs between the built entry and the sources. */
@@ -30,7 +34,7 @@ export interface HeadlessLayout {
 }
 
 export const USAGE =
-  'Usage: npm run serve -- [--port N] [--profile NAME] [--data-dir DIR] [--system-proxy off|manual|pac] [--dashboard-port N | --no-dashboard]'
+  'Usage: npm run serve -- [--port N] [--profile NAME] [--data-dir DIR] [--system-proxy off|manual|pac] [--dashboard-port N | --no-dashboard] [--import FILE]'
 
 /** Reads the command line; throws with a readable message on anything unknown or out of range. */
 export function parseCliArgs(argv: string[]): CliOptions {
@@ -42,7 +46,8 @@ export function parseCliArgs(argv: string[]): CliOptions {
       'data-dir': { type: 'string' },
       'system-proxy': { type: 'string' },
       'dashboard-port': { type: 'string' },
-      'no-dashboard': { type: 'boolean' }
+      'no-dashboard': { type: 'boolean' },
+      import: { type: 'string' }
     },
     strict: true,
     allowPositionals: false
@@ -68,6 +73,7 @@ export function parseCliArgs(argv: string[]): CliOptions {
     options.dashboardPort = Number(dashboard)
   }
   if (values['no-dashboard']) options.dashboardPort = null
+  if (values.import !== undefined) options.importFile = values.import
   return options
 }
 
@@ -113,6 +119,38 @@ async function openDashboard(
   }
 }
 
+/**
+ * `--import FILE`: adds the file's profiles to the data directory before the runtime reads it, so
+ * `--profile` can name one of them, and prints what was imported and what was not.
+ */
+async function importBeforeStart(dataDir: string, file: string): Promise<boolean> {
+  let text: string
+  try {
+    text = await fs.readFile(file, 'utf8')
+  } catch (error) {
+    console.error(`[junction] --import: cannot read ${file}: ${(error as Error).message}`)
+    return false
+  }
+  // The headless runtime keeps passwords without a keychain too (it passes no codec).
+  const { store } = await ProfileStore.open(dataDir, null)
+  const read = readImport(
+    text,
+    path.basename(file),
+    store.list().map((p) => p.name)
+  )
+  if (!read.ok) {
+    console.error(`[junction] --import: ${read.error.message}`)
+    return false
+  }
+  const saved = await saveImported(store, read.value.profiles)
+  if (!saved.ok) {
+    console.error(`[junction] --import: nothing was imported: ${saved.error.message}`)
+    return false
+  }
+  for (const line of summaryLines(read.value.summary)) console.log(`[junction] ${line}`)
+  return true
+}
+
 /** Runs until SIGINT or SIGTERM, then closes every connection; sets `process.exitCode` on failure. */
 export async function main(argv: string[], layout: HeadlessLayout): Promise<void> {
   let options: CliOptions
@@ -136,6 +174,10 @@ export async function main(argv: string[], layout: HeadlessLayout): Promise<void
   process.once('SIGTERM', () => onSignal('SIGTERM'))
   // A killed `npm run serve` must not leave Junction running on its own with the system proxy set.
   watchLauncher(() => onSignal('the process that started Junction is gone'))
+  if (options.importFile !== undefined && !(await importBeforeStart(options.dataDir, options.importFile))) {
+    process.exitCode = 1
+    return
+  }
   let runtime: Runtime
   try {
     runtime = await startRuntime({ ...options, watchdog: headlessWatchdog(layout.watchdogScript) })

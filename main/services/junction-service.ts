@@ -31,6 +31,11 @@ import { explain } from '../rules/explain.ts'
 import { insertRules, placeRules, removeRules, replaceRule, setRulesEnabled } from '../rules/rule-edits.ts'
 import { parseProfile } from '../rules/validate.ts'
 import { historyName } from '../stats/display-names.ts'
+import { buildBackup } from '../transfer/backup.ts'
+import { buildProfilePac } from '../transfer/export-pac.ts'
+import { buildSquidConfig } from '../transfer/export-squid.ts'
+import { saveImported } from '../transfer/import-file.ts'
+import { readImportInWorker } from '../transfer/read-in-worker.ts'
 import { asMeasurement, testUpstream } from './upstream-test.ts'
 import { describeGroups } from '../engine/groups.ts'
 import { measureAll } from '../engine/upstream-health.ts'
@@ -300,21 +305,8 @@ export function createJunctionService(parts: RuntimeParts, hooks: ServiceHooks =
 
     closeProfileConnections: async (profileId) => ok(stats.closeProfile(profileId)),
 
-    async exportConfig() {
-      const list = profiles
-        .list()
-        .filter((p) => p.id !== DIRECT_PROFILE.id)
-        .map((p) => ({ ...p, upstreams: p.upstreams.map(({ password: _password, ...u }) => u) }))
-      // Like upstream passwords, the proxy's own credentials stay out of exports.
-      const { proxyAuth: _proxyAuth, ...exportedSettings } = settings.get()
-      return ok(
-        JSON.stringify(
-          { format: 'junction-config', version: 1, settings: exportedSettings, profiles: list },
-          null,
-          2
-        )
-      )
-    },
+    // Like upstream passwords, the proxy's own credentials stay out of exports.
+    exportConfig: async () => ok(buildBackup(profiles.list(), settings.get(), false)),
 
     async importConfig(json) {
       let doc: { format?: unknown; settings?: unknown; profiles?: unknown }
@@ -511,6 +503,38 @@ export function createJunctionService(parts: RuntimeParts, hooks: ServiceHooks =
     setRulesEnabled: async (profileId, ruleIds, enabled) =>
       counted(await changeRules(profileId, (p) => setRulesEnabled(p, ruleIds, enabled))),
 
-    getRuleHits: async (profileId) => ok(ruleHits.list(profileId))
+    getRuleHits: async (profileId) => ok(ruleHits.list(profileId)),
+
+    async previewImport(text, fileName) {
+      // Off this thread: a large file takes seconds to read, and this thread carries the traffic.
+      const read = await readImportInWorker(
+        text,
+        fileName,
+        profiles.list().map((p) => p.name)
+      )
+      if (!read.ok) return read
+      return ok({ ...read.value, profiles: read.value.profiles.map(maskSecrets) })
+    },
+
+    async importProfiles(text, fileName) {
+      // Off this thread: a large file takes seconds to read, and this thread carries the traffic.
+      const read = await readImportInWorker(
+        text,
+        fileName,
+        profiles.list().map((p) => p.name)
+      )
+      if (!read.ok) return read
+      const saved = await saveImported(profiles, read.value.profiles)
+      return saved.ok ? ok(read.value.summary) : saved
+    },
+
+    async exportProfile(profileId, format) {
+      const profile = profiles.get(profileId)
+      if (!profile) return fail('not-found', `No profile with id "${profileId}"`)
+      return ok(format === 'pac' ? buildProfilePac(profile) : buildSquidConfig(profile))
+    },
+
+    exportBackup: async ({ includePasswords }) =>
+      ok(buildBackup(profiles.list(), settings.get(), includePasswords))
   }
 }

@@ -9,7 +9,18 @@ import { freePort, waitForPort } from './ports.ts'
 
 export type Upstream = { port: number; close(): Promise<void> }
 
-export type SquidOptions = { username: string; password: string; startTimeoutMs?: number }
+export type SquidOptions = {
+  username: string
+  password: string
+  startTimeoutMs?: number
+  /**
+   * Replaces the basic-auth access section (auth_param … http_access deny all) with these lines, e.g.
+   * a configuration Junction exported; the rest (port, logs, no DNS, no cache) stays.
+   */
+  access?: string
+  /** Names this squid in the Via header it adds (default junction-test), to tell two squids apart. */
+  visibleHostname?: string
+}
 
 const SQUID = '/usr/sbin/squid'
 const NCSA_AUTH = '/usr/lib/squid/basic_ncsa_auth'
@@ -35,9 +46,8 @@ async function uidGidOf(user: string): Promise<{ uid: number; gid: number } | un
   return undefined
 }
 
-function squidConf(dir: string, port: number): string {
+function authAccess(dir: string): string {
   return [
-    `http_port 127.0.0.1:${port}`,
     `auth_param basic program ${NCSA_AUTH} ${path.join(dir, 'passwd')}`,
     'auth_param basic children 2 startup=0 idle=1',
     'auth_param basic realm junction-test',
@@ -46,7 +56,14 @@ function squidConf(dir: string, port: number): string {
     'acl auth proxy_auth REQUIRED',
     // Deliberately no Safe_ports / SSL_ports rules: tunnels to arbitrary high test ports must be allowed.
     'http_access allow auth',
-    'http_access deny all',
+    'http_access deny all'
+  ].join('\n')
+}
+
+function squidConf(dir: string, port: number, opts: SquidOptions): string {
+  return [
+    `http_port 127.0.0.1:${port}`,
+    opts.access ?? authAccess(dir),
     'cache deny all',
     // Squid 5 forwards WebSocket upgrades of absolute-URI requests only when told to.
     'http_upgrade_request_protocols websocket allow all',
@@ -57,7 +74,7 @@ function squidConf(dir: string, port: number): string {
     'dns_timeout 2 seconds',
     'dns_retransmit_interval 1 seconds',
     'negative_dns_ttl 1 seconds',
-    'visible_hostname junction-test',
+    `visible_hostname ${opts.visibleHostname ?? 'junction-test'}`,
     'forwarded_for on',
     'via on',
     'shutdown_lifetime 0 seconds',
@@ -107,13 +124,17 @@ async function tail(file: string, lines: number): Promise<string> {
   }
 }
 
-async function launch(dir: string, timeoutMs: number): Promise<{ child: ManagedChild; port: number }> {
+async function launch(
+  dir: string,
+  timeoutMs: number,
+  opts: SquidOptions
+): Promise<{ child: ManagedChild; port: number }> {
   let lastError = ''
   // freePort() releases the port before squid binds it, so another process can occasionally win the race.
   for (let attempt = 1; attempt <= BIND_ATTEMPTS; attempt++) {
     const port = await freePort()
     const confPath = path.join(dir, 'squid.conf')
-    await fs.writeFile(confPath, squidConf(dir, port), { mode: 0o644 })
+    await fs.writeFile(confPath, squidConf(dir, port, opts), { mode: 0o644 })
     await fs.rm(path.join(dir, 'cache.log'), { force: true })
     const child = startChild(SQUID, ['-N', '-f', confPath], { cwd: dir })
     const up = waitForPort(port, timeoutMs).then(
@@ -148,7 +169,7 @@ export async function startSquid(opts: SquidOptions): Promise<Upstream> {
       await fs.chown(dir, ids.uid, ids.gid)
       await fs.chown(passwdPath, ids.uid, ids.gid)
     }
-    const { child, port } = await launch(dir, opts.startTimeoutMs ?? 15_000)
+    const { child, port } = await launch(dir, opts.startTimeoutMs ?? 15_000, opts)
     let closing: Promise<void> | undefined
     const close = (): Promise<void> => {
       closing ??= (async () => {

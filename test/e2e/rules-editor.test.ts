@@ -166,6 +166,26 @@ describe('the rules editor with 10,000 rules', () => {
     expect(await row('r7777').innerText()).toContain('Needle edited')
   })
 
+  it('asks before another rule or view replaces an edit that is not saved', async () => {
+    await row('r7777').getByRole('button', { name: 'Edit Needle edited' }).click()
+    await page.getByTestId('rule-name-input').fill('Half typed')
+    // The panel lies over the toolbar at this width: the click goes to the button itself.
+    await page.getByTestId('new-rule').dispatchEvent('click')
+    const ask = page.getByRole('dialog', { name: 'Discard unsaved changes?' })
+    await expect.poll(() => ask.innerText()).toContain('The rule being edited has changes that are not saved')
+    await ask.getByRole('button', { name: 'Cancel' }).click()
+    expect(await page.getByTestId('rule-name-input').inputValue()).toBe('Half typed')
+    await page.getByRole('navigation', { name: 'Views' }).getByRole('button', { name: 'Overview' }).click()
+    const leave = page.getByRole('dialog', { name: 'Discard unsaved changes?' }).filter({ hasText: 'Leave' })
+    await expect.poll(() => leave.isVisible()).toBe(true)
+    await leave.getByRole('button', { name: 'Cancel' }).click()
+    await page.getByTestId('new-rule').dispatchEvent('click')
+    await ask.getByTestId('confirm-action').click()
+    await expect.poll(() => page.getByTestId('rule-name-input').inputValue()).toBe('')
+    await page.keyboard.press('Escape')
+    expect(await row('r7777').innerText()).toContain('Needle edited')
+  })
+
   it('moves a rule with Alt+↓ and undoes it from the toast', async () => {
     await page.getByTestId('rule-search').fill('')
     await expect.poll(() => page.getByTestId('rules-count').innerText()).toMatch(/^10,000 rules/)

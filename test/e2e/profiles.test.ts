@@ -65,8 +65,9 @@ describe('profiles and rules from the UI', () => {
       .poll(() => page.getByTestId('upstream-test-result').innerText(), { timeout: 10_000 })
       .toMatch(/rejected Junction's username or password/)
     await upstream.getByLabel('Password', { exact: true }).fill(AUTH.password)
-
+    // The password typed again is a change like any other: leaving asks, and Discard keeps the saved one.
     await page.getByRole('button', { name: 'Rules', exact: true }).click()
+    await page.getByRole('dialog', { name: 'Discard unsaved changes?' }).getByTestId('confirm-action').click()
     // The rule form opens in a panel beside the list.
     await page.getByTestId('new-rule').click()
     const form = page.getByTestId('add-rule')

@@ -81,13 +81,13 @@ describe('Connections with 5,000 open tunnels', () => {
     )
     // Asked first: Escape cancels and closes nothing; confirming closes them all.
     await page.getByRole('button', { name: 'Close all' }).click()
-    const confirm = page.getByTestId('confirm')
+    const confirm = page.getByRole('dialog', { name: /^Close / })
     await expect.poll(() => confirm.innerText()).toContain(`Close ${TUNNELS} connections?`)
     await page.keyboard.press('Escape')
     await expect.poll(() => confirm.isVisible()).toBe(false)
     expect(sockets.every((s) => !s.destroyed)).toBe(true)
     await page.getByRole('button', { name: 'Close all' }).click()
-    await page.getByTestId('confirm-action').click()
+    await page.getByRole('dialog').getByTestId('confirm-action').click()
     await closed
     await expect
       .poll(() => page.getByTestId('connection-count').innerText(), { timeout: 10_000 })

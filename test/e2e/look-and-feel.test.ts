@@ -152,29 +152,34 @@ describe('Settings in the dashboard', () => {
     expect(await page.getByTestId('settings-error').innerText()).toMatch(/^Bypass list: "bad host name"/)
     await page.getByTestId('bypass').fill('intranet\n*.corp.example\n10.0.0.0/8')
     expect(await errors.count()).toBe(0)
+    // Back to what is saved, so the next test starts from a form without changes.
+    await page.getByTestId('bypass').fill('')
   })
 
   it('asks before leaving with unsaved changes; Cancel stays, Discard leaves', async () => {
+    // Every step has its own limit, so a slow machine fails at the step, not at the test's end.
+    const step = { timeout: 10_000 }
+    const hash = () => new URL(page.url()).hash
     await open('Settings')
-    await expect.poll(() => page.getByTestId('save-settings').isVisible(), { timeout: 10_000 }).toBe(true)
+    await expect.poll(() => page.getByTestId('save-settings').isVisible(), step).toBe(true)
     // Saved settings: leaving is not asked.
-    await page.getByTestId('bypass').fill('')
-    await page.getByTestId('save-settings').click()
-    await expect.poll(() => page.getByRole('status').filter({ hasText: 'Saved' }).count()).toBe(1)
+    await page.getByTestId('bypass').fill('', step)
+    await page.getByTestId('save-settings').click(step)
+    await expect.poll(() => page.getByRole('status').filter({ hasText: 'Saved' }).count(), step).toBe(1)
     await open('Overview')
-    expect(new URL(page.url()).hash).toBe('#/overview')
+    await expect.poll(hash, step).toBe('#/overview')
     await open('Settings')
-    await page.getByTestId('bypass').fill('intranet')
+    await page.getByTestId('bypass').fill('intranet', step)
     await open('Overview')
     const confirm = page.getByRole('dialog', { name: 'Discard unsaved changes?' })
-    await expect.poll(() => confirm.innerText()).toContain('Settings has changes that are not saved')
-    await confirm.getByRole('button', { name: 'Cancel' }).click()
-    expect(new URL(page.url()).hash).toBe('#/settings')
-    expect(await page.getByTestId('bypass').inputValue()).toBe('intranet')
+    await expect.poll(() => confirm.innerText(), step).toContain('Settings has changes that are not saved')
+    await confirm.getByRole('button', { name: 'Cancel' }).click(step)
+    expect(hash()).toBe('#/settings')
+    expect(await page.getByTestId('bypass').inputValue(step)).toBe('intranet')
     await page.keyboard.press('Alt+1')
-    await confirm.getByTestId('confirm-action').click()
-    await expect.poll(() => new URL(page.url()).hash).toBe('#/overview')
-  })
+    await confirm.getByTestId('confirm-action').click(step)
+    await expect.poll(hash, step).toBe('#/overview')
+  }, 60_000)
 
   it('asks before a profile rename is lost to another profile or view, and not when nothing changed', async () => {
     await open('Profiles')

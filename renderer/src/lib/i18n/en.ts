@@ -111,6 +111,12 @@ export const en = {
   'kind.connect.title': 'A tunnel: HTTPS or other TCP, passed through unread',
   'kind.upgrade.title': 'A plain-HTTP request that switched protocols; long-lived, it stays open as a tunnel',
 
+  // Junction's own names for routes and the rule that applies when none matches
+  'route.defaultRule': 'default',
+  'route.direct': 'direct',
+  'route.block': 'block',
+  'route.reject': 'reject',
+
   // Connections
   'connections.client': 'Client',
   'connections.kind': 'Kind',
@@ -172,7 +178,6 @@ export const en = {
   'inspect.none': 'No exchanges recorded yet',
   'inspect.interceptedTitle': 'Intercepted HTTPS',
   'inspect.interceptedHidden': 'intercepted HTTPS,',
-  'inspect.defaultRule': 'default',
   'inspect.loading': 'Loading…',
   'inspect.copyCurl': 'Copy as curl',
   'inspect.closeDetail': 'Close the detail (Escape)',

@@ -102,6 +102,11 @@ export const zhCN: Record<MessageKey, Message> = {
   'kind.connect.title': '隧道：HTTPS 或其他 TCP 流量，原样转发，不读取内容',
   'kind.upgrade.title': '切换了协议的普通 HTTP 请求；长时间保持，作为隧道打开',
 
+  'route.defaultRule': '默认',
+  'route.direct': '直连',
+  'route.block': '阻止',
+  'route.reject': '拒绝',
+
   'connections.client': '客户端',
   'connections.kind': '类型',
   'connections.upSpeed': '上传速度',
@@ -156,7 +161,6 @@ export const zhCN: Record<MessageKey, Message> = {
   'inspect.none': '尚未记录任何请求',
   'inspect.interceptedTitle': '已解密的 HTTPS',
   'inspect.interceptedHidden': '已解密的 HTTPS，',
-  'inspect.defaultRule': '默认',
   'inspect.loading': '加载中…',
   'inspect.copyCurl': '复制为 curl 命令',
   'inspect.closeDetail': '关闭详情（Esc）',

@@ -65,7 +65,7 @@ describe('Connections with 5,000 open tunnels', () => {
     await page.getByRole('button', { name: 'Connections', exact: true }).click()
     await expect
       .poll(() => page.getByTestId('connection-count').innerText(), { timeout: 10_000 })
-      .toBe(`${TUNNELS} open`)
+      .toBe(`${TUNNELS.toLocaleString('en')} open`)
     const rendered = await page.getByTestId('connection-row').count()
     expect(rendered).toBeGreaterThan(5)
     expect(rendered).toBeLessThan(80)
@@ -81,13 +81,17 @@ describe('Connections with 5,000 open tunnels', () => {
     )
     // Asked first: Escape cancels and closes nothing; confirming closes them all.
     await page.getByRole('button', { name: 'Close all' }).click()
-    const confirm = page.getByTestId('confirm')
-    await expect.poll(() => confirm.innerText()).toContain(`Close ${TUNNELS} connections?`)
+    // The page has other (closed) confirmation dialogs too, such as the one for unsaved changes.
+    const confirm = page.getByTestId('confirm').filter({ hasText: 'connections?' })
+    await expect
+      .poll(() => confirm.innerText())
+      .toContain(`Close ${TUNNELS.toLocaleString('en')} connections?`)
     await page.keyboard.press('Escape')
     await expect.poll(() => confirm.isVisible()).toBe(false)
     expect(sockets.every((s) => !s.destroyed)).toBe(true)
     await page.getByRole('button', { name: 'Close all' }).click()
-    await page.getByTestId('confirm-action').click()
+    // The open dialog's button: every ConfirmDialog on the page has one, the closed ones hidden.
+    await page.getByRole('dialog').getByTestId('confirm-action').click()
     await closed
     await expect
       .poll(() => page.getByTestId('connection-count').innerText(), { timeout: 10_000 })

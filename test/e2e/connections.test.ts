@@ -65,7 +65,7 @@ describe('Connections with 5,000 open tunnels', () => {
     await page.getByRole('button', { name: 'Connections', exact: true }).click()
     await expect
       .poll(() => page.getByTestId('connection-count').innerText(), { timeout: 10_000 })
-      .toBe(`${TUNNELS} open`)
+      .toBe(`${TUNNELS.toLocaleString('en')} open`)
     const rendered = await page.getByTestId('connection-row').count()
     expect(rendered).toBeGreaterThan(5)
     expect(rendered).toBeLessThan(80)
@@ -82,11 +82,14 @@ describe('Connections with 5,000 open tunnels', () => {
     // Asked first: Escape cancels and closes nothing; confirming closes them all.
     await page.getByRole('button', { name: 'Close all' }).click()
     const confirm = page.getByRole('dialog', { name: /^Close / })
-    await expect.poll(() => confirm.innerText()).toContain(`Close ${TUNNELS} connections?`)
+    await expect
+      .poll(() => confirm.innerText())
+      .toContain(`Close ${TUNNELS.toLocaleString('en')} connections?`)
     await page.keyboard.press('Escape')
     await expect.poll(() => confirm.isVisible()).toBe(false)
     expect(sockets.every((s) => !s.destroyed)).toBe(true)
     await page.getByRole('button', { name: 'Close all' }).click()
+    // The open dialog's button: every ConfirmDialog on the page has one, the closed ones hidden.
     await page.getByRole('dialog').getByTestId('confirm-action').click()
     await closed
     await expect

@@ -137,7 +137,7 @@ describe('Inspect', () => {
     // The store keeps the newest 1,000: the first test's exchange has been dropped.
     await expect
       .poll(() => page.getByTestId('exchange-count').innerText(), { timeout: 10_000 })
-      .toMatch(/^1000 exchanges/)
+      .toMatch(/^1,000 exchanges/)
     const rendered = await page.getByTestId('exchange-row').count()
     expect(rendered).toBeGreaterThan(5)
     expect(rendered).toBeLessThan(80)

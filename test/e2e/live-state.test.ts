@@ -150,6 +150,7 @@ describe('live state across a stop and a restart', () => {
     await other.goto(new URL(firstUrl).origin)
     await expect.poll(() => other.getByTestId('link-status').getAttribute('data-status')).toBe('connected')
     await page.getByTestId('rotate-token').click()
+    // The open dialog's button: every ConfirmDialog on the page has one, the closed ones hidden.
     await page.getByRole('dialog').getByTestId('confirm-action').click()
     const address = await page.getByTestId('new-dashboard-address').locator('code').innerText()
     expect(address).not.toBe(firstUrl)

@@ -156,6 +156,7 @@ describe('names in Connections, Activity and the CSV export', () => {
     await filterShows('Squid', [`127.0.0.1:${origin.port}`])
     const squidClosed = new Promise((resolve) => throughSquid!.once('close', resolve))
     await page.getByRole('button', { name: 'Close all matching' }).click()
+    // The open dialog's button: every ConfirmDialog on the page has one, the closed ones hidden.
     await page.getByRole('dialog').getByTestId('confirm-action').click()
     await squidClosed
     await filter.fill('')

@@ -10,6 +10,8 @@ export type ShortcutAction =
   | { type: 'go'; index: number }
   | { type: 'help' }
 
+import type { MessageKey } from './i18n/en.ts'
+
 export interface KeyPress {
   key: string
   code?: string
@@ -21,16 +23,14 @@ export interface KeyPress {
   inField: boolean
 }
 
-export const SHORTCUTS: { keys: string; does: string }[] = [
-  { keys: 'Alt+S', does: 'Turn the system proxy on or off' },
-  { keys: 'Alt+P', does: 'Switch to the next profile' },
-  { keys: '/', does: 'Search or filter the current view' },
-  {
-    keys: 'Alt+1 … Alt+7',
-    does: 'Go to Overview, Profiles, Rules, Connections, Activity, Inspect, Settings'
-  },
-  { keys: '?', does: 'Show these shortcuts' },
-  { keys: 'Escape', does: 'Close a dialog or cancel an edit' }
+/** Keys are shown as typed on any keyboard; what they do is a catalogue message. */
+export const SHORTCUTS: { keys: string; does: MessageKey }[] = [
+  { keys: 'Alt+S', does: 'shortcuts.toggleSystemProxy' },
+  { keys: 'Alt+P', does: 'shortcuts.nextProfile' },
+  { keys: '/', does: 'shortcuts.search' },
+  { keys: 'Alt+1 … Alt+7', does: 'shortcuts.go' },
+  { keys: '?', does: 'shortcuts.help' },
+  { keys: 'Esc', does: 'shortcuts.escape' }
 ]
 
 export function shortcutFor(press: KeyPress): ShortcutAction | null {

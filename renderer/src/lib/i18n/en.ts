@@ -443,7 +443,7 @@ export const en = {
     one: 'down until {time} ({count} failure)',
     other: 'down until {time} ({count} failures)'
   },
-  'groups.latency': '{ms} ms',
+  'groups.latency': 'latency {ms} ms',
   'groups.lastError': 'last error:',
   'groups.new': 'New group',
   'groups.strategy': 'Strategy',

@@ -412,7 +412,7 @@ export const zhCN: Record<MessageKey, Message> = {
   'groups.notRunning': '未运行',
   'groups.up': '可用',
   'groups.downUntil': { other: '不可用，直到 {time}（失败 {count} 次）' },
-  'groups.latency': '{ms} 毫秒',
+  'groups.latency': '延迟 {ms} 毫秒',
   'groups.lastError': '最近错误：',
   'groups.new': '新分组',
   'groups.strategy': '策略',

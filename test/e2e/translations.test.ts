@@ -137,6 +137,12 @@ afterAll(async () => {
   await closeSession({ browser, running, dataDir })
 })
 
+/** The language main keeps in settings.json for the tray menu. */
+async function savedLanguage(): Promise<string | undefined> {
+  const file = await fs.readFile(path.join(dataDir, 'settings.json'), 'utf8').catch(() => '{}')
+  return (JSON.parse(file) as { language?: string }).language
+}
+
 /** A catalogue message as a pattern: its placeholders match any text, the rest must match exactly. */
 function pattern(template: string): RegExp {
   const parts = template.split(/\{\w+\}/).map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
@@ -241,6 +247,8 @@ describe('Simplified Chinese', () => {
     const nav = page.getByRole('navigation', { name: '视图' })
     await expect.poll(() => nav.getByRole('button', { name: '设置' }).isVisible()).toBe(true)
     expect(await page.locator('html').getAttribute('lang')).toBe('zh-CN')
+    // Main is told, so the tray menu (test/unit/tray) follows.
+    await expect.poll(savedLanguage, { timeout: 5_000 }).toBe('zh-CN')
     // The same page: a reload would have dropped the marker.
     expect(await page.evaluate(() => (globalThis as unknown as { junctionMark?: number }).junctionMark)).toBe(
       marker
@@ -348,6 +356,7 @@ describe('Simplified Chinese', () => {
     await open('settings')
     await page.getByTestId('language').selectOption('en')
     await page.getByRole('navigation', { name: 'Views' }).waitFor()
+    await expect.poll(savedLanguage, { timeout: 5_000 }).toBe('en')
     const english = untranslated(await visibleStrings())
     expect(english).toContain('Save settings')
     expect(english.length).toBeGreaterThan(20)

@@ -333,7 +333,12 @@ export const SettingsSchema = z.object({
     startMinimized: z.boolean(),
     /** Closing the window keeps Junction running in the tray. */
     closeToTray: z.boolean()
-  })
+  }),
+  /**
+   * The language last picked in the UI, which keeps its own choice in the page; main's tray menu
+   * follows it. Absent in files written before it existed: English.
+   */
+  language: z.enum(['en', 'zh-CN']).optional()
 })
 export type Settings = z.infer<typeof SettingsSchema>
 

@@ -43,6 +43,8 @@ export interface TrayState {
   startAtLogin: boolean
   /** The active profile's manual groups. */
   groups: TrayGroup[]
+  /** The language last picked in the UI. */
+  language: TrayLanguage
 }
 
 export type TrayAction =
@@ -77,8 +79,45 @@ export interface BoundTrayMenuItem {
   click?: () => void
 }
 
-export const SYSTEM_PROXY_LABEL = 'System proxy'
-export const SYSTEM_PROXY_UNAVAILABLE_LABEL = 'System proxy (not supported on this desktop)'
+export type TrayLanguage = 'en' | 'zh-CN'
+
+/**
+ * The tray's few words in each language the UI offers. Main has no share in the page's catalogue
+ * (renderer/src/lib/i18n/), which is built for the page; these are all the tray needs.
+ */
+const TRAY_TEXT = {
+  en: {
+    systemProxy: 'System proxy',
+    systemProxyUnavailable: 'System proxy (not supported on this desktop)',
+    profile: 'Profile',
+    noProfiles: 'No profiles',
+    stopped: 'Proxy stopped',
+    listening: 'Listening on ',
+    startAtLogin: 'Start at login',
+    open: 'Open Junction',
+    quit: 'Quit Junction',
+    on: 'on',
+    off: 'off',
+    proxyStopped: 'proxy stopped'
+  },
+  'zh-CN': {
+    systemProxy: '系统代理',
+    systemProxyUnavailable: '系统代理（此桌面环境不支持）',
+    profile: '配置',
+    noProfiles: '没有配置',
+    stopped: '代理已停止',
+    listening: '正在监听 ',
+    startAtLogin: '登录时启动',
+    open: '打开 Junction',
+    quit: '退出 Junction',
+    on: '开',
+    off: '关',
+    proxyStopped: '代理已停止'
+  }
+} as const satisfies Record<TrayLanguage, Record<string, string>>
+
+export const SYSTEM_PROXY_LABEL = TRAY_TEXT.en.systemProxy
+export const SYSTEM_PROXY_UNAVAILABLE_LABEL = TRAY_TEXT.en.systemProxyUnavailable
 /** Profile names longer than this are shortened with an ellipsis so the menu stays narrow. */
 export const MAX_PROFILE_LABEL = 40
 
@@ -86,17 +125,18 @@ const separator = (): TrayMenuItem => ({ type: 'separator' })
 
 /** The tray menu for `state`. Pure: the same state always yields an equal template. */
 export function buildTrayTemplate(state: TrayState): TrayMenuItem[] {
+  const text = TRAY_TEXT[state.language]
   const systemProxy: TrayMenuItem = state.systemProxyAvailable
     ? {
         id: 'system-proxy',
-        label: SYSTEM_PROXY_LABEL,
+        label: text.systemProxy,
         type: 'checkbox',
         checked: state.systemProxyOn,
         action: { kind: 'toggle-system-proxy' }
       }
     : {
         id: 'system-proxy',
-        label: SYSTEM_PROXY_UNAVAILABLE_LABEL,
+        label: text.systemProxyUnavailable,
         type: 'checkbox',
         checked: state.systemProxyOn,
         enabled: false
@@ -111,30 +151,30 @@ export function buildTrayTemplate(state: TrayState): TrayMenuItem[] {
           checked: profile.id === state.activeProfileId,
           action: { kind: 'switch-profile', profileId: profile.id }
         }))
-      : [{ id: 'profile:none', label: 'No profiles', enabled: false }]
+      : [{ id: 'profile:none', label: text.noProfiles, enabled: false }]
 
   return [
     systemProxy,
     separator(),
-    { id: 'profile-header', label: 'Profile', enabled: false },
+    { id: 'profile-header', label: text.profile, enabled: false },
     ...profiles,
     ...groupMenus(state),
     separator(),
     {
       id: 'listen',
-      label: state.listen === null ? 'Proxy stopped' : `Listening on ${state.listen}`,
+      label: state.listen === null ? text.stopped : `${text.listening}${state.listen}`,
       enabled: false
     },
     separator(),
     {
       id: 'start-at-login',
-      label: 'Start at login',
+      label: text.startAtLogin,
       type: 'checkbox',
       checked: state.startAtLogin,
       action: { kind: 'toggle-start-at-login' }
     },
-    { id: 'open-window', label: 'Open Junction', action: { kind: 'open-window' } },
-    { id: 'quit', label: 'Quit Junction', action: { kind: 'quit' } }
+    { id: 'open-window', label: text.open, action: { kind: 'open-window' } },
+    { id: 'quit', label: text.quit, action: { kind: 'quit' } }
   ]
 }
 
@@ -188,9 +228,12 @@ export function bindTrayActions(
  * "proxy stopped". Short enough for Windows' 127-character tray tooltip limit.
  */
 export function trayTooltip(state: TrayState): string {
-  const status = state.systemProxyOn ? 'on' : 'off'
+  const text = TRAY_TEXT[state.language]
+  const status = state.systemProxyOn ? text.on : text.off
   const detail =
-    state.listen === null ? 'proxy stopped' : `↑ ${formatRate(state.upRate)} ↓ ${formatRate(state.downRate)}`
+    state.listen === null
+      ? text.proxyStopped
+      : `↑ ${formatRate(state.upRate)} ↓ ${formatRate(state.downRate)}`
   return `Junction — ${status} · ${detail}`
 }
 

@@ -49,6 +49,7 @@ function currentState(junction: TraySource): TrayState {
     upRate: snapshot.upRate,
     downRate: snapshot.downRate,
     startAtLogin: junction.settings.get().desktop.startAtLogin,
+    language: junction.settings.get().language ?? 'en',
     groups: (profile.groups ?? [])
       .filter((g) => g.strategy === 'manual')
       .map((g) => ({

@@ -91,7 +91,7 @@ describe('upstream groups in the Profiles view', () => {
     expect(await results.nth(0).innerText()).toMatch(/^Squid: \d+ ms \(answered 204\)$/)
     expect(await results.nth(1).innerText()).toMatch(/^Gone: .*refused the connection/)
     // The measured latency shows next to the member too.
-    await expect.poll(() => states.nth(1).innerText(), { timeout: 5_000 }).toMatch(/^up · \d+ ms$/)
+    await expect.poll(() => states.nth(1).innerText(), { timeout: 5_000 }).toMatch(/^up · latency \d+ ms$/)
 
     // A manual group as the default: a member picked in the editor takes the traffic at once.
     await page.getByTestId('add-group').click()

@@ -38,7 +38,7 @@ describe('import and export from the Profiles view', () => {
     const preview = page.getByTestId('import-preview')
     await expect
       .poll(() => preview.innerText(), { timeout: 15_000 })
-      .toContain('Clash / mihomo configuration: 1 profile(s) to add.')
+      .toContain('Clash / mihomo configuration: 1 profile to add.')
     const skipped = await page.getByTestId('import-skipped').innerText()
     expect(skipped).toMatch(/1 × proxies of type vmess\s*— e\.g\. jp-vmess/)
     expect(skipped).toMatch(/1 × GEOIP rules/)
@@ -48,10 +48,10 @@ describe('import and export from the Profiles view', () => {
     const axe = await new AxeBuilder({ page }).include('.import-export').analyze()
     expect(axe.violations.map((v) => `${v.id}: ${v.help}`)).toEqual([])
 
-    await page.getByRole('button', { name: 'Import 1 profile(s)' }).click()
+    await page.getByRole('button', { name: 'Import 1 profile' }).click()
     await expect
       .poll(() => page.getByRole('status').last().innerText(), { timeout: 15_000 })
-      .toBe('Imported "Clash (clash.yaml)".')
+      .toBe('Imported “Clash (clash.yaml)”.')
     await page.getByRole('button', { name: 'Clash (clash.yaml)', exact: true }).click()
 
     const [download] = await Promise.all([

@@ -7,10 +7,13 @@
  * (commands, file names), or marked in the page: `translate="no"` for data such as a certificate's
  * subject, `lang="en"` for text from main.
  *
- * Profiles and Rules are not checked yet: both views are being rewritten (upstream groups, the rules
- * editor) and convert to the catalogue with that work. Messages from main (validation and engine
- * errors, close reasons, rule descriptions) stay English for now; the UI marks them `lang="en"`.
- * In Chinese, the views also keep to 800×600 without sideways scrolling and pass axe-core.
+ * Profiles is checked with a profile that has an upstream, a group and rules, its editor open and an
+ * import previewed; Rules with that profile's rules, the edit panel and the paste panel open. Messages
+ * from main (validation and engine errors, close reasons, rule descriptions, import notes) and the
+ * rule-line checks stay English for now; the UI marks them `lang="en"`. A rule's matchers and action
+ * are shown in the rule-line syntax that paste reads (`domain example.com → via Squid`), marked
+ * `translate="no"`. In Chinese, the views also keep to 800×600 without sideways scrolling and pass
+ * axe-core.
  */
 import { promises as fs } from 'node:fs'
 import http from 'node:http'
@@ -21,16 +24,75 @@ import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { en } from '../../renderer/src/lib/i18n/en.ts'
 import type { Message } from '../../renderer/src/lib/i18n/messages.ts'
+import type { Profile } from '../../common/model.ts'
 import { serveWithDashboard, type Running } from '../harness/headless-process.ts'
 import { startOrigin, type Origin } from '../harness/origin.ts'
 import { launchChromium } from './chromium.ts'
 import { closeSession, ensureRendererBuilt } from './session.ts'
 
-/** The converted views, by their address; Profiles and Rules are left out (see above). */
-const VIEWS = ['overview', 'connections', 'activity', 'inspect', 'settings'] as const
+/** Every view, by its address. */
+const VIEWS = ['overview', 'profiles', 'rules', 'connections', 'activity', 'inspect', 'settings'] as const
 
-/** Proper nouns, protocol names and formats that read the same in Chinese. */
-const ALLOWED = new Set(['Junction', 'HTTP', 'CONNECT', 'JSON', 'URL'])
+const CLASH = path.resolve(import.meta.dirname, '../fixtures/import/clash.yaml')
+
+/**
+ * A profile with something in every part of the Profiles and Rules views: an upstream, a group using
+ * it, and rules with names, header edits, interception, a disabled one and one through the group. Not
+ * active, so Overview keeps the Direct profile and the group's members read "not running". The names
+ * are the user's data; none reads as an English sentence.
+ */
+const OFFICE: Profile = {
+  id: 'office',
+  name: 'Office',
+  upstreams: [{ id: 'u-squid', name: 'Squid', scheme: 'http', host: '127.0.0.1', port: 9 }],
+  groups: [{ id: 'g-pool', name: 'Pool', strategy: 'failover', members: ['u-squid'] }],
+  rules: [
+    {
+      id: 'r-ads',
+      name: 'Ads',
+      enabled: true,
+      matchers: [{ type: 'domain', value: 'ads.example' }],
+      action: { type: 'block', status: 403, body: 'Blocked by Junction' }
+    },
+    {
+      id: 'r-api',
+      name: 'API',
+      enabled: true,
+      intercept: true,
+      matchers: [
+        { type: 'domain', value: 'api.example' },
+        { type: 'port', value: '443' }
+      ],
+      action: { type: 'upstream', upstreamId: 'u-squid' },
+      rewrite: { request: [{ op: 'set', name: 'X-Debug', value: '1' }] }
+    },
+    {
+      id: 'r-pool',
+      enabled: false,
+      matchers: [{ type: 'wildcard', value: '*.internal' }],
+      action: { type: 'upstream', upstreamId: 'g-pool' }
+    }
+  ],
+  defaultAction: { type: 'direct' }
+}
+
+/** What each view needs before it is read: the profile opened in the editor, the rules listed. */
+const READY: Partial<Record<(typeof VIEWS)[number], () => Promise<void>>> = {
+  profiles: async () => {
+    await page.getByRole('button', { name: 'Office', exact: true }).click()
+    await page.getByTestId('group-editor').waitFor()
+  },
+  rules: async () => {
+    await page.getByTestId('rule-item').first().waitFor()
+  }
+}
+
+/**
+ * Proper nouns, protocol names and formats that read the same in Chinese. `Direct` is the built-in
+ * profile's name, which main gives it like the user names theirs (the Rules editor's "Direct" action
+ * is a different string that is translated, and caught by the rest of its panel if it were not).
+ */
+const ALLOWED = new Set(['Junction', 'HTTP', 'CONNECT', 'JSON', 'URL', 'Direct'])
 
 let running: Running | undefined
 let dataDir: string
@@ -55,6 +117,7 @@ function get(pathname: string): Promise<void> {
 beforeAll(async () => {
   ensureRendererBuilt()
   dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'junction-e2e-i18n-'))
+  await fs.writeFile(path.join(dataDir, 'profiles.json'), JSON.stringify({ version: 1, profiles: [OFFICE] }))
   const started = await serveWithDashboard(dataDir)
   running = started.running
   proxyPort = started.proxyPort
@@ -73,6 +136,12 @@ afterAll(async () => {
   await origin?.close()
   await closeSession({ browser, running, dataDir })
 })
+
+/** The language main keeps in settings.json for the tray menu. */
+async function savedLanguage(): Promise<string | undefined> {
+  const file = await fs.readFile(path.join(dataDir, 'settings.json'), 'utf8').catch(() => '{}')
+  return (JSON.parse(file) as { language?: string }).language
+}
 
 /** A catalogue message as a pattern: its placeholders match any text, the rest must match exactly. */
 function pattern(template: string): RegExp {
@@ -153,6 +222,7 @@ async function open(view: (typeof VIEWS)[number]): Promise<void> {
     view
   )
   await page.waitForTimeout(400)
+  await READY[view]?.()
 }
 
 describe('Simplified Chinese', () => {
@@ -177,6 +247,8 @@ describe('Simplified Chinese', () => {
     const nav = page.getByRole('navigation', { name: '视图' })
     await expect.poll(() => nav.getByRole('button', { name: '设置' }).isVisible()).toBe(true)
     expect(await page.locator('html').getAttribute('lang')).toBe('zh-CN')
+    // Main is told, so the tray menu (test/unit/tray) follows.
+    await expect.poll(savedLanguage, { timeout: 5_000 }).toBe('zh-CN')
     // The same page: a reload would have dropped the marker.
     expect(await page.evaluate(() => (globalThis as unknown as { junctionMark?: number }).junctionMark)).toBe(
       marker
@@ -242,12 +314,58 @@ describe('Simplified Chinese', () => {
     expect(found).toEqual([])
   }, 60_000)
 
+  it('translates the Profiles editor with an import previewed', async () => {
+    await open('profiles')
+    await page.getByTestId('import-file').setInputFiles(CLASH)
+    await page.getByTestId('import-skipped').waitFor({ timeout: 15_000 })
+    // Translated, with main's words marked English inside it.
+    expect(await page.getByTestId('import-preview').innerText()).toContain(
+      'Clash / mihomo 配置：将添加 1 个配置。'
+    )
+    expect(untranslated(await visibleStrings())).toEqual([])
+    await page.getByTestId('import-preview').getByRole('button', { name: '取消' }).click()
+  }, 60_000)
+
+  it('translates the Rules edit panel, the paste panel and the undo toast', async () => {
+    const found: string[] = []
+    await open('rules')
+    await page.locator('[data-rule-id="r-api"]').getByRole('button', { name: '编辑 API' }).click()
+    await page.getByTestId('add-rule').waitFor()
+    for (const text of untranslated(await visibleStrings())) found.push(`edit rule: ${text}`)
+    await page.getByRole('button', { name: '关闭且不保存' }).click()
+
+    await page.getByTestId('paste-rules-open').click()
+    // One good line, one a person would get wrong: a preview, a problem (English) and a summary.
+    await page.getByTestId('paste-input').fill('domain example.org direct\ndomain bad block 999')
+    await page.getByTestId('paste-errors').waitFor()
+    expect(await page.getByTestId('paste-summary').innerText()).toBe('1 条规则已就绪；1 行有问题，将被跳过。')
+    for (const text of untranslated(await visibleStrings())) found.push(`paste rules: ${text}`)
+    await page.getByRole('button', { name: '关闭且不添加' }).click()
+
+    await page.locator('[data-rule-id="r-ads"]').getByRole('switch').click()
+    await expect.poll(() => page.getByTestId('undo-toast').innerText()).toContain('已停用 1 条规则。')
+    for (const text of untranslated(await visibleStrings())) found.push(`undo toast: ${text}`)
+    await page.getByTestId('undo').click()
+    await expect
+      .poll(() => page.locator('[data-rule-id="r-ads"]').getByRole('switch').getAttribute('aria-checked'))
+      .toBe('true')
+    expect(found).toEqual([])
+  }, 60_000)
+
   it('the check itself catches English: back in English, the same views fail it', async () => {
     await open('settings')
     await page.getByTestId('language').selectOption('en')
     await page.getByRole('navigation', { name: 'Views' }).waitFor()
+    await expect.poll(savedLanguage, { timeout: 5_000 }).toBe('en')
     const english = untranslated(await visibleStrings())
     expect(english).toContain('Save settings')
     expect(english.length).toBeGreaterThan(20)
+    // The same for the two views converted last.
+    await open('profiles')
+    expect(untranslated(await visibleStrings())).toEqual(
+      expect.arrayContaining(['Save profile', 'Add group'])
+    )
+    await open('rules')
+    expect(untranslated(await visibleStrings())).toEqual(expect.arrayContaining(['New rule', 'Paste rules']))
   })
 })

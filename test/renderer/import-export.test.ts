@@ -50,16 +50,16 @@ describe('Import and export panel', () => {
     await fireEvent.input(screen.getByTestId('import-text'), { target: { value: 'proxies: []' } })
     await fireEvent.click(screen.getByRole('button', { name: 'Preview' }))
     const preview = await screen.findByTestId('import-preview')
-    expect(preview.textContent).toContain('Clash / mihomo configuration: 1 profile(s) to add.')
+    expect(preview.textContent).toContain('Clash / mihomo configuration: 1 profile to add.')
     expect(screen.getByTestId('import-skipped').textContent).toMatch(
       /2 × proxies of type vmess\s*— e\.g\. jp-vmess \| us-vmess/
     )
     expect(preview.textContent).toContain('IP-CIDR rules match only')
     expect(api.importProfiles).not.toHaveBeenCalled()
 
-    await fireEvent.click(screen.getByRole('button', { name: 'Import 1 profile(s)' }))
+    await fireEvent.click(screen.getByRole('button', { name: 'Import 1 profile' }))
     await waitFor(() => expect(api.importProfiles).toHaveBeenCalledWith('proxies: []', undefined))
-    expect((await screen.findByRole('status')).textContent).toBe('Imported "Clash".')
+    expect((await screen.findByRole('status')).textContent).toBe('Imported “Clash”.')
     expect(api.listProfiles).toHaveBeenCalled()
     expect(screen.queryByTestId('import-preview')).toBeNull()
   })

@@ -160,4 +160,28 @@ describe('tray', () => {
     expect(service.selectGroupMember).toHaveBeenCalledWith('work', 'pick', 'b')
     handle.destroy()
   })
+
+  it('follows the language the UI saved in the settings, from the next statistics tick', async () => {
+    const { junction } = fakeJunction()
+    // No language saved yet (a settings file from before it existed), then Chinese.
+    const saved: { language?: string } = {}
+    junction.settings.get = () =>
+      ({ systemProxy: { mode: 'pac' }, desktop: { startAtLogin: false }, ...saved }) as never
+    const handle = createTray({
+      junction: junction as never,
+      service: {} as never,
+      iconDirectory: '/icons',
+      openWindow: vi.fn(),
+      quit: vi.fn()
+    })
+    const tray = trays[0]!
+    const labels = () => tray.menu!.items.map((i) => i.label)
+    expect(labels()).toContain('Quit Junction')
+    saved.language = 'zh-CN'
+    junction.stats.emit('snapshot')
+    expect(labels()).toContain('退出 Junction')
+    expect(labels()).toContain('系统代理')
+    expect(tray.tooltip).toBe('Junction — 关 · ↑ 0 B/s ↓ 2.0 KiB/s')
+    handle.destroy()
+  })
 })

@@ -29,7 +29,8 @@ const base: TrayState = {
   upRate: 0,
   downRate: 0,
   startAtLogin: false,
-  groups: []
+  groups: [],
+  language: 'en'
 }
 const state = (patch: Partial<TrayState>): TrayState => ({ ...base, ...patch })
 
@@ -388,5 +389,44 @@ describe('manual groups', () => {
       groupId: 'exit',
       upstreamId: 'us'
     })
+  })
+})
+
+describe('Simplified Chinese', () => {
+  const full = state({
+    systemProxyOn: true,
+    profiles: [
+      { id: 'direct', name: 'Direct' },
+      { id: 'work', name: 'Work' }
+    ],
+    groups: [{ id: 'pick', name: 'Pick', members: [{ id: 'a', name: 'Squid' }], selected: 'a' }]
+  })
+  /** Every label of a menu, submenus included. */
+  const labels = (items: TrayMenuItem[]): string[] =>
+    items.flatMap((i) => [...(i.label === undefined ? [] : [i.label]), ...labels(i.submenu ?? [])])
+  /** The user's names, which stay as they are in any language. */
+  const names = new Set(['Direct', 'Work', 'Pick: Squid', 'Squid'])
+
+  it('the same items, actions and names, with every word of Junction’s own in Chinese', () => {
+    const en = buildTrayTemplate(full)
+    const zh = buildTrayTemplate({ ...full, language: 'zh-CN' })
+    const shape = (items: TrayMenuItem[]) =>
+      JSON.stringify(items, (key, value) => (key === 'label' ? undefined : value))
+    expect(shape(zh)).toBe(shape(en))
+    const own = labels(zh).filter((label) => !names.has(label))
+    expect(own.length).toBeGreaterThan(5)
+    // No English word left: only Junction, the address and CJK text.
+    expect(own.filter((label) => /[A-Za-z]{2,}/.test(label.replace(/Junction/g, '')))).toEqual([])
+    expect(labels(zh)).toContain('正在监听 127.0.0.1:8899')
+  })
+
+  it('while stopped, without system proxy support, and without profiles', () => {
+    const zh = buildTrayTemplate(
+      state({ language: 'zh-CN', listen: null, systemProxyAvailable: false, profiles: [] })
+    )
+    expect(labels(zh)).toEqual(
+      expect.arrayContaining(['系统代理（此桌面环境不支持）', '代理已停止', '没有配置'])
+    )
+    expect(trayTooltip(state({ language: 'zh-CN', listen: null }))).toBe('Junction — 关 · 代理已停止')
   })
 })

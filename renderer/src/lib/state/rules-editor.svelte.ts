@@ -10,6 +10,7 @@ import type { Profile, Rule } from '../../../../common/model.ts'
 import { blockAt, placeAt } from '../../../../common/rule-order.ts'
 import { api, AppError } from '../api.ts'
 import { RuleSearchIndex } from '../components/rules/rule-text.ts'
+import { t } from '../i18n/locale.svelte.ts'
 import { isUnreachable } from '../link.ts'
 import { profiles } from './profiles.svelte.ts'
 
@@ -22,8 +23,6 @@ export interface UndoEntry {
 /** Undo steps kept; older ones are dropped. */
 const UNDO_DEPTH = 20
 
-const plural = (n: number, word: string): string => `${n.toLocaleString('en')} ${word}${n === 1 ? '' : 's'}`
-
 class RulesEditor {
   profileId = $state<string | null>(null)
   query = $state('')
@@ -34,6 +33,8 @@ class RulesEditor {
   anchorId = $state<string | null>(null)
   busy = $state(false)
   error = $state<string | null>(null)
+  /** `error` is main's message alone, in English (the page marks it so); otherwise it is the UI's words. */
+  errorFromMain = $state(false)
   undoStack = $state.raw<UndoEntry[]>([])
   readonly #search = new RuleSearchIndex()
 
@@ -123,12 +124,16 @@ class RulesEditor {
       this.error = null
       return true
     } catch (error) {
-      if (isUnreachable(error)) this.error = 'Not saved: Junction cannot be reached.'
+      this.errorFromMain = false
+      if (isUnreachable(error)) this.error = t('rules.unreachable')
       else if (error instanceof AppError && error.code === 'not-found') {
         // Another window changed the profile: show the list as it is now.
-        this.error = `${error.message}. The list has been reloaded.`
+        this.error = `${error.message}. ${t('rules.reloaded')}`
         await profiles.load()
-      } else this.error = (error as Error).message
+      } else {
+        this.error = (error as Error).message
+        this.errorFromMain = true
+      }
       return false
     } finally {
       this.busy = false
@@ -165,8 +170,8 @@ class RulesEditor {
     const ids = rules.map((r) => r.id)
     const message =
       rules.length === 1
-        ? `Added rule “${rules[0]!.name || ids[0]}”`
-        : `Added ${plural(rules.length, 'rule')}`
+        ? t('rules.addedOne', { name: rules[0]!.name || ids[0]! })
+        : t('rules.added', { count: rules.length })
     return this.#change(() => api.addRules(id, entries), this.#placed(entries), {
       message,
       undo: async () => void (await this.#remove(ids, false))
@@ -183,7 +188,7 @@ class RulesEditor {
       replace(rule),
       previous
         ? {
-            message: `Saved rule “${rule.name || rule.id}”`,
+            message: t('rules.savedOne', { name: rule.name || rule.id }),
             undo: async () =>
               void (await this.#change(() => api.updateRule(id, previous), replace(previous), null))
           }
@@ -210,8 +215,8 @@ class RulesEditor {
         ? {
             message:
               ids.length === 1
-                ? `Deleted rule “${this.#label(ids[0]!)}”`
-                : `Deleted ${plural(ids.length, 'rule')}`,
+                ? t('rules.deletedOne', { name: this.#label(ids[0]!) })
+                : t('rules.deleted', { count: ids.length }),
             undo: async () =>
               void (await this.#change(() => api.addRules(id, removed), this.#placed(removed), null))
           }
@@ -238,8 +243,8 @@ class RulesEditor {
       {
         message:
           ids.length === 1
-            ? `Moved rule “${this.#label(ids[0]!)}” to #${placements[0]!.index + 1}`
-            : `Moved ${plural(ids.length, 'rule')} to #${placements[0]!.index + 1}`,
+            ? t('rules.movedOne', { name: this.#label(ids[0]!), position: placements[0]!.index + 1 })
+            : t('rules.moved', { count: ids.length, position: placements[0]!.index + 1 }),
         undo: async () =>
           void (await this.#change(() => api.moveRules(id, before), this.#moved(before), null))
       }
@@ -281,7 +286,7 @@ class RulesEditor {
       return rules.map((r) => (set.has(r.id) ? { ...r, enabled: on } : r))
     }
     return this.#change(() => api.setRulesEnabled(id, changed, enabled), apply(enabled), {
-      message: `${enabled ? 'Enabled' : 'Disabled'} ${plural(changed.length, 'rule')}`,
+      message: t(enabled ? 'rules.enabled' : 'rules.disabled', { count: changed.length }),
       undo: async () =>
         void (await this.#change(() => api.setRulesEnabled(id, changed, !enabled), apply(!enabled), null))
     })

@@ -16,6 +16,7 @@ import type {
   NamedRequestLogEntry,
   Rule,
   Settings,
+  ShownNames,
   StatsSnapshot,
   Upstream,
   UpstreamScheme
@@ -128,6 +129,7 @@ export interface ExchangeRow {
   durationMs: number | null
   requestBytes: number
   responseBytes: number
+  profileId: string
   ruleId: string | null
   route: string
   /** Seen inside an intercepted HTTPS tunnel. */
@@ -158,6 +160,9 @@ export interface BodyView {
   /** What a reader should know: the preview was cut, could not be decoded, is not complete JSON… */
   note: string | null
 }
+
+/** An exchange as Inspect lists it: profile, rule and route by name (main/stats/display-names.ts). */
+export type NamedExchangeRow = ExchangeRow & ShownNames
 
 export interface ExchangeDetail extends ExchangeRow {
   /** As forwarded: after hop-by-hop removal, the rule's edits and Via. */
@@ -236,8 +241,8 @@ export interface AppApi {
     offset: number
     limit: number
     filter?: ExchangeFilter
-  }): Async<{ total: number; rows: ExchangeRow[] }>
-  exchangeDetail(id: number): Async<ExchangeDetail>
+  }): Async<{ total: number; rows: NamedExchangeRow[] }>
+  exchangeDetail(id: number): Async<ExchangeDetail & ShownNames>
   /** The exchange's request as a POSIX-shell curl command. */
   exchangeAsCurl(id: number): Async<string>
   clearExchanges(): Async<InspectState>

@@ -23,6 +23,8 @@ export interface Exchange {
   url: string
   /** Inside an intercepted tunnel (TLS opened with the local CA, or plain HTTP inside a CONNECT). */
   intercepted: boolean
+  /** The profile that routed it, for the names Inspect shows. */
+  profileId: string
   ruleId: string | null
   route: string
   /** As forwarded: after hop-by-hop removal, the rule's edits and Via. */
@@ -64,6 +66,7 @@ export function beginExchange(
     method: req.method ?? 'GET',
     url: target.url,
     intercepted: target.intercepted === true,
+    profileId: routed.profile.id,
     ruleId: routed.rule?.rule.id ?? null,
     route: routed.label,
     requestHeaders: ['Host', target.authority, ...headers],

@@ -194,6 +194,7 @@ function toRow(entry: Entry): ExchangeRow {
     durationMs: exchange.durationMs,
     requestBytes: exchange.requestBody.total,
     responseBytes: exchange.responseBody.total,
+    profileId: exchange.profileId,
     ruleId: exchange.ruleId,
     route: exchange.route,
     intercepted: exchange.intercepted,

@@ -378,11 +378,18 @@ export function createJunctionService(parts: RuntimeParts, hooks: ServiceHooks =
       )
     },
 
-    listExchanges: async (query) => ok(exchanges.list(query)),
+    async listExchanges(query) {
+      const { total, rows } = exchanges.list(query)
+      return ok({
+        total,
+        rows: rows.map((row) => ({ ...row, ...names(row.profileId, row.ruleId, row.route) }))
+      })
+    },
 
     async exchangeDetail(id) {
       const detail = await exchanges.detail(id)
-      return detail ? ok(detail) : fail('not-found', `Exchange #${id} is no longer kept`)
+      if (!detail) return fail('not-found', `Exchange #${id} is no longer kept`)
+      return ok({ ...detail, ...names(detail.profileId, detail.ruleId, detail.route) })
     },
 
     async exchangeAsCurl(id) {

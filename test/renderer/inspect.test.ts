@@ -6,7 +6,7 @@
  */
 import { cleanup, fireEvent, render, screen, waitFor, within } from '@testing-library/svelte'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import type { ExchangeDetail, ExchangeRow, InspectState } from '../../common/ipc-contract.ts'
+import type { ExchangeDetail, InspectState, NamedExchangeRow } from '../../common/ipc-contract.ts'
 import Inspect from '../../renderer/src/views/Inspect.svelte'
 
 const api = vi.hoisted(() => {
@@ -20,7 +20,7 @@ const api = vi.hoisted(() => {
     setInspectRecording: vi.fn(async (on: boolean) => ({ recording: on, count: 2, bytes: 2048 })),
     inspectState: vi.fn(async () => ({ recording: false, count: 2, bytes: 2048 })),
     clearExchanges: vi.fn(async () => ({ recording: true, count: 0, bytes: 0 })),
-    listExchanges: vi.fn<() => Promise<{ total: number; rows: ExchangeRow[] }>>(),
+    listExchanges: vi.fn<() => Promise<{ total: number; rows: NamedExchangeRow[] }>>(),
     exchangeDetail: vi.fn<(id: number) => Promise<ExchangeDetail>>(),
     exchangeAsCurl: vi.fn(async () => "curl \\\n  'http://api.test/users?id=1'")
   }
@@ -32,7 +32,7 @@ afterEach(() => {
   vi.clearAllMocks()
 })
 
-const row = (id: number, overrides: Partial<ExchangeRow> = {}): ExchangeRow => ({
+const row = (id: number, overrides: Partial<NamedExchangeRow> = {}): NamedExchangeRow => ({
   id,
   at: 1_700_000_000_000,
   method: 'GET',
@@ -42,8 +42,12 @@ const row = (id: number, overrides: Partial<ExchangeRow> = {}): ExchangeRow => (
   durationMs: 12,
   requestBytes: 0,
   responseBytes: 2048,
+  profileId: 'work',
   ruleId: 'api',
   route: 'direct',
+  profileName: 'Work',
+  ruleName: 'API calls',
+  routeName: 'direct',
   intercepted: false,
   error: null,
   ...overrides
@@ -94,6 +98,22 @@ describe('Inspect', () => {
     expect(api.setInspectRecording).not.toHaveBeenCalled()
   })
 
+  it('asks before clearing what was recorded; Cancel clears nothing', async () => {
+    api.listExchanges.mockResolvedValue({ total: 2, rows: [row(2), row(1)] })
+    render(Inspect)
+    const clear = await screen.findByRole('button', { name: 'Clear…' })
+    await waitFor(() => expect((clear as HTMLButtonElement).disabled).toBe(false))
+    await fireEvent.click(clear)
+    const dialog = screen.getByTestId('confirm') as HTMLDialogElement
+    expect(dialog.open).toBe(true)
+    expect(dialog.textContent).toContain('Clear 2 recorded exchanges?')
+    await fireEvent.click(screen.getByRole('button', { name: 'Cancel' }))
+    expect(api.clearExchanges).not.toHaveBeenCalled()
+    await fireEvent.click(clear)
+    await fireEvent.click(screen.getByTestId('confirm-action'))
+    await waitFor(() => expect(api.clearExchanges).toHaveBeenCalledTimes(1))
+  })
+
   it('lists exchanges with intercepted ones marked, and passes the filters to main', async () => {
     api.listExchanges.mockResolvedValue({
       total: 2,
@@ -111,9 +131,9 @@ describe('Inspect', () => {
         '502 (target-refused)',
         '2.0 KiB',
         '12 ms',
-        'api → direct'
+        'API calls → direct'
       ],
-      ['GET', 'http://api.test/users?id=1', '200', '2.0 KiB', '12 ms', 'api → direct']
+      ['GET', 'http://api.test/users?id=1', '200', '2.0 KiB', '12 ms', 'API calls → direct']
     ])
     await fireEvent.input(screen.getByLabelText('Host'), { target: { value: 'api' } })
     await fireEvent.input(screen.getByLabelText('Status'), { target: { value: '5xx' } })

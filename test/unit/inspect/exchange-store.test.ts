@@ -22,6 +22,7 @@ function exchange(overrides: Partial<Exchange> = {}): Exchange {
     method: 'GET',
     url: 'http://a.test/',
     intercepted: false,
+    profileId: 'direct',
     ruleId: null,
     route: 'direct',
     requestHeaders: ['Host', 'a.test'],

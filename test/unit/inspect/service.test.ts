@@ -9,6 +9,24 @@ import type { RuntimeParts } from '../../../main/app/parts.ts'
 import { ExchangeStore } from '../../../main/inspect/exchange-store.ts'
 import { forwardEvents } from '../../../main/ipc/events.ts'
 import { createJunctionService } from '../../../main/services/junction-service.ts'
+import { createNameResolver } from '../../../main/stats/display-names.ts'
+import type { Profile } from '../../../common/model.ts'
+
+const WORK: Profile = {
+  id: 'work',
+  name: 'Work',
+  upstreams: [{ id: 'u1', name: 'Squid', scheme: 'http', host: '127.0.0.1', port: 3128 }],
+  rules: [
+    {
+      id: 'r1',
+      name: 'APIs',
+      enabled: true,
+      matchers: [{ type: 'domain', value: 'a.test' }],
+      action: { type: 'upstream', upstreamId: 'u1' }
+    }
+  ],
+  defaultAction: { type: 'direct' }
+}
 
 function exchange(id: number) {
   return {
@@ -17,8 +35,9 @@ function exchange(id: number) {
     method: 'GET',
     url: `http://a.test/${id}`,
     intercepted: false,
-    ruleId: null,
-    route: 'direct',
+    profileId: 'work',
+    ruleId: 'r1',
+    route: 'u1',
     requestHeaders: ['Host', 'a.test', 'Accept', 'application/json'],
     requestBody: { chunks: [], kept: 0, total: 0 },
     status: 200,
@@ -31,8 +50,9 @@ function exchange(id: number) {
 
 describe('the service’s Inspect calls', () => {
   const exchanges = new ExchangeStore({ notifyMs: 0 })
-  // The Inspect calls read only the exchange store from the runtime's parts.
-  const service = createJunctionService({ exchanges } as unknown as RuntimeParts)
+  // The Inspect calls read only the exchange store and the name resolver from the runtime's parts.
+  const names = createNameResolver(() => [WORK])
+  const service = createJunctionService({ exchanges, names } as unknown as RuntimeParts)
 
   it('record only after the view switched recording on, and list, detail and curl what was kept', async () => {
     expect(await service.inspectState()).toEqual({
@@ -45,7 +65,21 @@ describe('the service’s Inspect calls', () => {
     exchanges.finished(exchange(41))
     expect(await service.listExchanges({ offset: 0, limit: 10 })).toMatchObject({
       ok: true,
-      value: { total: 1, rows: [{ id: 41, host: 'a.test', status: 200, responseBytes: 11 }] }
+      value: {
+        total: 1,
+        // Names, not ids: Inspect shows what the user called them.
+        rows: [
+          {
+            id: 41,
+            host: 'a.test',
+            status: 200,
+            responseBytes: 11,
+            profileName: 'Work',
+            ruleName: 'APIs',
+            routeName: 'Squid'
+          }
+        ]
+      }
     })
     const detail = await service.exchangeDetail(41)
     expect(detail).toMatchObject({

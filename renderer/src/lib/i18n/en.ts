@@ -583,7 +583,13 @@ export const en = {
   'rules.editsHint':
     'Header edits apply in order to the plain-HTTP requests this rule matches (WebSocket upgrade requests included), to HTTPS inside tunnels it intercepts, and to their responses; other HTTPS tunnels pass unchanged.',
   'rules.saveRule': 'Save rule',
-  'rules.addRule': 'Add rule'
+  'rules.addRule': 'Add rule',
+  'inspect.clearTitle': {
+    one: 'Clear {count} recorded exchange?',
+    other: 'Clear {count} recorded exchanges?'
+  },
+  'inspect.clearMessage': 'Their headers and bodies are gone for good; traffic is not affected.',
+  'inspect.clearThem': 'Clear them'
 } as const satisfies Record<string, import('./messages.ts').Message>
 
 export type MessageKey = keyof typeof en

@@ -542,5 +542,8 @@ export const zhCN: Record<MessageKey, Message> = {
   'rules.editsHint':
     '头部修改按顺序作用于此规则匹配的明文 HTTP 请求（包括 WebSocket 升级请求）、它解密的隧道内的 HTTPS 及其响应；其他 HTTPS 隧道原样通过。',
   'rules.saveRule': '保存规则',
-  'rules.addRule': '添加规则'
+  'rules.addRule': '添加规则',
+  'inspect.clearTitle': '清空 {count} 条已记录的交换？',
+  'inspect.clearMessage': '它们的头部和正文将被永久删除；流量不受影响。',
+  'inspect.clearThem': '全部清空'
 }

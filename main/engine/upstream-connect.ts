@@ -100,6 +100,29 @@ function basicAuth(upstream: Upstream): string | null {
  * The connector for `upstream`; `upstreams` are the profile's others, where the hops of its chain
  * are found when it has a `via`.
  */
+/**
+ * For upstreams that carry a TCP connection to the target (SOCKS, or the last hop of a chain): the
+ * request is sent as to a direct target, over `pool`, or over its own connection for an upgrade.
+ */
+function directThrough(
+  pool: http.Agent,
+  single: http.Agent
+): Pick<UpstreamConnector, 'requestOptions' | 'close'> {
+  return {
+    requestOptions: (target, forUpgrade, owner) => ({
+      options: {
+        host: bareHost(target.hostname),
+        port: target.port,
+        path: target.path,
+        agent: forUpgrade ? single : pool,
+        owner
+      } as OwnedRequestOptions,
+      extraHeaders: []
+    }),
+    close: () => destroyIdle(pool)
+  }
+}
+
 export function createUpstreamConnector(
   upstream: Upstream,
   connectTimeoutMs: number,
@@ -159,17 +182,7 @@ export function createUpstreamConnector(
     openTunnel,
     viaProxyChain: false,
     tlsAgent: new TunnelTlsAgent(openTunnel, connectTimeoutMs),
-    requestOptions: (target, forUpgrade, owner) => ({
-      options: {
-        host: bareHost(target.hostname),
-        port: target.port,
-        path: target.path,
-        agent: forUpgrade ? single : pool,
-        owner
-      } as OwnedRequestOptions,
-      extraHeaders: []
-    }),
-    close: () => destroyIdle(pool)
+    ...directThrough(pool, single)
   }
 }
 
@@ -225,17 +238,7 @@ function createChainedConnector(
   const single = connectingWith(new http.Agent(), toTarget)
   return {
     ...common,
-    requestOptions: (target, forUpgrade, owner) => ({
-      options: {
-        host: bareHost(target.hostname),
-        port: target.port,
-        path: target.path,
-        agent: forUpgrade ? single : pool,
-        owner
-      } as OwnedRequestOptions,
-      extraHeaders: []
-    }),
-    close: () => destroyIdle(pool)
+    ...directThrough(pool, single)
   }
 }
 

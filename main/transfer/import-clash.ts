@@ -18,7 +18,7 @@ import {
   type Profile
 } from '../../common/model.ts'
 import type { SkipList } from './import-summary.ts'
-import { isObject, lookup, ProfileBuilder, readHost, readPort } from './profile-builder.ts'
+import { isObject, lookup, ProfileBuilder, readHost, readPort, text } from './profile-builder.ts'
 
 /** The YAML as a Clash configuration, or null when it is not one. */
 export function readClash(text: string): Record<string, unknown> | null {
@@ -66,7 +66,7 @@ function relayChain(
   builder: ProfileBuilder,
   skipped: SkipList
 ): string | null {
-  const names = Array.isArray(group.proxies) ? group.proxies.map(String) : []
+  const names = Array.isArray(group.proxies) ? group.proxies.map(text) : []
   const hops = names.map((name) => {
     const id = targets.get(name)
     return id === undefined ? undefined : builder.upstream(id)
@@ -98,8 +98,8 @@ export function importClash(doc: Record<string, unknown>, skipped: SkipList, fil
   const targets = new Map<string, string>()
 
   for (const proxy of Array.isArray(doc.proxies) ? doc.proxies.filter(isObject) : []) {
-    const proxyName = String(proxy.name)
-    const type = String(proxy.type)
+    const proxyName = text(proxy.name)
+    const type = text(proxy.type)
     if (type !== 'http' && type !== 'socks5') {
       skipped.skip(`proxies of type ${type}`, proxyName)
       continue
@@ -131,7 +131,7 @@ export function importClash(doc: Record<string, unknown>, skipped: SkipList, fil
   }
 
   for (const group of Array.isArray(doc['proxy-groups']) ? doc['proxy-groups'].filter(isObject) : []) {
-    const groupName = String(group.name)
+    const groupName = text(group.name)
     if (group.type === 'relay') {
       const chain = relayChain(groupName, group, targets, builder, skipped)
       if (chain !== null) targets.set(groupName, chain)
@@ -139,11 +139,11 @@ export function importClash(doc: Record<string, unknown>, skipped: SkipList, fil
     }
     const strategy = lookup(STRATEGIES, group.type)
     if (!strategy) {
-      skipped.skip(`proxy groups of type ${String(group.type)}`, groupName)
+      skipped.skip(`proxy groups of type ${text(group.type)}`, groupName)
       continue
     }
     const members: string[] = []
-    for (const member of Array.isArray(group.proxies) ? group.proxies.map(String) : []) {
+    for (const member of Array.isArray(group.proxies) ? group.proxies.map(text) : []) {
       const id = targets.get(member)
       // Only upstreams: a group id here would be a group inside a group.
       if (id !== undefined && !builder.isGroup(id)) members.push(id)
@@ -154,7 +154,7 @@ export function importClash(doc: Record<string, unknown>, skipped: SkipList, fil
         )
     }
     if (Array.isArray(group.use) && group.use.length > 0)
-      skipped.skip('proxy providers (group "use")', `${groupName}: ${group.use.map(String).join(', ')}`)
+      skipped.skip('proxy providers (group "use")', `${groupName}: ${group.use.map(text).join(', ')}`)
     if (members.length === 0) {
       skipped.skip('proxy groups left with no usable member', groupName)
       continue
@@ -175,7 +175,7 @@ export function importClash(doc: Record<string, unknown>, skipped: SkipList, fil
   }
 
   let ipRules = 0
-  for (const line of Array.isArray(doc.rules) ? doc.rules.map(String) : []) {
+  for (const line of Array.isArray(doc.rules) ? doc.rules.map(text) : []) {
     const parts = line.split(',').map((p) => p.trim())
     const type = parts[0]!.toUpperCase()
     if (!/^[A-Z][A-Z0-9-]*$/.test(type)) {

@@ -9,7 +9,7 @@
  */
 import type { Action, Matcher, Profile, UpstreamScheme } from '../../common/model.ts'
 import type { SkipList } from './import-summary.ts'
-import { isObject, lookup, ProfileBuilder, readHost, readPort } from './profile-builder.ts'
+import { isObject, lookup, ProfileBuilder, readHost, readPort, text } from './profile-builder.ts'
 
 export function isFoxyProxy(doc: unknown): boolean {
   return (
@@ -62,7 +62,7 @@ function patternMatcher(entry: Record<string, unknown>, skipped: SkipList): Matc
   if (!matcher)
     skipped.skip(
       'patterns about URL paths, schemes or ports (Junction matches hosts)',
-      `${String(entry.type)}: ${pattern}`
+      `${text(entry.type)}: ${pattern}`
     )
   return matcher
 }
@@ -81,7 +81,7 @@ function foxyAction(
   const named = lookup(SCHEMES, item.type)
   const scheme = named === 'socks5h' && item.proxyDNS === false ? 'socks5' : named
   if (!scheme) {
-    skipped.skip(item.type === 'pac' ? 'PAC-script proxies' : `proxies of type ${String(item.type)}`, title)
+    skipped.skip(item.type === 'pac' ? 'PAC-script proxies' : `proxies of type ${text(item.type)}`, title)
     return null
   }
   const host = readHost(item.hostname)
@@ -101,18 +101,16 @@ function foxyAction(
   return upstreamId === null ? null : { type: 'upstream', upstreamId }
 }
 
+/** FoxyProxy keeps global excludes as one text field, a pattern per line. */
+const lines = (value: unknown): string[] =>
+  typeof value === 'string' ? value.split(/\n+/).filter((line) => line.trim()) : []
+
 export function importFoxyProxy(doc: Record<string, unknown>, skipped: SkipList): Profile[] {
   const builder = new ProfileBuilder('FoxyProxy', skipped)
   const items = (doc.data as unknown[]).filter(isObject)
   const globalExcludes = [
-    ...String(doc.globalExcludeWildcard ?? '')
-      .split(/\n+/)
-      .filter((p) => p.trim())
-      .map((pattern) => ({ type: 'wildcard', pattern })),
-    ...String(doc.globalExcludeRegex ?? '')
-      .split(/\n+/)
-      .filter((p) => p.trim())
-      .map((pattern) => ({ type: 'regex', pattern }))
+    ...lines(doc.globalExcludeWildcard).map((pattern) => ({ type: 'wildcard', pattern })),
+    ...lines(doc.globalExcludeRegex).map((pattern) => ({ type: 'regex', pattern }))
   ]
   for (const entry of globalExcludes) {
     const matcher = patternMatcher(entry, skipped)
@@ -122,9 +120,7 @@ export function importFoxyProxy(doc: Record<string, unknown>, skipped: SkipList)
   const patterned = items.filter((item) => item.active !== false)
   for (const [index, item] of patterned.entries()) {
     const title =
-      typeof item.title === 'string' && item.title
-        ? item.title
-        : `${String(item.hostname)}:${String(item.port)}`
+      typeof item.title === 'string' && item.title ? item.title : `${text(item.hostname)}:${text(item.port)}`
     const action = foxyAction(item, title, builder, skipped)
     if (action === null) continue
     const active = (list: unknown) =>
@@ -138,12 +134,7 @@ export function importFoxyProxy(doc: Record<string, unknown>, skipped: SkipList)
     for (const entry of excludes) {
       const matcher = patternMatcher(entry, skipped)
       if (matcher)
-        builder.addRule(
-          [matcher],
-          { type: 'direct' },
-          `exclude: ${String(entry.pattern)}`,
-          `${title}: exclude`
-        )
+        builder.addRule([matcher], { type: 'direct' }, `exclude: ${text(entry.pattern)}`, `${title}: exclude`)
     }
     for (const entry of active(item.include)) {
       const matcher = patternMatcher(entry, skipped)
@@ -151,13 +142,13 @@ export function importFoxyProxy(doc: Record<string, unknown>, skipped: SkipList)
         builder.addRule(
           [matcher],
           action,
-          `include: ${String(entry.pattern)}`,
-          `${title}: ${String(entry.title || entry.pattern)}`
+          `include: ${text(entry.pattern)}`,
+          `${title}: ${text(entry.title || entry.pattern)}`
         )
     }
   }
   for (const item of items.filter((item) => item.active === false))
-    skipped.skip('proxies switched off in FoxyProxy', String(item.title || item.hostname))
+    skipped.skip('proxies switched off in FoxyProxy', text(item.title || item.hostname))
   builder.setDefault({ type: 'direct' })
   return [builder.build()]
 }

@@ -17,7 +17,7 @@ import type { Action, Matcher, Profile, UpstreamScheme } from '../../common/mode
 import { compileHostRegex, normalizeHostValue } from '../../common/matcher-checks.ts'
 import { compileGlob } from '../rules/glob.ts'
 import { SkipList } from './import-summary.ts'
-import { isObject, lookup, ProfileBuilder, readHost, readPort } from './profile-builder.ts'
+import { isObject, lookup, ProfileBuilder, readHost, readPort, text } from './profile-builder.ts'
 
 interface OmegaServer {
   scheme?: unknown
@@ -56,7 +56,7 @@ function addFixedUpstreams(
   builder: ProfileBuilder,
   skipped: SkipList
 ): Partial<Record<(typeof PROXY_FIELDS)[number], string>> {
-  const name = String(fixed.name)
+  const name = text(fixed.name)
   const auth = isObject(fixed.auth) ? fixed.auth : {}
   const ids: Partial<Record<(typeof PROXY_FIELDS)[number], string>> = {}
   for (const field of PROXY_FIELDS) {
@@ -68,7 +68,7 @@ function addFixedUpstreams(
     if (!scheme || !host || !port) {
       skipped.skip(
         'proxies Junction cannot use (unknown scheme or bad address)',
-        `${name}: ${String(server.scheme)}://${String(server.host)}:${String(server.port)}`
+        `${name}: ${text(server.scheme)}://${text(server.host)}:${text(server.port)}`
       )
       continue
     }
@@ -122,7 +122,7 @@ function bypassMatchers(pattern: string, source: string, skipped: SkipList): Mat
 
 /** A switch rule's condition as alternatives (any of them matches), or null when Junction cannot say it. */
 function conditionMatchers(condition: Record<string, unknown>, skipped: SkipList): Matcher[][] | null {
-  const type = String(condition.conditionType)
+  const type = text(condition.conditionType)
   const pattern = typeof condition.pattern === 'string' ? condition.pattern : ''
   const { conditionType: _type, ...fields } = condition
   const source = `${type}: ${pattern || JSON.stringify(fields)}`
@@ -155,7 +155,7 @@ function conditionMatchers(condition: Record<string, unknown>, skipped: SkipList
       ])
     }
     case 'IpCondition':
-      return [[{ type: 'ip', value: `${String(condition.ip)}/${String(condition.prefixLength)}` }]]
+      return [[{ type: 'ip', value: `${text(condition.ip)}/${text(condition.prefixLength)}` }]]
     case 'BypassCondition':
       return bypassMatchers(pattern, source, skipped)
     case 'TrueCondition':
@@ -222,7 +222,7 @@ export function importSwitchyOmega(doc: Record<string, unknown>, skipped: SkipLi
 
   const profiles: Profile[] = []
   for (const omega of byName.values()) {
-    const name = String(omega.name)
+    const name = text(omega.name)
     switch (omega.profileType) {
       case 'FixedProfile':
         profiles.push(fixedProfile(omega, skipped))
@@ -240,7 +240,7 @@ export function importSwitchyOmega(doc: Record<string, unknown>, skipped: SkipLi
         // Not a profile of its own: switch rules that name it use the profile it points at.
         break
       default:
-        skipped.skip('profiles of other types', `${name} (${String(omega.profileType)})`)
+        skipped.skip('profiles of other types', `${name} (${text(omega.profileType)})`)
     }
   }
   return profiles
@@ -260,7 +260,7 @@ function bypassOf(fixed: OmegaProfile, skipped: SkipList): Array<{ pattern: stri
 }
 
 function fixedProfile(omega: OmegaProfile, skipped: SkipList): Profile {
-  const builder = new ProfileBuilder(String(omega.name), skipped)
+  const builder = new ProfileBuilder(text(omega.name), skipped)
   const ids = addFixedUpstreams(omega, builder, skipped)
   for (const { pattern, matchers } of bypassOf(omega, skipped))
     builder.addRule(matchers, { type: 'direct' }, `bypass: ${pattern}`, `Bypass ${pattern}`)
@@ -285,7 +285,7 @@ function fixedProfile(omega: OmegaProfile, skipped: SkipList): Profile {
 }
 
 function switchProfile(omega: OmegaProfile, byName: Map<string, OmegaProfile>, skipped: SkipList): Profile {
-  const name = String(omega.name)
+  const name = text(omega.name)
   const builder = new ProfileBuilder(name, skipped)
   const upstreamFor = new Map<string, string>()
 
@@ -295,10 +295,10 @@ function switchProfile(omega: OmegaProfile, byName: Map<string, OmegaProfile>, s
    * proxy. (Its per-scheme proxies are not followed here; the fixed profile's own import has them.)
    */
   const targetFor = (target: unknown, source: string): { action: Action; bypass: Matcher[][] } | null => {
-    let result = String(target)
+    let result = text(target)
     // A virtual profile stands for the profile it currently points at (its defaultProfileName).
     for (let hops = 0; byName.get(result)?.profileType === 'VirtualProfile' && hops < 8; hops++)
-      result = String(byName.get(result)!.defaultProfileName)
+      result = text(byName.get(result)!.defaultProfileName)
     if (result === 'direct') return { action: { type: 'direct' }, bypass: [] }
     const fixed = byName.get(result)
     if (fixed?.profileType !== 'FixedProfile') {
@@ -330,7 +330,7 @@ function switchProfile(omega: OmegaProfile, byName: Map<string, OmegaProfile>, s
   for (const rule of rules) {
     if (!isObject(rule) || !isObject(rule.condition)) continue
     const condition = rule.condition
-    const source = `${String(condition.conditionType)}: ${String(condition.pattern ?? condition.ip ?? '')} → ${String(rule.profileName)}`
+    const source = `${text(condition.conditionType)}: ${text(condition.pattern ?? condition.ip ?? '')} → ${text(rule.profileName)}`
     const alternatives = conditionMatchers(condition, skipped)
     if (!alternatives) continue
     const target = targetFor(rule.profileName, source)
@@ -342,7 +342,7 @@ function switchProfile(omega: OmegaProfile, byName: Map<string, OmegaProfile>, s
       builder.addRule(matchers, target.action, source)
     }
   }
-  const fallback = targetFor(omega.defaultProfileName, `default → ${String(omega.defaultProfileName)}`)
+  const fallback = targetFor(omega.defaultProfileName, `default → ${text(omega.defaultProfileName)}`)
   if (!fallback) skipped.note(`"${name}": its default profile could not be imported; the default is direct`)
   for (const bypass of fallback?.bypass ?? [])
     builder.addRule(bypass, { type: 'direct' }, 'default bypass', 'Bypass of the default profile')

@@ -140,11 +140,21 @@ export const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value)
 
 /**
+ * A value read from a file as text for names and the summary. `String()` is not safe here: a parsed
+ * `{"toString": 0}` makes it throw. Objects and arrays are shown as short JSON instead.
+ */
+export function text(value: unknown): string {
+  if (typeof value !== 'object' || value === null) return String(value)
+  const json = JSON.stringify(value)
+  return json.length > 80 ? `${json.slice(0, 79)}…` : json
+}
+
+/**
  * `table[key]` for a key read from a file, own entries only: `table['constructor']` would otherwise
  * be Object's constructor, and a proxy "of type constructor" would slip through as a function.
  */
 export function lookup<T>(table: Readonly<Record<string, T>>, key: unknown): T | undefined {
-  const name = String(key)
+  const name = text(key)
   return Object.hasOwn(table, name) ? table[name] : undefined
 }
 

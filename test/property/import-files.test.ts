@@ -60,6 +60,15 @@ describe.each([
       { numRuns: 300 }
     )
   })
+
+  // Objects parsed from a file can carry their own `toString`/`valueOf`, which makes `String(value)`
+  // throw. Random runs found one such place; this puts such a value at every path, every run.
+  it.each<[object]>([[{ toString: 0 }], [{ valueOf: 0, toString: 0 }]])(
+    'reads with %j at every path',
+    (hostile) => {
+      for (const at of all) checkRead(write(setAt(original, at, hostile)))
+    }
+  )
 })
 
 describe('reading random text', () => {

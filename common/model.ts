@@ -5,6 +5,7 @@
  * with the same rules and the same messages. Everything here is pure: no Node, no DOM, no Electron.
  */
 import { z } from 'zod'
+import { LANGUAGE_CHOICES } from './language.ts'
 import { checkBypassEntry } from './matcher-checks.ts'
 
 export const UPSTREAM_SCHEMES = ['http', 'https', 'socks4', 'socks4a', 'socks5', 'socks5h'] as const
@@ -336,9 +337,10 @@ export const SettingsSchema = z.object({
   }),
   /**
    * The language last picked in the UI, which keeps its own choice in the page; main's tray menu
-   * follows it. Absent in files written before it existed: English.
+   * follows it, and for "system" (or absent, as in files written before it existed) the OS's
+   * preferred languages.
    */
-  language: z.enum(['en', 'zh-CN']).optional()
+  language: z.enum(LANGUAGE_CHOICES).optional()
 })
 export type Settings = z.infer<typeof SettingsSchema>
 

@@ -115,6 +115,8 @@ async function start(): Promise<void> {
       resourcesPath: process.resourcesPath,
       appRoot: app.getAppPath()
     }),
+    // Read once: the OS asks for a new login before a change of language applies to apps anyway.
+    systemLanguages: app.getPreferredSystemLanguages(),
     openWindow: () => {
       if (!window || window.isDestroyed()) window = createWindow(true)
       window.show()

@@ -7,6 +7,7 @@
  */
 import path from 'node:path'
 import { formatRate } from '../../common/format.ts'
+import type { Language } from '../../common/language.ts'
 
 export { formatBytes, formatRate } from '../../common/format.ts'
 
@@ -43,8 +44,8 @@ export interface TrayState {
   startAtLogin: boolean
   /** The active profile's manual groups. */
   groups: TrayGroup[]
-  /** The language last picked in the UI. */
-  language: TrayLanguage
+  /** The language picked in the UI, or the OS's when the pick is "System". */
+  language: Language
 }
 
 export type TrayAction =
@@ -79,8 +80,6 @@ export interface BoundTrayMenuItem {
   click?: () => void
 }
 
-export type TrayLanguage = 'en' | 'zh-CN'
-
 /**
  * The tray's few words in each language the UI offers. Main has no share in the page's catalogue
  * (renderer/src/lib/i18n/), which is built for the page; these are all the tray needs.
@@ -107,14 +106,14 @@ const TRAY_TEXT = {
     noProfiles: '没有配置',
     stopped: '代理已停止',
     listening: '正在监听 ',
-    startAtLogin: '登录时启动',
+    startAtLogin: '开机自启',
     open: '打开 Junction',
     quit: '退出 Junction',
     on: '开',
     off: '关',
     proxyStopped: '代理已停止'
   }
-} as const satisfies Record<TrayLanguage, Record<string, string>>
+} as const satisfies Record<Language, Record<string, string>>
 
 export const SYSTEM_PROXY_LABEL = TRAY_TEXT.en.systemProxy
 export const SYSTEM_PROXY_UNAVAILABLE_LABEL = TRAY_TEXT.en.systemProxyUnavailable

@@ -6,6 +6,7 @@
 import { Menu, nativeImage, Tray } from 'electron'
 import path from 'node:path'
 import type { AppApi } from '../../common/ipc-contract.ts'
+import { shownLanguage } from '../../common/language.ts'
 import type { RuntimeParts } from '../app/parts.ts'
 import {
   bindTrayActions,
@@ -25,6 +26,11 @@ export interface TrayOptions {
   /** The runtime's service: the same object the window and the dashboard call. */
   service: AppApi
   iconDirectory: string
+  /**
+   * The OS's preferred languages, most preferred first (Electron's `app.getPreferredSystemLanguages()`),
+   * shown in when Settings → Language is "System".
+   */
+  systemLanguages: readonly string[]
   openWindow: () => void
   quit: () => void
 }
@@ -35,7 +41,7 @@ export interface TrayHandle {
   destroy(): void
 }
 
-function currentState(junction: TraySource): TrayState {
+function currentState(junction: TraySource, systemLanguages: readonly string[]): TrayState {
   const engine = junction.engine.state
   const profile = junction.engine.profile
   const proxy = junction.systemProxy.status()
@@ -49,7 +55,7 @@ function currentState(junction: TraySource): TrayState {
     upRate: snapshot.upRate,
     downRate: snapshot.downRate,
     startAtLogin: junction.settings.get().desktop.startAtLogin,
-    language: junction.settings.get().language ?? 'en',
+    language: shownLanguage(junction.settings.get().language, systemLanguages),
     groups: (profile.groups ?? [])
       .filter((g) => g.strategy === 'manual')
       .map((g) => ({
@@ -99,7 +105,7 @@ export function createTray(options: TrayOptions): TrayHandle {
   }
 
   function refresh(): void {
-    const state = currentState(junction)
+    const state = currentState(junction, options.systemLanguages)
     const icon = trayIconName(state, process.platform)
     if (icon !== lastIcon) {
       const image = nativeImage.createFromPath(path.join(options.iconDirectory, icon))

@@ -73,8 +73,13 @@ describe.skipIf(process.platform !== 'linux')('desktop entry', () => {
     Object.assign(process.env, session.env)
     delete process.env.ELECTRON_RENDERER_URL
     dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'junction-desktop-entry-'))
-    await fs.writeFile(path.join(dataDir, 'settings.json'), JSON.stringify({ version: 1, port: 0 }))
+    // English picked; the OS prefers Simplified Chinese, which the tray shows once the pick is System.
+    await fs.writeFile(
+      path.join(dataDir, 'settings.json'),
+      JSON.stringify({ version: 1, port: 0, language: 'en' })
+    )
     fake.app.userData = dataDir
+    fake.app.systemLanguages = ['zh-Hans-CN', 'en-US']
     origin = await startOrigin()
   })
   afterAll(async () => {
@@ -123,6 +128,12 @@ describe.skipIf(process.platform !== 'linux')('desktop entry', () => {
     expect(tray.image).toMatch(/tray-on\.png$/)
     await vi.waitFor(() => expect(heard.at(-1)).toMatchObject({ status: 'on' }))
     unsubscribe()
+
+    // Language System, picked in the window: the tray follows the OS's language at once.
+    await value(api.updateSettings({ language: 'system' }))
+    expect(tray.item('系统代理').checked).toBe(true)
+    await value(api.updateSettings({ language: 'en' }))
+    expect(tray.item('System proxy').checked).toBe(true)
 
     // Quit from the tray: before-quit puts the OS proxy back and stops the engine, then the app quits.
     tray.item('Quit Junction').click!()

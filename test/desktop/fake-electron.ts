@@ -157,6 +157,7 @@ type AppPart =
   | 'quit'
   | 'exit'
   | 'isPackaged'
+  | 'getPreferredSystemLanguages'
 
 /**
  * The app's lifecycle as Electron runs it: `quit()` emits a cancellable `before-quit`; if nobody
@@ -169,6 +170,8 @@ class FakeApp extends EventEmitter implements Pick<App, AppPart> {
   readonly loginItems: LoginItemSettings[] = []
   quitted = false
   exitCode: number | null = null
+  /** The OS's preferred languages; a test may set them before main/index.ts is imported. */
+  systemLanguages = ['en-US']
   requestSingleInstanceLock(): boolean {
     return true
   }
@@ -181,6 +184,9 @@ class FakeApp extends EventEmitter implements Pick<App, AppPart> {
   }
   getAppPath(): string {
     return ROOT
+  }
+  getPreferredSystemLanguages(): string[] {
+    return [...this.systemLanguages]
   }
   setLoginItemSettings(settings: LoginItemSettings): void {
     this.loginItems.push(settings)

@@ -1,12 +1,12 @@
 /**
- * The UI language: "System" follows the browser's list (any `zh` → Simplified Chinese), a choice is
+ * The UI language: "System" follows the browser's list (test/unit/i18n/language.test.ts), a choice is
  * kept in localStorage and applied at once — a rendered view changes without being mounted again —
  * and `t()` fills placeholders and picks plural forms for the language.
  */
 import { cleanup, render, screen } from '@testing-library/svelte'
 import { flushSync } from 'svelte'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { languageFor, locale, t } from '../../renderer/src/lib/i18n/locale.svelte.ts'
+import { locale, t } from '../../renderer/src/lib/i18n/locale.svelte.ts'
 import TrafficShares from '../../renderer/src/lib/components/TrafficShares.svelte'
 
 vi.mock('../../renderer/src/lib/api.ts', () => ({ api: {}, isDesktop: false }))
@@ -17,15 +17,6 @@ afterEach(() => {
 })
 
 describe('language', () => {
-  it('System picks Simplified Chinese for any zh tag that comes before English', () => {
-    expect(languageFor(['zh-TW', 'en-US'])).toBe('zh-CN')
-    expect(languageFor(['zh'])).toBe('zh-CN')
-    expect(languageFor(['en-GB', 'zh-CN'])).toBe('en')
-    expect(languageFor(['fr-FR', 'zh-Hans-CN'])).toBe('zh-CN')
-    expect(languageFor(['fr-FR'])).toBe('en')
-    expect(languageFor([])).toBe('en')
-  })
-
   it('a choice is kept, sets <html lang> and changes what is already on screen', () => {
     render(TrafficShares, { props: { title: 'x', shares: [], testid: 'shares' } })
     expect(screen.getByText('No traffic in this range')).toBeTruthy()

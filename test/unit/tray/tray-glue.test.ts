@@ -90,6 +90,7 @@ describe('tray', () => {
       junction: junction as never,
       service: service as never,
       iconDirectory: '/icons',
+      systemLanguages: ['en-US'],
       openWindow,
       quit
     })
@@ -149,6 +150,7 @@ describe('tray', () => {
       junction: junction as never,
       service: service as never,
       iconDirectory: '/icons',
+      systemLanguages: ['en-US'],
       openWindow: vi.fn(),
       quit: vi.fn()
     })
@@ -161,9 +163,9 @@ describe('tray', () => {
     handle.destroy()
   })
 
-  it('follows the language the UI saved in the settings, from the next statistics tick', async () => {
+  it('follows the language picked in the UI, and the OS languages while the pick is System', async () => {
     const { junction } = fakeJunction()
-    // No language saved yet (a settings file from before it existed), then Chinese.
+    // No language saved yet (a settings file from before it existed) means System.
     const saved: { language?: string } = {}
     junction.settings.get = () =>
       ({ systemProxy: { mode: 'pac' }, desktop: { startAtLogin: false }, ...saved }) as never
@@ -171,17 +173,40 @@ describe('tray', () => {
       junction: junction as never,
       service: {} as never,
       iconDirectory: '/icons',
+      // As macOS reports a Simplified Chinese system with English second.
+      systemLanguages: ['zh-Hans-CN', 'en-US'],
       openWindow: vi.fn(),
       quit: vi.fn()
     })
     const tray = trays[0]!
     const labels = () => tray.menu!.items.map((i) => i.label)
-    expect(labels()).toContain('Quit Junction')
-    saved.language = 'zh-CN'
-    junction.stats.emit('snapshot')
     expect(labels()).toContain('退出 Junction')
-    expect(labels()).toContain('系统代理')
     expect(tray.tooltip).toBe('Junction — 关 · ↑ 0 B/s ↓ 2.0 KiB/s')
+    // An explicit pick wins over the OS, from the next statistics tick.
+    saved.language = 'en'
+    junction.stats.emit('snapshot')
+    expect(labels()).toContain('Quit Junction')
+    expect(tray.tooltip).toBe('Junction — off · ↑ 0 B/s ↓ 2.0 KiB/s')
+    saved.language = 'system'
+    junction.stats.emit('snapshot')
+    expect(labels()).toContain('系统代理')
+    handle.destroy()
+  })
+
+  it('System on a Traditional Chinese OS shows English, as the window does', async () => {
+    const { junction } = fakeJunction()
+    junction.settings.get = () =>
+      ({ systemProxy: { mode: 'pac' }, desktop: { startAtLogin: false }, language: 'system' }) as never
+    // Linux, LANG=zh_TW.UTF-8: Electron lists the regional tag, then the bare language.
+    const handle = createTray({
+      junction: junction as never,
+      service: {} as never,
+      iconDirectory: '/icons',
+      systemLanguages: ['zh-TW', 'zh'],
+      openWindow: vi.fn(),
+      quit: vi.fn()
+    })
+    expect(trays[0]!.menu!.items.map((i) => i.label)).toContain('Quit Junction')
     handle.destroy()
   })
 })

@@ -5,29 +5,24 @@
  *
  * Messages that come from main (validation and engine errors) stay English for now.
  */
+import {
+  LANGUAGE_CHOICES,
+  languageFor,
+  type Language,
+  type LanguageChoice
+} from '../../../../common/language.ts'
 import { en, type MessageKey } from './en.ts'
 import type { Message } from './messages.ts'
 import { zhCN } from './zh-CN.ts'
 
-export type Language = 'en' | 'zh-CN'
-export type LanguageChoice = 'system' | Language
+export type { Language, LanguageChoice }
 const KEY = 'junction:language'
 
 const CATALOGUES: Record<Language, Record<MessageKey, Message>> = { en, 'zh-CN': zhCN }
 
-/** Simplified Chinese for any `zh` in the browser's list before an English one, English otherwise. */
-export function languageFor(preferred: readonly string[]): Language {
-  for (const tag of preferred) {
-    const lower = tag.toLowerCase()
-    if (lower === 'zh' || lower.startsWith('zh-')) return 'zh-CN'
-    if (lower === 'en' || lower.startsWith('en-')) return 'en'
-  }
-  return 'en'
-}
-
 function stored(): LanguageChoice {
   const value = globalThis.localStorage?.getItem(KEY)
-  return value === 'en' || value === 'zh-CN' ? value : 'system'
+  return LANGUAGE_CHOICES.find((choice) => choice === value) ?? 'system'
 }
 
 class Locale {

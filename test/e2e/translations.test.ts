@@ -320,7 +320,7 @@ describe('Simplified Chinese', () => {
     await page.getByTestId('import-skipped').waitFor({ timeout: 15_000 })
     // Translated, with main's words marked English inside it.
     expect(await page.getByTestId('import-preview').innerText()).toContain(
-      'Clash / mihomo 配置：将添加 1 个配置。'
+      'Clash / mihomo 配置文件：将添加 1 个配置。'
     )
     expect(untranslated(await visibleStrings())).toEqual([])
     await page.getByTestId('import-preview').getByRole('button', { name: '取消' }).click()
@@ -343,7 +343,7 @@ describe('Simplified Chinese', () => {
     await page.getByRole('button', { name: '关闭且不添加' }).click()
 
     await page.locator('[data-rule-id="r-ads"]').getByRole('switch').click()
-    await expect.poll(() => page.getByTestId('undo-toast').innerText()).toContain('已停用 1 条规则。')
+    await expect.poll(() => page.getByTestId('undo-toast').innerText()).toContain('已禁用 1 条规则。')
     for (const text of untranslated(await visibleStrings())) found.push(`undo toast: ${text}`)
     await page.getByTestId('undo').click()
     await expect

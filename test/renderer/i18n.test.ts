@@ -43,6 +43,6 @@ describe('language', () => {
     )
     locale.choice = 'zh-CN'
     expect(t('connections.closeAllTitle', { count: 1 })).toBe('关闭 1 个连接？')
-    expect(t('activity.rewritten', { count: 2 })).toBe('已改写 2 个请求头')
+    expect(t('activity.rewritten', { count: 2 })).toBe('已改写 2 个头部')
   })
 })

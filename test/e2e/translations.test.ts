@@ -367,5 +367,9 @@ describe('Simplified Chinese', () => {
     )
     await open('rules')
     expect(untranslated(await visibleStrings())).toEqual(expect.arrayContaining(['New rule', 'Paste rules']))
+    // "System" is saved as such, so that the tray follows the OS's languages rather than this browser's.
+    await open('settings')
+    await page.getByTestId('language').selectOption('system')
+    await expect.poll(savedLanguage, { timeout: 5_000 }).toBe('system')
   })
 })

@@ -149,7 +149,8 @@ function openTunnel(proxyPort: number, originPort: number): Promise<net.Socket> 
       head += chunk.toString('latin1')
       if (!head.includes('\r\n\r\n')) return
       socket.off('data', onData)
-      if (!head.startsWith('HTTP/1.1 200')) return fail(new Error(`CONNECT answered "${head.split('\r\n')[0]}"`))
+      if (!head.startsWith('HTTP/1.1 200'))
+        return fail(new Error(`CONNECT answered "${head.split('\r\n')[0]}"`))
       clearTimeout(timer)
       socket.off('error', fail)
       socket.on('error', () => undefined)
@@ -178,7 +179,9 @@ async function measureRun(count: number, snapshotFile: string | null): Promise<R
     const idle = await proxy.measure()
     for (let opened = 0; opened < count; opened += OPEN_BATCH) {
       const batch = Math.min(OPEN_BATCH, count - opened)
-      tunnels.push(...(await Promise.all(Array.from({ length: batch }, () => openTunnel(proxy.port, originPort)))))
+      tunnels.push(
+        ...(await Promise.all(Array.from({ length: batch }, () => openTunnel(proxy.port, originPort))))
+      )
     }
     await settle(SETTLE_MS)
     const tunnelsRssMiB = proxy.rssMiB()
@@ -195,7 +198,8 @@ async function measureRun(count: number, snapshotFile: string | null): Promise<R
 }
 
 function report(run: number, f: RunFigures): void {
-  const perTunnel = (key: keyof Measured): string => `${((f.open[key] - f.idle[key]) / f.tunnels / 1024).toFixed(1)} KiB`
+  const perTunnel = (key: keyof Measured): string =>
+    `${((f.open[key] - f.idle[key]) / f.tunnels / 1024).toFixed(1)} KiB`
   const mib = (bytes: number): string => (bytes / MIB).toFixed(1)
   console.log(
     `run ${run}: RSS ${f.idleRssMiB.toFixed(1)} → ${f.tunnelsRssMiB.toFixed(1)} MiB with ${f.tunnels} tunnels ` +

@@ -1,6 +1,7 @@
 /**
  * Loaded into the process bench/tunnel-memory.ts measures (`node --expose-gc --import <this>`): answers
- * its parent's messages with memory figures taken after full collections, and writes heap snapshots.
+ * its parent's messages with memory figures taken after a full collection that also gives the heap's
+ * free pages back (the one main/stats/memory-return.ts runs once idle), and writes heap snapshots.
  * Plain JavaScript, so that loading it does not start Node's type stripper in the measured process
  * (about 16 MiB of RSS, BENCHMARKS.md).
  */
@@ -9,11 +10,9 @@ import v8 from 'node:v8'
 if (process.send) {
   process.on('message', (message) => {
     if (message.type === 'measure') {
-      // Twice: the first collection's finalizers can free more in a second one.
-      globalThis.gc()
-      globalThis.gc()
-      const { rss, heapUsed, external, arrayBuffers } = process.memoryUsage()
-      process.send({ type: 'measured', rss, heapUsed, external, arrayBuffers })
+      globalThis.gc({ type: 'major', execution: 'sync', flavor: 'last-resort' })
+      const { rss, heapTotal, heapUsed, external } = process.memoryUsage()
+      process.send({ type: 'measured', rss, heapTotal, heapUsed, external })
     } else if (message.type === 'snapshot') {
       process.send({ type: 'snapshot', file: v8.writeHeapSnapshot(message.file) })
     }

@@ -2,14 +2,19 @@
  * What an idle CONNECT tunnel costs headless Junction (issue 14: RSS with 5,000 idle tunnels ≤ 150 MiB).
  *
  *   node bench/tunnel-memory.ts [--tunnels 5000] [--runs 3] [--snapshot /tmp/tunnels.heapsnapshot]
+ *                               [--entry other-tree/out/main/serve.js]
  *
- * Each run starts the built headless entry (out/main/serve.js, `npm run build` first) as the peers
- * benchmark does — fresh data directory, 1,000 rules, statistics and the request log file on — opens
- * the tunnels to an origin in this process that accepts and stays silent, and reads the proxy's RSS 2 s
- * after the last one opened (the peers figure). Then, after full collections in the proxy
- * (tunnel-memory-probe.mjs), its RSS, V8 heap used and external memory, each also per tunnel against
- * the same figures before any traffic. `--snapshot` writes a heap snapshot of the proxy with the tunnels
- * open (first run only), for DevTools' Memory tab.
+ * Each run starts the built headless entry (out/main/serve.js, `npm run build` first; `--entry` another
+ * build, to compare) as the peers benchmark does — fresh data directory, 1,000 rules, statistics and
+ * the request log file on — waits for it to idle, opens the tunnels (100 at a time) to an origin in this
+ * process that accepts and stays silent, and reads the proxy's RSS:
+ * - before any traffic, and 2 s after the last tunnel opened (the peers benchmark's figure);
+ * - 10 s after, once the proxy has been idle long enough to give memory back (memory-return.ts);
+ * - after a full collection that gives the heap's free pages back (tunnel-memory-probe.mjs), with its V8
+ *   heap used and external memory: the least the tunnels can cost. Per tunnel: the difference from the
+ *   same reading before any traffic, divided by the number of tunnels.
+ * `--snapshot` writes a heap snapshot of the proxy with the tunnels open (first run only), for DevTools'
+ * Memory tab.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -28,25 +33,28 @@ const PROBE = fileURLToPath(new URL('./tunnel-memory-probe.mjs', import.meta.url
 const OPEN_BATCH = 100
 /** As the peers benchmark: RSS read this long after the last tunnel opened. */
 const SETTLE_MS = 2000
-/** Before traffic: headless mode has finished starting and its first collections ran. */
-const IDLE_SETTLE_MS = 3000
+/** Before traffic: headless mode has finished starting and has been idle for a while. */
+const IDLE_SETTLE_MS = 5000
+/** Long enough for an idle proxy to have given memory back (memory-return.ts looks every second). */
+const LATER_MS = 10_000
 const START_TIMEOUT_MS = 30_000
 const IO_TIMEOUT_MS = 10_000
 const MIB = 1024 * 1024
 
 interface Measured {
   rss: number
+  heapTotal: number
   heapUsed: number
   external: number
-  arrayBuffers: number
 }
 
 interface RunFigures {
   tunnels: number
-  /** Raw RSS (no forced collection), MiB: before traffic and 2 s after the last tunnel opened. */
+  /** RSS as it is (MiB): before traffic, 2 s and 10 s after the last tunnel opened. */
   idleRssMiB: number
-  tunnelsRssMiB: number
-  /** After full collections, before traffic and with the tunnels open. */
+  openRssMiB: number
+  laterRssMiB: number
+  /** After the shrinking collection, before traffic and with the tunnels open. */
   idle: Measured
   open: Measured
 }
@@ -63,7 +71,7 @@ class Proxy {
     this.dataDir = dataDir
   }
 
-  static async start(): Promise<Proxy> {
+  static async start(entry: string): Promise<Proxy> {
     const dataDir = mkdtempSync(path.join(os.tmpdir(), 'junction-tunnel-memory-'))
     const profile = generateProfile(ENGINE_RULES, 1)
     writeFileSync(path.join(dataDir, 'profiles.json'), JSON.stringify({ version: 1, profiles: [profile] }))
@@ -71,7 +79,7 @@ class Proxy {
       path.join(dataDir, 'settings.json'),
       JSON.stringify({ version: 1, activeProfileId: profile.id, requestLogFile: true })
     )
-    const args = ['--expose-gc', '--import', PROBE, builtServeEntry()]
+    const args = ['--expose-gc', '--import', PROBE, entry]
     const child = spawn(
       process.execPath,
       [...args, '--port', '0', '--data-dir', dataDir, '--system-proxy', 'off'],
@@ -97,7 +105,7 @@ class Proxy {
     return rssKiB(this.child.pid!) / 1024
   }
 
-  /** Figures after full collections in the proxy. */
+  /** Figures after a collection that gives the heap's free pages back. */
   measure(): Promise<Measured> {
     return this.ask({ type: 'measure' }, 'measured') as Promise<Measured>
   }
@@ -161,7 +169,7 @@ function openTunnel(proxyPort: number, originPort: number): Promise<net.Socket> 
 
 const settle = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
-async function measureRun(count: number, snapshotFile: string | null): Promise<RunFigures> {
+async function measureRun(entry: string, count: number, snapshotFile: string | null): Promise<RunFigures> {
   // The origin accepts and says nothing: the tunnels stay idle.
   const held = new Set<net.Socket>()
   const origin = net.createServer((socket) => {
@@ -171,7 +179,7 @@ async function measureRun(count: number, snapshotFile: string | null): Promise<R
   })
   await new Promise<void>((resolve) => origin.listen(0, '127.0.0.1', resolve))
   const originPort = (origin.address() as net.AddressInfo).port
-  const proxy = await Proxy.start()
+  const proxy = await Proxy.start(entry)
   const tunnels: net.Socket[] = []
   try {
     await settle(IDLE_SETTLE_MS)
@@ -184,11 +192,13 @@ async function measureRun(count: number, snapshotFile: string | null): Promise<R
       )
     }
     await settle(SETTLE_MS)
-    const tunnelsRssMiB = proxy.rssMiB()
+    const openRssMiB = proxy.rssMiB()
+    await settle(LATER_MS - SETTLE_MS)
+    const laterRssMiB = proxy.rssMiB()
     const open = await proxy.measure()
     if (held.size !== count) throw new Error(`the origin holds ${held.size} connections, not ${count}`)
     if (snapshotFile) console.log(`heap snapshot: ${await proxy.snapshot(snapshotFile)}`)
-    return { tunnels: count, idleRssMiB, tunnelsRssMiB, idle, open }
+    return { tunnels: count, idleRssMiB, openRssMiB, laterRssMiB, idle, open }
   } finally {
     for (const socket of tunnels) socket.destroy()
     await proxy.stop()
@@ -198,15 +208,14 @@ async function measureRun(count: number, snapshotFile: string | null): Promise<R
 }
 
 function report(run: number, f: RunFigures): void {
-  const perTunnel = (key: keyof Measured): string =>
-    `${((f.open[key] - f.idle[key]) / f.tunnels / 1024).toFixed(1)} KiB`
   const mib = (bytes: number): string => (bytes / MIB).toFixed(1)
+  const shrunk = (key: keyof Measured): string =>
+    `${mib(f.idle[key])} → ${mib(f.open[key])} MiB (${((f.open[key] - f.idle[key]) / f.tunnels / 1024).toFixed(1)} KiB per tunnel)`
+  const perTunnel = (((f.openRssMiB - f.idleRssMiB) * 1024) / f.tunnels).toFixed(1)
   console.log(
-    `run ${run}: RSS ${f.idleRssMiB.toFixed(1)} → ${f.tunnelsRssMiB.toFixed(1)} MiB with ${f.tunnels} tunnels ` +
-      `(${(((f.tunnelsRssMiB - f.idleRssMiB) * 1024) / f.tunnels).toFixed(1)} KiB per tunnel); after GC: ` +
-      `RSS ${mib(f.idle.rss)} → ${mib(f.open.rss)} MiB (${perTunnel('rss')}), ` +
-      `heap used ${mib(f.idle.heapUsed)} → ${mib(f.open.heapUsed)} MiB (${perTunnel('heapUsed')}), ` +
-      `external ${mib(f.idle.external)} → ${mib(f.open.external)} MiB (${perTunnel('external')})`
+    `run ${run}, ${f.tunnels} tunnels: RSS ${f.idleRssMiB.toFixed(1)} → ${f.openRssMiB.toFixed(1)} MiB at 2 s ` +
+      `(${perTunnel} KiB per tunnel), ${f.laterRssMiB.toFixed(1)} MiB at 10 s; after a shrinking GC: ` +
+      `RSS ${shrunk('rss')}, heap used ${shrunk('heapUsed')}, external ${shrunk('external')}`
   )
 }
 
@@ -214,12 +223,14 @@ const { values } = parseArgs({
   options: {
     tunnels: { type: 'string', default: '5000' },
     runs: { type: 'string', default: '3' },
-    snapshot: { type: 'string' }
+    snapshot: { type: 'string' },
+    entry: { type: 'string' }
   }
 })
+const entry = values.entry ? path.resolve(values.entry) : builtServeEntry()
 const count = Number(values.tunnels)
 const runs = Number(values.runs)
 if (!Number.isInteger(count) || count < 1 || !Number.isInteger(runs) || runs < 1)
   throw new Error('--tunnels and --runs take positive whole numbers')
 for (let run = 1; run <= runs; run++)
-  report(run, await measureRun(count, run === 1 ? (values.snapshot ?? null) : null))
+  report(run, await measureRun(entry, count, run === 1 ? (values.snapshot ?? null) : null))

@@ -6,10 +6,16 @@
  * left is garbage, not a leak: one compacting collection brings the heap back to about 20 MiB (under
  * what it held at start) and RSS to within 15 MiB of the start.
  *
- * So: every few seconds, if the event loop was nearly idle over that interval and the heap has grown
- * well past its size after the last such collection, run one. It stops the process while it runs (a
- * 482 MiB heap with about 40 MiB live went to 45 MiB in 0.3 s here), hence only when there is little
- * to delay, and at most once per burst: the next one needs the heap to grow again.
+ * So: every second, if the event loop was nearly idle over that second and the heap has grown well
+ * past its size after the last such collection, or holds well more than it uses, run one. It stops the
+ * process while it runs (a 482 MiB heap with about 40 MiB live went to 45 MiB in 0.3 s here), hence
+ * only when there is little to delay, and at most once per burst: the next one needs the heap to grow
+ * again.
+ *
+ * The second condition is the young generation: V8 doubles it (up to 2 × 32 MiB here) while a burst's
+ * objects survive, and keeps it. 5,000 tunnels opened at once left 64 MiB of young generation holding
+ * a few KiB, RSS 149 MiB with them open; given back, 110 MiB (BENCHMARKS.md, peers: memory per
+ * tunnel). A collection once the process is idle puts it back to 1 MiB.
  */
 import { performance, type EventLoopUtilization } from 'node:perf_hooks'
 import v8 from 'node:v8'
@@ -22,6 +28,8 @@ export interface MemoryReturnOptions {
   idleUtilization?: number
   /** Heap growth over its size after the last collection that makes one worth running (bytes). */
   growthBytes?: number
+  /** Heap held beyond what it uses that makes one worth running (bytes). */
+  slackBytes?: number
 }
 
 type GcFunction = (
@@ -61,6 +69,7 @@ export class MemoryReturn {
   private readonly intervalMs: number
   private readonly idleUtilization: number
   private readonly growthBytes: number
+  private readonly slackBytes: number
   private timer: NodeJS.Timeout | null = null
   private lastLoop: EventLoopUtilization = performance.eventLoopUtilization()
   private baseline = heapSize()
@@ -68,9 +77,10 @@ export class MemoryReturn {
   returns = 0
 
   constructor(options: MemoryReturnOptions = {}) {
-    this.intervalMs = options.intervalMs ?? 5000
+    this.intervalMs = options.intervalMs ?? 1000
     this.idleUtilization = options.idleUtilization ?? 0.05
     this.growthBytes = options.growthBytes ?? 64 * 1024 * 1024
+    this.slackBytes = options.slackBytes ?? 32 * 1024 * 1024
   }
 
   start(): void {
@@ -88,7 +98,10 @@ export class MemoryReturn {
     const loop = performance.eventLoopUtilization()
     const busy = performance.eventLoopUtilization(loop, this.lastLoop).utilization
     this.lastLoop = loop
-    if (busy > this.idleUtilization || heapSize() - this.baseline < this.growthBytes) return
+    if (busy > this.idleUtilization) return
+    const heap = v8.getHeapStatistics()
+    const grown = heap.total_heap_size - this.baseline >= this.growthBytes
+    if (!grown && heap.total_heap_size - heap.used_heap_size < this.slackBytes) return
     returnMemory()
     this.returns++
     this.baseline = heapSize()

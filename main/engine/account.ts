@@ -106,7 +106,8 @@ export class Accounting {
       latest: null
     }
     this.open.set(socket, connection)
-    socket.once('close', this.onClose)
+    // 'close' comes once: `once()` would add a wrapper closure per connection for nothing.
+    socket.on('close', this.onClose)
     return connection
   }
 

@@ -5,6 +5,8 @@ import { MemoryReturn, noteStreamed } from '../../../main/stats/memory-return.ts
 
 const MiB = 1024 * 1024
 const heapSize = (): number => v8.getHeapStatistics().total_heap_size
+const youngSize = (): number =>
+  v8.getHeapSpaceStatistics().find((space) => space.space_name === 'new_space')!.space_size
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** About 100 MiB of objects kept long enough to reach the old generation; garbage once this returns. */
@@ -50,8 +52,21 @@ describe('MemoryReturn', () => {
     expect(running.returns).toBe(1)
   })
 
-  it('does nothing when the heap has not grown', async () => {
-    running = new MemoryReturn({ intervalMs: 100, growthBytes: 256 * MiB })
+  it('gives back a young generation a burst grew, though the heap is no bigger than at the start', async () => {
+    growHeapWithGarbage()
+    const grown = youngSize()
+    expect(grown).toBeGreaterThanOrEqual(16 * MiB)
+    running = new MemoryReturn({ intervalMs: 200, growthBytes: 1024 * MiB, youngBytes: 16 * MiB })
+    running.start()
+    for (let waited = 0; running.returns === 0 && waited < 5000; waited += 100) await sleep(100)
+    expect(running.returns).toBe(1)
+    expect(youngSize()).toBeLessThan(16 * MiB)
+    await sleep(1000)
+    expect(running.returns).toBe(1)
+  })
+
+  it('does nothing when neither the heap nor its young generation has grown', async () => {
+    running = new MemoryReturn({ intervalMs: 100, growthBytes: 256 * MiB, youngBytes: 256 * MiB })
     running.start()
     await sleep(1000)
     expect(running.returns).toBe(0)

@@ -1,0 +1,220 @@
+/**
+ * Direct CONNECT tunnels carried by Junction's own splice (direct-tunnel.ts): backpressure both ways,
+ * half-close, exact bytes, and no per-tunnel closures on the joined sockets (what an idle tunnel's
+ * memory is made of, bench/tunnel-memory.ts).
+ */
+import { createHash } from 'node:crypto'
+import net from 'node:net'
+import { constants, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks'
+import { afterEach, describe, expect, it } from 'vitest'
+import { joinSockets } from '../../main/engine/direct-tunnel.ts'
+import type { ProxyEngine } from '../../main/engine/engine.ts'
+import { connectTunnel } from '../harness/client.ts'
+import { startEngine } from './world.ts'
+
+/** Sent through a tunnel whose other end does not read. */
+const TOTAL = 128 * 1024 * 1024
+/**
+ * What loopback's socket buffers may hold along the way (4 sockets; Linux autotunes receive buffers
+ * up to net.ipv4.tcp_rmem's maximum, 32 MiB here): a tunnel that kept reading into Junction's memory
+ * would have taken the whole TOTAL by the time the sender stalls.
+ */
+const BUFFERED_AT_MOST = 64 * 1024 * 1024
+const CHUNK = Buffer.alloc(1024 * 1024, 'junction tunnel ')
+
+let engine: (ProxyEngine & { port: number }) | null = null
+const servers: net.Server[] = []
+const sockets: net.Socket[] = []
+
+afterEach(async () => {
+  for (const socket of sockets.splice(0)) socket.destroy()
+  await engine?.stop()
+  engine = null
+  await Promise.all(servers.splice(0).map((server) => new Promise((resolve) => server.close(resolve))))
+})
+
+/** A local server whose connections are handed to `accepted`. */
+async function listen(accepted: (socket: net.Socket) => void): Promise<number> {
+  const server = net.createServer((socket) => {
+    sockets.push(socket)
+    socket.on('error', () => undefined)
+    accepted(socket)
+  })
+  servers.push(server)
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return (server.address() as net.AddressInfo).port
+}
+
+async function tunnelTo(port: number): Promise<net.Socket> {
+  engine ??= await startEngine()
+  const tunnel = await connectTunnel(engine.port, `127.0.0.1:${port}`)
+  expect(tunnel.status).toBe(200)
+  sockets.push(tunnel.socket)
+  return tunnel.socket
+}
+
+/**
+ * Writes TOTAL bytes with backpressure; `accepted()` is how many the socket has taken so far. The
+ * hash covers what was sent.
+ */
+function send(socket: net.Socket): { accepted: () => number; done: Promise<string> } {
+  let accepted = 0
+  const hash = createHash('sha256')
+  const done = new Promise<string>((resolve) => {
+    const pump = (): void => {
+      while (accepted < TOTAL) {
+        const chunk = CHUNK.subarray(0, Math.min(CHUNK.length, TOTAL - accepted))
+        accepted += chunk.length
+        hash.update(chunk)
+        if (!socket.write(chunk)) return void socket.once('drain', pump)
+      }
+      socket.end()
+      resolve(hash.digest('hex'))
+    }
+    pump()
+  })
+  return { accepted: () => accepted, done }
+}
+
+/** Reads until the end; resolves with the byte count and hash. */
+function receive(socket: net.Socket): Promise<{ bytes: number; hash: string }> {
+  const hash = createHash('sha256')
+  let bytes = 0
+  return new Promise((resolve, reject) => {
+    socket.on('data', (chunk: Buffer) => {
+      bytes += chunk.length
+      hash.update(chunk)
+    })
+    socket.once('end', () => resolve({ bytes, hash: hash.digest('hex') }))
+    socket.once('error', reject)
+    socket.resume()
+  })
+}
+
+/** Resolves once `count()` has not moved for `quietMs` (the sender is held back), with its value. */
+async function stalled(count: () => number, quietMs = 500, limitMs = 20_000): Promise<number> {
+  const started = Date.now()
+  let last = -1
+  let since = Date.now()
+  while (Date.now() - started < limitMs) {
+    const now = count()
+    if (now !== last) {
+      last = now
+      since = Date.now()
+    } else if (Date.now() - since >= quietMs) return now
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  return count()
+}
+
+/** Counts V8's young-generation collections from now until `stop()`. */
+function minorCollections(): { stop: () => Promise<number> } {
+  let count = 0
+  const isMinor = (entry: PerformanceEntry): boolean =>
+    (entry as unknown as { detail: { kind: number } }).detail.kind === constants.NODE_PERFORMANCE_GC_MINOR
+  const observer = new PerformanceObserver((list) => (count += list.getEntries().filter(isMinor).length))
+  observer.observe({ entryTypes: ['gc'] })
+  return {
+    stop: async () => {
+      // GC entries reach observers later, the later the busier the machine.
+      await new Promise((resolve) => setTimeout(resolve, 500))
+      count += observer.takeRecords().filter(isMinor).length
+      observer.disconnect()
+      return count
+    }
+  }
+}
+
+describe('direct tunnels', () => {
+  it('hold back a target that sends to a client that does not read, then deliver every byte', async () => {
+    let sender: ReturnType<typeof send> | null = null
+    const port = await listen((socket) => (sender = send(socket)))
+    const client = await tunnelTo(port)
+    client.pause()
+    await expect.poll(() => sender).not.toBeNull()
+    const held = await stalled(() => sender!.accepted())
+    expect(held).toBeLessThan(BUFFERED_AT_MOST)
+    const [received, sent] = await Promise.all([receive(client), sender!.done])
+    expect(received).toEqual({ bytes: TOTAL, hash: sent })
+  }, 60_000)
+
+  it('hold back a client that sends to a target that does not read, then deliver every byte', async () => {
+    let target: net.Socket | null = null
+    const port = await listen((socket) => {
+      target = socket
+      socket.pause()
+    })
+    const client = await tunnelTo(port)
+    const sender = send(client)
+    await expect.poll(() => target).not.toBeNull()
+    const held = await stalled(() => sender.accepted())
+    expect(held).toBeLessThan(BUFFERED_AT_MOST)
+    const [received, sent] = await Promise.all([receive(target!), sender.done])
+    expect(received).toEqual({ bytes: TOTAL, hash: sent })
+  }, 60_000)
+
+  it('free what they carried as they go: a young-generation collection per 8 MiB (noteStreamed)', async () => {
+    const minor = minorCollections()
+    let sender: ReturnType<typeof send> | null = null
+    const port = await listen((socket) => (sender = send(socket)))
+    const client = await tunnelTo(port)
+    const received = await receive(client)
+    expect(received.bytes).toBe(TOTAL)
+    await sender!.done
+    // 16 of Junction's own for 128 MiB; V8 adds its own only when JavaScript objects fill the young
+    // generation, which a transfer of Buffers hardly does.
+    expect(await minor.stop()).toBeGreaterThanOrEqual(TOTAL / (8 * 1024 * 1024) - 2)
+  }, 60_000)
+
+  it('pass the client’s half-close on: the target answers after it, and the answer arrives whole', async () => {
+    const answer = Buffer.alloc(3 * 1024 * 1024 + 17, 'after the FIN ')
+    const port = await listen((socket) => {
+      const asked: Buffer[] = []
+      socket.on('data', (chunk: Buffer) => asked.push(chunk))
+      socket.once('end', () => {
+        socket.write(Buffer.concat(asked))
+        socket.end(answer)
+      })
+    })
+    const client = await tunnelTo(port)
+    const received = receive(client)
+    client.end('question')
+    const { bytes, hash } = await received
+    expect(bytes).toBe('question'.length + answer.length)
+    expect(hash).toBe(
+      createHash('sha256')
+        .update(Buffer.concat([Buffer.from('question'), answer]))
+        .digest('hex')
+    )
+  })
+})
+
+describe('joinSockets', () => {
+  async function dial(port: number): Promise<net.Socket> {
+    const socket = net.connect(port, '127.0.0.1')
+    sockets.push(socket)
+    await new Promise((resolve) => socket.once('connect', resolve))
+    return socket
+  }
+
+  /** The same functions, in the same order. */
+  const same = (a: unknown[], b: unknown[]): boolean => a.length === b.length && a.every((f, i) => f === b[i])
+
+  it('adds no listener of its own per tunnel: two tunnels’ sockets share the same functions', async () => {
+    const port = await listen(() => undefined)
+    const [clientA, targetA, clientB, targetB] = await Promise.all([
+      dial(port),
+      dial(port),
+      dial(port),
+      dial(port)
+    ])
+    joinSockets(clientA!, targetA!, 1000)
+    joinSockets(clientB!, targetB!, 1000)
+    for (const event of ['data', 'drain', 'end', 'error', 'close', 'finish', 'timeout']) {
+      // rawListeners: a once() wrapper is a closure of its own, which this must catch too.
+      expect(same(clientA!.rawListeners(event), clientB!.rawListeners(event)), event).toBe(true)
+      expect(same(targetA!.rawListeners(event), targetB!.rawListeners(event)), event).toBe(true)
+    }
+    expect(clientA!.listenerCount('data')).toBe(1)
+  })
+})

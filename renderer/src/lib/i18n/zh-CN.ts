@@ -545,5 +545,17 @@ export const zhCN: Record<MessageKey, Message> = {
   'rules.addRule': '添加规则',
   'inspect.clearTitle': '清空 {count} 条已记录的交换？',
   'inspect.clearMessage': '它们的头部和正文将被永久删除；流量不受影响。',
-  'inspect.clearThem': '全部清空'
+  'inspect.clearThem': '全部清空',
+
+  // Toasts: notes about finished actions (state/toasts.svelte.ts)
+  'toasts.region': '通知',
+  'toasts.dismiss': '关闭',
+  'toasts.undo': '撤销',
+  'profiles.restored': '已恢复“{name}”。',
+  'profiles.restoredNoPasswords': '已恢复“{name}”，请重新输入其上游密码。',
+  'profiles.upstreamRemoved': '已移除上游“{name}”，保存后生效。',
+  'profiles.groupRemoved': '已移除分组“{name}”，保存后生效。',
+  'connections.closedCount': '已关闭 {count} 个连接。',
+  'inspect.cleared': '已清空记录的交换。',
+  'access.rotated': '已更换仪表板令牌：其他打开的仪表板已失去访问权限。'
 }

@@ -601,7 +601,10 @@ export const en = {
   'profiles.groupRemoved': 'Removed group “{name}”; Save keeps the change.',
   'connections.closedCount': { one: 'Closed {count} connection.', other: 'Closed {count} connections.' },
   'inspect.cleared': 'Cleared the recorded exchanges.',
-  'access.rotated': 'Dashboard token replaced: other open dashboards lost access.'
+  'access.rotated': 'Dashboard token replaced: other open dashboards lost access.',
+  'ca.copyCommand': 'Copy command',
+  'ca.commandCopied': 'Command copied to the clipboard.',
+  'ca.copyByHand': 'The clipboard refused: click the command to select it, then copy it.'
 } as const satisfies Record<string, import('./messages.ts').Message>
 
 export type MessageKey = keyof typeof en

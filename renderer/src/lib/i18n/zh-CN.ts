@@ -557,5 +557,8 @@ export const zhCN: Record<MessageKey, Message> = {
   'profiles.groupRemoved': '已移除分组“{name}”，保存后生效。',
   'connections.closedCount': '已关闭 {count} 个连接。',
   'inspect.cleared': '已清空记录的交换。',
-  'access.rotated': '已更换仪表板令牌：其他打开的仪表板已失去访问权限。'
+  'access.rotated': '已更换仪表板令牌：其他打开的仪表板已失去访问权限。',
+  'ca.copyCommand': '复制命令',
+  'ca.commandCopied': '命令已复制到剪贴板。',
+  'ca.copyByHand': '无法写入剪贴板：请点击命令将其选中，再手动复制。'
 }

@@ -10,6 +10,7 @@
 /** The one button a note may carry, e.g. Undo. */
 export interface ToastAction {
   label: string
+  /** Says its own failures where its view says them; the note leaves once it settles either way. */
   run(): unknown
   /** Read while the note is shown: true greys the button out (e.g. while an earlier undo runs). */
   disabled?(): boolean

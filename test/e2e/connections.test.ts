@@ -95,6 +95,10 @@ describe('Connections with 5,000 open tunnels', () => {
     await expect
       .poll(() => page.getByTestId('connection-count').innerText(), { timeout: 10_000 })
       .toBe('0 open')
+    // The toast says how many main closed.
+    expect(await page.getByTestId('toast').innerText()).toContain(
+      `Closed ${TUNNELS.toLocaleString('en')} connections.`
+    )
     // The table of recently closed connections says why they closed.
     const closedRows = page.getByTestId('closed-row')
     await expect.poll(() => closedRows.count(), { timeout: 10_000 }).toBe(50)

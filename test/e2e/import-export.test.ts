@@ -50,8 +50,8 @@ describe('import and export from the Profiles view', () => {
 
     await page.getByRole('button', { name: 'Import 1 profile' }).click()
     await expect
-      .poll(() => page.getByRole('status').last().innerText(), { timeout: 15_000 })
-      .toBe('Imported “Clash (clash.yaml)”.')
+      .poll(() => page.getByTestId('toast').last().innerText(), { timeout: 15_000 })
+      .toContain('Imported “Clash (clash.yaml)”.')
     await page.getByRole('button', { name: 'Clash (clash.yaml)', exact: true }).click()
 
     const [download] = await Promise.all([

@@ -181,4 +181,17 @@ describe('Inspect', () => {
     expect(detailMs).toBeLessThan(1000)
     await page.close()
   }, 120_000)
+
+  it('Clear asks first, empties the list and says so in a toast', async () => {
+    const page = await openInspect()
+    await expect.poll(() => page.getByTestId('exchange-row').count(), { timeout: 10_000 }).toBeGreaterThan(0)
+    await page.getByRole('button', { name: 'Clear…' }).click()
+    await page
+      .getByRole('dialog', { name: /^Clear / })
+      .getByTestId('confirm-action')
+      .click()
+    await expect.poll(() => page.getByTestId('exchange-row').count()).toBe(0)
+    expect(await page.getByTestId('toast').innerText()).toContain('Cleared the recorded exchanges.')
+    await page.close()
+  })
 })

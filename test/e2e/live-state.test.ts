@@ -155,6 +155,7 @@ describe('live state across a stop and a restart', () => {
     const address = await page.getByTestId('new-dashboard-address').locator('code').innerText()
     expect(address).not.toBe(firstUrl)
     expect(address.startsWith(`${new URL(firstUrl).origin}/?token=`)).toBe(true)
+    expect(await page.getByTestId('toast').innerText()).toContain('Dashboard token replaced')
     await expect
       .poll(() => other.getByTestId('link-banner').innerText(), { timeout: 5000 })
       .toContain('no longer has access')

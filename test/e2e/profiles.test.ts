@@ -90,7 +90,7 @@ describe('profiles and rules from the UI', () => {
     await page.getByRole('button', { name: 'Edit No ads' }).click()
     await form.getByTestId('block-body').fill('no ads here')
     await form.getByRole('button', { name: 'Save rule' }).click()
-    await expect.poll(() => page.getByRole('status').filter({ hasText: 'Saved rule' }).count()).toBe(1)
+    await expect.poll(() => page.getByTestId('toast').filter({ hasText: 'Saved rule' }).count()).toBe(1)
     expect(await page.getByTestId('rule-item').count()).toBe(1)
 
     await page.getByTestId('new-rule').click()

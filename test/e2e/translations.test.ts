@@ -343,9 +343,9 @@ describe('Simplified Chinese', () => {
     await page.getByRole('button', { name: '关闭且不添加' }).click()
 
     await page.locator('[data-rule-id="r-ads"]').getByRole('switch').click()
-    await expect.poll(() => page.getByTestId('undo-toast').innerText()).toContain('已禁用 1 条规则。')
+    await expect.poll(() => page.getByTestId('toast').innerText()).toContain('已禁用 1 条规则。')
     for (const text of untranslated(await visibleStrings())) found.push(`undo toast: ${text}`)
-    await page.getByTestId('undo').click()
+    await page.getByTestId('toast-action').click()
     await expect
       .poll(() => page.locator('[data-rule-id="r-ads"]').getByRole('switch').getAttribute('aria-checked'))
       .toBe('true')

@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import type { CertificateAuthorityInfo, FileExport } from '../../common/ipc-contract.ts'
 import CertificateAuthorityPanel from '../../renderer/src/lib/components/CertificateAuthorityPanel.svelte'
 import { engine } from '../../renderer/src/lib/state/engine.svelte.ts'
+import { toasts } from '../../renderer/src/lib/state/toasts.svelte.ts'
 
 const api = vi.hoisted(() => ({
   getCertificateAuthority: vi.fn<() => Promise<CertificateAuthorityInfo>>(),
@@ -59,6 +60,24 @@ describe('HTTPS interception panel', () => {
       'chromium --user-data-dir=$(mktemp -d) --proxy-server=http://127.0.0.1:8899 --ignore-certificate-errors-spki-list=c3BraS1oYXNo+/='
     )
     expect(screen.getByText(/Interception is off unless a rule asks for it/)).toBeTruthy()
+  })
+
+  it('copies the Chromium command with a toast; a refused clipboard is said next to the command', async () => {
+    const writeText = vi.fn(async () => undefined)
+    Object.defineProperty(navigator, 'clipboard', { value: { writeText }, configurable: true })
+    render(CertificateAuthorityPanel)
+    const command = (await screen.findByTestId('chromium-command')).textContent
+    await fireEvent.click(screen.getByRole('button', { name: 'Copy command' }))
+    await waitFor(() => expect(writeText).toHaveBeenCalledWith(command))
+    await waitFor(() =>
+      expect(toasts.list.map((t) => t.message)).toContain('Command copied to the clipboard.')
+    )
+
+    writeText.mockRejectedValueOnce(new Error('denied'))
+    await fireEvent.click(screen.getByRole('button', { name: 'Copy command' }))
+    expect((await screen.findByRole('status')).textContent).toBe(
+      'The clipboard refused: click the command to select it, then copy it.'
+    )
   })
 
   it('asks to start the proxy instead of showing a command with a wrong port', async () => {

@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import type { ImportPreview, ImportSummary } from '../../common/ipc-contract.ts'
 import { DIRECT_PROFILE, type Profile } from '../../common/model.ts'
 import ImportExport from '../../renderer/src/lib/components/ImportExport.svelte'
+import { toasts } from '../../renderer/src/lib/state/toasts.svelte.ts'
 
 const SUMMARY: ImportSummary = {
   format: 'clash',
@@ -59,7 +60,7 @@ describe('Import and export panel', () => {
 
     await fireEvent.click(screen.getByRole('button', { name: 'Import 1 profile' }))
     await waitFor(() => expect(api.importProfiles).toHaveBeenCalledWith('proxies: []', undefined))
-    expect((await screen.findByRole('status')).textContent).toBe('Imported “Clash”.')
+    await waitFor(() => expect(toasts.list.map((t) => t.message)).toContain('Imported “Clash”.'))
     expect(api.listProfiles).toHaveBeenCalled()
     expect(screen.queryByTestId('import-preview')).toBeNull()
   })

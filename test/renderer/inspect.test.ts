@@ -8,6 +8,7 @@ import { cleanup, fireEvent, render, screen, waitFor, within } from '@testing-li
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import type { ExchangeDetail, InspectState, NamedExchangeRow } from '../../common/ipc-contract.ts'
 import Inspect from '../../renderer/src/views/Inspect.svelte'
+import { toasts } from '../../renderer/src/lib/state/toasts.svelte.ts'
 
 const api = vi.hoisted(() => {
   const listeners: ((state: unknown) => void)[] = []
@@ -181,7 +182,7 @@ describe('Inspect', () => {
     await waitFor(() => expect(copy.hasAttribute('disabled')).toBe(false))
     await fireEvent.click(copy)
     await waitFor(() => expect(writeText).toHaveBeenCalledWith("curl \\\n  'http://api.test/users?id=1'"))
-    expect(await screen.findByText('Copied to the clipboard.')).toBeTruthy()
+    await waitFor(() => expect(toasts.list.map((t) => t.message)).toContain('Copied to the clipboard.'))
 
     writeText.mockRejectedValueOnce(new Error('denied'))
     await fireEvent.click(copy)

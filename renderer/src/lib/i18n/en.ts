@@ -545,8 +545,6 @@ export const en = {
   },
   'rules.sentenceEnd': '.',
   'rules.addN': { one: 'Add {count} rule', other: 'Add {count} rules' },
-  'rules.undo': 'Undo',
-  'rules.dismiss': 'Dismiss',
   'rules.unreachable': 'Not saved: Junction cannot be reached.',
   'rules.reloaded': 'The list has been reloaded.',
   'rules.addedOne': 'Added rule “{name}”',
@@ -589,7 +587,22 @@ export const en = {
     other: 'Clear {count} recorded exchanges?'
   },
   'inspect.clearMessage': 'Their headers and bodies are gone for good; traffic is not affected.',
-  'inspect.clearThem': 'Clear them'
+  'inspect.clearThem': 'Clear them',
+
+  // Toasts: notes about finished actions (state/toasts.svelte.ts)
+  'toasts.region': 'Notifications',
+  'toasts.dismiss': 'Dismiss',
+  'toasts.undo': 'Undo',
+  'profiles.restored': 'Restored “{name}”.',
+  'profiles.restoredNoPasswords': 'Restored “{name}”; enter its upstream passwords again.',
+  'profiles.upstreamRemoved': 'Removed upstream “{name}”; Save keeps the change.',
+  'profiles.groupRemoved': 'Removed group “{name}”; Save keeps the change.',
+  'connections.closedCount': { one: 'Closed {count} connection.', other: 'Closed {count} connections.' },
+  'inspect.cleared': 'Cleared the recorded exchanges.',
+  'access.rotated': 'Dashboard token replaced: other open dashboards lost access.',
+  'ca.copyCommand': 'Copy command',
+  'ca.commandCopied': 'Command copied to the clipboard.',
+  'ca.copyByHand': 'The clipboard refused: click the command to select it, then copy it.'
 } as const satisfies Record<string, import('./messages.ts').Message>
 
 export type MessageKey = keyof typeof en

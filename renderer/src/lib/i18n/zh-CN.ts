@@ -506,8 +506,6 @@ export const zhCN: Record<MessageKey, Message> = {
   'rules.skipped': { other: '；{count} 行有问题，将被跳过' },
   'rules.sentenceEnd': '。',
   'rules.addN': { other: '添加 {count} 条规则' },
-  'rules.undo': '撤销',
-  'rules.dismiss': '关闭提示',
   'rules.unreachable': '未保存：无法连接到 Junction。',
   'rules.reloaded': '列表已重新加载。',
   'rules.addedOne': '已添加规则“{name}”',
@@ -547,5 +545,20 @@ export const zhCN: Record<MessageKey, Message> = {
   'rules.addRule': '添加规则',
   'inspect.clearTitle': { other: '清空 {count} 个已记录的请求？' },
   'inspect.clearMessage': '这些请求的头部和正文将被永久删除，流量不受影响。',
-  'inspect.clearThem': '全部清空'
+  'inspect.clearThem': '全部清空',
+
+  // Toasts: notes about finished actions (state/toasts.svelte.ts)
+  'toasts.region': '通知',
+  'toasts.dismiss': '关闭',
+  'toasts.undo': '撤销',
+  'profiles.restored': '已恢复“{name}”。',
+  'profiles.restoredNoPasswords': '已恢复“{name}”，请重新输入其上游密码。',
+  'profiles.upstreamRemoved': '已移除上游“{name}”，保存后生效。',
+  'profiles.groupRemoved': '已移除代理组“{name}”，保存后生效。',
+  'connections.closedCount': '已关闭 {count} 个连接。',
+  'inspect.cleared': '已清空记录的请求。',
+  'access.rotated': '已更换访问令牌，其他已打开的仪表板将失去访问权限。',
+  'ca.copyCommand': '复制命令',
+  'ca.commandCopied': '命令已复制到剪贴板。',
+  'ca.copyByHand': '无法写入剪贴板，请点击命令将其选中后手动复制。'
 }

@@ -17,6 +17,7 @@ import { unsealedWarning } from '../profiles/secrets.ts'
 import { readImport, saveImported, summaryLines } from '../transfer/import-file.ts'
 import { startRuntime, type Runtime, type RuntimeOptions } from './runtime.ts'
 import { headlessWatchdog } from '../sysproxy/watchdog-launch.ts'
+import { returnMemory } from '../stats/memory-return.ts'
 
 export interface CliOptions extends RuntimeOptions {
   /** Port of the web dashboard (0: any free port); null turns the dashboard off. */
@@ -192,6 +193,11 @@ export async function main(argv: string[], layout: HeadlessLayout): Promise<void
     options.dashboardPort === null
       ? null
       : await openDashboard(runtime, options.dashboardPort, layout.rendererDir)
+  // Starting is over. Reading and compiling the profile grew V8's young generation to its maximum
+  // (16 MiB with 1,000 rules: every long-lived object is first allocated there and survives it), and
+  // V8 shrinks it, and hands freed pages back, only in a collection it runs to reduce memory, which
+  // an idle proxy never triggers: one now brought 1,000 rules from 103 to 88 MiB (BENCHMARKS.md).
+  returnMemory()
   let stopping = false
   shutdown = (signal: string): void => {
     if (stopping) return

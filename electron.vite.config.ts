@@ -5,6 +5,10 @@ import { svelte } from '@sveltejs/vite-plugin-svelte'
 export default defineConfig({
   main: {
     build: {
+      // zod is bundled: loaded from node_modules it is 95 ES modules, and resolving, loading and linking
+      // them made headless Junction's idle RSS 9 MiB larger than this tree-shaken copy (BENCHMARKS.md,
+      // peers). Bundling the other dependencies as well gained nothing measurable.
+      externalizeDeps: { exclude: ['zod'] },
       rollupOptions: {
         // The system-proxy watchdog runs as its own process (main/sysproxy/watchdog.ts).
         input: {

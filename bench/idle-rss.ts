@@ -6,8 +6,8 @@
  *
  *   node bench/idle-rss.ts [--runs 3] [--settle 2000] [--rules 0,1000] [-- NODE_FLAG…]
  *
- * Node flags after `--` go to the measured process (e.g. `--heapsnapshot-signal=SIGUSR2`), and
- * `--keep` leaves its data directory in place to read a snapshot from.
+ * Node flags after `--` go to the measured process; `--keep` sends it SIGUSR2 before stopping it and
+ * keeps its data directory, so `-- --heapsnapshot-signal=SIGUSR2` leaves a heap snapshot there.
  */
 import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -15,6 +15,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { builtServeEntry } from './built-serve.ts'
+import type { Profile } from '../common/model.ts'
 import { generateProfile } from './generate-rules.ts'
 import { rssKiB } from './proc.ts'
 
@@ -23,68 +24,76 @@ export interface IdleRss {
   rssMiB: number
   /** How long the process took from spawn to "dashboard: http…". */
   startMs: number
+  /** What it printed until then. */
+  output: string
 }
 
-/** The data directory the peers benchmark gives Junction, with `rules` rules (none: no profile at all). */
-function dataDir(rules: number): string {
+/**
+ * A data directory as the peers benchmark gives Junction: the profile (none: no profile at all)
+ * active, the request log file on.
+ */
+export function benchDataDir(profile: Profile | null): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'junction-idle-rss-'))
-  if (rules > 0) {
-    const profile = { ...generateProfile(rules, 1), id: 'bench', name: 'Bench' }
+  if (profile)
     writeFileSync(path.join(dir, 'profiles.json'), JSON.stringify({ version: 1, profiles: [profile] }))
-  }
   writeFileSync(
     path.join(dir, 'settings.json'),
-    JSON.stringify({ version: 1, ...(rules > 0 ? { activeProfileId: 'bench' } : {}), requestLogFile: true })
+    JSON.stringify({ version: 1, ...(profile ? { activeProfileId: profile.id } : {}), requestLogFile: true })
   )
   return dir
 }
 
+export const benchProfile = (rules: number): Profile => ({
+  ...generateProfile(rules, 1),
+  id: 'bench',
+  name: 'Bench'
+})
+
+/**
+ * Starts the built entry on `dir`, waits until it has started and `settleMs` more, reads its RSS and
+ * stops it. `nodeFlags` go to the measured process; with `snapshot` it is sent SIGUSR2 before it is
+ * stopped (for `--heapsnapshot-signal=SIGUSR2`, whose file lands in `dir`).
+ */
 export async function measureIdleRss(
-  rules: number,
-  settleMs: number,
-  nodeFlags: string[] = [],
-  keep = false
-): Promise<IdleRss> {
-  const dir = dataDir(rules)
+  dir: string,
+  { settleMs = 2000, nodeFlags = [] as string[], snapshot = false } = {}
+): Promise<Omit<IdleRss, 'rules'>> {
   const started = performance.now()
   const child = spawn(
     process.execPath,
     [...nodeFlags, builtServeEntry(), '--port', '0', '--data-dir', dir, '--system-proxy', 'off'],
     { stdio: ['ignore', 'pipe', 'inherit'], cwd: dir }
   )
+  let output = ''
   try {
     const startMs = await new Promise<number>((resolve, reject) => {
-      let output = ''
       const timer = setTimeout(() => reject(new Error(`headless did not start: ${output}`)), 30_000)
       child.stdout.on('data', (chunk: Buffer) => {
         output += chunk.toString()
         if (/dashboard: http/.test(output)) {
           clearTimeout(timer)
-          if (rules > 0 && !/profile "Bench"/.test(output))
-            reject(new Error(`headless did not start with the Bench profile:\n${output}`))
           resolve(performance.now() - started)
         }
       })
       child.once('exit', (code) => reject(new Error(`headless exited (${code}): ${output}`)))
     })
     await new Promise((resolve) => setTimeout(resolve, settleMs))
-    if (keep) {
+    const rssMiB = rssKiB(child.pid!) / 1024
+    if (snapshot) {
       child.kill('SIGUSR2')
       await new Promise((resolve) => setTimeout(resolve, 3000))
     }
-    return { rules, rssMiB: rssKiB(child.pid!) / 1024, startMs }
+    return { rssMiB, startMs, output }
   } finally {
     child.kill('SIGTERM')
     await new Promise((resolve) => child.once('exit', resolve))
-    if (keep) console.log(`kept ${dir}`)
-    else rmSync(dir, { recursive: true, force: true })
   }
 }
 
 const median = (values: number[]): number => {
   const sorted = [...values].sort((a, b) => a - b)
   const middle = sorted.length >> 1
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2
 }
 
 if (import.meta.main) {
@@ -101,9 +110,22 @@ if (import.meta.main) {
   const results: IdleRss[] = []
   for (let run = 0; run < Number(values.runs); run++) {
     // Alternate which configuration goes first, so a burst of other work lands on both alike.
-    const order = run % 2 ? [...counts].reverse() : counts
-    for (const rules of order)
-      results.push(await measureIdleRss(rules, Number(values.settle), positionals, values.keep))
+    for (const rules of run % 2 ? [...counts].reverse() : counts) {
+      const dir = benchDataDir(rules > 0 ? benchProfile(rules) : null)
+      try {
+        const measured = await measureIdleRss(dir, {
+          settleMs: Number(values.settle),
+          nodeFlags: positionals,
+          snapshot: values.keep
+        })
+        if (rules > 0 && !/profile "Bench"/.test(measured.output))
+          throw new Error(`headless did not start with the Bench profile:\n${measured.output}`)
+        results.push({ rules, ...measured })
+      } finally {
+        if (values.keep) console.log(`kept ${dir}`)
+        else rmSync(dir, { recursive: true, force: true })
+      }
+    }
   }
   for (const rules of counts) {
     const runs = results.filter((r) => r.rules === rules)

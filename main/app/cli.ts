@@ -197,7 +197,7 @@ export async function main(argv: string[], layout: HeadlessLayout): Promise<void
   // Starting is over. Reading and compiling the profile grew V8's young generation to its maximum
   // (16 MiB with 1,000 rules: every long-lived object is first allocated there and survives it), and
   // V8 shrinks it, and hands freed pages back, only in a collection it runs to reduce memory, which
-  // an idle proxy never triggers: one now brought 1,000 rules from 103 to 88 MiB (BENCHMARKS.md).
+  // an idle proxy never triggers: one now took 1,000 rules from 103 to 87 MiB (BENCHMARKS.md, peers).
   returnMemory()
   let stopping = false
   shutdown = (signal: string): void => {

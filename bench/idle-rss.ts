@@ -4,8 +4,10 @@
  * figure issue 14 sets at 90 MiB. Each run is a fresh process of the built entry in a fresh data
  * directory, read once it has started and idled for a while; the two configurations take turns.
  *
- *   node bench/idle-rss.ts [--runs 3] [--settle 2000] [--rules 0,1000] [-- NODE_FLAG…]
+ *   node bench/idle-rss.ts [--runs 3] [--settle 2000] [--rules 0,1000] [--entry A.js,B.js] [-- NODE_FLAG…]
  *
+ * `--entry` measures other builds of `out/main/serve.js` too (e.g. one of an earlier commit), in turn
+ * with this one.
  * Node flags after `--` go to the measured process; `--keep` sends it SIGUSR2 before stopping it and
  * keeps its data directory, so `-- --heapsnapshot-signal=SIGUSR2` leaves a heap snapshot there.
  */
@@ -20,6 +22,7 @@ import { generateProfile } from './generate-rules.ts'
 import { rssKiB } from './proc.ts'
 
 export interface IdleRss {
+  entry: string
   rules: number
   rssMiB: number
   /** How long the process took from spawn to "dashboard: http…". */
@@ -56,12 +59,12 @@ export const benchProfile = (rules: number): Profile => ({
  */
 export async function measureIdleRss(
   dir: string,
-  { settleMs = 2000, nodeFlags = [] as string[], snapshot = false } = {}
-): Promise<Omit<IdleRss, 'rules'>> {
+  { settleMs = 2000, nodeFlags = [] as string[], snapshot = false, entry = builtServeEntry() } = {}
+): Promise<Omit<IdleRss, 'rules' | 'entry'>> {
   const started = performance.now()
   const child = spawn(
     process.execPath,
-    [...nodeFlags, builtServeEntry(), '--port', '0', '--data-dir', dir, '--system-proxy', 'off'],
+    [...nodeFlags, entry, '--port', '0', '--data-dir', dir, '--system-proxy', 'off'],
     { stdio: ['ignore', 'pipe', 'inherit'], cwd: dir }
   )
   let output = ''
@@ -103,33 +106,38 @@ if (import.meta.main) {
       runs: { type: 'string', default: '3' },
       settle: { type: 'string', default: '2000' },
       rules: { type: 'string', default: '0,1000' },
+      entry: { type: 'string', default: builtServeEntry() },
       keep: { type: 'boolean', default: false }
     }
   })
   const counts = values.rules.split(',').map(Number)
+  const entries = values.entry.split(',').map((entry) => path.resolve(entry))
+  const configurations = entries.flatMap((entry) => counts.map((rules) => ({ entry, rules })))
   const results: IdleRss[] = []
   for (let run = 0; run < Number(values.runs); run++) {
-    // Alternate which configuration goes first, so a burst of other work lands on both alike.
-    for (const rules of run % 2 ? [...counts].reverse() : counts) {
+    // Alternate which configuration goes first, so a burst of other work lands on all alike.
+    for (const { entry, rules } of run % 2 ? [...configurations].reverse() : configurations) {
       const dir = benchDataDir(rules > 0 ? benchProfile(rules) : null)
       try {
         const measured = await measureIdleRss(dir, {
           settleMs: Number(values.settle),
           nodeFlags: positionals,
-          snapshot: values.keep
+          snapshot: values.keep,
+          entry
         })
         if (rules > 0 && !/profile "Bench"/.test(measured.output))
           throw new Error(`headless did not start with the Bench profile:\n${measured.output}`)
-        results.push({ rules, ...measured })
+        results.push({ entry, rules, ...measured })
       } finally {
         if (values.keep) console.log(`kept ${dir}`)
         else rmSync(dir, { recursive: true, force: true })
       }
     }
   }
-  for (const rules of counts) {
-    const runs = results.filter((r) => r.rules === rules)
+  for (const { entry, rules } of configurations) {
+    const runs = results.filter((r) => r.rules === rules && r.entry === entry)
     const rss = runs.map((r) => r.rssMiB)
+    if (entries.length > 1) console.log(path.relative(process.cwd(), entry))
     console.log(
       `${String(rules).padStart(5)} rules: RSS median ${median(rss).toFixed(1)} MiB ` +
         `(each: ${rss.map((v) => v.toFixed(1)).join(' ')}), start ${runs.map((r) => r.startMs.toFixed(0)).join(' ')} ms`

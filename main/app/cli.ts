@@ -16,7 +16,6 @@ import { ProfileStore } from '../profiles/profile-store.ts'
 import { unsealedWarning } from '../profiles/secrets.ts'
 import { startRuntime, type Runtime, type RuntimeOptions } from './runtime.ts'
 import { headlessWatchdog } from '../sysproxy/watchdog-launch.ts'
-import { returnMemory } from '../stats/memory-return.ts'
 
 export interface CliOptions extends RuntimeOptions {
   /** Port of the web dashboard (0: any free port); null turns the dashboard off. */
@@ -194,11 +193,8 @@ export async function main(argv: string[], layout: HeadlessLayout): Promise<void
     options.dashboardPort === null
       ? null
       : await openDashboard(runtime, options.dashboardPort, layout.rendererDir)
-  // Starting is over. Reading and compiling the profile grew V8's young generation to its maximum
-  // (16 MiB with 1,000 rules: every long-lived object is first allocated there and survives it), and
-  // V8 shrinks it, and hands freed pages back, only in a collection it runs to reduce memory, which
-  // an idle proxy never triggers: one now took 1,000 rules from 103 to 87 MiB (BENCHMARKS.md, peers).
-  returnMemory()
+  // Starting is over: what it allocated is garbage now, and an idle proxy would keep its room.
+  runtime.settle()
   let stopping = false
   shutdown = (signal: string): void => {
     if (stopping) return

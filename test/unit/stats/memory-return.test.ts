@@ -7,10 +7,10 @@ const MiB = 1024 * 1024
 const heapSize = (): number => v8.getHeapStatistics().total_heap_size
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
-/** About 100 MiB of objects kept long enough to reach the old generation; garbage once this returns. */
-function growHeapWithGarbage(): void {
+/** About 100 MiB (`arrays` × 0.4) of objects kept long enough to reach the old generation; garbage once this returns. */
+function growHeapWithGarbage(arrays = 250): void {
   const kept: object[][] = []
-  for (let i = 0; i < 250; i++) kept.push(Array.from({ length: 20_000 }, (_, j) => ({ j })))
+  for (let i = 0; i < arrays; i++) kept.push(Array.from({ length: 20_000 }, (_, j) => ({ j })))
 }
 
 /** Keeps the event loop busy for `ms`, in 20 ms slices so that timers still run in between. */
@@ -46,6 +46,20 @@ describe('MemoryReturn', () => {
     growHeapWithGarbage()
     await busyFor(1500)
     expect(running.returns).toBe(0)
+    for (let waited = 0; running.returns === 0 && waited < 5000; waited += 100) await sleep(100)
+    expect(running.returns).toBe(1)
+  })
+
+  it('settle() gives back what start-up left, and measures the next growth from there', async () => {
+    running = new MemoryReturn({ intervalMs: 200, growthBytes: 32 * MiB })
+    // Start-up's garbage is still in the heap when the runtime starts its MemoryReturn.
+    growHeapWithGarbage()
+    running.start()
+    const started = heapSize()
+    running.settle()
+    expect(heapSize()).toBeLessThan(started - 32 * MiB)
+    // About 50 MiB of growth past the settled heap (but not past the heap at start) is collected.
+    growHeapWithGarbage(125)
     for (let waited = 0; running.returns === 0 && waited < 5000; waited += 100) await sleep(100)
     expect(running.returns).toBe(1)
   })

@@ -5,7 +5,15 @@ import { svelte } from '@sveltejs/vite-plugin-svelte'
 export default defineConfig({
   main: {
     build: {
+      // zod is bundled: loaded from node_modules it is 95 ES modules, and resolving, loading and linking
+      // them made headless Junction's idle RSS 9 MiB larger than this tree-shaken copy (BENCHMARKS.md,
+      // peers). Bundling the other dependencies as well gained nothing measurable.
+      externalizeDeps: { exclude: ['zod'] },
       rollupOptions: {
+        // V8 keeps every loaded module's source text; one non-Latin-1 character (a "—" in a comment)
+        // makes a whole chunk a two-byte string. Escaped and without JSDoc, the main chunks' sources
+        // take 0.5 MiB instead of 1.2 (idle RSS about 1 MiB less).
+        output: { charset: 'ascii', comments: false },
         // The system-proxy watchdog runs as its own process (main/sysproxy/watchdog.ts).
         input: {
           index: resolve('main/index.ts'),

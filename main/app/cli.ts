@@ -14,7 +14,6 @@ import { forwardEvents } from '../ipc/events.ts'
 import { watchLauncher } from '../lifecycle/launcher-watch.ts'
 import { ProfileStore } from '../profiles/profile-store.ts'
 import { unsealedWarning } from '../profiles/secrets.ts'
-import { readImport, saveImported, summaryLines } from '../transfer/import-file.ts'
 import { startRuntime, type Runtime, type RuntimeOptions } from './runtime.ts'
 import { headlessWatchdog } from '../sysproxy/watchdog-launch.ts'
 
@@ -131,6 +130,8 @@ async function importBeforeStart(dataDir: string, file: string): Promise<boolean
     console.error(`[junction] --import: cannot read ${file}: ${(error as Error).message}`)
     return false
   }
+  // Loaded here only: the readers and their YAML parser would otherwise sit in every run's memory.
+  const { readImport, saveImported, summaryLines } = await import('../transfer/import-file.ts')
   // The headless runtime keeps passwords without a keychain too (it passes no codec).
   const { store } = await ProfileStore.open(dataDir, null)
   const read = readImport(
@@ -192,6 +193,8 @@ export async function main(argv: string[], layout: HeadlessLayout): Promise<void
     options.dashboardPort === null
       ? null
       : await openDashboard(runtime, options.dashboardPort, layout.rendererDir)
+  // Starting is over: what it allocated is garbage now, and an idle proxy would keep its room.
+  runtime.settle()
   let stopping = false
   shutdown = (signal: string): void => {
     if (stopping) return

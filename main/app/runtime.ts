@@ -49,6 +49,8 @@ export interface RuntimeOptions {
 export interface Runtime extends RuntimeParts {
   /** The one implementation of the UI contract; IPC, the tray and the dashboard all call this object. */
   service: AppApi
+  /** Gives back the memory starting took (memory-return.ts); for once every UI is up. */
+  settle(): void
   /** Restores the system proxy, stops the engine (closing connections) and saves history. */
   stop(): Promise<void>
 }
@@ -219,6 +221,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       onSettingsChanged: options.onSettingsChanged,
       overrides: { port: options.port ?? null }
     }),
+    settle: () => memoryReturn.settle(),
     async stop() {
       // The OS stops sending traffic here before the proxy goes away.
       await systemProxy.detach()

@@ -34,7 +34,6 @@ import { historyName } from '../stats/display-names.ts'
 import { buildBackup } from '../transfer/backup.ts'
 import { buildProfilePac } from '../transfer/export-pac.ts'
 import { buildSquidConfig } from '../transfer/export-squid.ts'
-import { saveImported } from '../transfer/import-file.ts'
 import { readImportInWorker } from '../transfer/read-in-worker.ts'
 import { asMeasurement, testUpstream } from './upstream-test.ts'
 import { describeGroups } from '../engine/groups.ts'
@@ -531,6 +530,7 @@ export function createJunctionService(parts: RuntimeParts, hooks: ServiceHooks =
         profiles.list().map((p) => p.name)
       )
       if (!read.ok) return read
+      const { saveImported } = await import('../transfer/import-file.ts')
       const saved = await saveImported(profiles, read.value.profiles)
       return saved.ok ? ok(read.value.summary) : saved
     },

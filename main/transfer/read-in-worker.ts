@@ -8,12 +8,15 @@
  * `out/main/import-worker.js` in the bundles (this code may sit in `out/main/` or in a shared chunk
  * below it). Where none is found, or inside an `app.asar` archive (whether Electron starts a worker
  * from inside the archive was not verified), the import is read on this thread, as before.
+ *
+ * The readers (and the YAML parser under the Clash one) load on the first import read here, not when
+ * Junction starts: most runs never import anything.
  */
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import { fail, type Result } from '../../common/result.ts'
-import { readImport, type ImportResult } from './import-file.ts'
+import type { ImportResult } from './import-file.ts'
 
 const WORKER = ['./import-worker.ts', './import-worker.js', '../import-worker.js']
   .map((candidate) => new URL(candidate, import.meta.url))
@@ -40,7 +43,10 @@ export async function readImportInWorker(
   existingNames: string[],
   limits: WorkerLimits = {}
 ): Promise<Result<ImportResult>> {
-  if (text.length < INLINE_BYTES || !WORKER) return readImport(text, fileName, existingNames)
+  if (text.length < INLINE_BYTES || !WORKER) {
+    const { readImport } = await import('./import-file.ts')
+    return readImport(text, fileName, existingNames)
+  }
   const timeoutMs = limits.timeoutMs ?? 60_000
   const worker = new Worker(WORKER, {
     workerData: { text, fileName, existingNames },

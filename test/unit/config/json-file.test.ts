@@ -140,6 +140,22 @@ describe('JsonFile', () => {
     expect((await fs.stat(file.path)).mtimeMs).toBe(0)
     expect(before).toBeGreaterThan(0)
   })
+
+  it('skips a save of exactly the text it loaded, and writes the next different one', async () => {
+    const text = `${JSON.stringify({ version: 2, name: 'kept' }, null, 2)}\n`
+    await fs.writeFile(path.join(dir, 'doc.json'), text)
+    const file = open()
+    expect((await file.load()).value).toEqual({ name: 'kept' })
+    await fs.utimes(file.path, new Date(0), new Date(0))
+    expect((await file.save({ name: 'kept' })).ok).toBe(true)
+    expect((await fs.stat(file.path)).mtimeMs).toBe(0)
+    expect((await file.save({ name: 'changed' })).ok).toBe(true)
+    expect(JSON.parse(await fs.readFile(file.path, 'utf8'))).toEqual({ version: 2, name: 'changed' })
+    // …and the text it wrote is now the one a repeated save skips.
+    await fs.utimes(file.path, new Date(0), new Date(0))
+    await file.save({ name: 'changed' })
+    expect((await fs.stat(file.path)).mtimeMs).toBe(0)
+  })
 })
 
 describe('ProfileStore and SettingsStore', () => {

@@ -9,10 +9,10 @@ const youngSize = (): number =>
   v8.getHeapSpaceStatistics().find((space) => space.space_name === 'new_space')!.space_size
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
-/** About 100 MiB of objects kept long enough to reach the old generation; garbage once this returns. */
-function growHeapWithGarbage(): void {
+/** About 100 MiB (`arrays` × 0.4) of objects kept long enough to reach the old generation; garbage once this returns. */
+function growHeapWithGarbage(arrays = 250): void {
   const kept: object[][] = []
-  for (let i = 0; i < 250; i++) kept.push(Array.from({ length: 20_000 }, (_, j) => ({ j })))
+  for (let i = 0; i < arrays; i++) kept.push(Array.from({ length: 20_000 }, (_, j) => ({ j })))
 }
 
 /** Keeps the event loop busy for `ms`, in 20 ms slices so that timers still run in between. */
@@ -62,6 +62,20 @@ describe('MemoryReturn', () => {
     expect(running.returns).toBe(1)
     expect(youngSize()).toBeLessThan(16 * MiB)
     await sleep(1000)
+    expect(running.returns).toBe(1)
+  })
+
+  it('settle() gives back what start-up left, and measures the next growth from there', async () => {
+    running = new MemoryReturn({ intervalMs: 200, growthBytes: 32 * MiB, youngBytes: 1024 * MiB })
+    // Start-up's garbage is still in the heap when the runtime starts its MemoryReturn.
+    growHeapWithGarbage()
+    running.start()
+    const started = heapSize()
+    running.settle()
+    expect(heapSize()).toBeLessThan(started - 32 * MiB)
+    // About 50 MiB of growth past the settled heap (but not past the heap at start) is collected.
+    growHeapWithGarbage(125)
+    for (let waited = 0; running.returns === 0 && waited < 5000; waited += 100) await sleep(100)
     expect(running.returns).toBe(1)
   })
 

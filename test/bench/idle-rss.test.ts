@@ -1,15 +1,12 @@
 /**
- * Issue 14's memory target, on what users run: the built headless entry (`npm run build` first), in
- * the peers benchmark's configuration — 1,000 rules, statistics and the request log file on — holds
- * at most 90 MiB resident before any traffic. Before start-up's garbage was given back it held 103.
- * The built entry bundles zod (electron.vite.config.ts), so this also checks that the bundled copy
- * still validates the configuration it loads.
+ * The instrument behind `bench/idle-rss.ts` (the idle-memory target is judged there, not here): it
+ * starts the built headless entry (`npm run build` first) in the peers benchmark's configuration and
+ * reads its RSS. The built entry bundles zod (electron.vite.config.ts), so this also checks that the
+ * bundled copy still validates the configuration it loads.
  */
 import { rmSync } from 'node:fs'
 import { afterEach, describe, expect, it } from 'vitest'
 import { benchDataDir, benchProfile, measureIdleRss } from '../../bench/idle-rss.ts'
-
-const TARGET_MIB = 90
 
 const dirs: string[] = []
 afterEach(() => {
@@ -17,13 +14,13 @@ afterEach(() => {
 })
 
 describe('headless mode (built entry) before any traffic', () => {
-  it(`holds at most ${TARGET_MIB} MiB resident with the 1,000-rule profile`, async () => {
+  it('starts with the 1,000-rule profile and reads its resident memory once it has settled', async () => {
     const dir = benchDataDir(benchProfile(1000))
     dirs.push(dir)
     const { rssMiB, output } = await measureIdleRss(dir)
     expect(output).toMatch(/proxy listening on http:\/\/127\.0\.0\.1:\d+ — profile "Bench"/)
-    expect(rssMiB).toBeGreaterThan(20)
-    expect(rssMiB).toBeLessThanOrEqual(TARGET_MIB)
+    // Node alone is over 40 MiB; a figure below that was not read from this process.
+    expect(rssMiB).toBeGreaterThan(40)
   })
 
   it('still validates the profiles it loads: an invalid rule is left out and named', async () => {

@@ -124,6 +124,45 @@ function memberLabel(member: UpstreamConnector, router: GroupRouter): string {
   return `${member.upstream.id}@${router.group.id}`
 }
 
+/** The last route a client connection's plain-HTTP requests took, kept for the next one. */
+export interface RecentRoute {
+  routing: Routing
+  /** The request target exactly as the client sent it, and what it parsed to. */
+  url: string
+  target: Target
+  routed: Routed
+}
+
+/**
+ * Routes a plain-HTTP request to `target` on a client connection that remembers (in `memo.recent`)
+ * where its previous request went: keep-alive requests mostly go where the one before them went, and
+ * the decision is the same when the routing (profile) is, the host and port are, and no rule looks at
+ * the request itself (method, path, headers). A group's route is decided again every time, as its
+ * members' order follows their health.
+ */
+export function routeAgain(
+  routing: Routing,
+  target: Target,
+  url: string,
+  req: IncomingMessage,
+  memo: { recent: RecentRoute | null }
+): Routed {
+  const recent = memo.recent
+  if (
+    recent !== null &&
+    recent.routing === routing &&
+    recent.target.hostname === target.hostname &&
+    recent.target.port === target.port
+  ) {
+    recent.url = url
+    recent.target = target
+    return recent.routed
+  }
+  const routed = route(routing, target, true, req)
+  memo.recent = routing.rules.usesRequest || routed.group ? null : { routing, url, target, routed }
+  return routed
+}
+
 /**
  * After the member carrying `routed` failed before its client got any byte: marks it down when the
  * failure was its own (groups.ts) and returns the route through the next member to try, or null when

@@ -218,9 +218,7 @@ export class Transport {
         })
       },
       // The origin's `100 Continue` goes to a client that asked for it (RFC 9110 §10.1.1).
-      continued: () => {
-        if (expectsContinue) res.writeContinue()
-      },
+      continued: expectsContinue ? () => res.writeContinue() : undefined,
       fail: (reply) => {
         if (!res.headersSent) return writeTextReply(res, reply)
         // The response had started: cutting the client's connection is the only honest signal left.
@@ -232,6 +230,9 @@ export class Transport {
     res.outgoing = outgoing
     if (exchange) res.once('close', () => this.finishExchange(exchange, res))
     if (body && 'whole' in body) return void outgoing.end(body.whole)
+    // A request without a body (most are) is sent whole now: no pipe to set up and take down, and its
+    // head leaves in one write. Node reads past it for the connection's next request.
+    if (!body && !expectsContinue && !hasBody(req)) return void outgoing.end()
     for (const chunk of body?.prefix ?? []) outgoing.write(chunk)
     // Registered before pipe(), so trailers are added before pipe ends the outgoing request.
     req.once('end', () => {
@@ -390,14 +391,16 @@ export class Transport {
     }
     const through = routed.upstream?.requestOptions(target, upgrade, owner)
     if (through) return { ...through.options, headers: [...through.extraHeaders, ...sent] }
-    return {
+    // Built without spreads: copying properties in is a runtime call on every forwarded request.
+    const direct: OwnedRequestOptions = {
       host,
       port: target.port,
       path: target.path,
       headers: sent,
-      agent: upgrade ? false : this.options.directAgent,
-      ...(lookup ? { lookup } : {})
+      agent: upgrade ? false : this.options.directAgent
     }
+    if (lookup) direct.lookup = lookup
+    return direct
   }
 
   /** Opens a CONNECT tunnel: straight to the target, or through the routed upstream. */
@@ -544,12 +547,17 @@ export class Transport {
   ): http.ClientRequest {
     const { timeouts, loop } = this.options
     const sent = ['Host', target.authority, ...headers]
-    const options: http.RequestOptions & https.RequestOptions = {
-      method: req.method!,
-      setHost: false,
-      maxHeaderSize: MAX_RESPONSE_HEAD,
-      ...this.destination(target, routed, upgrade, sent, req.socket)
-    }
+    const options = this.destination(target, routed, upgrade, sent, req.socket)
+    options.method = req.method!
+    options.setHost = false
+    options.maxHeaderSize = MAX_RESPONSE_HEAD
+    // Quiet for this long before the response's headers: the target is not answering. As an option,
+    // Node arms the socket's own timer when it hands the socket over (no listeners per request to
+    // wait for the socket). The timer counts idleness, so a long upload that keeps flowing is not cut;
+    // once the response has started it guards a silent body with the tunnel idle timeout. It also
+    // fires while the connection is being made (a pooled socket's idle timeout, POOL's 4 s, and this
+    // one once TCP is up): that phase is not its own.
+    options.timeout = timeouts.responseHeadersMs
     // TLS to the target (intercepted HTTPS) or to an HTTPS upstream proxy.
     const secure = target.secure === true || routed.upstream?.upstream.scheme === 'https'
     const outgoing = (secure ? https : http).request(options)
@@ -569,11 +577,7 @@ export class Transport {
       })
       socket.once('close', () => clearTimeout(timer))
     })
-    // Quiet for this long before the response's headers: the target is not answering. The timer counts
-    // idleness, so a long upload that keeps flowing is not cut; once the response has started it guards
-    // a silent body with the tunnel idle timeout. It also fires while the connection is being made (a
-    // pooled socket's idle timeout, POOL's 4 s, and this one once TCP is up): that phase is not its own.
-    outgoing.setTimeout(timeouts.responseHeadersMs, () => {
+    outgoing.on('timeout', () => {
       if (connected) outgoing.destroy(new Refused(answered ? 'idle' : 'response headers'))
     })
     // Through a group, a request the next member could carry waits for the start of an answer only as
@@ -594,14 +598,18 @@ export class Transport {
       outgoing.setTimeout(timeouts.idleTunnelMs)
       outcome.response?.(incoming, routed)
     })
-    outgoing.once('upgrade', (incoming, socket: Socket, head: Buffer) => {
-      answered = true
-      if (group) {
-        clearTimeout(handover)
-        memberCarried(routed)
-      }
-      outcome.upgrade?.(incoming, socket, head)
-    })
+    // Only an Upgrade request listens for a switch: to any other, Node treats a `101` as a failure.
+    if (outcome.upgrade) {
+      const switched = outcome.upgrade
+      outgoing.once('upgrade', (incoming, socket: Socket, head: Buffer) => {
+        answered = true
+        if (group) {
+          clearTimeout(handover)
+          memberCarried(routed)
+        }
+        switched(incoming, socket, head)
+      })
+    }
     if (outcome.continued) outgoing.on('continue', outcome.continued)
     outgoing.on('error', (error: NodeJS.ErrnoException) => {
       // After the answer, failures of the body surface on the response ('error' there).

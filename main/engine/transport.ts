@@ -554,19 +554,22 @@ export class Transport {
     let answered = false
     // Until the connection is made (TCP, and the TLS handshake over TLS), only the connect timer runs.
     let connected = true
-    outgoing.once('socket', (socket) => {
-      if (!socket.connecting) return
-      connected = false
-      const timer = setTimeout(() => outgoing.destroy(new Refused('connect')), timeouts.connectMs)
-      // Over TLS the connection is made once the handshake is done: a peer that accepts TCP and never
-      // answers the handshake is one that could not be reached.
-      socket.once(secure ? 'secureConnect' : 'connect', () => {
-        clearTimeout(timer)
-        connected = true
-        if (!routed.upstream && loop.isOwnSocket(socket, target.port)) outgoing.destroy(new Refused('loop'))
+    // A pooled connection the agent handed over at once (it says so before the request returns) is
+    // connected already: most keep-alive requests need no listener for this.
+    if (!outgoing.reusedSocket)
+      outgoing.once('socket', (socket) => {
+        if (!socket.connecting) return
+        connected = false
+        const timer = setTimeout(() => outgoing.destroy(new Refused('connect')), timeouts.connectMs)
+        // Over TLS the connection is made once the handshake is done: a peer that accepts TCP and never
+        // answers the handshake is one that could not be reached.
+        socket.once(secure ? 'secureConnect' : 'connect', () => {
+          clearTimeout(timer)
+          connected = true
+          if (!routed.upstream && loop.isOwnSocket(socket, target.port)) outgoing.destroy(new Refused('loop'))
+        })
+        socket.once('close', () => clearTimeout(timer))
       })
-      socket.once('close', () => clearTimeout(timer))
-    })
     outgoing.on('timeout', () => {
       if (connected) outgoing.destroy(new Refused(answered ? 'idle' : 'response headers'))
     })

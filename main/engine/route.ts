@@ -16,6 +16,8 @@ import type { LatencyProbe, UpstreamHealth } from './upstream-health.ts'
 import { createUpstreamConnector, type Target, type UpstreamConnector } from './upstream-connect.ts'
 
 export interface Routing {
+  /** Tells routings apart without holding on to one (RecentRoute). */
+  generation: number
   profile: Profile
   rules: CompiledRules
   upstreams: Map<string, UpstreamConnector>
@@ -59,6 +61,8 @@ export interface ConnectSettings {
   probe: LatencyProbe | null
 }
 
+let generations = 0
+
 export function buildRouting(profile: Profile, connect: ConnectSettings): Routing {
   const upstreams = new Map<string, UpstreamConnector>(
     profile.upstreams.map((u: Upstream) => [
@@ -72,7 +76,7 @@ export function buildRouting(profile: Profile, connect: ConnectSettings): Routin
     const members = group.members.map((id) => upstreams.get(id)!)
     groups.set(group.id, new GroupRouter(group, members, profile.upstreams, connect.health, connect.probe))
   }
-  return { profile, rules: compileProfile(profile), upstreams, groups }
+  return { generation: ++generations, profile, rules: compileProfile(profile), upstreams, groups }
 }
 
 /**
@@ -126,7 +130,11 @@ function memberLabel(member: UpstreamConnector, router: GroupRouter): string {
 
 /** The last route a client connection's plain-HTTP requests took, kept for the next one. */
 export interface RecentRoute {
-  routing: Routing
+  /**
+   * The routing's generation, not the routing: an idle keep-alive connection must not keep a
+   * replaced profile's compiled rules in memory.
+   */
+  generation: number
   /** The request target exactly as the client sent it, and what it parsed to. */
   url: string
   target: Target
@@ -150,7 +158,7 @@ export function routeAgain(
   const recent = memo.recent
   if (
     recent !== null &&
-    recent.routing === routing &&
+    recent.generation === routing.generation &&
     recent.target.hostname === target.hostname &&
     recent.target.port === target.port
   ) {
@@ -159,7 +167,8 @@ export function routeAgain(
     return recent.routed
   }
   const routed = route(routing, target, true, req)
-  memo.recent = routing.rules.usesRequest || routed.group ? null : { routing, url, target, routed }
+  memo.recent =
+    routing.rules.usesRequest || routed.group ? null : { generation: routing.generation, url, target, routed }
   return routed
 }
 

@@ -25,7 +25,7 @@ import { endRaw, rawErrorResponse, writeTextReply, type ErrorReply } from './err
 import type { Intercepted, Interceptor } from './intercept.ts'
 import type { LoopGuard } from './loop-guard.ts'
 import { answerHttp, answerRaw } from './modify.ts'
-import { route, routeInside, type Routed, type Routing } from './route.ts'
+import { route, routeAgain, routeInside, type Routed, type Routing } from './route.ts'
 import type { Transport } from './transport.ts'
 import type { Target } from './upstream-connect.ts'
 import { servePac, type PacPublisher } from '../sysproxy/pac.ts'
@@ -62,7 +62,8 @@ export class Accept {
 
   /** A plain-HTTP request: for a target (absolute URI) or for Junction itself (origin form). */
   onRequest = (req: IncomingMessage, res: ServerResponse): void => {
-    this.deps.accounting.connection(req.socket).latest = res
+    const connection = this.deps.accounting.connection(req.socket)
+    connection.latest = res
     const malformed = versionProblem(req) ?? missingHost(req) ?? unsupportedTransferCoding(req)
     // Nothing more this client sends on the connection can be framed with confidence: it closes.
     if (malformed) return void writeTextReply(res, malformed, { Connection: 'close' })
@@ -70,12 +71,15 @@ export class Accept {
     const response = res as JunctionResponse
     if (!this.authorized(req))
       return void writeTextReply(res, AUTH_REQUIRED, { [CHALLENGE]: 'Basic realm="Junction"' })
-    const target = parseHttpTarget(req.url)
-    if (!target) return void writeTextReply(res, badHttpTarget(req.url))
+    // A keep-alive client often asks for the same URL again: parsed once (a URL maps to one target).
+    const url = req.url!
+    const recent = connection.recent
+    const target = recent !== null && recent.url === url ? recent.target : parseHttpTarget(url)
+    if (!target) return void writeTextReply(res, badHttpTarget(url))
     if (this.deps.loop.isLoop(target.hostname, target.port, req.headers.via))
       return void writeTextReply(res, this.deps.loop.reply(target))
 
-    const routed = route(this.deps.routing(), target, true, req)
+    const routed = routeAgain(this.deps.routing(), target, url, req, connection)
     this.deps.accounting.httpStarted(req, response, target.hostname, target.port, routed)
     if (answerHttp(routed, res)) return
     this.deps.transport.forwardHttp(req, response, target, routed)
@@ -159,7 +163,8 @@ export class Accept {
       reply: null,
       seenBytes: 0,
       quietSince: 0,
-      latest: null
+      latest: null,
+      recent: null
     }
     this.deps.transport.forwardUpgrade(req, carrier, head, inside.target, inside.routed)
   }

@@ -10,7 +10,7 @@ import type { Socket } from 'node:net'
 import type { RuleHits } from '../stats/rule-hits.ts'
 import type { ConnectionRecord, Reply, TrafficStats } from '../stats/traffic-stats.ts'
 import { ERROR_HEADER } from './errors.ts'
-import type { Routed } from './route.ts'
+import type { RecentRoute, Routed } from './route.ts'
 
 /** One client connection: its id and, for a tunnel, what its client was told. */
 export interface ClientConnection {
@@ -26,6 +26,8 @@ export interface ClientConnection {
   quietSince: number
   /** The latest plain-HTTP response on this connection: a later unparsable request is answered after it. */
   latest: ServerResponse | null
+  /** Where its latest plain-HTTP request went (route.ts, routeAgain); null before one, or for tunnels. */
+  recent: RecentRoute | null
 }
 
 /**
@@ -103,7 +105,8 @@ export class Accounting {
       reply: null,
       seenBytes: 0,
       quietSince: 0,
-      latest: null
+      latest: null,
+      recent: null
     }
     this.open.set(socket, connection)
     // 'close' comes once: `once()` would add a wrapper closure per connection for nothing.

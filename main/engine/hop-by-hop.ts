@@ -21,24 +21,39 @@ const ALWAYS = new Set([
 const FRAMING = new Set(['content-length', 'host'])
 
 /**
+ * The lengths of the names above. This runs twice for every forwarded request (its headers, then its
+ * response's), and most names (`Accept`, `User-Agent`, `Cookie` …) have none of these lengths: they
+ * are kept without the lower-case copy a comparison would otherwise cost.
+ */
+const CANDIDATE_LENGTH = new Uint8Array(32)
+for (const name of [...ALWAYS, ...FRAMING]) CANDIDATE_LENGTH[name.length] = 1
+
+/**
  * Removes hop-by-hop headers from a Node `rawHeaders` array (name, value, name, value …) in place.
  * With `upgrade`, the `Upgrade` header stays and `Connection: Upgrade` is the only Connection
- * header, as the next hop needs them to switch protocols (RFC 9110 §7.8).
+ * header, as the next hop needs them to switch protocols (RFC 9110 §7.8). With `dropHost`, `Host`
+ * goes too (in the same pass), for a sender that adds the target's own.
  */
-export function stripHopByHop(rawHeaders: string[], upgrade = false): void {
+export function stripHopByHop(rawHeaders: string[], upgrade = false, dropHost = false): void {
   let named: Set<string> | null = null
   for (let i = 0; i < rawHeaders.length; i += 2) {
-    if (rawHeaders[i]!.toLowerCase() !== 'connection') continue
+    const name = rawHeaders[i]!
+    if (name.length !== 10 || name.toLowerCase() !== 'connection') continue
     for (const token of rawHeaders[i + 1]!.split(',')) {
-      const name = token.trim().toLowerCase()
-      if (name && !ALWAYS.has(name) && !FRAMING.has(name)) (named ??= new Set()).add(name)
+      const lower = token.trim().toLowerCase()
+      if (lower && !ALWAYS.has(lower) && !FRAMING.has(lower)) (named ??= new Set()).add(lower)
     }
   }
   let write = 0
   for (let read = 0; read < rawHeaders.length; read += 2) {
-    const name = rawHeaders[read]!.toLowerCase()
-    if (!(upgrade && name === 'upgrade') && (ALWAYS.has(name) || named?.has(name))) continue
-    rawHeaders[write++] = rawHeaders[read]!
+    const name = rawHeaders[read]!
+    // A name the Connection header lists can have any length; only then is every name compared.
+    if (named !== null || (name.length < 32 && CANDIDATE_LENGTH[name.length] === 1)) {
+      const lower = name.toLowerCase()
+      const hop = upgrade && lower === 'upgrade' ? false : ALWAYS.has(lower) || named?.has(lower) === true
+      if (hop || (dropHost && lower === 'host')) continue
+    }
+    rawHeaders[write++] = name
     rawHeaders[write++] = rawHeaders[read + 1]!
   }
   rawHeaders.length = write

@@ -68,9 +68,8 @@ export function forwardHeaders(
   via: string | null,
   upgrade: boolean
 ): number {
-  stripHopByHop(rawHeaders, upgrade)
   // Requests get the target's authority as their one Host (transport.ts); a response has none.
-  removeAll(rawHeaders, 'host')
+  stripHopByHop(rawHeaders, upgrade, true)
   const applied = edits ? applyEdits(rawHeaders, edits) : 0
   if (via) rawHeaders.push('Via', via)
   return applied

@@ -16,6 +16,8 @@ import type { LatencyProbe, UpstreamHealth } from './upstream-health.ts'
 import { createUpstreamConnector, type Target, type UpstreamConnector } from './upstream-connect.ts'
 
 export interface Routing {
+  /** Tells routings apart without holding on to one (RecentRoute). */
+  generation: number
   profile: Profile
   rules: CompiledRules
   upstreams: Map<string, UpstreamConnector>
@@ -59,6 +61,8 @@ export interface ConnectSettings {
   probe: LatencyProbe | null
 }
 
+let generations = 0
+
 export function buildRouting(profile: Profile, connect: ConnectSettings): Routing {
   const upstreams = new Map<string, UpstreamConnector>(
     profile.upstreams.map((u: Upstream) => [
@@ -72,7 +76,7 @@ export function buildRouting(profile: Profile, connect: ConnectSettings): Routin
     const members = group.members.map((id) => upstreams.get(id)!)
     groups.set(group.id, new GroupRouter(group, members, profile.upstreams, connect.health, connect.probe))
   }
-  return { profile, rules: compileProfile(profile), upstreams, groups }
+  return { generation: ++generations, profile, rules: compileProfile(profile), upstreams, groups }
 }
 
 /**
@@ -122,6 +126,50 @@ export function route(routing: Routing, target: Target, isHttp: boolean, req?: I
  */
 function memberLabel(member: UpstreamConnector, router: GroupRouter): string {
   return `${member.upstream.id}@${router.group.id}`
+}
+
+/** The last route a client connection's plain-HTTP requests took, kept for the next one. */
+export interface RecentRoute {
+  /**
+   * The routing's generation, not the routing: an idle keep-alive connection must not keep a
+   * replaced profile's compiled rules in memory.
+   */
+  generation: number
+  /** The request target exactly as the client sent it, and what it parsed to. */
+  url: string
+  target: Target
+  routed: Routed
+}
+
+/**
+ * Routes a plain-HTTP request to `target` on a client connection that remembers (in `memo.recent`)
+ * where its previous request went: keep-alive requests mostly go where the one before them went, and
+ * the decision is the same when the routing (profile) is, the host and port are, and no rule looks at
+ * the request itself (method, path, headers). A group's route is decided again every time, as its
+ * members' order follows their health.
+ */
+export function routeAgain(
+  routing: Routing,
+  target: Target,
+  url: string,
+  req: IncomingMessage,
+  memo: { recent: RecentRoute | null }
+): Routed {
+  const recent = memo.recent
+  if (
+    recent !== null &&
+    recent.generation === routing.generation &&
+    recent.target.hostname === target.hostname &&
+    recent.target.port === target.port
+  ) {
+    recent.url = url
+    recent.target = target
+    return recent.routed
+  }
+  const routed = route(routing, target, true, req)
+  memo.recent =
+    routing.rules.usesRequest || routed.group ? null : { generation: routing.generation, url, target, routed }
+  return routed
 }
 
 /**

@@ -205,22 +205,10 @@ export class Transport {
           incoming.destroy()
           return writeTextReply(res, badResponse(failure, (error as Error).message))
         }
-        incoming.pipe(res, { end: false })
-        incoming.on('data', noteStreamed)
-        incoming.once('end', () => {
-          if (incoming.rawTrailers.length > 0) res.addTrailers(pairs(incoming.rawTrailers))
-          res.end()
-        })
-        incoming.once('error', () => {
-          // The target vanished mid-body (`aborted`); the client must not see a clean end.
-          res.failure ??= failure.upstream ? 'upstream-reset' : 'target-reset'
-          res.destroy()
-        })
+        relayBody(incoming, res, failure)
       },
       // The origin's `100 Continue` goes to a client that asked for it (RFC 9110 §10.1.1).
-      continued: () => {
-        if (expectsContinue) res.writeContinue()
-      },
+      continued: expectsContinue ? () => res.writeContinue() : undefined,
       fail: (reply) => {
         if (!res.headersSent) return writeTextReply(res, reply)
         // The response had started: cutting the client's connection is the only honest signal left.
@@ -232,6 +220,9 @@ export class Transport {
     res.outgoing = outgoing
     if (exchange) res.once('close', () => this.finishExchange(exchange, res))
     if (body && 'whole' in body) return void outgoing.end(body.whole)
+    // A request without a body (most are) is sent whole now: no pipe to set up and take down, and its
+    // head leaves in one write. Node reads past it for the connection's next request.
+    if (!body && !expectsContinue && !hasBody(req)) return void outgoing.end()
     for (const chunk of body?.prefix ?? []) outgoing.write(chunk)
     // Registered before pipe(), so trailers are added before pipe ends the outgoing request.
     req.once('end', () => {
@@ -390,14 +381,16 @@ export class Transport {
     }
     const through = routed.upstream?.requestOptions(target, upgrade, owner)
     if (through) return { ...through.options, headers: [...through.extraHeaders, ...sent] }
-    return {
+    // Built without spreads: copying properties in is a runtime call on every forwarded request.
+    const direct: OwnedRequestOptions = {
       host,
       port: target.port,
       path: target.path,
       headers: sent,
-      agent: upgrade ? false : this.options.directAgent,
-      ...(lookup ? { lookup } : {})
+      agent: upgrade ? false : this.options.directAgent
     }
+    if (lookup) direct.lookup = lookup
+    return direct
   }
 
   /** Opens a CONNECT tunnel: straight to the target, or through the routed upstream. */
@@ -544,36 +537,40 @@ export class Transport {
   ): http.ClientRequest {
     const { timeouts, loop } = this.options
     const sent = ['Host', target.authority, ...headers]
-    const options: http.RequestOptions & https.RequestOptions = {
-      method: req.method!,
-      setHost: false,
-      maxHeaderSize: MAX_RESPONSE_HEAD,
-      ...this.destination(target, routed, upgrade, sent, req.socket)
-    }
+    const options = this.destination(target, routed, upgrade, sent, req.socket)
+    options.method = req.method!
+    options.setHost = false
+    options.maxHeaderSize = MAX_RESPONSE_HEAD
+    // Quiet for this long before the response's headers: the target is not answering. As an option,
+    // Node arms the socket's own timer when it hands the socket over (no listeners per request to
+    // wait for the socket). The timer counts idleness, so a long upload that keeps flowing is not cut;
+    // once the response has started it guards a silent body with the tunnel idle timeout. It also
+    // fires while the connection is being made (a pooled socket's idle timeout, POOL's 4 s, and this
+    // one once TCP is up): that phase is not its own.
+    options.timeout = timeouts.responseHeadersMs
     // TLS to the target (intercepted HTTPS) or to an HTTPS upstream proxy.
     const secure = target.secure === true || routed.upstream?.upstream.scheme === 'https'
     const outgoing = (secure ? https : http).request(options)
     let answered = false
     // Until the connection is made (TCP, and the TLS handshake over TLS), only the connect timer runs.
     let connected = true
-    outgoing.once('socket', (socket) => {
-      if (!socket.connecting) return
-      connected = false
-      const timer = setTimeout(() => outgoing.destroy(new Refused('connect')), timeouts.connectMs)
-      // Over TLS the connection is made once the handshake is done: a peer that accepts TCP and never
-      // answers the handshake is one that could not be reached.
-      socket.once(secure ? 'secureConnect' : 'connect', () => {
-        clearTimeout(timer)
-        connected = true
-        if (!routed.upstream && loop.isOwnSocket(socket, target.port)) outgoing.destroy(new Refused('loop'))
+    // A pooled connection the agent handed over at once (it says so before the request returns) is
+    // connected already: most keep-alive requests need no listener for this.
+    if (!outgoing.reusedSocket)
+      outgoing.once('socket', (socket) => {
+        if (!socket.connecting) return
+        connected = false
+        const timer = setTimeout(() => outgoing.destroy(new Refused('connect')), timeouts.connectMs)
+        // Over TLS the connection is made once the handshake is done: a peer that accepts TCP and never
+        // answers the handshake is one that could not be reached.
+        socket.once(secure ? 'secureConnect' : 'connect', () => {
+          clearTimeout(timer)
+          connected = true
+          if (!routed.upstream && loop.isOwnSocket(socket, target.port)) outgoing.destroy(new Refused('loop'))
+        })
+        socket.once('close', () => clearTimeout(timer))
       })
-      socket.once('close', () => clearTimeout(timer))
-    })
-    // Quiet for this long before the response's headers: the target is not answering. The timer counts
-    // idleness, so a long upload that keeps flowing is not cut; once the response has started it guards
-    // a silent body with the tunnel idle timeout. It also fires while the connection is being made (a
-    // pooled socket's idle timeout, POOL's 4 s, and this one once TCP is up): that phase is not its own.
-    outgoing.setTimeout(timeouts.responseHeadersMs, () => {
+    outgoing.on('timeout', () => {
       if (connected) outgoing.destroy(new Refused(answered ? 'idle' : 'response headers'))
     })
     // Through a group, a request the next member could carry waits for the start of an answer only as
@@ -600,7 +597,11 @@ export class Transport {
         clearTimeout(handover)
         memberCarried(routed)
       }
-      outcome.upgrade?.(incoming, socket, head)
+      if (outcome.upgrade) return outcome.upgrade(incoming, socket, head)
+      // A switch the request did not ask for (its Upgrade header was not sent on): Node hands the
+      // socket over and reports nothing else, so without this the client would wait for ever.
+      socket.destroy()
+      outcome.fail(badResponse(failure, 'it switched protocols unasked'))
     })
     if (outcome.continued) outgoing.on('continue', outcome.continued)
     outgoing.on('error', (error: NodeJS.ErrnoException) => {
@@ -631,6 +632,37 @@ export class Transport {
     })
     return outgoing
   }
+}
+
+/**
+ * Streams a response's body to the client, with backpressure, then its trailers. What `pipe()` would
+ * do for this one source and destination, without the seven listeners it adds to both and removes
+ * again at the end (about 5 % of the CPU of a small keep-alive response, BENCHMARKS.md): a client that
+ * leaves closes the response, which stops the outgoing request (JunctionResponse), so nothing here
+ * needs to watch the client.
+ */
+function relayBody(incoming: http.IncomingMessage, res: JunctionResponse, failure: FailureContext): void {
+  let waiting = false
+  const resume = (): void => {
+    waiting = false
+    incoming.resume()
+  }
+  incoming.on('data', (chunk: Buffer) => {
+    noteStreamed(chunk)
+    if (res.write(chunk) || waiting) return
+    waiting = true
+    incoming.pause()
+    res.once('drain', resume)
+  })
+  incoming.once('end', () => {
+    if (incoming.rawTrailers.length > 0) res.addTrailers(pairs(incoming.rawTrailers))
+    res.end()
+  })
+  incoming.once('error', () => {
+    // The target vanished mid-body (`aborted`); the client must not see a clean end.
+    res.failure ??= failure.upstream ? 'upstream-reset' : 'target-reset'
+    res.destroy()
+  })
 }
 
 /**

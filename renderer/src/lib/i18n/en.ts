@@ -589,7 +589,9 @@ export const en = {
     other: 'Clear {count} recorded exchanges?'
   },
   'inspect.clearMessage': 'Their headers and bodies are gone for good; traffic is not affected.',
-  'inspect.clearThem': 'Clear them'
+  'inspect.clearThem': 'Clear them',
+  'rules.pasteQuotes':
+    'A value with spaces goes in double quotes; inside them, write \\" for a quote and \\\\ for a backslash:'
 } as const satisfies Record<string, import('./messages.ts').Message>
 
 export type MessageKey = keyof typeof en

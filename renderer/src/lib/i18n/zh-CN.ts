@@ -545,5 +545,6 @@ export const zhCN: Record<MessageKey, Message> = {
   'rules.addRule': '添加规则',
   'inspect.clearTitle': '清空 {count} 条已记录的交换？',
   'inspect.clearMessage': '它们的头部和正文将被永久删除；流量不受影响。',
-  'inspect.clearThem': '全部清空'
+  'inspect.clearThem': '全部清空',
+  'rules.pasteQuotes': '含空格的值请放在英文双引号中；引号内的引号写作 \\"，反斜杠写作 \\\\：'
 }

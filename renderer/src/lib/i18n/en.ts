@@ -591,7 +591,18 @@ export const en = {
   'inspect.clearMessage': 'Their headers and bodies are gone for good; traffic is not affected.',
   'inspect.clearThem': 'Clear them',
   'rules.pasteQuotes':
-    'A value with spaces goes in double quotes; inside them, write \\" for a quote and \\\\ for a backslash:'
+    'A value with spaces goes in double quotes; inside them, write \\" for a quote and \\\\ for a backslash:',
+  'rules.copyLines': 'Copy as lines',
+  'rules.copiedLines': {
+    one: 'Copied {count} rule as a line, ready to paste into another profile. ',
+    other: 'Copied {count} rules as lines, ready to paste into another profile. '
+  },
+  'rules.linesSkipped': {
+    one: '{count} selected rule was left out: a line cannot say its name, edits, mock response, interception or that it is off.',
+    other:
+      '{count} selected rules were left out: a line cannot say their names, edits, mock responses, interception or that they are off.'
+  },
+  'rules.linesFallback': 'The clipboard is not available here; copy the selected lines:'
 } as const satisfies Record<string, import('./messages.ts').Message>
 
 export type MessageKey = keyof typeof en

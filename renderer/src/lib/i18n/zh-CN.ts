@@ -546,5 +546,10 @@ export const zhCN: Record<MessageKey, Message> = {
   'inspect.clearTitle': '清空 {count} 条已记录的交换？',
   'inspect.clearMessage': '它们的头部和正文将被永久删除；流量不受影响。',
   'inspect.clearThem': '全部清空',
-  'rules.pasteQuotes': '含空格的值请放在英文双引号中；引号内的引号写作 \\"，反斜杠写作 \\\\：'
+  'rules.pasteQuotes': '含空格的值请放在英文双引号中；引号内的引号写作 \\"，反斜杠写作 \\\\：',
+  'rules.copyLines': '复制为规则行',
+  'rules.copiedLines': '已将 {count} 条规则复制为规则行，可粘贴到其他配置中。',
+  'rules.linesSkipped':
+    '{count} 条所选规则未被复制：规则行无法表达规则名称、修改、模拟响应、HTTPS 解密或停用状态。',
+  'rules.linesFallback': '此处无法使用剪贴板；请复制选中的规则行：'
 }

@@ -272,6 +272,7 @@ describe('the rules editor with 10,000 rules', () => {
 
   it('takes a quoted value with spaces, shows it quoted, and copies it as a line that pastes back', async () => {
     const line = 'header "User-Agent: Mozilla/5.0 (X11) \\"x\\"" block 403'
+    await page.getByTestId('rule-search').fill('')
     await page.getByTestId('paste-rules-open').click()
     await page.getByTestId('paste-input').fill(line)
     expect(await page.getByTestId('paste-summary').innerText()).toBe('1 rule ready.')

@@ -289,7 +289,9 @@ export class ProfileStore {
   async remove(id: string): Promise<Result<void>> {
     if (id === DIRECT_PROFILE.id) return fail('read-only', 'The built-in Direct profile cannot be deleted')
     if (!this.profiles.some((p) => p.id === id)) return fail('not-found', `No profile with id "${id}"`)
-    return this.commit(this.profiles.filter((p) => p.id !== id))
+    const removed = await this.commit(this.profiles.filter((p) => p.id !== id))
+    if (removed.ok) this.lines.delete(id)
+    return removed
   }
 
   private async commit(next: Profile[]): Promise<Result<void>> {

@@ -9,6 +9,8 @@ import { configText, LineList } from '../../../main/config/json-text.ts'
 /** `value` with every LineList replaced by its parsed items: what the text must parse back to. */
 function expected(value: unknown): unknown {
   if (value instanceof LineList) return value.lines.map((line) => JSON.parse(line) as unknown)
+  // JSON has no negative zero: -0 is written as 0.
+  if (Object.is(value, -0)) return 0
   if (Array.isArray(value)) return value.map(expected)
   if (typeof value === 'object' && value !== null)
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, expected(v)]))

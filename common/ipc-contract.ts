@@ -193,7 +193,6 @@ export interface AppApi {
   saveProfile(profile: Profile): Async<Profile>
   deleteProfile(id: string): Async<void>
   setActiveProfile(id: string, options?: { closeConnections: boolean }): Async<EngineState>
-  reorderRules(profileId: string, ruleIds: string[]): Async<Profile>
   /** What the profile does with `url`; `method` (default GET) reaches rules with method matchers. */
   explain(profileId: string, url: string, method?: string): Async<Explanation>
   /** One real request through an upstream (as edited, saved password kept), with latency or the error. */
@@ -437,7 +436,6 @@ export const API_METHODS = [
   'saveProfile',
   'deleteProfile',
   'setActiveProfile',
-  'reorderRules',
   'explain',
   'testUpstream',
   'getSettings',

@@ -43,7 +43,6 @@ export const API_PAYLOADS = {
   saveProfile: z.tuple([ProfileSchema]),
   deleteProfile: z.tuple([id]),
   setActiveProfile: z.tuple([id, z.object({ closeConnections: z.boolean() }).optional()]),
-  reorderRules: z.tuple([id, z.array(id).max(200_000)]),
   explain: z.tuple([
     id,
     z.string().min(1).max(2048),

@@ -6,9 +6,14 @@
  *
  * A line is one or more `<kind> <value>` matchers joined by `and`, then an action: `direct`, `reject`,
  * `block` (403) or `block <status>`, or `upstream <name>` (also `via <name>` or `→ <name>`) naming an
- * upstream or a group of the profile by name or id. Values cannot contain spaces. Clash lines
- * (`DOMAIN-SUFFIX,example.com,Proxy`) are read too, since that is what users of Clash have at hand.
- * Blank lines, lines starting with `#` or `//`, and anything after ` #` are skipped.
+ * upstream or a group of the profile by name or id. A value with spaces (a header pattern, a path, a
+ * regex) goes in double quotes, where `\"` is a quote and `\\` a backslash; any other backslash is
+ * kept as written, so `"^ads\. x"` is the regex it looks like. Clash lines (`DOMAIN-SUFFIX,example.com,Proxy`)
+ * are read too, since that is what users of Clash have at hand. Blank lines, lines starting with `#`
+ * or `//`, and anything after a ` #` outside quotes are skipped.
+ *
+ * `ruleLine` writes a rule back as such a line, quoting where needed, so a line read and written again
+ * is the line (up to spacing and spelling) and a rule written and read again is the rule.
  *
  * Every problem is reported for its line in words a person can act on; nothing here throws. Pure.
  */
@@ -37,7 +42,9 @@ const KINDS = [
 ] as const
 const KIND_LIST = `${KINDS.slice(0, -1).join(', ')} or ${KINDS.at(-1)}`
 const ACTIONS_HINT = 'direct, block, block 451, reject or upstream <name>'
-const blocked = (status: number): Action => ({ type: 'block', status, body: 'Blocked by Junction' })
+/** What a pasted `block` answers with. */
+const BLOCK_BODY = 'Blocked by Junction'
+const blocked = (status: number): Action => ({ type: 'block', status, body: BLOCK_BODY })
 
 /** Clash's rule types that have a Junction matcher; DOMAIN-KEYWORD becomes a wildcard around the word. */
 const CLASH_KINDS: Record<string, (value: string) => Matcher> = {
@@ -66,6 +73,121 @@ function findTarget(profile: Profile, name: string): Parsed<Action> {
   }
 }
 
+const SPACE = /\s/
+
+/**
+ * The words of a line: runs of non-space characters, or values in double quotes (which may hold
+ * spaces). `end` is where the line's rule ends: at a word starting with `#` (a comment), else the end.
+ */
+function splitWords(line: string): Parsed<string[]> & { end: number } {
+  const words: string[] = []
+  let i = 0
+  while (i < line.length) {
+    if (SPACE.test(line[i]!)) i++
+    else if (line[i] === '#') return { value: words, end: i }
+    else if (line[i] !== '"') {
+      const start = i
+      while (i < line.length && !SPACE.test(line[i]!)) i++
+      words.push(line.slice(start, i))
+    } else {
+      const quoted = readQuoted(line, i)
+      if ('error' in quoted) return { ...quoted, end: line.length }
+      words.push(quoted.value)
+      i = quoted.end
+    }
+  }
+  return { value: words, end: line.length }
+}
+
+/** The value quoted at `open`, unescaped, and the position after its closing quote. */
+function readQuoted(line: string, open: number): Parsed<string> & { end: number } {
+  let value = ''
+  let i = open + 1
+  for (;;) {
+    if (i >= line.length)
+      return {
+        error: `the quote opened at column ${open + 1} is never closed (write \\" for a quote inside a value)`,
+        end: i
+      }
+    const char = line[i]!
+    if (char === '"') break
+    const next = line[i + 1]
+    if (char === '\\' && (next === '"' || next === '\\')) {
+      value += next
+      i += 2
+    } else {
+      value += char
+      i++
+    }
+  }
+  const end = i + 1
+  if (end < line.length && !SPACE.test(line[end]!))
+    return {
+      error: `the quoted value closed at column ${end} runs into "${line.slice(end).split(SPACE)[0]}"; put a space after the closing quote`,
+      end
+    }
+  return { value, end }
+}
+
+/**
+ * A value as a line holds it: as written when it reads back as one word, else in double quotes with
+ * `"` and `\` escaped. Line breaks are kept as they are (`ruleLine` refuses values that have them).
+ */
+export function quoteValue(value: string): string {
+  if (value !== '' && !SPACE.test(value) && value[0] !== '"' && value[0] !== '#') return value
+  return `"${value.replace(/["\\]/g, '\\$&')}"`
+}
+
+/** `header "User-Agent: curl/8 x"`: a matcher as a line (and the Rules view) writes it. */
+export function matcherText(matcher: Matcher): string {
+  return `${matcher.type} ${quoteValue(matcher.value)}`
+}
+
+/** The action as a line writes it, naming an upstream or group so that it reads back as the same one. */
+function actionWords(action: Action, profile: Profile): string | null {
+  switch (action.type) {
+    case 'direct':
+    case 'reject':
+      return action.type
+    case 'block':
+      return action.body === BLOCK_BODY ? `block ${action.status}` : null
+    case 'upstream': {
+      const target = [...profile.upstreams, ...(profile.groups ?? [])].find((t) => t.id === action.upstreamId)
+      // By name when the name finds it again (names may repeat, ignoring case), else by id.
+      for (const name of [target?.name, action.upstreamId]) {
+        if (name === undefined || /[\r\n]/.test(name)) continue
+        const found = findTarget(profile, name)
+        if (
+          'value' in found &&
+          found.value.type === 'upstream' &&
+          found.value.upstreamId === action.upstreamId
+        )
+          return `upstream ${quoteValue(name)}`
+      }
+      return null
+    }
+  }
+}
+
+/**
+ * The line that reads back (with `parseRuleLines`, against `profile`) as `rule` with a new id, or null
+ * when a line cannot say it: a name, header or body edits, a mock response, interception, a switched-off
+ * rule, a block with a body of its own, a line break in a value, or an upstream the profile lacks.
+ */
+export function ruleLine(rule: Rule, profile: Profile): string | null {
+  if (
+    !rule.enabled ||
+    rule.name !== undefined ||
+    rule.rewrite ||
+    rule.intercept !== undefined ||
+    rule.respondWith
+  )
+    return null
+  if (rule.matchers.some((m) => /[\r\n]/.test(m.value))) return null
+  const action = actionWords(rule.action, profile)
+  return action === null ? null : `${rule.matchers.map(matcherText).join(' and ')} ${action}`
+}
+
 function parseAction(profile: Profile, words: string[]): Parsed<Action> {
   const [word = '', ...rest] = words
   const verb = word.toLowerCase()
@@ -89,7 +211,11 @@ function parseAction(profile: Profile, words: string[]): Parsed<Action> {
 
 function checkedMatcher(type: string, value: string): Parsed<Matcher> {
   const parsed = MatcherSchema.safeParse({ type, value })
-  if (!parsed.success) return { error: `${type} "${value}": must be "http" or "connect"` }
+  // Only an empty value (now that quotes allow one) or a protocol other than the two fail the schema.
+  if (!parsed.success)
+    return {
+      error: `${type} "${value}": ${value === '' ? 'must not be empty' : 'must be "http" or "connect"'}`
+    }
   const problem = checkMatcherValue(parsed.data)
   return problem ? { error: `${type} "${value}": ${problem}` } : { value: parsed.data }
 }
@@ -164,11 +290,19 @@ function parseClash(profile: Profile, text: string): Parsed<{ matchers: Matcher[
 export function parseRuleLines(text: string, profile: Profile, newId: () => string): RuleLine[] {
   const out: RuleLine[] = []
   for (const [index, raw] of text.split(/\r?\n/).entries()) {
-    // Values hold no spaces, so a `#` after a space always starts a comment.
-    const trimmed = raw.replace(/\s#.*$/, '').trim()
-    if (!trimmed || trimmed.startsWith('#') || trimmed.startsWith('//')) continue
-    const isClash = /^[A-Za-z0-9-]+,/.test(trimmed)
-    const parsed = isClash ? parseClash(profile, trimmed) : parseWords(profile, trimmed.split(/\s+/))
+    const whole = raw.trim()
+    if (!whole || whole.startsWith('#') || whole.startsWith('//')) continue
+    let trimmed: string
+    let parsed: Parsed<{ matchers: Matcher[]; action: Action }>
+    if (/^[A-Za-z0-9-]+,/.test(whole)) {
+      // Clash values hold no spaces, so a `#` after a space always starts a comment.
+      trimmed = whole.replace(/\s#.*$/, '')
+      parsed = parseClash(profile, trimmed)
+    } else {
+      const split = splitWords(whole)
+      trimmed = whole.slice(0, split.end).trimEnd()
+      parsed = 'error' in split ? split : parseWords(profile, split.value)
+    }
     const line = index + 1
     out.push(
       'error' in parsed

@@ -21,6 +21,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { constants, promises as fs } from 'node:fs'
 import path from 'node:path'
 import { fail, ok, type Failure, type Result } from '../../common/result.ts'
+import { configText } from './json-text.ts'
 
 /** A document the parser could use, with what it had to leave out (each naming its field). */
 export interface Parsed<T> {
@@ -138,10 +139,14 @@ export class JsonFile<T> {
     return { value: this.options.defaults(), problem: `${this.options.path} ${reason}; defaults were loaded` }
   }
 
-  /** Writes `doc` (the stored value, plus any fields the store preserves) with this build's version. */
+  /**
+   * Writes `doc` (the stored value, plus any fields the store preserves) with this build's version;
+   * lists given as `LineList` are written one item per line (json-text.ts).
+   */
   async save(doc: object): Promise<Result<void>> {
     if (this.readOnlyReason) return fail('read-only', this.readOnlyReason)
-    const text = `${JSON.stringify({ version: this.options.version, ...doc }, null, 2)}\n`
+    const text = `${configText({ version: this.options.version, ...doc })}
+`
     const written = digest(text)
     if (written === this.lastWritten) return ok(undefined)
     try {

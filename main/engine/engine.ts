@@ -265,7 +265,7 @@ export class ProxyEngine extends EventEmitter<EngineEvents> {
     // Health is the active profile's: kept across its edits, started afresh for another profile.
     if (profile.id === previous.profile.id) this.health.keepOnly(profile.upstreams)
     else this.health = new UpstreamHealth(this.options.memberBackoff ?? DEFAULT_BACKOFF)
-    this.routing = buildRouting(profile, this.connectSettings())
+    this.routing = buildRouting(profile, this.connectSettings(), previous.rules)
     retireRouting(previous)
     if (this.server) this.setRunning()
   }

@@ -63,7 +63,11 @@ export interface ConnectSettings {
 
 let generations = 0
 
-export function buildRouting(profile: Profile, connect: ConnectSettings): Routing {
+/**
+ * `previous`: the rules compiled for the routing this one replaces; the rules an edit left as they were
+ * are not compiled again (compile.ts).
+ */
+export function buildRouting(profile: Profile, connect: ConnectSettings, previous?: CompiledRules): Routing {
   const upstreams = new Map<string, UpstreamConnector>(
     profile.upstreams.map((u: Upstream) => [
       u.id,
@@ -76,7 +80,7 @@ export function buildRouting(profile: Profile, connect: ConnectSettings): Routin
     const members = group.members.map((id) => upstreams.get(id)!)
     groups.set(group.id, new GroupRouter(group, members, profile.upstreams, connect.health, connect.probe))
   }
-  return { generation: ++generations, profile, rules: compileProfile(profile), upstreams, groups }
+  return { generation: ++generations, profile, rules: compileProfile(profile, previous), upstreams, groups }
 }
 
 /**

@@ -85,7 +85,7 @@ export function explain(
 ): Explanation {
   const target = parseTarget(url)
   const request = target.isHttp ? { method: method.toUpperCase(), path: pathOf(url), headers: {} } : undefined
-  const { decision, rule } = compiled.match(request ? { ...target, request } : target)
+  const { decision, rule, index } = compiled.match(request ? { ...target, request } : target)
   const outcome = describeDecision(decision, profile)
   if (!rule) return { target, decision, rule: null, text: `no rule matched → default: ${outcome}` }
   const label = rule.rule.name ? `"${rule.rule.name}"` : `"${rule.rule.id}"`
@@ -107,8 +107,8 @@ export function explain(
   return {
     target,
     decision,
-    rule: { id: rule.rule.id, ...(rule.rule.name ? { name: rule.rule.name } : {}), index: rule.index },
-    text: `rule ${label} #${rule.index + 1} (${matchers}) → ${outcome}${parts.map((p) => `; ${p}`).join('')}`
+    rule: { id: rule.rule.id, ...(rule.rule.name ? { name: rule.rule.name } : {}), index },
+    text: `rule ${label} #${index + 1} (${matchers}) → ${outcome}${parts.map((p) => `; ${p}`).join('')}`
   }
 }
 

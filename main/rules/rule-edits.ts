@@ -23,8 +23,19 @@ export interface RulePlacement {
   index: number
 }
 
-const positionsOf = (rules: readonly Rule[]): Map<string, number> =>
-  new Map(rules.map((rule, index) => [rule.id, index]))
+/**
+ * Where the rules with `ids` are, found in one pass that stops when all are found: an edit names a
+ * few rules, and indexing all 100,000 ids for it cost more than the rest of the check.
+ */
+function positionsOf(rules: readonly Rule[], ids: Iterable<string>): Map<string, number> {
+  const wanted = new Set(ids)
+  const found = new Map<string, number>()
+  for (let index = 0; index < rules.length && found.size < wanted.size; index++) {
+    const id = rules[index]!.id
+    if (wanted.has(id)) found.set(id, index)
+  }
+  return found
+}
 
 function missing(
   profile: Profile,
@@ -49,24 +60,30 @@ function twice(ids: readonly string[]): string | null {
   return null
 }
 
+function idTaken({ id, name }: Rule, index: number): Result<never> {
+  return fail(
+    'conflict',
+    `Rule "${name || id}" (#${index + 1}) cannot be added: the id "${id}" is already used in this profile`
+  )
+}
+
 /** New rules at their positions; their ids must be new to the profile. */
 export function insertRules(
   profile: Profile,
   entries: readonly { rule: unknown; index: number }[]
 ): Result<{ rules: Rule[] }> {
-  const known = positionsOf(profile.rules)
   const parsed: PlacedRule[] = []
   const ids = new Set<string>()
   for (const { rule, index } of entries) {
     const checked = parseRule(profile, rule, index)
     if (!checked.ok) return checked
-    const { id, name } = checked.value
-    const label = `Rule "${name || id}" (#${index + 1})`
-    if (known.has(id) || ids.has(id))
-      return fail('conflict', `${label} cannot be added: the id "${id}" is already used in this profile`)
-    ids.add(id)
+    if (ids.has(checked.value.id)) return idTaken(checked.value, index)
+    ids.add(checked.value.id)
     parsed.push({ rule: checked.value, index })
   }
+  const taken = positionsOf(profile.rules, ids)
+  const clash = parsed.find(({ rule }) => taken.has(rule.id))
+  if (clash) return idTaken(clash.rule, clash.index)
   const rules = placeAt(
     profile.rules,
     parsed.map(({ rule, index }) => ({ item: rule, index }))
@@ -77,7 +94,7 @@ export function insertRules(
 /** Replaces the rule with the same id, where it is. */
 export function replaceRule(profile: Profile, input: unknown): Result<{ rules: Rule[]; rule: Rule }> {
   const id = (input as { id?: unknown } | null)?.id
-  const known = positionsOf(profile.rules)
+  const known = positionsOf(profile.rules, typeof id === 'string' ? [id] : [])
   const index = typeof id === 'string' ? known.get(id) : undefined
   if (index === undefined) return missing(profile, [String(id)], known)!
   const checked = parseRule(profile, input, index)
@@ -92,7 +109,7 @@ export function removeRules(
   profile: Profile,
   ids: readonly string[]
 ): Result<{ rules: Rule[]; removed: PlacedRule[] }> {
-  const known = positionsOf(profile.rules)
+  const known = positionsOf(profile.rules, ids)
   const absent = missing(profile, ids, known)
   if (absent) return absent
   const gone = new Set(ids)
@@ -133,7 +150,7 @@ export function setRulesEnabled(
   ids: readonly string[],
   enabled: boolean
 ): Result<{ rules: Rule[] }> {
-  const known = positionsOf(profile.rules)
+  const known = positionsOf(profile.rules, ids)
   const absent = missing(profile, ids, known)
   if (absent) return absent
   const chosen = new Set(ids)

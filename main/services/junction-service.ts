@@ -209,22 +209,6 @@ export function createJunctionService(parts: RuntimeParts, hooks: ServiceHooks =
       return ok(engine.state)
     },
 
-    async reorderRules(profileId, ruleIds) {
-      const profile = profiles.get(profileId)
-      if (!profile) return fail('not-found', `No profile with id "${profileId}"`)
-      const byId = new Map(profile.rules.map((r) => [r.id, r]))
-      if (
-        ruleIds.length !== byId.size ||
-        new Set(ruleIds).size !== ruleIds.length ||
-        !ruleIds.every((r) => byId.has(r))
-      )
-        return fail('invalid-input', 'The new order must list every rule of the profile exactly once')
-      const saved = await profiles.put({ ...profile, rules: ruleIds.map((r) => byId.get(r)!) })
-      if (!saved.ok) return saved
-      if (engine.profile.id === profileId) engine.applyProfile(saved.value)
-      return ok(maskSecrets(saved.value))
-    },
-
     async explain(profileId, url, method) {
       const profile = profiles.get(profileId)
       if (!profile) return fail('not-found', `No profile with id "${profileId}"`)

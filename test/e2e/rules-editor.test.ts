@@ -1,8 +1,9 @@
 /**
  * The Rules view with 10,000 rules, in real Chromium against a headless Junction: search finds a rule
  * within 200 ms of the keypress, edit opens in view and sends one rule, keyboard and drag moves and a
- * bulk delete land in profiles.json and are undone, pasted rules are checked line by line, and a
- * pasted rule that decides real traffic shows its hits.
+ * bulk delete land in profiles.json and are undone, pasted rules are checked line by line, a
+ * pasted rule that decides real traffic shows its hits, and a quoted value survives paste, display and
+ * copy-as-lines.
  */
 import { promises as fs } from 'node:fs'
 import os from 'node:os'
@@ -267,5 +268,55 @@ describe('the rules editor with 10,000 rules', () => {
     await expect
       .poll(() => page.getByTestId('rule-hits').first().innerText(), { timeout: 10_000 })
       .toMatch(/^1 hit · \d+ s ago$/)
+  })
+
+  it('takes a quoted value with spaces, shows it quoted, and copies it as a line that pastes back', async () => {
+    const line = 'header "User-Agent: Mozilla/5.0 (X11) \\"x\\"" block 403'
+    await page.getByTestId('rule-search').fill('')
+    await page.getByTestId('paste-rules-open').click()
+    await page.getByTestId('paste-input').fill(line)
+    expect(await page.getByTestId('paste-summary').innerText()).toBe('1 rule ready.')
+    await page.getByTestId('paste-add').click()
+    await expect.poll(() => page.getByTestId('rules-count').innerText()).toMatch(/^10,004 rules/)
+    const stored = JSON.parse(await fs.readFile(path.join(dataDir, 'profiles.json'), 'utf8')) as {
+      profiles: Profile[]
+    }
+    expect(stored.profiles.find((p) => p.id === 'big')!.rules.at(-1)!.matchers).toEqual([
+      { type: 'header', value: 'User-Agent: Mozilla/5.0 (X11) "x"' }
+    ])
+
+    await page.getByTestId('rule-search').fill('x11')
+    await expect.poll(() => shownIds().then((ids) => ids.length)).toBe(1)
+    expect(await page.getByTestId('rule-item').first().innerText()).toContain(
+      'header "User-Agent: Mozilla/5.0 (X11) \\"x\\"" → block 403'
+    )
+    await page.getByTestId('rule-list').focus()
+    await page.keyboard.press('Control+a')
+    await browser.context.grantPermissions(['clipboard-read', 'clipboard-write'], {
+      origin: new URL(dashboardUrl).origin
+    })
+    await page.getByTestId('rule-copy-lines').click()
+    // Where the clipboard cannot be written, the lines are offered to copy by hand.
+    const fallback = page.locator('.copy-fallback textarea')
+    await expect
+      .poll(async () => (await page.getByTestId('rule-copied').count()) + (await fallback.count()))
+      .toBeGreaterThan(0)
+    const copied =
+      (await fallback.count()) > 0
+        ? await fallback.inputValue()
+        : await page.evaluate(() =>
+            (
+              globalThis as unknown as { navigator: { clipboard: { readText(): Promise<string> } } }
+            ).navigator.clipboard.readText()
+          )
+    expect(copied).toBe(line)
+    await page.getByTestId('paste-rules-open').click()
+    await page.getByTestId('paste-input').fill(copied)
+    expect(await page.getByTestId('paste-summary').innerText()).toBe('1 rule ready.')
+    expect(await page.getByTestId('paste-preview').innerText()).toContain(
+      'header "User-Agent: Mozilla/5.0 (X11) \\"x\\"" → block 403'
+    )
+    await page.getByRole('button', { name: 'Cancel' }).click()
+    await page.getByTestId('rule-search').fill('')
   })
 })

@@ -92,15 +92,18 @@ describe('service', () => {
     expect(app.profiles.get('work')!.upstreams[0]!.password).toBe(world.upstreams.squid.password)
   })
 
-  it('explains a URL, reorders rules and refuses a bad order', async () => {
+  it('explains a URL, moves a rule and refuses a move of a rule it does not have', async () => {
     expect((await call<{ text: string }>('explain', 'work', 'http://x.ads.test/')).text).toMatch(
       /^rule "ads" #1/
     )
-    const reordered = await call<Profile>('reorderRules', 'work', ['local', 'ads'])
-    expect(reordered.rules.map((r) => r.id)).toEqual(['local', 'ads'])
-    expect(await dispatch(api, 'reorderRules', ['work', ['ads']])).toMatchObject({
+    expect(await call('moveRules', 'work', [{ ruleId: 'local', index: 0 }])).toEqual({
+      ruleCount: 2,
+      before: [{ ruleId: 'local', index: 1 }]
+    })
+    expect(app.profiles.get('work')!.rules.map((r) => r.id)).toEqual(['local', 'ads'])
+    expect(await dispatch(api, 'moveRules', ['work', [{ ruleId: 'gone', index: 0 }]])).toMatchObject({
       ok: false,
-      error: { code: 'invalid-input' }
+      error: { code: 'not-found' }
     })
   })
 

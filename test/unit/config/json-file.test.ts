@@ -275,6 +275,37 @@ describe('ProfileStore and SettingsStore', () => {
     expect(onDisk.profiles[0].rules[0]).not.toHaveProperty('name')
   })
 
+  it('writes one rule per line; a per-rule save changes that line and keeps the others, unknown fields too', async () => {
+    const rules = ['a', 'b', 'c'].map((id) => ({ ...profile.rules[0]!, id }))
+    await fs.writeFile(
+      path.join(dir, 'profiles.json'),
+      JSON.stringify({
+        version: 1,
+        profiles: [{ ...profile, rules: [rules[0], { ...rules[1], note: 'kept' }, rules[2]] }]
+      })
+    )
+    const { store } = await ProfileStore.open(dir)
+    const read = async () => (await fs.readFile(path.join(dir, 'profiles.json'), 'utf8')).split('\n')
+    const [a, b, c] = store.get('work')!.rules
+    expect((await store.putRules('work', [a!, b!, { ...c!, enabled: false }])).ok).toBe(true)
+    const first = await read()
+    const ruleLines = first.filter((line) => line.trimStart().startsWith('{"'))
+    expect(ruleLines).toHaveLength(3)
+    expect(JSON.parse(ruleLines[1]!.replace(/,$/, ''))).toEqual({ ...rules[1], note: 'kept' })
+    expect(JSON.parse(ruleLines[2]!)).toEqual({ ...rules[2], enabled: false })
+    // The edited rule's line changes; every other line of the file stays as it was.
+    expect(
+      (await store.putRules('work', [a!, { ...b!, enabled: false }, store.get('work')!.rules[2]!])).ok
+    ).toBe(true)
+    const second = await read()
+    expect(second.filter((line, i) => line !== first[i])).toEqual([
+      first[first.indexOf(ruleLines[1]!)]!.replace('"enabled":true', '"enabled":false')
+    ])
+    const reopened = await ProfileStore.open(dir)
+    expect(reopened.problem).toBeNull()
+    expect(reopened.store.get('work')!.rules.map((r) => r.enabled)).toEqual([true, false, false])
+  })
+
   it('a left-out duplicate does not lend its unknown fields to the profile that was kept', async () => {
     await fs.writeFile(
       path.join(dir, 'profiles.json'),

@@ -58,9 +58,14 @@ describe('CompiledRules.match', () => {
     const compiled = new CompiledRules(rules, { type: 'reject' })
     expect(compiled.match(tls('www.example.com'))).toMatchObject({
       decision: { action: 'upstream' },
-      rule: { index: 1 }
+      rule: { rule: rules[1] },
+      index: 1
     })
-    expect(compiled.match(tls('other.test'))).toEqual({ decision: { action: 'reject' }, rule: null })
+    expect(compiled.match(tls('other.test'))).toEqual({
+      decision: { action: 'reject' },
+      rule: null,
+      index: -1
+    })
   })
 
   it('requires every matcher of a rule to match', () => {
@@ -125,7 +130,7 @@ describe('CompiledRules.match', () => {
         const expected = rules.findIndex(
           (r) => r.enabled && r.matchers.every((m) => MATCHERS[m.type].compile(m.value)(t))
         )
-        const got = compiled.match(target).rule?.index ?? -1
+        const got = compiled.match(target).index
         expect(got, `${JSON.stringify(target)} in round ${round}`).toBe(expected)
       }
     }
@@ -154,7 +159,10 @@ describe('request matchers', () => {
     ],
     { type: 'direct' }
   )
-  const decide = (target: RouteTarget) => rules.match(target).rule?.index ?? null
+  const decide = (target: RouteTarget) => {
+    const { index } = rules.match(target)
+    return index === -1 ? null : index
+  }
 
   it('match what only a request shows, and are scanned in list order', () => {
     expect(rules.usesRequest).toBe(true)

@@ -3,8 +3,8 @@
  * person can act on, numbered by the line it is about.
  */
 import { describe, expect, it } from 'vitest'
-import { RuleSchema, type Profile } from '../../../common/model.ts'
-import { parseRuleLines } from '../../../common/rule-lines.ts'
+import { RuleSchema, type Action, type Matcher, type Profile, type Rule } from '../../../common/model.ts'
+import { parseRuleLines, ruleLine } from '../../../common/rule-lines.ts'
 import { blockAt, placeAt } from '../../../common/rule-order.ts'
 
 const PROFILE: Profile = {
@@ -101,6 +101,74 @@ describe('parseRuleLines', () => {
     expect(none[0]!.error).toBe(
       'Line 1: this profile has no upstream or group named "Squid" (it has none yet; add one on the Profiles page).'
     )
+  })
+})
+
+describe('quoted values', () => {
+  it('reads values with spaces, quotes and backslashes in double quotes', () => {
+    const lines = parse(
+      [
+        'header "User-Agent: Mozilla/5.0 (X11)" block',
+        'regex "^a b$" direct # a comment after the quotes',
+        'path "/say \\"hi\\" # not a comment" reject',
+        'regex "^ads\\. x\\\\\\\\" via "home pool"',
+        'header X-Debug and path "/a b" → Squid'
+      ].join('\n')
+    )
+    expect(lines.map((l) => l.error)).toEqual(Array(5).fill(undefined))
+    expect(lines.map((l) => l.rule!.matchers)).toEqual([
+      [{ type: 'header', value: 'User-Agent: Mozilla/5.0 (X11)' }],
+      [{ type: 'regex', value: '^a b$' }],
+      [{ type: 'path', value: '/say "hi" # not a comment' }],
+      // A backslash before anything but a quote or a backslash is kept, as regexes need.
+      [{ type: 'regex', value: '^ads\\. x\\\\' }],
+      [
+        { type: 'header', value: 'X-Debug' },
+        { type: 'path', value: '/a b' }
+      ]
+    ])
+    expect(lines[1]!.text).toBe('regex "^a b$" direct')
+    expect(lines[3]!.rule!.action).toEqual({ type: 'upstream', upstreamId: 'g-1' })
+  })
+
+  it('keeps unquoted values as before: a quote inside a word is the character', () => {
+    const [line] = parse('header X-A:"b" block')
+    expect(line!.rule!.matchers).toEqual([{ type: 'header', value: 'X-A:"b"' }])
+  })
+
+  it('says where a quote is left open, runs into a word, or holds nothing', () => {
+    expect(parse('path "/a b block')[0]!.error).toBe(
+      'Line 1: the quote opened at column 6 is never closed (write \\" for a quote inside a value).'
+    )
+    expect(parse('path "/a b"x block')[0]!.error).toBe(
+      'Line 1: the quoted value closed at column 11 runs into "x"; put a space after the closing quote.'
+    )
+    expect(parse('path "" block')[0]!.error).toBe('Line 1: path "": must not be empty.')
+  })
+
+  it('writes a rule back as a line, quoting where needed', () => {
+    const rule = (matchers: Matcher[], action: Action = { type: 'direct' }): Rule => ({
+      id: 'x',
+      enabled: true,
+      matchers,
+      action
+    })
+    expect(ruleLine(rule([{ type: 'header', value: 'User-Agent: a "b" \\ c' }]), PROFILE)).toBe(
+      'header "User-Agent: a \\"b\\" \\\\ c" direct'
+    )
+    expect(
+      ruleLine(rule([{ type: 'regex', value: '^ads\\.' }], { type: 'upstream', upstreamId: 'g-1' }), PROFILE)
+    ).toBe('regex ^ads\\. upstream "Home Pool"')
+    expect(ruleLine(rule([{ type: 'path', value: '#x' }], { type: 'reject' }), PROFILE)).toBe(
+      'path "#x" reject'
+    )
+    // What a line cannot say: a rule switched off, a name, a block body of its own, a line break.
+    expect(ruleLine({ ...rule([{ type: 'host', value: 'a.b' }]), enabled: false }, PROFILE)).toBeNull()
+    expect(ruleLine({ ...rule([{ type: 'host', value: 'a.b' }]), name: 'n' }, PROFILE)).toBeNull()
+    expect(
+      ruleLine(rule([{ type: 'host', value: 'a.b' }], { type: 'block', status: 403, body: 'no' }), PROFILE)
+    ).toBeNull()
+    expect(ruleLine(rule([{ type: 'regex', value: 'a\nb' }]), PROFILE)).toBeNull()
   })
 })
 

@@ -602,7 +602,22 @@ export const en = {
   'access.rotated': 'Dashboard token replaced: other open dashboards lost access.',
   'ca.copyCommand': 'Copy command',
   'ca.commandCopied': 'Command copied to the clipboard.',
-  'ca.copyByHand': 'The clipboard refused: click the command to select it, then copy it.'
+  'ca.copyByHand': 'The clipboard refused: click the command to select it, then copy it.',
+
+  // Rules as lines (common/rule-lines.ts)
+  'rules.pasteQuotes':
+    'A value with spaces goes in double quotes; inside them, write \\" for a quote and \\\\ for a backslash:',
+  'rules.copyLines': 'Copy as lines',
+  'rules.copiedLines': {
+    one: 'Copied {count} rule as a line, ready to paste into another profile. ',
+    other: 'Copied {count} rules as lines, ready to paste into another profile. '
+  },
+  'rules.linesSkipped': {
+    one: '{count} selected rule was left out: a line cannot say its name, edits, mock response, interception or that it is off.',
+    other:
+      '{count} selected rules were left out: a line cannot say their names, edits, mock responses, interception or that they are off.'
+  },
+  'rules.linesFallback': 'The clipboard is not available here; copy the selected lines:'
 } as const satisfies Record<string, import('./messages.ts').Message>
 
 export type MessageKey = keyof typeof en

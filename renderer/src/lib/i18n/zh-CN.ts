@@ -560,5 +560,13 @@ export const zhCN: Record<MessageKey, Message> = {
   'access.rotated': '已更换访问令牌，其他已打开的仪表板将失去访问权限。',
   'ca.copyCommand': '复制命令',
   'ca.commandCopied': '命令已复制到剪贴板。',
-  'ca.copyByHand': '无法写入剪贴板，请点击命令将其选中后手动复制。'
+  'ca.copyByHand': '无法写入剪贴板，请点击命令将其选中后手动复制。',
+
+  // Rules as lines (common/rule-lines.ts)
+  'rules.pasteQuotes': '含空格的值请放在英文双引号中；引号内的引号写作 \\"，反斜杠写作 \\\\：',
+  'rules.copyLines': '复制为规则行',
+  'rules.copiedLines': '已将 {count} 条规则复制为规则行，可粘贴到其他配置中。',
+  'rules.linesSkipped':
+    '{count} 条所选规则未被复制：规则行无法表达规则名称、头部修改、模拟响应、HTTPS 解密或禁用状态。',
+  'rules.linesFallback': '此处无法使用剪贴板，请手动复制下方选中的规则行：'
 }

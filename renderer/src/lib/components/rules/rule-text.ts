@@ -3,6 +3,7 @@
  * on its row — its name, its matchers, its action and the upstream or group it names.
  */
 import type { Action, Profile, Rule } from '../../../../../common/model.ts'
+import { matcherText } from '../../../../../common/rule-lines.ts'
 
 /** `direct`, `block 403`, `reject`, `via Squid` (an upstream) or `via Pool (group)`. */
 export function actionText(action: Action, profile: Profile): string {
@@ -20,9 +21,12 @@ export function actionText(action: Action, profile: Profile): string {
   }
 }
 
-/** `domain example.com and port 443 → via Squid` */
+/**
+ * `domain example.com and port 443 → via Squid`, `header "User-Agent: curl/8 x" → block 403`: values
+ * with spaces quoted as a pasted line writes them, so the row shows where each value ends.
+ */
 export function ruleSummary(rule: Rule, profile: Profile): string {
-  return `${rule.matchers.map((m) => `${m.type} ${m.value}`).join(' and ')} → ${actionText(rule.action, profile)}`
+  return `${rule.matchers.map(matcherText).join(' and ')} → ${actionText(rule.action, profile)}`
 }
 
 /**

@@ -12,7 +12,8 @@
  * - 10 s after, once the proxy has been idle long enough to give memory back (memory-return.ts);
  * - after a full collection that gives the heap's free pages back (tunnel-memory-probe.mjs), with its V8
  *   heap used and external memory: the least the tunnels can cost. Per tunnel: the difference from the
- *   same reading before any traffic, divided by the number of tunnels.
+ *   same reading before any traffic, divided by the number of tunnels;
+ * - 12 s after the tunnels closed (the peers benchmark's figure), and after such a collection then.
  * `--snapshot` writes a heap snapshot of the proxy with the tunnels open (first run only), for DevTools'
  * Memory tab.
  */
@@ -38,6 +39,8 @@ const IDLE_SETTLE_MS = 5000
 /** Long enough for an idle proxy to have given memory back (memory-return.ts looks every second). */
 const LATER_MS = 10_000
 const START_TIMEOUT_MS = 30_000
+/** As the peers benchmark: RSS read this long after the tunnels closed. */
+const CLOSED_SETTLE_MS = 12_000
 const IO_TIMEOUT_MS = 10_000
 const MIB = 1024 * 1024
 
@@ -54,9 +57,12 @@ interface RunFigures {
   idleRssMiB: number
   openRssMiB: number
   laterRssMiB: number
-  /** After the shrinking collection, before traffic and with the tunnels open. */
+  /** RSS as it is 12 s after the tunnels closed. */
+  closedRssMiB: number
+  /** After the shrinking collection: before traffic, with the tunnels open, after they closed. */
   idle: Measured
   open: Measured
+  closed: Measured
 }
 
 /** The proxy process, with a channel to its probe. */
@@ -198,7 +204,11 @@ async function measureRun(entry: string, count: number, snapshotFile: string | n
     const open = await proxy.measure()
     if (held.size !== count) throw new Error(`the origin holds ${held.size} connections, not ${count}`)
     if (snapshotFile) console.log(`heap snapshot: ${await proxy.snapshot(snapshotFile)}`)
-    return { tunnels: count, idleRssMiB, openRssMiB, laterRssMiB, idle, open }
+    for (const socket of tunnels.splice(0)) socket.destroy()
+    await settle(CLOSED_SETTLE_MS)
+    const closedRssMiB = proxy.rssMiB()
+    const closed = await proxy.measure()
+    return { tunnels: count, idleRssMiB, openRssMiB, laterRssMiB, closedRssMiB, idle, open, closed }
   } finally {
     for (const socket of tunnels) socket.destroy()
     await proxy.stop()
@@ -215,7 +225,8 @@ function report(run: number, f: RunFigures): void {
   console.log(
     `run ${run}, ${f.tunnels} tunnels: RSS ${f.idleRssMiB.toFixed(1)} → ${f.openRssMiB.toFixed(1)} MiB at 2 s ` +
       `(${perTunnel} KiB per tunnel), ${f.laterRssMiB.toFixed(1)} MiB at 10 s; after a shrinking GC: ` +
-      `RSS ${shrunk('rss')}, heap used ${shrunk('heapUsed')}, external ${shrunk('external')}`
+      `RSS ${shrunk('rss')}, heap used ${shrunk('heapUsed')}, external ${shrunk('external')}; ` +
+      `12 s after they closed: RSS ${f.closedRssMiB.toFixed(1)} MiB, ${mib(f.closed.rss)} MiB after a shrinking GC`
   )
 }
 

@@ -6,11 +6,18 @@
  * left is garbage, not a leak: one compacting collection brings the heap back to about 20 MiB (under
  * what it held at start) and RSS to within 15 MiB of the start.
  *
- * So: every second, if the event loop was nearly idle over that second and the heap has grown well
- * past its size after the last such collection, or its young generation has, run one. It stops the
- * process while it runs (a 482 MiB heap with about 40 MiB live went to 45 MiB in 0.3 s here), hence
+ * So: once the event loop has been nearly idle for 5 s (looked at every second), if the heap has grown
+ * well past its size after the last such collection, or its young generation has, run one. It stops
+ * the process while it runs (a 482 MiB heap with about 40 MiB live went to 45 MiB in 0.3 s here), hence
  * only when there is little to delay, and at most once per burst: the next one needs the heap to grow
  * again.
+ *
+ * Why 5 s of quiet rather than one idle second: the next burst pays for the memory given back. Headless
+ * Junction opening short tunnels in 1 s bursts 2.5 s apart used 300–390 µs of CPU per tunnel when a
+ * collection ran in every pause (about 50 ms each), 207 µs when none did, as V8 grows its young
+ * generation back from 1 MiB to 64 MiB and the process touches those pages again (BENCHMARKS.md,
+ * "CONNECT path (issue 14)"). Traffic in bursts a few seconds apart (a browser loading pages) keeps its
+ * memory; a burst that is over gives it back 5–6 s later. V8's own memory reducer waits 8 s.
  *
  * The young generation: V8 doubles it (to 32 MiB after start-up with 1,000 rules, 64 MiB after 5,000
  * tunnels opened at once) while a burst's objects survive, and keeps it, holding a few KiB once the
@@ -26,6 +33,8 @@ export interface MemoryReturnOptions {
   intervalMs?: number
   /** Event-loop utilisation (0–1) over the interval at or under which the process counts as idle. */
   idleUtilization?: number
+  /** How long the process must have been idle, interval after interval, before a collection (ms). */
+  quietMs?: number
   /** Heap growth over its size after the last collection that makes one worth running (bytes). */
   growthBytes?: number
   /** Young-generation size that makes one worth running (bytes). */
@@ -70,17 +79,21 @@ const youngSize = (): number =>
 export class MemoryReturn {
   private readonly intervalMs: number
   private readonly idleUtilization: number
+  private readonly quietMs: number
   private readonly growthBytes: number
   private readonly youngBytes: number
   private timer: NodeJS.Timeout | null = null
   private lastLoop: EventLoopUtilization = performance.eventLoopUtilization()
   private baseline = heapSize()
+  /** How long the event loop has been idle, in whole intervals up to now. */
+  private quietFor = 0
   /** Collections run so far, for tests and logs. */
   returns = 0
 
   constructor(options: MemoryReturnOptions = {}) {
     this.intervalMs = options.intervalMs ?? 1000
     this.idleUtilization = options.idleUtilization ?? 0.05
+    this.quietMs = options.quietMs ?? 5000
     this.growthBytes = options.growthBytes ?? 64 * 1024 * 1024
     this.youngBytes = options.youngBytes ?? 16 * 1024 * 1024
   }
@@ -88,6 +101,7 @@ export class MemoryReturn {
   start(): void {
     this.lastLoop = performance.eventLoopUtilization()
     this.baseline = heapSize()
+    this.quietFor = 0
     this.timer ??= setInterval(() => this.check(), this.intervalMs).unref()
   }
 
@@ -112,7 +126,12 @@ export class MemoryReturn {
     const loop = performance.eventLoopUtilization()
     const busy = performance.eventLoopUtilization(loop, this.lastLoop).utilization
     this.lastLoop = loop
-    if (busy > this.idleUtilization) return
+    if (busy > this.idleUtilization) {
+      this.quietFor = 0
+      return
+    }
+    this.quietFor += this.intervalMs
+    if (this.quietFor < this.quietMs) return
     if (heapSize() - this.baseline < this.growthBytes && youngSize() < this.youngBytes) return
     returnMemory()
     this.returns++

@@ -30,7 +30,7 @@ afterEach(() => running?.stop())
 
 describe('MemoryReturn', () => {
   it('gives the heap back once the event loop is idle after it grew', async () => {
-    running = new MemoryReturn({ intervalMs: 200, growthBytes: 32 * MiB })
+    running = new MemoryReturn({ intervalMs: 200, quietMs: 200, growthBytes: 32 * MiB })
     running.start()
     growHeapWithGarbage()
     const grown = heapSize()
@@ -43,7 +43,7 @@ describe('MemoryReturn', () => {
   })
 
   it('waits while the event loop is busy, then collects', async () => {
-    running = new MemoryReturn({ intervalMs: 200, growthBytes: 32 * MiB })
+    running = new MemoryReturn({ intervalMs: 200, quietMs: 200, growthBytes: 32 * MiB })
     running.start()
     growHeapWithGarbage()
     await busyFor(1500)
@@ -56,7 +56,12 @@ describe('MemoryReturn', () => {
     growHeapWithGarbage()
     const grown = youngSize()
     expect(grown).toBeGreaterThanOrEqual(16 * MiB)
-    running = new MemoryReturn({ intervalMs: 200, growthBytes: 1024 * MiB, youngBytes: 16 * MiB })
+    running = new MemoryReturn({
+      intervalMs: 200,
+      quietMs: 200,
+      growthBytes: 1024 * MiB,
+      youngBytes: 16 * MiB
+    })
     running.start()
     for (let waited = 0; running.returns === 0 && waited < 5000; waited += 100) await sleep(100)
     expect(running.returns).toBe(1)
@@ -65,8 +70,29 @@ describe('MemoryReturn', () => {
     expect(running.returns).toBe(1)
   })
 
+  it('waits for the event loop to stay quiet for quietMs: pauses between bursts keep the memory', async () => {
+    running = new MemoryReturn({ intervalMs: 100, quietMs: 1000, growthBytes: 32 * MiB })
+    running.start()
+    growHeapWithGarbage()
+    // Bursts 500 ms apart: every pause is idle for several intervals, none for quietMs.
+    for (let burst = 0; burst < 4; burst++) {
+      await busyFor(300)
+      await sleep(500)
+    }
+    expect(running.returns).toBe(0)
+    const quietFrom = Date.now()
+    for (let waited = 0; running.returns === 0 && waited < 5000; waited += 50) await sleep(50)
+    expect(running.returns).toBe(1)
+    expect(Date.now() - quietFrom).toBeGreaterThanOrEqual(500)
+  })
+
   it('settle() gives back what start-up left, and measures the next growth from there', async () => {
-    running = new MemoryReturn({ intervalMs: 200, growthBytes: 32 * MiB, youngBytes: 1024 * MiB })
+    running = new MemoryReturn({
+      intervalMs: 200,
+      quietMs: 200,
+      growthBytes: 32 * MiB,
+      youngBytes: 1024 * MiB
+    })
     // Start-up's garbage is still in the heap when the runtime starts its MemoryReturn.
     growHeapWithGarbage()
     running.start()
@@ -80,7 +106,12 @@ describe('MemoryReturn', () => {
   })
 
   it('does nothing when neither the heap nor its young generation has grown', async () => {
-    running = new MemoryReturn({ intervalMs: 100, growthBytes: 256 * MiB, youngBytes: 256 * MiB })
+    running = new MemoryReturn({
+      intervalMs: 100,
+      quietMs: 100,
+      growthBytes: 256 * MiB,
+      youngBytes: 256 * MiB
+    })
     running.start()
     await sleep(1000)
     expect(running.returns).toBe(0)

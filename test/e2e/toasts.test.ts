@@ -11,10 +11,9 @@ import { AxeBuilder } from '@axe-core/playwright'
 import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { EngineState, Profile } from '../../common/model.ts'
-import type { Result } from '../../common/result.ts'
 import { serveWithDashboard, type Running } from '../harness/headless-process.ts'
 import { launchChromium } from './chromium.ts'
-import { closeSession, ensureRendererBuilt } from './session.ts'
+import { callApi, closeSession, ensureRendererBuilt } from './session.ts'
 
 const WORK: Profile = {
   id: 'work',
@@ -44,28 +43,7 @@ let page: Page
 /** Content-Security-Policy violations and console errors the page reported. */
 const problems: string[] = []
 
-/** One call over the dashboard's own WebSocket contract, from the page (it holds the access cookie). */
-async function call<T>(method: string, ...args: unknown[]): Promise<T> {
-  const result = await page.evaluate(
-    ({ method, args }) =>
-      new Promise<Result<unknown>>((resolve, reject) => {
-        // Runs in the page; this file compiles with Node's types, which have WebSocket but no location.
-        const { location } = globalThis as unknown as { location: { host: string } }
-        const ws = new WebSocket(`ws://${location.host}/api`)
-        ws.onerror = () => reject(new Error('dashboard WebSocket failed'))
-        ws.onopen = () => ws.send(JSON.stringify({ id: 1, method, args }))
-        ws.onmessage = (message: { data: string }) => {
-          const data = JSON.parse(message.data) as { id?: number; result?: Result<unknown> }
-          if (data.id !== 1 || !data.result) return
-          ws.close()
-          resolve(data.result)
-        }
-      }),
-    { method, args }
-  )
-  if (!result.ok) throw new Error(`${method}: ${result.error.message}`)
-  return result.value as T
-}
+const call = <T>(method: string, ...args: unknown[]): Promise<T> => callApi<T>(page, method, ...args)
 
 const profileIds = async (): Promise<string[]> => (await call<Profile[]>('listProfiles')).map((p) => p.id)
 

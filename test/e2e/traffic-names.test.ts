@@ -11,13 +11,12 @@ import path from 'node:path'
 import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Profile } from '../../common/model.ts'
-import type { Result } from '../../common/result.ts'
 import { connectTunnel, proxyGet } from '../harness/client.ts'
 import { serveWithDashboard, type Running } from '../harness/headless-process.ts'
 import { startOrigin, type Origin } from '../harness/origin.ts'
 import { startSquid, type Upstream } from '../harness/squid.ts'
 import { launchChromium } from './chromium.ts'
-import { closeSession, ensureRendererBuilt } from './session.ts'
+import { callApi, closeSession, ensureRendererBuilt } from './session.ts'
 
 const AUTH = { username: 'names-user', password: 'names p@ss' }
 const IDS = /\b(u-squid|r-origin|r-ads|p-work)\b/
@@ -29,29 +28,6 @@ let browser: Awaited<ReturnType<typeof launchChromium>>
 let dashboardUrl: string
 let proxyPort: number
 const tunnels: net.Socket[] = []
-
-/** One call over the dashboard's own WebSocket contract, from the page (it holds the access cookie). */
-async function call(page: Page, method: string, ...args: unknown[]): Promise<unknown> {
-  const result = await page.evaluate(
-    ({ method, args }) =>
-      new Promise<Result<unknown>>((resolve, reject) => {
-        // Runs in the page; this file compiles with Node's types, which have WebSocket but no location.
-        const { location } = globalThis as unknown as { location: { host: string } }
-        const ws = new WebSocket(`ws://${location.host}/api`)
-        ws.onerror = () => reject(new Error('dashboard WebSocket failed'))
-        ws.onopen = () => ws.send(JSON.stringify({ id: 1, method, args }))
-        ws.onmessage = (message: { data: string }) => {
-          const data = JSON.parse(message.data) as { id?: number; result?: Result<unknown> }
-          if (data.id !== 1 || !data.result) return
-          ws.close()
-          resolve(data.result)
-        }
-      }),
-    { method, args }
-  )
-  if (!result.ok) throw new Error(`${method}: ${result.error.message}`)
-  return result.value
-}
 
 /** The trimmed text of each cell of each row matching `testId`. */
 async function cells(page: Page, testId: string): Promise<string[][]> {
@@ -103,8 +79,8 @@ describe('names in Connections, Activity and the CSV export', () => {
       ],
       defaultAction: { type: 'direct' }
     }
-    await call(page, 'saveProfile', work)
-    await call(page, 'setActiveProfile', 'p-work')
+    await callApi(page, 'saveProfile', work)
+    await callApi(page, 'setActiveProfile', 'p-work')
 
     const viaSquid = await proxyGet(proxyPort, `${origin.url}/echo`)
     expect(viaSquid.status).toBe(200)
@@ -219,7 +195,7 @@ describe('names in Connections, Activity and the CSV export', () => {
     expect(named).toContain('route,block,block')
 
     // Deleting the named rule: what was logged by it says so, rather than showing its id.
-    await call(page, 'saveProfile', { ...work, rules: work.rules.slice(1) })
+    await callApi(page, 'saveProfile', { ...work, rules: work.rules.slice(1) })
     await logFilter.fill('Squid')
     await expect
       .poll(async () => (await cells(page, 'log-row')).map((row) => row[5]), { timeout: 10_000 })

@@ -162,8 +162,9 @@ describe('direct tunnels', () => {
     expect(received.bytes).toBe(TOTAL)
     await sender!.done
     // 16 of Junction's own for 128 MiB; V8 adds its own only when JavaScript objects fill the young
-    // generation, which a transfer of Buffers hardly does.
-    expect(await minor.stop()).toBeGreaterThanOrEqual(TOTAL / (8 * 1024 * 1024) - 2)
+    // generation, which a transfer of Buffers hardly does (0–2 without noteStreamed). On a loaded
+    // machine some GC entries never reach the observer (13 of 16 seen once in CI), so half is asked.
+    expect(await minor.stop()).toBeGreaterThanOrEqual(TOTAL / (8 * 1024 * 1024) / 2)
   }, 60_000)
 
   it('pass the client’s half-close on: the target answers after it, and the answer arrives whole', async () => {

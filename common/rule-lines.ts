@@ -46,15 +46,19 @@ const ACTIONS_HINT = 'direct, block, block 451, reject or upstream <name>'
 const BLOCK_BODY = 'Blocked by Junction'
 const blocked = (status: number): Action => ({ type: 'block', status, body: BLOCK_BODY })
 
-/** Clash's rule types that have a Junction matcher; DOMAIN-KEYWORD becomes a wildcard around the word. */
-const CLASH_KINDS: Record<string, (value: string) => Matcher> = {
+/**
+ * Clash's rule types that have a Junction matcher, for pasted Clash lines and for Clash files
+ * (main/transfer/import-clash.ts). DOMAIN-KEYWORD becomes a wildcard around the word (a keyword
+ * anywhere in the host name); DST-PORT's `80/443` is a list.
+ */
+export const CLASH_MATCHERS: Readonly<Record<string, (value: string) => Matcher>> = {
   DOMAIN: (value) => ({ type: 'host', value }),
   'DOMAIN-SUFFIX': (value) => ({ type: 'domain', value }),
   'DOMAIN-KEYWORD': (value) => ({ type: 'wildcard', value: `*${value}*` }),
   'DOMAIN-REGEX': (value) => ({ type: 'regex', value }),
   'IP-CIDR': (value) => ({ type: 'ip', value }),
   'IP-CIDR6': (value) => ({ type: 'ip', value }),
-  'DST-PORT': (value) => ({ type: 'port', value })
+  'DST-PORT': (value) => ({ type: 'port', value: value.replace(/\//g, ',') })
 }
 
 type Parsed<T> = { value: T } | { error: string }
@@ -264,10 +268,10 @@ function example(kind: string): string {
 
 function parseClash(profile: Profile, text: string): Parsed<{ matchers: Matcher[]; action: Action }> {
   const [type = '', value = '', target = ''] = text.split(',').map((part) => part.trim())
-  const toMatcher = CLASH_KINDS[type.toUpperCase()]
+  const toMatcher = CLASH_MATCHERS[type.toUpperCase()]
   if (!toMatcher)
     return {
-      error: `Clash rule type "${type}" has no match here; use ${Object.keys(CLASH_KINDS).join(', ')}`
+      error: `Clash rule type "${type}" has no match here; use ${Object.keys(CLASH_MATCHERS).join(', ')}`
     }
   if (!value || !target) return { error: 'a Clash rule needs a type, a value and a target' }
   const matcher = toMatcher(value)

@@ -10,13 +10,8 @@
  * - Rules `TYPE,VALUE,TARGET[,no-resolve]` in order; `MATCH` (or `FINAL`) is the default action.
  */
 import { parse } from 'yaml'
-import {
-  MAX_CHAIN_HOPS,
-  type Action,
-  type GroupStrategy,
-  type Matcher,
-  type Profile
-} from '../../common/model.ts'
+import { MAX_CHAIN_HOPS, type Action, type GroupStrategy, type Profile } from '../../common/model.ts'
+import { CLASH_MATCHERS } from '../../common/rule-lines.ts'
 import type { SkipList } from './import-summary.ts'
 import { isObject, lookup, ProfileBuilder, readHost, readPort, text } from './profile-builder.ts'
 
@@ -40,18 +35,6 @@ const STRATEGIES: Record<string, GroupStrategy> = {
   fallback: 'failover',
   'url-test': 'lowest-latency',
   'load-balance': 'round-robin'
-}
-
-/** Rule types and the Junction matcher each becomes. */
-const MATCHER_OF: Record<string, (value: string) => Matcher> = {
-  DOMAIN: (value) => ({ type: 'host', value }),
-  'DOMAIN-SUFFIX': (value) => ({ type: 'domain', value }),
-  // A keyword anywhere in the host name; shExpMatch-style `*` does the same.
-  'DOMAIN-KEYWORD': (value) => ({ type: 'wildcard', value: `*${value}*` }),
-  'DOMAIN-REGEX': (value) => ({ type: 'regex', value }),
-  'IP-CIDR': (value) => ({ type: 'ip', value }),
-  'IP-CIDR6': (value) => ({ type: 'ip', value }),
-  'DST-PORT': (value) => ({ type: 'port', value: value.replace(/\//g, ',') })
 }
 
 /**
@@ -189,7 +172,7 @@ export function importClash(doc: Record<string, unknown>, skipped: SkipList, fil
       // Clash stops at MATCH: later rules never apply.
       break
     }
-    const toMatcher = lookup(MATCHER_OF, type)
+    const toMatcher = lookup(CLASH_MATCHERS, type)
     if (!toMatcher) {
       skipped.skip(`${type} rules`, line)
       continue

@@ -12,7 +12,9 @@ import { DEFAULT_SETTINGS, type Settings } from '../../common/model.ts'
  * Passed once through JSON text, because fast-check's JSON values include -0, which a file cannot
  * hold (it reads back as 0), and a test comparing a file with its source would fail on the generator.
  */
-export const anyJson = fc.jsonValue({ maxDepth: 3 }).map((value) => JSON.parse(JSON.stringify(value)) as unknown)
+export const anyJson = fc
+  .jsonValue({ maxDepth: 3 })
+  .map((value) => JSON.parse(JSON.stringify(value)) as unknown)
 
 export const validSettings: fc.Arbitrary<Settings> = fc.record({
   listenHost: fc.constantFrom('127.0.0.1', '::1', 'localhost'),

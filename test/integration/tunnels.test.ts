@@ -3,7 +3,7 @@
  * half-close, exact bytes, and no per-tunnel closures on the joined sockets (what an idle tunnel's
  * memory is made of, bench/tunnel-memory.ts).
  */
-import { createHash } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import net from 'node:net'
 import { constants, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -20,7 +20,11 @@ const TOTAL = 128 * 1024 * 1024
  * would have taken the whole TOTAL by the time the sender stalls.
  */
 const BUFFERED_AT_MOST = 64 * 1024 * 1024
-const CHUNK = Buffer.alloc(1024 * 1024, 'junction tunnel ')
+/**
+ * Random, and not a multiple of a socket read (64 KiB): a read delivered twice, out of order, or
+ * overwritten by another tunnel's changes the hash, which a repeated pattern would hide.
+ */
+const CHUNK = randomBytes(1024 * 1024 + 4099)
 
 let engine: (ProxyEngine & { port: number }) | null = null
 const servers: net.Server[] = []
@@ -57,13 +61,13 @@ async function tunnelTo(port: number): Promise<net.Socket> {
  * Writes TOTAL bytes with backpressure; `accepted()` is how many the socket has taken so far. The
  * hash covers what was sent.
  */
-function send(socket: net.Socket): { accepted: () => number; done: Promise<string> } {
+function send(socket: net.Socket, total = TOTAL): { accepted: () => number; done: Promise<string> } {
   let accepted = 0
   const hash = createHash('sha256')
   const done = new Promise<string>((resolve) => {
     const pump = (): void => {
-      while (accepted < TOTAL) {
-        const chunk = CHUNK.subarray(0, Math.min(CHUNK.length, TOTAL - accepted))
+      while (accepted < total) {
+        const chunk = CHUNK.subarray(0, Math.min(CHUNK.length, total - accepted))
         accepted += chunk.length
         hash.update(chunk)
         if (!socket.write(chunk)) return void socket.once('drain', pump)
@@ -151,6 +155,20 @@ describe('direct tunnels', () => {
     expect(held).toBeLessThan(BUFFERED_AT_MOST)
     const [received, sent] = await Promise.all([receive(target!), sender.done])
     expect(received).toEqual({ bytes: TOTAL, hash: sent })
+  }, 60_000)
+
+  it('keep every download whole when several wait on slow clients at once', async () => {
+    const senders: ReturnType<typeof send>[] = []
+    const port = await listen((socket) => senders.push(send(socket, 16 * 1024 * 1024)))
+    const clients = await Promise.all(Array.from({ length: 4 }, () => tunnelTo(port)))
+    for (const client of clients) client.pause()
+    await expect.poll(() => senders.length).toBe(4)
+    // Every tunnel now has writes waiting for its client while the others keep reading.
+    await Promise.all(senders.map((sender) => stalled(() => sender.accepted())))
+    const received = await Promise.all(clients.map((client) => receive(client)))
+    const sent = await Promise.all(senders.map((sender) => sender.done))
+    // Every target sends the same bytes, so each client must get exactly them, whichever it was.
+    expect(received).toEqual(sent.map((hash) => ({ bytes: 16 * 1024 * 1024, hash })))
   }, 60_000)
 
   it('free what they carried as they go: a young-generation collection per 8 MiB (noteStreamed)', async () => {

@@ -228,8 +228,11 @@ function bare(): Launch {
   }
 }
 
-/** Headless mode in a fresh data directory holding the benchmark profile and the settings it needs. */
-function junction(): Launch {
+/**
+ * Headless mode in a fresh data directory holding the benchmark profile and the settings it needs;
+ * `entry` another build's out/main/serve.js, to compare.
+ */
+function junction(entry = builtServeEntry()): Launch {
   const { dir, remove } = tempDir('junction-peer-headless-')
   const profile = { ...generateProfile(ENGINE_RULES, 1), id: 'bench', name: 'Bench' }
   writeFileSync(path.join(dir, 'profiles.json'), JSON.stringify({ version: 1, profiles: [profile] }))
@@ -239,7 +242,7 @@ function junction(): Launch {
   )
   return {
     file: process.execPath,
-    args: [builtServeEntry(), '--port', '0', '--data-dir', dir, '--system-proxy', 'off'],
+    args: [entry, '--port', '0', '--data-dir', dir, '--system-proxy', 'off'],
     // Ready once the dashboard listens too: that is when headless mode has finished starting.
     portFromOutput: (stdout) => {
       if (!/dashboard: http/.test(stdout)) return null
@@ -252,7 +255,7 @@ function junction(): Launch {
 }
 
 /** Starts one peer, fresh, on the proxy CPU. */
-export async function startPeer(name: ProxyName, pinning: Pinning): Promise<ProxyPeer> {
+export async function startPeer(name: ProxyName, pinning: Pinning, entry?: string): Promise<ProxyPeer> {
   const how =
     name === 'squid'
       ? await squid()
@@ -260,7 +263,7 @@ export async function startPeer(name: ProxyName, pinning: Pinning): Promise<Prox
         ? await privoxy()
         : name === 'bare'
           ? bare()
-          : junction()
+          : junction(entry)
   try {
     return await launch(name, pinning, how)
   } catch (error) {

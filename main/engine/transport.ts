@@ -460,7 +460,8 @@ export class Transport {
           port: target.port,
           lookup,
           timeoutMs: timeouts.connectMs,
-          owner
+          owner,
+          relayed: true
         })
   }
 

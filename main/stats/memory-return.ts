@@ -15,13 +15,14 @@
  * Why 5 s of quiet rather than one idle second, and longer when traffic keeps coming back: the next
  * burst pays for the memory given back. Headless Junction opening short tunnels in 1 s bursts used
  * about 75 µs of JavaScript CPU per tunnel when no collection ran in the pauses and 150 µs when one did
- * in each (7 s pauses; BENCHMARKS.md, "CONNECT path (issue 14)"). The collection itself takes 20–30 ms;
- * the rest is the burst after it running with a young generation grown back from 1 MiB, where a
- * tunnel's objects outlive the scavenges that would have freed them and are promoted. So a collection
- * that the next burst followed within the wait doubles the wait (up to 30 s), and one that was
- * followed by at least the wait's length of quiet brings it back to 5 s: traffic in bursts a few seconds
- * apart (a browser loading pages) keeps its memory, and a burst that is over gives it back 5–6 s later,
- * or once a gap outlasts the longer wait. V8's own memory reducer waits 8 s.
+ * in each (7 s pauses; BENCHMARKS.md, "The peers gap explained"). The collection itself takes 20–30 ms;
+ * the rest comes with the young generation growing back from 1 MiB (it is neither code flushing nor
+ * deoptimisation). So a collection that the next burst followed within the wait doubles the wait, up
+ * to 10 s, and one followed by at least the wait's length of quiet brings it back to 5 s: traffic in
+ * bursts a few seconds apart (a browser loading pages) keeps its memory, and a burst that is over gives
+ * it back 5–11 s later. A 30 s ceiling kept 190–267 MiB with 5,000 idle tunnels open in the peers
+ * benchmark, against 142 MiB: what earlier workloads left never came back in their pauses. V8's own
+ * memory reducer waits 8 s.
  *
  * The young generation: V8 doubles it (to 32 MiB after start-up with 1,000 rules, 64 MiB after 5,000
  * tunnels opened at once) while a burst's objects survive, and keeps it, holding a few KiB once the
@@ -105,7 +106,7 @@ export class MemoryReturn {
     this.intervalMs = options.intervalMs ?? 1000
     this.idleUtilization = options.idleUtilization ?? 0.05
     this.quietMs = options.quietMs ?? 5000
-    this.maxQuietMs = options.maxQuietMs ?? 30_000
+    this.maxQuietMs = options.maxQuietMs ?? 10_000
     this.quietNeededMs = this.quietMs
     this.growthBytes = options.growthBytes ?? 64 * 1024 * 1024
     this.youngBytes = options.youngBytes ?? 16 * 1024 * 1024

@@ -44,8 +44,7 @@ export interface PeersSizes {
   settleMs: number
   /**
    * Wait after the tunnels closed: long enough for memory a process gives back once idle to be given
-   * back (Junction collects after 5 s of a quiet event loop, 10 s when the traffic before kept coming
-   * back right after its collections: memory-return.ts).
+   * back (Junction collects after 5 s of a quiet event loop, memory-return.ts).
    */
   closedSettleMs: number
 }
@@ -63,7 +62,7 @@ export const FULL: PeersSizes = {
   idleSeconds: 10,
   tunnels: 5000,
   settleMs: 2000,
-  closedSettleMs: 15000
+  closedSettleMs: 12000
 }
 export const SMOKE: PeersSizes = {
   rounds: 1,

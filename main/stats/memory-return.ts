@@ -12,17 +12,15 @@
  * only when there is little to delay, and at most once per burst: the next one needs the heap to grow
  * again.
  *
- * Why 5 s of quiet rather than one idle second, and longer when traffic keeps coming back: the next
- * burst pays for the memory given back. Headless Junction opening short tunnels in 1 s bursts used
- * about 75 µs of JavaScript CPU per tunnel when no collection ran in the pauses and 150 µs when one did
- * in each (7 s pauses; BENCHMARKS.md, "The peers gap explained"). The collection itself takes 20–30 ms;
- * the rest comes with the young generation growing back from 1 MiB (it is neither code flushing nor
- * deoptimisation). So a collection that the next burst followed within the wait doubles the wait, up
- * to 10 s, and one followed by at least the wait's length of quiet brings it back to 5 s: traffic in
- * bursts a few seconds apart (a browser loading pages) keeps its memory, and a burst that is over gives
- * it back 5–11 s later. A 30 s ceiling kept 190–267 MiB with 5,000 idle tunnels open in the peers
- * benchmark, against 142 MiB: what earlier workloads left never came back in their pauses. V8's own
- * memory reducer waits 8 s.
+ * Why 5 s of quiet rather than one idle second: the next burst pays for the memory given back. Headless
+ * Junction opening short tunnels in 1 s bursts used about 150 µs of JavaScript CPU per tunnel when a
+ * collection ran in every pause, 75 µs when none did (the collection itself takes 20–30 ms; the rest
+ * comes with the young generation growing back from 1 MiB). Traffic in bursts a few seconds apart (a
+ * browser loading pages) keeps its memory; a burst that is over gives it back 5–6 s later. V8's own
+ * memory reducer waits 8 s. A wait that grew each time traffic came back soon after a collection (to
+ * 10 or 30 s) saved most of that CPU in pauses of 4–7 s, but what earlier bursts left then stayed:
+ * 190–267 MiB with 5,000 idle tunnels in the peers benchmark, against 142 (BENCHMARKS.md, "The peers
+ * gap explained").
  *
  * The young generation: V8 doubles it (to 32 MiB after start-up with 1,000 rules, 64 MiB after 5,000
  * tunnels opened at once) while a burst's objects survive, and keeps it, holding a few KiB once the
@@ -40,8 +38,6 @@ export interface MemoryReturnOptions {
   idleUtilization?: number
   /** How long the process must have been idle, interval after interval, before a collection (ms). */
   quietMs?: number
-  /** The longest that wait grows to while traffic keeps coming back soon after collections (ms). */
-  maxQuietMs?: number
   /** Heap growth over its size after the last collection that makes one worth running (bytes). */
   growthBytes?: number
   /** Young-generation size that makes one worth running (bytes). */
@@ -87,7 +83,6 @@ export class MemoryReturn {
   private readonly intervalMs: number
   private readonly idleUtilization: number
   private readonly quietMs: number
-  private readonly maxQuietMs: number
   private readonly growthBytes: number
   private readonly youngBytes: number
   private timer: NodeJS.Timeout | null = null
@@ -95,10 +90,6 @@ export class MemoryReturn {
   private baseline = heapSize()
   /** How long the event loop has been idle, in whole intervals up to now. */
   private quietFor = 0
-  /** The quiet a collection waits for now: quietMs, doubled after each one the traffic cut short. */
-  quietNeededMs: number
-  /** Quiet since the last collection, while it is not yet known whether traffic cut it short. */
-  private quietSinceReturn: number | null = null
   /** Collections run so far, for tests and logs. */
   returns = 0
 
@@ -106,8 +97,6 @@ export class MemoryReturn {
     this.intervalMs = options.intervalMs ?? 1000
     this.idleUtilization = options.idleUtilization ?? 0.05
     this.quietMs = options.quietMs ?? 5000
-    this.maxQuietMs = options.maxQuietMs ?? 10_000
-    this.quietNeededMs = this.quietMs
     this.growthBytes = options.growthBytes ?? 64 * 1024 * 1024
     this.youngBytes = options.youngBytes ?? 16 * 1024 * 1024
   }
@@ -141,28 +130,15 @@ export class MemoryReturn {
     const busy = performance.eventLoopUtilization(loop, this.lastLoop).utilization
     this.lastLoop = loop
     if (busy > this.idleUtilization) {
-      if (this.quietSinceReturn !== null)
-        this.quietNeededMs = Math.min(this.quietNeededMs * 2, this.maxQuietMs)
-      this.quietSinceReturn = null
       this.quietFor = 0
       return
     }
     this.quietFor += this.intervalMs
-    if (this.quietSinceReturn !== null) {
-      this.quietSinceReturn += this.intervalMs
-      if (this.quietSinceReturn >= this.quietNeededMs) {
-        this.quietNeededMs = this.quietMs
-        this.quietSinceReturn = null
-      }
-    }
-    if (this.quietFor < this.quietNeededMs) return
+    if (this.quietFor < this.quietMs) return
     if (heapSize() - this.baseline < this.growthBytes && youngSize() < this.youngBytes) return
     returnMemory()
     this.returns++
     this.baseline = heapSize()
-    this.quietSinceReturn = 0
-    // The collection's own pause is not traffic coming back.
-    this.lastLoop = performance.eventLoopUtilization()
   }
 }
 

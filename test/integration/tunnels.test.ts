@@ -235,6 +235,17 @@ describe('direct tunnels', () => {
     expect(await minor.stop()).toBeLessThanOrEqual(4)
   }, 60_000)
 
+  it('deliver what a target says first (a banner, as SSH and SMTP send) after the 200, whole', async () => {
+    const banner = Buffer.concat([Buffer.from('SSH-2.0-Junction_test\r\n'), randomBytes(100_000)])
+    const port = await listen((socket) => socket.end(banner))
+    const client = await tunnelTo(port)
+    const received = await receive(client)
+    expect(received).toEqual({
+      bytes: banner.length,
+      hash: createHash('sha256').update(banner).digest('hex')
+    })
+  })
+
   it('pass the client’s half-close on: the target answers after it, and the answer arrives whole', async () => {
     const answer = Buffer.alloc(3 * 1024 * 1024 + 17, 'after the FIN ')
     const port = await listen((socket) => {

@@ -86,42 +86,6 @@ describe('MemoryReturn', () => {
     expect(Date.now() - quietFrom).toBeGreaterThanOrEqual(500)
   })
 
-  it('waits twice as long after a collection that traffic followed at once, and back to quietMs after one that held', async () => {
-    running = new MemoryReturn({ intervalMs: 100, quietMs: 500, maxQuietMs: 1000, growthBytes: 32 * MiB })
-    running.start()
-    growHeapWithGarbage()
-    for (let waited = 0; running.returns === 0 && waited < 5000; waited += 50) await sleep(50)
-    expect(running.returns).toBe(1)
-    expect(running.quietNeededMs).toBe(500)
-
-    // Traffic comes back right after the collection, twice: the wait doubles, then stops at maxQuietMs.
-    for (const [returns, wait] of [
-      [2, 1000],
-      [3, 1000]
-    ] as const) {
-      growHeapWithGarbage()
-      await busyFor(200)
-      const quietFrom = Date.now()
-      await sleep(700)
-      expect(running.quietNeededMs).toBe(wait)
-      // A pause longer than quietMs no longer gives memory back…
-      expect(running.returns).toBe(returns - 1)
-      // …one as long as the longer wait does.
-      for (let waited = 0; running.returns < returns && waited < 5000; waited += 50) await sleep(50)
-      expect(running.returns).toBe(returns)
-      expect(Date.now() - quietFrom).toBeGreaterThanOrEqual(900)
-    }
-
-    // Quiet as long as the wait after a collection: the next burst over gives memory back after quietMs.
-    await sleep(1200)
-    expect(running.quietNeededMs).toBe(500)
-    growHeapWithGarbage()
-    const quietFrom = Date.now()
-    for (let waited = 0; running.returns < 4 && waited < 5000; waited += 50) await sleep(50)
-    expect(running.returns).toBe(4)
-    expect(Date.now() - quietFrom).toBeLessThan(900)
-  })
-
   it('settle() gives back what start-up left, and measures the next growth from there', async () => {
     running = new MemoryReturn({
       intervalMs: 200,

@@ -133,10 +133,9 @@ function relayToPeer(this: TunnelSocket, bytes: number, buffer: Buffer): boolean
 /**
  * Joins a client and a target socket both ways (closeTogether says how they end). Each chunk read from
  * one is written to the other (a `relayed` target's by relayToPeer, without a 'data' event); when that
- * write is buffered beyond the peer's high-water mark the
- * reading side pauses until the peer drains, so a slow reader at either end holds back the other end
- * instead of making Junction buffer. A half-close (FIN) is passed on; an error on one side destroys the
- * other.
+ * write is buffered beyond the peer's high-water mark the reading side pauses until the peer drains, so
+ * a slow reader at either end holds back the other end instead of making Junction buffer. A half-close
+ * (FIN) is passed on; an error on one side destroys the other.
  */
 export function joinSockets(client: net.Socket, target: net.Socket, finishMs: number): void {
   link(client, target, finishMs)

@@ -353,6 +353,13 @@ export interface IdleTunnelFigures {
   closedRssMiB: number
 }
 
+/** A CONNECT tunnel to an origin that says nothing, to be held open; resolves once answered 200. */
+export async function openIdleTunnel(proxyPort: number, originPort: number): Promise<net.Socket> {
+  const { socket } = await openPath(proxyPort, originPort)
+  socket.on('error', () => undefined)
+  return socket
+}
+
 /** `count` CONNECT tunnels to the origin held open: the peer's memory with them and after they close. */
 export async function idleTunnels(
   proxyPort: number,
@@ -362,11 +369,7 @@ export async function idleTunnels(
   closedSettleMs: number,
   memory: () => number
 ): Promise<IdleTunnelFigures> {
-  const tunnels = await openMany(count, async () => {
-    const { socket } = await openPath(proxyPort, originPort)
-    socket.on('error', () => undefined)
-    return socket
-  })
+  const tunnels = await openMany(count, () => openIdleTunnel(proxyPort, originPort))
   let openRssMiB: number
   try {
     await settle(settleMs)

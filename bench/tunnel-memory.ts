@@ -27,6 +27,7 @@ import { parseArgs } from 'node:util'
 import { builtServeEntry } from './built-serve.ts'
 import { ENGINE_RULES } from './child-common.ts'
 import { generateProfile } from './generate-rules.ts'
+import { openIdleTunnel } from './peers-load.ts'
 import { rssKiB } from './proc.ts'
 
 const PROBE = fileURLToPath(new URL('./tunnel-memory-probe.mjs', import.meta.url))
@@ -41,7 +42,6 @@ const LATER_MS = 10_000
 const START_TIMEOUT_MS = 30_000
 /** As the peers benchmark: RSS read this long after the tunnels closed. */
 const CLOSED_SETTLE_MS = 12_000
-const IO_TIMEOUT_MS = 10_000
 const MIB = 1024 * 1024
 
 interface Measured {
@@ -144,35 +144,6 @@ class Proxy {
   }
 }
 
-/** One CONNECT through the proxy, resolved once answered 200. */
-function openTunnel(proxyPort: number, originPort: number): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(proxyPort, '127.0.0.1')
-    const timer = setTimeout(() => fail(new Error('no tunnel within 10 s')), IO_TIMEOUT_MS)
-    const fail = (error: Error): void => {
-      clearTimeout(timer)
-      socket.destroy()
-      reject(error)
-    }
-    socket.once('error', fail)
-    socket.once('connect', () =>
-      socket.write(`CONNECT 127.0.0.1:${originPort} HTTP/1.1\r\nHost: 127.0.0.1:${originPort}\r\n\r\n`)
-    )
-    let head = ''
-    socket.on('data', function onData(chunk: Buffer) {
-      head += chunk.toString('latin1')
-      if (!head.includes('\r\n\r\n')) return
-      socket.off('data', onData)
-      if (!head.startsWith('HTTP/1.1 200'))
-        return fail(new Error(`CONNECT answered "${head.split('\r\n')[0]}"`))
-      clearTimeout(timer)
-      socket.off('error', fail)
-      socket.on('error', () => undefined)
-      resolve(socket)
-    })
-  })
-}
-
 const settle = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
 async function measureRun(entry: string, count: number, snapshotFile: string | null): Promise<RunFigures> {
@@ -194,7 +165,7 @@ async function measureRun(entry: string, count: number, snapshotFile: string | n
     for (let opened = 0; opened < count; opened += OPEN_BATCH) {
       const batch = Math.min(OPEN_BATCH, count - opened)
       tunnels.push(
-        ...(await Promise.all(Array.from({ length: batch }, () => openTunnel(proxy.port, originPort))))
+        ...(await Promise.all(Array.from({ length: batch }, () => openIdleTunnel(proxy.port, originPort))))
       )
     }
     await settle(SETTLE_MS)

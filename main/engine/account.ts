@@ -5,7 +5,7 @@
  * response is done or abandoned; a tunnel (CONNECT or Upgrade) is reported when its connection
  * closes, with what its client was told.
  */
-import { ServerResponse, type ClientRequest, type IncomingMessage } from 'node:http'
+import { ServerResponse, type IncomingMessage } from 'node:http'
 import type { Socket } from 'node:net'
 import type { RuleHits } from '../stats/rule-hits.ts'
 import type { ConnectionRecord, Reply, TrafficStats } from '../stats/traffic-stats.ts'
@@ -47,11 +47,12 @@ export class JunctionResponse extends ServerResponse {
   failure: string | null = null
 
   /**
-   * The request sent on for this response (transport.ts): a response that closes before it has been
+   * The request sent on for this response (transport.ts: a `ClientRequest`, or the direct lane's
+   * request): a response that closes before it has been
    * sent whole (the client left) stops it. Kept here for the same reason as `record`: a 'close'
    * closure per response cost about 4 % of the CPU per proxied request (BENCHMARKS.md, HTTP hot path).
    */
-  outgoing: ClientRequest | null = null
+  outgoing: { destroy(): void } | null = null
 
   override emit(event: string | symbol, ...args: unknown[]): boolean {
     if (event === 'close') {

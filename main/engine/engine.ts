@@ -120,6 +120,7 @@ export class ProxyEngine extends EventEmitter<EngineEvents> {
   private directAgent: http.Agent | null = null
   private idle: IdleTunnels | null = null
   private directTlsAgent: https.Agent | null = null
+  private transport: Transport | null = null
   private current: EngineState = { status: 'stopped' }
 
   constructor(options: EngineOptions = {}) {
@@ -233,6 +234,7 @@ export class ProxyEngine extends EventEmitter<EngineEvents> {
     this.accounting = accounting
     this.directAgent = directAgent
     this.directTlsAgent = directTlsAgent
+    this.transport = transport
     this.idle = idle
     this.setRunning()
   }
@@ -252,6 +254,7 @@ export class ProxyEngine extends EventEmitter<EngineEvents> {
     await closed
     this.directAgent?.destroy()
     this.directTlsAgent?.destroy()
+    await this.transport?.close()
     retireRouting(this.routing)
     this.setState({ status: 'stopped' })
   }

@@ -40,6 +40,19 @@ export interface ErrorReply {
 }
 
 /** Where a failed request was going: the upstream's description, or null when it went direct. */
+/**
+ * An error Junction raises itself when a wait runs out, a connection would loop, or a target switches
+ * protocols for a request that asked for no upgrade.
+ */
+export class Refused extends Error {
+  readonly reason: 'connect' | 'unanswered' | 'response headers' | 'idle' | 'loop' | 'upgrade'
+
+  constructor(reason: Refused['reason']) {
+    super(reason)
+    this.reason = reason
+  }
+}
+
 export interface FailureContext {
   upstream: string | null
   target: string

@@ -22,10 +22,12 @@ import https from 'node:https'
 import net, { type LookupFunction, type Socket } from 'node:net'
 import type { ClientConnection, JunctionResponse } from './account.ts'
 import { ChainError } from './chain.ts'
+import { DirectLane, type LaneCall } from './direct-lane.ts'
 import { closeTogether, connectTarget, countStreamed, joinSockets } from './direct-tunnel.ts'
-import { bareHost } from './host.ts'
+import { bareHost, hostPort } from './host.ts'
 import {
   ERROR_HEADER,
+  Refused,
   endRaw,
   isCertificateError,
   replyForCertificateError,
@@ -90,16 +92,6 @@ export const HALF_CLOSED_TUNNEL_MS = 10_000
 /** Methods safe to send again when a pooled connection turns out closed (RFC 9110 §9.2.2). */
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'])
 
-/** An error Junction raises itself when a wait runs out or a connection would loop. */
-class Refused extends Error {
-  readonly reason: 'connect' | 'unanswered' | 'response headers' | 'idle' | 'loop'
-
-  constructor(reason: Refused['reason']) {
-    super(reason)
-    this.reason = reason
-  }
-}
-
 /** What a caller of `send` does with the outcomes of one forwarded request. */
 interface Outcome {
   /** The answer, and the route that carried it (a group's member may differ from the one first tried). */
@@ -117,10 +109,35 @@ export class Transport {
   private readonly options: TransportOptions
   /** How long a tunnel's target may stay quiet after its client half-closed (direct-tunnel.ts). */
   private readonly finishMs: number
+  private readonly lane: DirectLane
 
   constructor(options: TransportOptions) {
     this.options = options
     this.finishMs = Math.min(options.timeouts.idleTunnelMs, HALF_CLOSED_TUNNEL_MS)
+    const { timeouts, lookup, loop } = options
+    this.lane = new DirectLane({
+      connect: async (host, port, owner) => {
+        const socket = await connectTarget({
+          host,
+          port,
+          lookup,
+          timeoutMs: timeouts.connectMs,
+          owner: owner ?? undefined
+        })
+        socket.setNoDelay(true)
+        if (!loop.isOwnSocket(socket, port)) return socket
+        socket.destroy()
+        throw new Refused('loop')
+      },
+      responseHeadersMs: timeouts.responseHeadersMs,
+      idleMs: timeouts.idleTunnelMs,
+      maxResponseHead: MAX_RESPONSE_HEAD
+    })
+  }
+
+  /** Closes the direct lane's pooled connections (the engine stopped). */
+  close(): Promise<void> {
+    return this.lane.close()
   }
 
   /** Forwards a plain-HTTP request and streams the response back. */
@@ -186,6 +203,11 @@ export class Transport {
     if (exchange && body)
       for (const chunk of 'whole' in body ? [body.whole] : body.prefix)
         keep(exchange.requestBody, chunk, this.options.observer!.previewBytes)
+    if (exchange) res.once('close', () => this.finishExchange(exchange, res))
+    if (!body && this.forLane(req, target, routed)) {
+      const sentOn = this.sendDirect(req, res, headers, target, routed, failure, exchange)
+      if (sentOn) return void (res.outgoing = sentOn)
+    }
     const expectsContinue = !body && req.headers.expect?.toLowerCase() === '100-continue'
     const outgoing = this.send(req, headers, target, routed, false, failure, {
       response: (incoming, carrier) => {
@@ -218,7 +240,6 @@ export class Transport {
       resent: (again) => (res.outgoing = again)
     })
     res.outgoing = outgoing
-    if (exchange) res.once('close', () => this.finishExchange(exchange, res))
     if (body && 'whole' in body) return void outgoing.end(body.whole)
     // A request without a body (most are) is sent whole now: no pipe to set up and take down, and its
     // head leaves in one write. Node reads past it for the connection's next request.
@@ -231,6 +252,61 @@ export class Transport {
     req.pipe(outgoing)
     req.on('data', noteStreamed)
     if (expectsContinue) outgoing.flushHeaders()
+  }
+
+  /**
+   * Whether a request takes the direct lane (direct-lane.ts): straight to a plain-HTTP target, with
+   * no body, no `Expect`, and no rule that edits the response's body.
+   */
+  private forLane(req: http.IncomingMessage, target: Target, routed: Routed): boolean {
+    return (
+      !routed.upstream &&
+      !routed.group &&
+      !target.secure &&
+      req.headers.expect === undefined &&
+      !hasBody(req) &&
+      !routed.rewrite?.responseBody?.length
+    )
+  }
+
+  /** Sends a request over the direct lane; null when the lane would not send its head as it is. */
+  private sendDirect(
+    req: http.IncomingMessage,
+    res: JunctionResponse,
+    headers: string[],
+    target: Target,
+    routed: Routed,
+    failure: FailureContext,
+    exchange: Exchange | null
+  ): { destroy(): void } | null {
+    const { via, observer, loop, timeouts } = this.options
+    const call: LaneCall = {
+      head: (status, message, back) => {
+        res.rewritten += forwardHeaders(back, routed.rewrite?.response, via, false)
+        if (exchange) {
+          exchange.status = status
+          exchange.responseHeaders = back
+        }
+        try {
+          res.writeHead(status, message, back)
+          return true
+        } catch (error) {
+          // Node refuses to send what the target sent: a status outside 100–999, a control character.
+          writeTextReply(res, badResponse(failure, (error as Error).message))
+          return false
+        }
+      },
+      chunk: exchange ? (chunk) => keep(exchange.responseBody, chunk, observer!.previewBytes) : null,
+      fail: (error) => {
+        const reply = errorReply(error, failure, target, loop, timeouts)
+        if (!res.headersSent) return writeTextReply(res, reply)
+        // The response had started: cutting the client's connection is the only honest signal left.
+        res.failure = reply.code
+        res.destroy()
+      }
+    }
+    const origin = `http://${hostPort(target.hostname, target.port)}`
+    return this.lane.send(res, origin, target.path, req.method!, ['Host', target.authority, ...headers], call)
   }
 
   /**
@@ -763,6 +839,7 @@ function errorReply(
   if (error instanceof ChainError) return error.reply
   if (error instanceof Refused) {
     if (error.reason === 'loop') return loop.reply(target)
+    if (error.reason === 'upgrade') return badResponse(failure, 'it switched protocols unasked')
     if (error.reason === 'idle')
       return { status: 504, code: 'idle-timeout', message: `${failure.target} sent nothing for too long.` }
     return replyForTimeout(failure, error.reason, timeouts)

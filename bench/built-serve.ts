@@ -1,8 +1,9 @@
 /**
  * Headless mode as `npm run serve` and `npm start` run it: the built entry (`out/main/serve.js`), plain
- * JavaScript, so its memory is what users get (running the sources adds Node's type stripper).
+ * JavaScript, so its memory is what users get (running the sources adds Node's type stripper), and the
+ * Node flags those scripts give it (package.json).
  */
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -12,4 +13,16 @@ export function builtServeEntry(): string {
   if (!existsSync(ENTRY))
     throw new Error(`${path.relative(process.cwd(), ENTRY)} is missing: run npm run build first`)
   return ENTRY
+}
+
+/** The Node flags `npm run serve` starts the built entry with (package.json's `serve` script). */
+export function servedNodeFlags(): string[] {
+  const scripts = (
+    JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+      scripts: Record<string, string>
+    }
+  ).scripts
+  const flags = /\bnode ((?:--\S+ )*)out\/main\/serve\.js\b/.exec(scripts.serve ?? '')
+  if (!flags) throw new Error('package.json: the serve script does not run node … out/main/serve.js')
+  return flags[1]!.split(' ').filter(Boolean)
 }

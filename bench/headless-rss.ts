@@ -11,7 +11,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { previousTree } from './previous-engine.ts'
 import { treeRss } from './proc.ts'
-import { builtServeEntry } from './built-serve.ts'
+import { builtServeEntry, servedNodeFlags } from './built-serve.ts'
 
 export interface HeadlessRss {
   variant: 'current' | 'previous'
@@ -23,7 +23,7 @@ const SETTLE_MS = 5000
 
 function command(variant: HeadlessRss['variant'], dataDir: string): [string, string[]] {
   const args = ['--port', '0', '--data-dir', dataDir, '--system-proxy', 'off']
-  if (variant === 'current') return [process.execPath, [builtServeEntry(), ...args]]
+  if (variant === 'current') return [process.execPath, [...servedNodeFlags(), builtServeEntry(), ...args]]
   const previous = previousTree()
   return [
     process.execPath,

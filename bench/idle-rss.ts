@@ -16,7 +16,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
-import { builtServeEntry } from './built-serve.ts'
+import { builtServeEntry, servedNodeFlags } from './built-serve.ts'
 import type { Profile } from '../common/model.ts'
 import { generateProfile } from './generate-rules.ts'
 import { rssKiB } from './proc.ts'
@@ -64,7 +64,7 @@ export async function measureIdleRss(
   const started = performance.now()
   const child = spawn(
     process.execPath,
-    [...nodeFlags, entry, '--port', '0', '--data-dir', dir, '--system-proxy', 'off'],
+    [...servedNodeFlags(), ...nodeFlags, entry, '--port', '0', '--data-dir', dir, '--system-proxy', 'off'],
     { stdio: ['ignore', 'pipe', 'inherit'], cwd: dir }
   )
   let output = ''

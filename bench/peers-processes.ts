@@ -16,7 +16,7 @@ import { ENGINE_RULES } from './child-common.ts'
 import { generateProfile } from './generate-rules.ts'
 import { pinnedCommand, type Pinning } from './pinning.ts'
 import { treeRss } from './proc.ts'
-import { builtServeEntry } from './built-serve.ts'
+import { builtServeEntry, servedNodeFlags } from './built-serve.ts'
 
 export type ProxyName = 'bare' | 'squid' | 'privoxy' | 'junction'
 /** `direct`: the load goes straight to the origin; the reference every ratio is taken against. */
@@ -242,7 +242,7 @@ function junction(entry = builtServeEntry()): Launch {
   )
   return {
     file: process.execPath,
-    args: [entry, '--port', '0', '--data-dir', dir, '--system-proxy', 'off'],
+    args: [...servedNodeFlags(), entry, '--port', '0', '--data-dir', dir, '--system-proxy', 'off'],
     // Ready once the dashboard listens too: that is when headless mode has finished starting.
     portFromOutput: (stdout) => {
       if (!/dashboard: http/.test(stdout)) return null

@@ -24,7 +24,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { builtServeEntry } from './built-serve.ts'
+import { builtServeEntry, servedNodeFlags } from './built-serve.ts'
 import { ENGINE_RULES } from './child-common.ts'
 import { generateProfile } from './generate-rules.ts'
 import { openIdleTunnel } from './peers-load.ts'
@@ -85,7 +85,7 @@ class Proxy {
       path.join(dataDir, 'settings.json'),
       JSON.stringify({ version: 1, activeProfileId: profile.id, requestLogFile: true })
     )
-    const args = ['--expose-gc', '--import', PROBE, entry]
+    const args = [...servedNodeFlags(), '--expose-gc', '--import', PROBE, entry]
     const child = spawn(
       process.execPath,
       [...args, '--port', '0', '--data-dir', dataDir, '--system-proxy', 'off'],

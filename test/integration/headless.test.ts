@@ -19,6 +19,7 @@ import {
 } from '../harness/headless-process.ts'
 import { startOrigin, type Origin } from '../harness/origin.ts'
 import { HistoryStore } from '../../main/stats/history-store.ts'
+import { servedNodeFlags } from '../../bench/built-serve.ts'
 
 let origin: Origin
 let dataDir: string
@@ -169,6 +170,16 @@ async function scriptArgv(name: 'start' | 'serve'): Promise<string[]> {
   expect(command).toBe('node')
   return argv
 }
+
+describe('Node flags', () => {
+  it('npm start and npm run serve give the engine the same ones, and the benchmarks start it with them', async () => {
+    const flags = (argv: string[]) => argv.filter((arg) => arg.startsWith('--'))
+    expect(flags(await scriptArgv('start'))).toEqual(flags(await scriptArgv('serve')))
+    expect(flags(await scriptArgv('serve'))).toEqual(servedNodeFlags())
+    // A young generation of at most 2 x 8 MiB (README, "Running headless"; BENCHMARKS.md).
+    expect(servedNodeFlags()).toContain('--max-semi-space-size=8')
+  })
+})
 
 // Killing the process a user started must stop the engine: it may not run in a child of it.
 describe.skipIf(process.platform !== 'linux')('one process', () => {

@@ -230,9 +230,10 @@ function bare(): Launch {
 
 /**
  * Headless mode in a fresh data directory holding the benchmark profile and the settings it needs;
- * `entry` another build's out/main/serve.js, to compare.
+ * `entry` another build's out/main/serve.js, `nodeFlags` other Node flags than npm run serve's, to
+ * compare.
  */
-function junction(entry = builtServeEntry()): Launch {
+function junction(entry = builtServeEntry(), nodeFlags = servedNodeFlags()): Launch {
   const { dir, remove } = tempDir('junction-peer-headless-')
   const profile = { ...generateProfile(ENGINE_RULES, 1), id: 'bench', name: 'Bench' }
   writeFileSync(path.join(dir, 'profiles.json'), JSON.stringify({ version: 1, profiles: [profile] }))
@@ -242,7 +243,7 @@ function junction(entry = builtServeEntry()): Launch {
   )
   return {
     file: process.execPath,
-    args: [...servedNodeFlags(), entry, '--port', '0', '--data-dir', dir, '--system-proxy', 'off'],
+    args: [...nodeFlags, entry, '--port', '0', '--data-dir', dir, '--system-proxy', 'off'],
     // Ready once the dashboard listens too: that is when headless mode has finished starting.
     portFromOutput: (stdout) => {
       if (!/dashboard: http/.test(stdout)) return null
@@ -255,7 +256,12 @@ function junction(entry = builtServeEntry()): Launch {
 }
 
 /** Starts one peer, fresh, on the proxy CPU. */
-export async function startPeer(name: ProxyName, pinning: Pinning, entry?: string): Promise<ProxyPeer> {
+export async function startPeer(
+  name: ProxyName,
+  pinning: Pinning,
+  entry?: string,
+  nodeFlags?: string[]
+): Promise<ProxyPeer> {
   const how =
     name === 'squid'
       ? await squid()
@@ -263,7 +269,7 @@ export async function startPeer(name: ProxyName, pinning: Pinning, entry?: strin
         ? await privoxy()
         : name === 'bare'
           ? bare()
-          : junction(entry)
+          : junction(entry, nodeFlags)
   try {
     return await launch(name, pinning, how)
   } catch (error) {

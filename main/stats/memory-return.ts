@@ -15,7 +15,8 @@
  * Why 5 s of quiet rather than one idle second: the next burst pays for the memory given back. Headless
  * Junction opening short tunnels in 1 s bursts used about 150 µs of JavaScript CPU per tunnel when a
  * collection ran in every pause, 75 µs when none did (the collection itself takes 20–30 ms; the rest
- * comes with the young generation growing back from 1 MiB). Traffic in bursts a few seconds apart (a
+ * is not the young generation growing back, which holding it at one size did not change, and is not
+ * explained yet: BENCHMARKS.md, "The peers gap explained"). Traffic in bursts a few seconds apart (a
  * browser loading pages) keeps its memory; a burst that is over gives it back 5–6 s later. V8's own
  * memory reducer waits 8 s. A wait that grew each time traffic came back soon after a collection (to
  * 10 or 30 s) saved most of that CPU in pauses of 4–7 s, but what earlier bursts left then stayed:

@@ -18,7 +18,7 @@ import { processTicks } from './cpu-usage.ts'
 import { wrkLoad } from './peers-load.ts'
 import { startPeer } from './peers-processes.ts'
 import { pinSelfToLoadCpu } from './pinning.ts'
-import { killAllChildren, startChild } from './throughput.ts'
+import { killAllChildren, median, startChild } from './throughput.ts'
 
 const { values } = parseArgs({
   options: {
@@ -83,11 +83,6 @@ async function measure(variant: Variant, originPort: number, pinning: ReturnType
   }
 }
 
-const median = (xs: number[]) => {
-  const sorted = [...xs].sort((a, b) => a - b)
-  const mid = sorted.length >> 1
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
-}
 const show = (f: Figures) =>
   `RSS ${f.startMiB.toFixed(1)} → ${f.loadedMiB.toFixed(1)} loaded → ${f.afterMiB.toFixed(1)} MiB 12 s after; ` +
   `${f.cpuUs.toFixed(1)} µs CPU/request, ${Math.round(f.rate).toLocaleString('en-US')} req/s`

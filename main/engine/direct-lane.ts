@@ -23,6 +23,7 @@ import type { Dispatcher } from 'undici'
 import Agent from 'undici/lib/dispatcher/agent.js'
 import type { JunctionResponse } from './account.ts'
 import { Refused } from './errors.ts'
+import { POOL } from './upstream-connect.ts'
 import { noteStreamed } from '../stats/memory-return.ts'
 
 export interface LaneSettings {
@@ -44,10 +45,10 @@ export interface LaneCall {
   chunk: ((chunk: Buffer) => void) | null
   /** A failure before the head was relayed, or after (`answered`), in Node's terms (errors.ts). */
   fail(error: NodeJS.ErrnoException, answered: boolean): void
+  /** The request may be sent again whole (an idempotent method: the lane's requests have no body). */
+  replayable: boolean
 }
 
-/** An idle pooled connection is closed after this long, as the general path's pool does (POOL). */
-const POOL_IDLE_MS = 4000
 /**
  * Requests one target may have in the lane at once; more go the general way. undici reads a socket
  * into a new Buffer per read where Node's HTTP client parses in place: with 2,000 clients on one
@@ -55,8 +56,6 @@ const POOL_IDLE_MS = 4000
  * gone (BENCHMARKS.md, "The direct lane"). Browsers open at most 6 connections per host.
  */
 const LANE_PER_TARGET = 128
-/** Methods safe to send again when a connection is reset before any answer (RFC 9110 §9.2.2). */
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'])
 
 export class DirectLane {
   private readonly agent: Agent
@@ -78,10 +77,11 @@ export class DirectLane {
           (error: Error) => callback(error, null)
         )
       },
-      // A target's `Keep-Alive: timeout=N` may shorten the wait, never lengthen it: an idle connection
-      // costs a descriptor on both ends.
-      keepAliveTimeout: POOL_IDLE_MS,
-      keepAliveMaxTimeout: POOL_IDLE_MS,
+      // Idle pooled connections close as the general path's do (POOL). A target's `Keep-Alive:
+      // timeout=N` may shorten the wait, never lengthen it: an idle connection costs a descriptor on
+      // both ends.
+      keepAliveTimeout: POOL.timeout!,
+      keepAliveMaxTimeout: POOL.timeout!,
       headersTimeout: settings.responseHeadersMs,
       bodyTimeout: settings.idleMs,
       maxHeaderSize: settings.maxResponseHead
@@ -139,12 +139,12 @@ export class DirectLane {
 class LaneRequest implements Dispatcher.DispatchHandler {
   private controller: Dispatcher.DispatchController | null = null
   private answered = false
-  private finished = false
   private gone = false
   private retried = false
   private dispatching = false
   private refused = false
   private waiting = false
+  /** Its outcome has been given (answered whole, failed, or not relayed), or the client left. */
   private ended = false
   private readonly lane: DirectLane
   private readonly options: Dispatcher.DispatchOptions
@@ -188,7 +188,6 @@ class LaneRequest implements Dispatcher.DispatchHandler {
     const headers = new Array<string>(raw.length)
     for (let i = 0; i < raw.length; i++) headers[i] = raw[i]!.toString('latin1')
     if (this.call.head(status, message ?? '', headers)) return
-    this.finished = true
     this.end()
     controller.abort(new Error('the answer was not relayed'))
   }
@@ -208,7 +207,6 @@ class LaneRequest implements Dispatcher.DispatchHandler {
   }
 
   onResponseEnd(controller: Dispatcher.DispatchController): void {
-    this.finished = true
     this.end()
     const raw = controller.rawTrailers as Buffer[] | null
     if (raw?.length) {
@@ -228,14 +226,13 @@ class LaneRequest implements Dispatcher.DispatchHandler {
       this.refused = true
       return
     }
-    if (this.gone || this.finished) return this.end()
+    if (this.gone || this.ended) return this.end()
     const failure = inNodeTerms(error)
-    if (!this.answered && !this.retried && isReset(failure) && IDEMPOTENT.has(this.options.method)) {
+    if (!this.answered && !this.retried && isReset(failure) && this.call.replayable) {
       this.retried = true
       this.controller = null
       return void this.lane.dispatch(this.options, this, this.res.socket)
     }
-    this.finished = true
     this.end()
     this.call.fail(failure, this.answered)
   }

@@ -39,7 +39,6 @@ export interface ErrorReply {
   message: string
 }
 
-/** Where a failed request was going: the upstream's description, or null when it went direct. */
 /**
  * An error Junction raises itself when a wait runs out, a connection would loop, or a target switches
  * protocols for a request that asked for no upgrade.
@@ -53,6 +52,7 @@ export class Refused extends Error {
   }
 }
 
+/** Where a failed request was going: the upstream's description, or null when it went direct. */
 export interface FailureContext {
   upstream: string | null
   target: string

@@ -303,7 +303,8 @@ export class Transport {
         // The response had started: cutting the client's connection is the only honest signal left.
         res.failure = reply.code
         res.destroy()
-      }
+      },
+      replayable: replayable(req)
     }
     const origin = `http://${hostPort(target.hostname, target.port)}`
     return this.lane.send(res, origin, target.path, req.method!, ['Host', target.authority, ...headers], call)

@@ -219,7 +219,7 @@ describe('the direct lane', () => {
       maxResponseHead: 65536
     })
     cleanups.push(() => lane.close())
-    const call = { head: () => true, chunk: null, fail: () => {} }
+    const call = { head: () => true, chunk: null, fail: () => {}, replayable: true }
     const origin = `http://127.0.0.1:${target.port}`
     const res = {} as JunctionResponse
     expect(lane.send(res, origin, '/', 'GET', ['Host', 'x', 'Expect', '100-continue'], call)).toBeNull()

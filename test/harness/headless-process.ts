@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { promises as fs } from 'node:fs'
 import path from 'node:path'
+import { servedNodeFlags } from '../../bench/built-serve.ts'
 
 export const ROOT = path.resolve(import.meta.dirname, '../..')
 export const ENTRY = path.join(ROOT, 'main/serve.ts')
@@ -23,8 +24,9 @@ export async function killIfRunning(running: Running | null): Promise<void> {
   await running.exited
 }
 
+/** Headless Junction with the Node flags `npm run serve` gives it (package.json). */
 export function serve(args: string[], entry = ENTRY, env: NodeJS.ProcessEnv = process.env): Running {
-  return runNode([entry, ...args], env)
+  return runNode([...servedNodeFlags(), entry, ...args], env)
 }
 
 /** `node ...argv` from the repository root, as an npm script runs it. */

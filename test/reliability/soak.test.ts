@@ -31,7 +31,8 @@ const ROUNDS = Math.max(1, Math.round(LOAD_SECONDS / ROUND_SECONDS))
 const SETTLE_LIMIT_MS = 60_000
 /**
  * Memory after a round: at most this much above the engine's RSS before any load. Under load RSS
- * reaches about 410 MiB; once given back it settles 45–55 MiB above a start that is itself measured
+ * reaches about 315 MiB with the serve script's Node flags (440 without them, the young generation
+ * uncapped); once given back it settles 45–55 MiB above a start that is itself measured
  * after start-up's shrinking collection (V8's code and old-space high-water mark and glibc's arenas,
  * which Node cannot trim). A process that kept its load-time heap stays 300 MiB above.
  */

@@ -44,7 +44,7 @@ export interface PeersSizes {
   settleMs: number
   /**
    * Wait after the tunnels closed: long enough for memory a process gives back once idle to be given
-   * back (Junction collects after 5 s of a quiet event loop, memory-return.ts).
+   * back (Junction collects after 10 s of a quiet event loop, memory-return.ts).
    */
   closedSettleMs: number
 }

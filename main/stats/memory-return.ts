@@ -6,22 +6,23 @@
  * left is garbage, not a leak: one compacting collection brings the heap back to about 20 MiB (under
  * what it held at start) and RSS to within 15 MiB of the start.
  *
- * So: once the event loop has been nearly idle for 5 s (looked at every second), if the heap has grown
+ * So: once the event loop has been nearly idle for 10 s (looked at every second), if the heap has grown
  * well past its size after the last such collection, or its young generation has, run one. It stops
  * the process while it runs (a 482 MiB heap with about 40 MiB live went to 45 MiB in 0.3 s here), hence
  * only when there is little to delay, and at most once per burst: the next one needs the heap to grow
  * again.
  *
- * Why 5 s of quiet rather than one idle second: the next burst pays for the memory given back. Headless
- * Junction opening short tunnels in 1 s bursts used about 150 µs of JavaScript CPU per tunnel when a
- * collection ran in every pause, 75 µs when none did (the collection itself takes 20–30 ms; the rest
- * is not the young generation growing back, which holding it at one size did not change, and is not
- * explained yet: BENCHMARKS.md, "The peers gap explained"). Traffic in bursts a few seconds apart (a
- * browser loading pages) keeps its memory; a burst that is over gives it back 5–6 s later. V8's own
- * memory reducer waits 8 s. A wait that grew each time traffic came back soon after a collection (to
- * 10 or 30 s) saved most of that CPU in pauses of 4–7 s, but what earlier bursts left then stayed:
- * 190–267 MiB with 5,000 idle tunnels in the peers benchmark, against 142 (BENCHMARKS.md, "The peers
- * gap explained").
+ * Why wait 10 s: the next burst pays for the collection with its optimised code. V8's optimised code
+ * refers only weakly to the object shapes (maps) it was built for. Between bursts no connection is
+ * open, so no object has those shapes; a full collection then frees them and V8 throws away every
+ * function built on them (`--log-deopt`: 57–122 functions per collection, "embedded weak objects
+ * cleared"; a `regular` collection and `--retain-maps-for-n-gc` change nothing). The next burst runs
+ * them unoptimised and compiles them again: short tunnels in 1 s bursts 7 s apart took about 290 µs
+ * of CPU each against 200 without the pauses (BENCHMARKS.md, "The peers gap explained"). V8's own
+ * memory reducer runs the same collection 8 s after its last full one once allocation has slowed,
+ * whatever there is to give back, so headless mode turns it off (`--no-memory-reducer`, package.json)
+ * and this is the only one. Traffic with pauses under 10 s (a browser between pages) keeps its memory
+ * and its optimised code; a burst that is over gives its memory back 10–11 s later.
  *
  * The young generation: V8 doubles it (to 32 MiB after start-up with 1,000 rules, 64 MiB after 5,000
  * tunnels opened at once) while a burst's objects survive, and keeps it, holding a few KiB once the
@@ -97,7 +98,7 @@ export class MemoryReturn {
   constructor(options: MemoryReturnOptions = {}) {
     this.intervalMs = options.intervalMs ?? 1000
     this.idleUtilization = options.idleUtilization ?? 0.05
-    this.quietMs = options.quietMs ?? 5000
+    this.quietMs = options.quietMs ?? 10_000
     this.growthBytes = options.growthBytes ?? 64 * 1024 * 1024
     this.youngBytes = options.youngBytes ?? 16 * 1024 * 1024
   }

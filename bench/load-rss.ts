@@ -9,7 +9,7 @@
  * statistics and the request log file on), in ABBA order: this build as `npm run serve` starts it, and
  * either this build with other Node flags (`--flags`, `none` for none) or another build (`--entry`).
  * Each is pinned to the proxy CPU and loaded by wrk (1 KiB answers from bench/origin-server.ts); read:
- * RSS 2 s after start, RSS at the end of the load, RSS 12 s later (the memory return has run by then),
+ * RSS 2 s after start, RSS at the end of the load, RSS 20 s later (the memory return has run by then),
  * proxy CPU per request from /proc, and requests per second. `npm run build` first.
  */
 import { parseArgs } from 'node:util'
@@ -69,7 +69,7 @@ async function measure(variant: Variant, originPort: number, pinning: ReturnType
     // /proc counts in clock ticks of 10 ms.
     const cpuUs = ((processTicks(peer.pid)! - ticks) * 10_000) / load.completed
     const loadedMiB = peer.memory().rssMiB
-    await sleep(12_000)
+    await sleep(20_000)
     const figures: Figures = {
       startMiB,
       loadedMiB,
@@ -84,7 +84,7 @@ async function measure(variant: Variant, originPort: number, pinning: ReturnType
 }
 
 const show = (f: Figures) =>
-  `RSS ${f.startMiB.toFixed(1)} → ${f.loadedMiB.toFixed(1)} loaded → ${f.afterMiB.toFixed(1)} MiB 12 s after; ` +
+  `RSS ${f.startMiB.toFixed(1)} → ${f.loadedMiB.toFixed(1)} loaded → ${f.afterMiB.toFixed(1)} MiB 20 s after; ` +
   `${f.cpuUs.toFixed(1)} µs CPU/request, ${Math.round(f.rate).toLocaleString('en-US')} req/s`
 
 async function main(): Promise<void> {

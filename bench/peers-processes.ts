@@ -90,9 +90,14 @@ interface Launch {
   cleanup(): void
 }
 
-async function launch(name: ProxyName, pinning: Pinning, how: Launch): Promise<ProxyPeer> {
+async function launch(
+  name: ProxyName,
+  pinning: Pinning,
+  how: Launch,
+  env: NodeJS.ProcessEnv = process.env
+): Promise<ProxyPeer> {
   const [file, args] = pinnedCommand(pinning, how.file, how.args)
-  const proc = spawn(file, args, { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] })
+  const proc = spawn(file, args, { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'], env })
   live.add(proc)
   let stdout = ''
   let stderr = ''
@@ -255,12 +260,13 @@ function junction(entry = builtServeEntry(), nodeFlags = servedNodeFlags()): Lau
   }
 }
 
-/** Starts one peer, fresh, on the proxy CPU. */
+/** Starts one peer, fresh, on the proxy CPU (`env`: its environment, this process's by default). */
 export async function startPeer(
   name: ProxyName,
   pinning: Pinning,
   entry?: string,
-  nodeFlags?: string[]
+  nodeFlags?: string[],
+  env?: NodeJS.ProcessEnv
 ): Promise<ProxyPeer> {
   const how =
     name === 'squid'
@@ -271,7 +277,7 @@ export async function startPeer(
           ? bare()
           : junction(entry, nodeFlags)
   try {
-    return await launch(name, pinning, how)
+    return await launch(name, pinning, how, env)
   } catch (error) {
     how.cleanup()
     throw error

@@ -44,7 +44,8 @@ export interface PeersSizes {
   settleMs: number
   /**
    * Wait after the tunnels closed: long enough for memory a process gives back once idle to be given
-   * back (Junction collects after 10 s of a quiet event loop, memory-return.ts).
+   * back (Junction collects after 10 s of a quiet event loop, memory-return.ts, and closing 5,000
+   * tunnels keeps it busy for a second or two: 12 s was sometimes too short).
    */
   closedSettleMs: number
 }
@@ -62,7 +63,7 @@ export const FULL: PeersSizes = {
   idleSeconds: 10,
   tunnels: 5000,
   settleMs: 2000,
-  closedSettleMs: 12000
+  closedSettleMs: 20_000
 }
 export const SMOKE: PeersSizes = {
   rounds: 1,

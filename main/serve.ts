@@ -2,7 +2,11 @@
 // or `node main/serve.ts` from the sources (tests). The built entry runs plain JavaScript: stripping
 // TypeScript at run time keeps Node's type stripper in memory, about 30 MiB of the idle process.
 import path from 'node:path'
-import { main } from './app/cli.ts'
+import { withOneMallocArena } from './app/malloc-arena.ts'
+
+// Before the rest is loaded: on Linux this may restart the process (malloc-arena.ts says why).
+withOneMallocArena(import.meta.filename, process.argv.slice(2))
+const { main } = await import('./app/cli.ts')
 
 const here = import.meta.dirname
 const built = path.basename(path.dirname(here)) === 'out'

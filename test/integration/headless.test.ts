@@ -203,10 +203,27 @@ describe.skipIf(process.platform !== 'linux')('one process', () => {
       const pid = running.child.pid!
       expect(await listeningPid(Number(port)), running.lines.join('\n')).toBe(pid)
       expect(await childPids(pid)).toEqual([])
+      // It restarted itself in place with glibc held to one malloc arena (malloc-arena.ts).
+      expect(await environment(pid)).toContain('MALLOC_ARENA_MAX=1')
       running.child.kill('SIGTERM')
       expect(await running.exited).toBe(0)
       expect(running.lines.at(-1)).toBe('[junction] proxy stopped')
       expect(await listeningPid(Number(port))).toBeNull()
     }
   )
+
+  it('keeps a MALLOC_ARENA_MAX the user set', async () => {
+    const dir = await freshDataDir()
+    running = serve(['--port', '0', '--data-dir', dir], ENTRY, { ...process.env, MALLOC_ARENA_MAX: '4' })
+    const [, port] = await running.waitFor(/proxy listening on http:\/\/127\.0\.0\.1:(\d+)/)
+    expect(await listeningPid(Number(port))).toBe(running.child.pid)
+    const env = await environment(running.child.pid!)
+    expect(env).toContain('MALLOC_ARENA_MAX=4')
+    expect(env).not.toContain('MALLOC_ARENA_MAX=1')
+  })
 })
+
+/** The environment a process runs with now (after any execve), from /proc. */
+async function environment(pid: number): Promise<string[]> {
+  return (await fs.readFile(`/proc/${pid}/environ`, 'latin1')).split('\0')
+}

@@ -16,6 +16,7 @@
  */
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
+import { environmentWith } from './built-serve.ts'
 import { bulkTransfer, idleTunnels, tunnelChurn, wrkLoad, type Route } from './peers-load.ts'
 import { startPeer } from './peers-processes.ts'
 import { FULL } from './peers.ts'
@@ -29,13 +30,6 @@ const { values } = parseArgs({
   }
 })
 if (!values.env) throw new Error('give --env "NAME=value …": the variant to compare with npm run serve')
-const extraEnv = Object.fromEntries(
-  values.env.split(/\s+/).map((pair) => {
-    const at = pair.indexOf('=')
-    if (at < 1) throw new Error(`--env: "${pair}" is not NAME=value`)
-    return [pair.slice(0, at), pair.slice(at + 1)]
-  })
-)
 const MiB = 2 ** 20
 
 /** Resident KiB by kind of mapping. */
@@ -107,7 +101,7 @@ async function main(): Promise<void> {
   const data = await startChild('./peers-data-origin.ts', [], 'data origin child')
   const variants = [
     { name: 'as npm run serve', env: process.env },
-    { name: values.env!, env: { ...process.env, ...extraEnv } }
+    { name: values.env!, env: environmentWith(values.env!) }
   ]
   const results = new Map<string, Figures[]>(variants.map((v) => [v.name, []]))
   console.log(`headless Junction, 1,000 rules, statistics and request log; ${pinning.description}`)

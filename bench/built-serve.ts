@@ -26,3 +26,16 @@ export function servedNodeFlags(): string[] {
   if (!flags) throw new Error('package.json: the serve script does not run node … out/main/serve.js')
   return flags[1]!.split(' ').filter(Boolean)
 }
+
+/** This process's environment with `pairs` ("NAME=value NAME2=value2") added: a variant to compare. */
+export function environmentWith(pairs: string): NodeJS.ProcessEnv {
+  const added = pairs
+    .split(/\s+/)
+    .filter(Boolean)
+    .map((pair) => {
+      const at = pair.indexOf('=')
+      if (at < 1) throw new Error(`"${pair}" is not NAME=value`)
+      return [pair.slice(0, at), pair.slice(at + 1)]
+    })
+  return { ...process.env, ...Object.fromEntries(added) }
+}

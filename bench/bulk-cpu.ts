@@ -2,13 +2,15 @@
  * Proxy CPU per MiB of a bulk download through a CONNECT tunnel, this build against another, A/B:
  *
  *   node bench/bulk-cpu.ts --entry other-tree/out/main/serve.js [--rounds 3] [--streams 1] [--mib 1024]
+ *   node bench/bulk-cpu.ts --env "MALLOC_ARENA_MAX=16" …   (this build with other environment variables)
  *
- * Both builds run as the peers benchmark starts Junction (headless, 1,000 rules, statistics and the
+ * Both run as the peers benchmark starts Junction (headless, 1,000 rules, statistics and the
  * request log file on; `npm run build` first), each in its own process pinned to the proxy CPU, the
  * data origin and this client on the other. Each round starts both fresh and runs one transfer on
  * each in ABBA order; the proxy's CPU is read from /proc around each transfer.
  */
 import { parseArgs } from 'node:util'
+import { environmentWith } from './built-serve.ts'
 import { processTicks } from './cpu-usage.ts'
 import { bulkTransfer, type Route } from './peers-load.ts'
 import { startPeer, type ProxyPeer } from './peers-processes.ts'
@@ -18,12 +20,14 @@ import { killAllChildren, startChild } from './throughput.ts'
 const { values } = parseArgs({
   options: {
     entry: { type: 'string' },
+    env: { type: 'string' },
     rounds: { type: 'string', default: '3' },
     streams: { type: 'string', default: '1' },
     mib: { type: 'string', default: '1024' }
   }
 })
-if (!values.entry) throw new Error('usage: node bench/bulk-cpu.ts --entry other-tree/out/main/serve.js')
+if (!values.entry === !values.env)
+  throw new Error('usage: node bench/bulk-cpu.ts --entry other-tree/out/main/serve.js | --env "NAME=value …"')
 const MiB = 2 ** 20
 
 /** MiB/s and proxy CPU µs per MiB of one transfer. */
@@ -40,14 +44,16 @@ async function main(): Promise<void> {
   const pinning = pinSelfToLoadCpu()
   const data = await startChild('./peers-data-origin.ts', [], 'data origin child')
   console.log(
-    `this build against ${values.entry}; ${values.streams} stream(s), ${values.mib} MiB; ${pinning.description}`
+    `this build against ${values.entry ?? `itself with ${values.env}`}; ${values.streams} stream(s), ${values.mib} MiB; ${pinning.description}`
   )
   const ratios: number[] = []
   try {
     for (let round = 1; round <= Number(values.rounds); round++) {
       const peers = {
         this: await startPeer('junction', pinning),
-        other: await startPeer('junction', pinning, values.entry)
+        other: values.env
+          ? await startPeer('junction', pinning, undefined, undefined, environmentWith(values.env))
+          : await startPeer('junction', pinning, values.entry)
       }
       try {
         const cpu = { this: 0, other: 0 }

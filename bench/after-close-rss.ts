@@ -10,9 +10,9 @@
  * environment variables given to `--env` added. Each run replays the peers benchmark's sequence for
  * one peer: 3 s of HTTP and 3 s of tunnels to warm up, five 1 s HTTP slices and five 1 s tunnel slices
  * 4 s apart, one 1 GiB and eight 256 MiB downloads through tunnels, then 5,000 idle tunnels, read 2 s
- * after they opened and 20 s after they closed (as the peers benchmark does). Besides RSS it splits what grew by kind of mapping
- * (/proc/PID/smaps): glibc's main heap, other anonymous memory (V8's heap, glibc's heaps for other
- * threads), and files (the node binary's code). `npm run build` first.
+ * after they opened and 20 s after they closed (as the peers benchmark does). Besides RSS it splits
+ * what grew by kind of mapping (/proc/PID/smaps): glibc's main heap, other anonymous memory (V8's
+ * heap, glibc's heaps for other threads), and files (the node binary's code). `npm run build` first.
  */
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'

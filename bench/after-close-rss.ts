@@ -14,13 +14,14 @@
  * what grew by kind of mapping (/proc/PID/smaps): glibc's main heap, other anonymous memory (V8's
  * heap, glibc's heaps for other threads), and files (the node binary's code). `npm run build` first.
  */
-import { readFileSync } from 'node:fs'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import { environmentWith } from './built-serve.ts'
 import { bulkTransfer, idleTunnels, tunnelChurn, wrkLoad, type Route } from './peers-load.ts'
 import { startPeer } from './peers-processes.ts'
 import { FULL } from './peers.ts'
 import { pinSelfToLoadCpu, type Pinning } from './pinning.ts'
+import { rssByMapping } from './proc.ts'
 import { killAllChildren, median, startChild } from './throughput.ts'
 
 const { values } = parseArgs({
@@ -32,21 +33,7 @@ const { values } = parseArgs({
 if (!values.env) throw new Error('give --env "NAME=value …": the variant to compare with npm run serve')
 const MiB = 2 ** 20
 
-/** Resident KiB by kind of mapping. */
-type Split = Record<'heap' | 'anonymous' | 'files', number>
-
-function split(pid: number): Split {
-  const kib: Split = { heap: 0, anonymous: 0, files: 0 }
-  let kind: keyof Split = 'anonymous'
-  for (const line of readFileSync(`/proc/${pid}/smaps`, 'latin1').split('\n')) {
-    const mapping = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line)
-    if (mapping) {
-      const name = mapping[1]!
-      kind = name === '[heap]' ? 'heap' : name.startsWith('/') ? 'files' : 'anonymous'
-    } else if (line.startsWith('Rss:')) kib[kind] += Number(line.split(/\s+/)[1])
-  }
-  return kib
-}
+type Split = ReturnType<typeof rssByMapping>
 
 interface Figures {
   start: number
@@ -54,8 +41,6 @@ interface Figures {
   closed: number
   grown: Split
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
 async function oneRun(
   pinning: Pinning,
@@ -68,7 +53,7 @@ async function oneRun(
     const route: Route = { proxyPort: peer.port, originPort, dataPort }
     await sleep(2000)
     const start = peer.memory().rssMiB
-    const before = split(peer.pid)
+    const before = rssByMapping(peer.pid)
     await wrkLoad(route, 3, 64)
     await tunnelChurn(route, 3, 32)
     for (let slice = 0; slice < 5; slice++) await sleep(4000).then(() => wrkLoad(route, 1, 64))
@@ -83,7 +68,7 @@ async function oneRun(
       FULL.closedSettleMs,
       () => peer.memory().rssMiB
     )
-    const after = split(peer.pid)
+    const after = rssByMapping(peer.pid)
     const grown = {
       heap: (after.heap - before.heap) / 1024,
       anonymous: (after.anonymous - before.anonymous) / 1024,

@@ -22,3 +22,17 @@ export function treeRss(pid: number): { kib: number; processes: number } {
   const pids = processTree(pid)
   return { kib: pids.reduce((sum, each) => sum + rssKiB(each), 0), processes: pids.length }
 }
+
+/** Resident KiB of `pid` by kind of mapping (/proc/PID/smaps): glibc's main heap, other anonymous, files. */
+export function rssByMapping(pid: number): Record<'heap' | 'anonymous' | 'files', number> {
+  const kib = { heap: 0, anonymous: 0, files: 0 }
+  let kind: keyof typeof kib = 'anonymous'
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'latin1').split('\n')) {
+    const mapping = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line)
+    if (mapping) {
+      const name = mapping[1]!
+      kind = name === '[heap]' ? 'heap' : name.startsWith('/') ? 'files' : 'anonymous'
+    } else if (line.startsWith('Rss:')) kib[kind] += Number(line.split(/\s+/)[1])
+  }
+  return kib
+}

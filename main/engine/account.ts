@@ -48,8 +48,9 @@ export class JunctionResponse extends ServerResponse {
 
   /**
    * The request sent on for this response (transport.ts: a `ClientRequest`, or the direct lane's
-   * request): a response that closes before it has been sent whole (the client left) stops it. Kept here for the same reason as `record`: a 'close'
-   * closure per response cost about 4 % of the CPU per proxied request (BENCHMARKS.md, HTTP hot path).
+   * request): a response that closes before it has been sent whole (the client left) stops it. Kept
+   * here for the same reason as `record`: a 'close' closure per response cost about 4 % of the CPU
+   * per proxied request (BENCHMARKS.md, HTTP hot path).
    */
   outgoing: { destroy(): void } | null = null
 

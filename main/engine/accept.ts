@@ -13,6 +13,7 @@ import { timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { Accounting, ClientConnection, JunctionResponse } from './account.ts'
+import type { TunnelRequest } from './connect-head.ts'
 import {
   badConnectTarget,
   badHttpTarget,
@@ -85,8 +86,8 @@ export class Accept {
     this.deps.transport.forwardHttp(req, response, target, routed)
   }
 
-  /** A CONNECT request: a tunnel to `host:port`. */
-  onConnect = (req: IncomingMessage, socket: Socket, head: Buffer): void => {
+  /** A CONNECT request: a tunnel to `host:port` (its head read by Node, or by first-read.ts). */
+  onConnect = (req: TunnelRequest, socket: Socket, head: Buffer): void => {
     const admitted = this.admitTunnel(req, socket, 'connect')
     if (admitted)
       this.deps.transport.openTunnel(req, admitted.connection, head, admitted.target, admitted.routed)
@@ -104,7 +105,7 @@ export class Accept {
    * socket; null when one of them answered it.
    */
   private admitTunnel(
-    req: IncomingMessage,
+    req: TunnelRequest,
     socket: Socket,
     kind: 'connect' | 'upgrade'
   ): { connection: ClientConnection; target: Target; routed: Routed } | null {
@@ -212,7 +213,7 @@ export class Accept {
     this.deps.accounting.close(this.deps.accounting.connection(socket), 'idle timeout')
   }
 
-  private authorized(req: IncomingMessage): boolean {
+  private authorized(req: Pick<IncomingMessage, 'headers'>): boolean {
     const auth = this.deps.auth
     if (!auth) return true
     const given = parseBasicAuth(req.headers['proxy-authorization'])

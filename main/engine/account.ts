@@ -6,6 +6,7 @@
  * closes, with what its client was told.
  */
 import { ServerResponse, type IncomingMessage } from 'node:http'
+import type { TunnelRequest } from './connect-head.ts'
 import type { Socket } from 'node:net'
 import type { RuleHits } from '../stats/rule-hits.ts'
 import type { ConnectionRecord, Reply, TrafficStats } from '../stats/traffic-stats.ts'
@@ -137,7 +138,7 @@ export class Accounting {
 
   /** A CONNECT or Upgrade has been routed: it is reported when its connection closes. */
   tunnelStarted(
-    req: IncomingMessage,
+    req: TunnelRequest,
     hostname: string,
     port: number,
     kind: 'connect' | 'upgrade',
@@ -162,7 +163,7 @@ export class Accounting {
   }
 
   private started(
-    req: IncomingMessage,
+    req: Pick<IncomingMessage, 'method' | 'socket'>,
     hostname: string,
     port: number,
     kind: 'http' | 'connect' | 'upgrade',

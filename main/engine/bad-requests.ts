@@ -70,7 +70,9 @@ export const NO_VERSION: ErrorReply = {
  * version (HTTP/0.9, which has no headers or status line to answer with) and `HTTP/2.0` in HTTP/1
  * syntax; both are refused. Null when the version is fine.
  */
-export function versionProblem(req: IncomingMessage): ErrorReply | null {
+export function versionProblem(
+  req: Pick<IncomingMessage, 'httpVersion' | 'httpVersionMajor'>
+): ErrorReply | null {
   if (req.httpVersionMajor === 1) return null
   return req.httpVersionMajor === 0
     ? NO_VERSION

@@ -8,10 +8,14 @@
  * of that connection from the parser's native path to JavaScript: about 6 % of the CPU per proxied
  * keep-alive request (BENCHMARKS.md, HTTP hot path). Read before the parser exists, the chunk is put
  * back (`unshift`) for the parser, which then reads the rest of the connection natively.
+ *
+ * A first read that is a whole CONNECT head in its plainest form never meets the parser: it is read
+ * by connect-head.ts and announced as the server's 'connect' event, as Node would announce it.
  */
 import http from 'node:http'
 import type { Socket } from 'node:net'
 import { NO_VERSION } from './bad-requests.ts'
+import { parseConnectHead } from './connect-head.ts'
 import { endRaw, rawErrorResponse } from './errors.ts'
 
 export class FirstReadServer extends http.Server {
@@ -44,6 +48,13 @@ export class FirstReadServer extends http.Server {
     socket.removeListener('end', destroy)
     socket.removeListener('timeout', destroy)
     socket.setTimeout(0)
+    const connect = chunk[0] === 0x43 /* C */ ? parseConnectHead(chunk, socket) : null
+    if (connect) {
+      // As Node's server leaves a socket it hands over: whoever reads it next starts it flowing.
+      ;(socket as { readableFlowing: boolean | null }).readableFlowing = null
+      super.emit('connect', connect.request, socket, connect.rest)
+      return
+    }
     socket.pause()
     socket.unshift(chunk)
     super.emit('connection', socket)

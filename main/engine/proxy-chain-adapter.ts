@@ -18,9 +18,9 @@
  * documented `tunnelConnectResponded` event hands over the upstream socket, and the engine closes the
  * pair together from there (closeTogether, direct-tunnel.ts).
  */
-import type { IncomingMessage } from 'node:http'
 import type { LookupFunction, Socket } from 'node:net'
 import { Server, type PrepareRequestFunctionResult } from 'proxy-chain'
+import type { TunnelRequest } from './connect-head.ts'
 import { parseRawStatus, rawErrorResponse, replyForProxyChainStatus, type FailureContext } from './errors.ts'
 import type { UpstreamConnector } from './upstream-connect.ts'
 import type { Reply } from '../stats/traffic-stats.ts'
@@ -35,7 +35,7 @@ export interface Handover {
 export class UpstreamTunnels {
   private readonly chain: Server
   /** The upstream decided for each CONNECT handed over, read back by prepareRequestFunction. */
-  private readonly decided = new WeakMap<IncomingMessage, PrepareRequestFunctionResult>()
+  private readonly decided = new WeakMap<TunnelRequest, PrepareRequestFunctionResult>()
 
   constructor(onUnexpected: (error: Error) => void) {
     this.chain = new Server({
@@ -56,7 +56,7 @@ export class UpstreamTunnels {
    * it was an error; `opened` hears that the upstream accepted the CONNECT.
    */
   open(
-    request: IncomingMessage,
+    request: TunnelRequest,
     socket: Socket,
     head: Buffer,
     upstream: UpstreamConnector,
@@ -73,7 +73,7 @@ export class UpstreamTunnels {
     // Junction's own credentials are not proxy-chain's business (it would parse them again).
     delete request.headers['proxy-authorization']
     rewordErrors(socket, failure, handover.told)
-    void this.chain.onConnect(request, socket as never, head)
+    void this.chain.onConnect(request as never, socket as never, head)
   }
 }
 

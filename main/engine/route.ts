@@ -87,7 +87,12 @@ export function buildRouting(profile: Profile, connect: ConnectSettings, previou
  * Routes a request or tunnel to `target`. `req` (plain HTTP and upgrades) lets request matchers see
  * its method, path and headers; they are read only when some rule of the profile has such a matcher.
  */
-export function route(routing: Routing, target: Target, isHttp: boolean, req?: IncomingMessage): Routed {
+export function route(
+  routing: Routing,
+  target: Target,
+  isHttp: boolean,
+  req?: Pick<IncomingMessage, 'method' | 'headers'>
+): Routed {
   const { hostname, port } = target
   const request: RequestFacts | undefined =
     req && routing.rules.usesRequest

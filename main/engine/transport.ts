@@ -22,6 +22,7 @@ import https from 'node:https'
 import net, { type LookupFunction, type Socket } from 'node:net'
 import type { ClientConnection, JunctionResponse } from './account.ts'
 import { ChainError } from './chain.ts'
+import type { TunnelRequest } from './connect-head.ts'
 import { DirectLane, type LaneCall } from './direct-lane.ts'
 import { closeTogether, connectTarget, countStreamed, joinSockets } from './direct-tunnel.ts'
 import { bareHost, hostPort } from './host.ts'
@@ -472,7 +473,7 @@ export class Transport {
 
   /** Opens a CONNECT tunnel: straight to the target, or through the routed upstream. */
   openTunnel(
-    req: http.IncomingMessage,
+    req: TunnelRequest,
     connection: ClientConnection,
     head: Buffer,
     target: Target,

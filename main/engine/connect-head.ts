@@ -3,8 +3,8 @@
  *
  * Why: a tunnel's head is one request line and a few headers, and the HTTP server's machinery for it
  * (a parser taken and given back, the connection's listeners and timers added and removed again, an
- * IncomingMessage stream) cost about 15 µs of the 150 µs of CPU a short tunnel takes (BENCHMARKS.md,
- * "CONNECT heads without the HTTP server"). first-read.ts reads the common case here: a whole head in
+ * IncomingMessage stream) cost an eighth of the CPU a short tunnel takes (BENCHMARKS.md, "CONNECT
+ * heads without the HTTP server"). first-read.ts reads the common case here: a whole head in
  * the connection's first read, in the plainest form HTTP allows. Anything else — a head split over
  * reads, a folded or repeated header, a byte outside printable ASCII, a body length, a target in
  * another form — is left to Node's parser, so every refusal keeps its specific answer (bad-requests.ts).

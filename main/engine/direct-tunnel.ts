@@ -95,14 +95,20 @@ const READ_BYTES = 64 * 1024
  * buffer shared by many sockets must be free again by the time any read returns: what lands in the
  * shared one is copied before it is written on (a copy the size of the read, as Node's own reads make).
  * A socket whose read filled the buffer is in the middle of a transfer: it gets a buffer of its own and
- * writes straight from it, reusing it while the kernel takes each write at once. A write that has to
- * wait for a slow client keeps that buffer (Node queues the Buffer, not a copy), so the next read gets
- * a new one; a read that does not fill it sends the socket back to the shared buffer, so an idle
- * tunnel holds none.
+ * writes straight from it, reusing it while the kernel takes each write at once, and after a write
+ * that had to wait for a slow client (Node queues the Buffer, not a copy), since reading then pauses
+ * until the client's socket has written everything. A read that does not fill it sends the socket
+ * back to the shared buffer, so an idle tunnel holds none; the buffer it leaves is kept (a few are)
+ * for the next socket that needs one. Before, each of those cases took a new 64 KiB that only the
+ * garbage collector freed, and V8 ran full collections for the memory held outside its heap during
+ * bulk downloads (BENCHMARKS.md, "Read buffers kept for reuse").
  */
 const sharedReadBuffer = Buffer.allocUnsafe(READ_BYTES)
 /** The buffer for the next read of the socket relayToPeer was just called for (Node asks right after). */
 let nextReadBuffer: Buffer = sharedReadBuffer
+/** Buffers of their own that sockets have finished with, for the next read that needs one. */
+const spareReadBuffers: Buffer[] = []
+const MAX_SPARE_BUFFERS = 8
 
 function takeReadBuffer(): Buffer {
   const buffer = nextReadBuffer
@@ -117,15 +123,18 @@ function relayToPeer(this: TunnelSocket, bytes: number, buffer: Buffer): boolean
   if (buffer === sharedReadBuffer) {
     const copy = Buffer.from(buffer.subarray(0, bytes))
     noteStreamed(copy)
-    if (full) nextReadBuffer = Buffer.allocUnsafe(READ_BYTES)
+    if (full) nextReadBuffer = spareReadBuffers.pop() ?? Buffer.allocUnsafe(READ_BYTES)
     return peer.write(copy)
   }
   const flowing = peer.write(full ? buffer : buffer.subarray(0, bytes))
-  if (!full) noteStreamed(buffer)
-  else if (peer.writableLength === 0) nextReadBuffer = buffer
+  const written = peer.writableLength === 0
+  // A write that waits pauses this socket's reads until the client has written everything ('drain',
+  // joinSockets), so the buffer is free again by the next read.
+  if (full && (written || !flowing)) nextReadBuffer = buffer
+  else if (written && spareReadBuffers.length < MAX_SPARE_BUFFERS) spareReadBuffers.push(buffer)
   else {
     noteStreamed(buffer)
-    nextReadBuffer = Buffer.allocUnsafe(READ_BYTES)
+    if (full) nextReadBuffer = spareReadBuffers.pop() ?? Buffer.allocUnsafe(READ_BYTES)
   }
   return flowing
 }

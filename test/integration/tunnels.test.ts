@@ -96,6 +96,54 @@ function receive(socket: net.Socket): Promise<{ bytes: number; hash: string }> {
   })
 }
 
+/**
+ * Downloads through a tunnel to 127.0.0.1:port into a buffer of the client's own, so that the only
+ * Buffers the download can leave behind are Junction's. `slow`: the client stops reading for a
+ * millisecond after every read, so Junction's writes to it keep waiting.
+ */
+function download(
+  port: number,
+  { slow = false } = {}
+): Promise<{ head: string; bytes: number; hash: string }> {
+  const hash = createHash('sha256')
+  let head = ''
+  let bytes = 0
+  return new Promise((resolve, reject) => {
+    const client = net.connect({
+      port: engine!.port,
+      host: '127.0.0.1',
+      onread: {
+        buffer: Buffer.alloc(64 * 1024),
+        callback: (read, buffer) => {
+          const chunk = Buffer.from(buffer.buffer, buffer.byteOffset, read)
+          let start = 0
+          if (!head.endsWith('\r\n\r\n')) {
+            const text = chunk.toString('latin1')
+            const end = (head + text).indexOf('\r\n\r\n')
+            if (end < 0) {
+              head += text
+              return true
+            }
+            start = end + 4 - head.length
+            head = (head + text).slice(0, end + 4)
+          }
+          bytes += read - start
+          hash.update(chunk.subarray(start))
+          if (!slow) return true
+          setTimeout(() => client.resume(), 1)
+          return false
+        }
+      }
+    })
+    sockets.push(client)
+    client.once('connect', () =>
+      client.write(`CONNECT 127.0.0.1:${port} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`)
+    )
+    client.once('end', () => resolve({ head, bytes, hash: hash.digest('hex') }))
+    client.once('error', reject)
+  })
+}
+
 /** Resolves once `count()` has not moved for `quietMs` (the sender is held back), with its value. */
 async function stalled(count: () => number, quietMs = 500, limitMs = 20_000): Promise<number> {
   const started = Date.now()
@@ -192,47 +240,28 @@ describe('direct tunnels', () => {
     const port = await listen((socket) => (sender = send(socket)))
     engine ??= await startEngine()
     const minor = minorCollections()
-    // This client reads into a buffer of its own too, so the only Buffers the download can leave
-    // behind are Junction's: one per socket read (64 KiB) when it reads the target as Node does by default.
-    const hash = createHash('sha256')
-    let head = ''
-    let bytes = 0
-    await new Promise<void>((resolve, reject) => {
-      const client = net.connect({
-        port: engine!.port,
-        host: '127.0.0.1',
-        onread: {
-          buffer: Buffer.alloc(64 * 1024),
-          callback: (read, buffer) => {
-            const chunk = Buffer.from(buffer.buffer, buffer.byteOffset, read)
-            let start = 0
-            if (!head.endsWith('\r\n\r\n')) {
-              const text = chunk.toString('latin1')
-              const end = (head + text).indexOf('\r\n\r\n')
-              if (end < 0) {
-                head += text
-                return true
-              }
-              start = end + 4 - head.length
-              head = (head + text).slice(0, end + 4)
-            }
-            bytes += read - start
-            hash.update(chunk.subarray(start))
-            return true
-          }
-        }
-      })
-      sockets.push(client)
-      client.once('connect', () =>
-        client.write(`CONNECT 127.0.0.1:${port} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`)
-      )
-      client.once('end', resolve)
-      client.once('error', reject)
+    const received = await download(port)
+    expect(received).toEqual({
+      head: expect.stringMatching(/^HTTP\/1\.1 200 /),
+      bytes: TOTAL,
+      hash: await sender!.done
     })
-    expect(head).toMatch(/^HTTP\/1\.1 200 /)
-    expect({ bytes, hash: hash.digest('hex') }).toEqual({ bytes: TOTAL, hash: await sender!.done })
     // Read into fresh Buffers, 128 MiB made 16 collections (noteStreamed: one per 8 MiB of them).
     expect(await minor.stop()).toBeLessThanOrEqual(4)
+  }, 60_000)
+
+  it('keep every download whole when slow clients keep writes waiting and read buffers pass between tunnels', async () => {
+    const total = 16 * 1024 * 1024
+    const senders: ReturnType<typeof send>[] = []
+    const port = await listen((socket) => senders.push(send(socket, total)))
+    engine ??= await startEngine()
+    // Each client stops after every read: Junction's writes to it wait, and the buffers they held go
+    // spare and on to whichever tunnel reads next.
+    const received = await Promise.all(Array.from({ length: 4 }, () => download(port, { slow: true })))
+    const sent = await Promise.all(senders.map((sender) => sender.done))
+    expect(received).toEqual(
+      sent.map((hash) => ({ head: expect.stringMatching(/^HTTP\/1\.1 200 /), bytes: total, hash }))
+    )
   }, 60_000)
 
   it('deliver what a target says first (a banner, as SSH and SMTP send) after the 200, whole', async () => {

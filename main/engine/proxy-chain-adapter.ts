@@ -6,6 +6,10 @@
  * itself, upstream-connect.ts: proxy-chain 3.0.1's SOCKS path ignores `dnsLookup` and, when the client
  * leaves during the SOCKS handshake, never closes the target socket.)
  *
+ * `onConnect` reads only `url`, `method`, `httpVersion`, `headers` and `socket` of the request, so a
+ * CONNECT head Junction read itself (connect-head.ts: a plain object with those) is handed over as it is;
+ * test/integration/chains.test.ts tunnels such heads through Squid.
+ *
  * Two behaviours of proxy-chain 3.0.1 are relied upon, and test/integration/proxy-chain-pin.test.ts
  * fails if an upgrade changes either:
  * - `onConnect` answers the client itself: `200 Connection Established`, or a raw error reply with

@@ -7,8 +7,9 @@
  * leaves during the SOCKS handshake, never closes the target socket.)
  *
  * `onConnect` reads only `url`, `method`, `httpVersion`, `headers` and `socket` of the request, so a
- * CONNECT head Junction read itself (connect-head.ts: a plain object with those) is handed over as it is;
- * test/integration/chains.test.ts tunnels such heads through Squid.
+ * CONNECT head Junction read itself (connect-head.ts: a plain object with those) is handed over as it
+ * is; test/integration/engine.test.ts (via Squid) tunnels such heads through it, with the right and a
+ * wrong password.
  *
  * Two behaviours of proxy-chain 3.0.1 are relied upon, and test/integration/proxy-chain-pin.test.ts
  * fails if an upgrade changes either:

@@ -35,7 +35,7 @@ if ([values.entry, values.env, values.squid || undefined].filter(Boolean).length
   )
 const MiB = 2 ** 20
 
-/** µs of CPU per MiB of one transfer: the proxy's, the data origin's and this client's. */
+/** One transfer: MiB/s, and µs of CPU per MiB of the proxy, the data origin and this client. */
 interface Transfer {
   rate: number
   proxy: number

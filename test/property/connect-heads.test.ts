@@ -9,6 +9,7 @@ import net from 'node:net'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parseConnectHead } from '../../main/engine/connect-head.ts'
+import { rawRequest } from '../harness/client.ts'
 import { startEngine } from '../integration/world.ts'
 
 /** What Node's server made of one connection's bytes. */
@@ -204,7 +205,7 @@ describe('CONNECT heads read without the HTTP server', () => {
     try {
       // The first head is read by the fast path; the second (a repeated header) by Node's parser.
       for (const extra of ['', 'Via: 1.1 a\r\nvia: 1.1 b\r\n']) {
-        const answer = await exchange(engine.port, `CONNECT ${authority} HTTP/1.1\r\n${extra}\r\nhello`)
+        const answer = await rawRequest(engine.port, `CONNECT ${authority} HTTP/1.1\r\n${extra}\r\nhello`)
         expect(answer).toMatch(/^HTTP\/1\.1 200 [^\r]*\r\n(?:[^\r]+\r\n)*\r\nhello$/)
       }
     } finally {
@@ -213,14 +214,3 @@ describe('CONNECT heads read without the HTTP server', () => {
     }
   })
 })
-
-/** Writes `text` to 127.0.0.1:port in one write and returns all it reads until the server closes. */
-function exchange(port: number, text: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(port, '127.0.0.1', () => socket.write(text))
-    const chunks: Buffer[] = []
-    socket.on('data', (chunk: Buffer) => chunks.push(chunk))
-    socket.on('error', reject)
-    socket.on('close', () => resolve(Buffer.concat(chunks).toString('latin1')))
-  })
-}

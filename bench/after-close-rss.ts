@@ -4,11 +4,12 @@
  * "Memory after the tunnels close"):
  *
  *   node bench/after-close-rss.ts --env "MALLOC_ARENA_MAX=16" [--runs 2]
+ *   node bench/after-close-rss.ts --entry other-tree/out/main/serve.js   (this build against another)
  *   node bench/after-close-rss.ts --phases http [--layout]   (npm run serve alone, one workload)
  *
  * Two variants, each started fresh every run as the peers benchmark starts Junction (1,000 rules,
  * statistics and the request log file on), alternating: as `npm run serve` starts it, and with the
- * environment variables given to `--env` added. Each run replays the peers benchmark's sequence for
+ * environment variables given to `--env` added or the build given to `--entry`. Each run replays the peers benchmark's sequence for
  * one peer: 3 s of HTTP and 3 s of tunnels to warm up, five 1 s HTTP slices and five 1 s tunnel slices
  * 4 s apart, one 1 GiB and eight 256 MiB downloads through tunnels, then 5,000 idle tunnels, read 2 s
  * after they opened and 20 s after they closed (as the peers benchmark does). Besides RSS it splits
@@ -32,6 +33,7 @@ import { killAllChildren, median, startChild } from './throughput.ts'
 const { values } = parseArgs({
   options: {
     env: { type: 'string' },
+    entry: { type: 'string' },
     runs: { type: 'string', default: '2' },
     phases: { type: 'string', default: 'http,tunnels,bulk,idle' },
     layout: { type: 'boolean', default: false }
@@ -54,9 +56,10 @@ async function oneRun(
   pinning: Pinning,
   originPort: number,
   dataPort: number,
-  env: NodeJS.ProcessEnv
+  env: NodeJS.ProcessEnv,
+  entry: string | undefined
 ): Promise<Figures> {
-  const peer = await startPeer('junction', pinning, undefined, undefined, env)
+  const peer = await startPeer('junction', pinning, entry, undefined, env)
   try {
     const route: Route = { proxyPort: peer.port, originPort, dataPort }
     await sleep(2000)
@@ -107,8 +110,9 @@ async function main(): Promise<void> {
   const origin = await startChild('./origin-server.ts', [], 'origin child')
   const data = await startChild('./peers-data-origin.ts', [], 'data origin child')
   const variants = [
-    { name: 'as npm run serve', env: process.env },
-    ...(values.env ? [{ name: values.env, env: environmentWith(values.env) }] : [])
+    { name: 'as npm run serve', env: process.env, entry: undefined },
+    ...(values.env ? [{ name: values.env, env: environmentWith(values.env), entry: undefined }] : []),
+    ...(values.entry ? [{ name: values.entry, env: process.env, entry: values.entry }] : [])
   ]
   const results = new Map<string, Figures[]>(variants.map((v) => [v.name, []]))
   console.log(
@@ -117,7 +121,7 @@ async function main(): Promise<void> {
   try {
     for (let run = 1; run <= Number(values.runs); run++) {
       for (const variant of run % 2 ? variants : [...variants].reverse()) {
-        const f = await oneRun(pinning, origin.port, data.port, variant.env)
+        const f = await oneRun(pinning, origin.port, data.port, variant.env, variant.entry)
         results.get(variant.name)!.push(f)
         const open = Number.isNaN(f.tunnels) ? '' : `${f.tunnels.toFixed(1)} with 5,000 idle tunnels, `
         console.log(

@@ -32,6 +32,7 @@
 import { performance, type EventLoopUtilization } from 'node:perf_hooks'
 import v8 from 'node:v8'
 import vm from 'node:vm'
+import { releaseFreePages } from './free-pages.ts'
 
 export interface MemoryReturnOptions {
   /** How often to look (ms). */
@@ -71,10 +72,13 @@ function exposedGc(): GcFunction {
 /**
  * A full, compacting collection that also releases the heap's free pages to the system: the
  * `last-resort` flavour is V8's `CollectAllAvailableGarbage` (the one it runs before giving up on an
- * allocation); a `regular` major collection frees the garbage but keeps the heap's size.
+ * allocation); a `regular` major collection frees the garbage but keeps the heap's size. What the
+ * collection freed outside V8's heap (sockets, buffers) goes back to glibc, which keeps it resident
+ * until asked (free-pages.ts).
  */
 export function returnMemory(): void {
   exposedGc()({ type: 'major', execution: 'sync', flavor: 'last-resort' })
+  releaseFreePages()
 }
 
 const heapSize = (): number => v8.getHeapStatistics().total_heap_size

@@ -4,6 +4,7 @@
  *   node bench/bulk-cpu.ts --entry other-tree/out/main/serve.js [--rounds 3] [--streams 1] [--mib 1024]
  *   node bench/bulk-cpu.ts --env "MALLOC_ARENA_MAX=16" …   (this build with other environment variables)
  *   node bench/bulk-cpu.ts --squid …                        (this build against Squid, as peers.ts runs it)
+ *   … --syscalls   (root, perf: the proxy's and the data origin's system calls per MiB, by kind)
  *
  * Both run as the peers benchmark starts Junction (headless, 1,000 rules, statistics and the
  * request log file on; `npm run build` first), each in its own process pinned to the proxy CPU, the
@@ -11,6 +12,8 @@
  * each in ABBA order; the proxy's CPU is read from /proc around each transfer, and so is what the data
  * origin and this client (the far ends, on the other CPU) spent per MiB.
  */
+import { spawn } from 'node:child_process'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import { environmentWith } from './built-serve.ts'
 import { processTicks } from './cpu-usage.ts'
@@ -24,6 +27,7 @@ const { values } = parseArgs({
     entry: { type: 'string' },
     env: { type: 'string' },
     squid: { type: 'boolean', default: false },
+    syscalls: { type: 'boolean', default: false },
     rounds: { type: 'string', default: '3' },
     streams: { type: 'string', default: '1' },
     mib: { type: 'string', default: '1024' }
@@ -46,13 +50,48 @@ interface Transfer {
 async function transfer(peer: ProxyPeer, data: { pid: number; port: number }): Promise<Transfer> {
   const route: Route = { proxyPort: peer.port, originPort: 0, dataPort: data.port }
   const streams = Number(values.streams)
+  const counting = values.syscalls ? await Promise.all([peer.pid, data.pid].map(countSyscalls)) : []
   const before = [peer.pid, data.pid, process.pid].map((pid) => processTicks(pid)!)
   const figures = await bulkTransfer(route, streams, (Number(values.mib) * MiB) / streams)
+  if (values.syscalls) {
+    const [proxyCalls, originCalls] = await Promise.all(counting.map((stop) => stop()))
+    const perMiB = (calls: Map<string, number>): string =>
+      [...calls].map(([name, n]) => `${name} ${((n * MiB) / figures.bytes).toFixed(1)}`).join(', ')
+    console.log(`  system calls per MiB: proxy ${perMiB(proxyCalls!)}; data origin ${perMiB(originCalls!)}`)
+  }
   // /proc counts in clock ticks of 10 ms.
   const [proxy, origin, client] = [peer.pid, data.pid, process.pid].map(
     (pid, i) => ((processTicks(pid)! - before[i]!) * 10_000 * MiB) / figures.bytes
   ) as [number, number, number]
   return { rate: figures.mibPerSecond, proxy, origin, client }
+}
+
+const SYSCALLS = ['read', 'write', 'writev', 'epoll_wait', 'epoll_pwait', 'io_uring_enter']
+
+/** Starts counting `pid`'s system calls (perf stat); the function returned stops and reads the counts. */
+async function countSyscalls(pid: number): Promise<() => Promise<Map<string, number>>> {
+  const events = SYSCALLS.map((name) => `syscalls:sys_enter_${name}`).join(',')
+  const perf = spawn('perf', ['stat', '-x', ',', '-e', events, '-p', String(pid)], {
+    stdio: ['ignore', 'ignore', 'pipe']
+  })
+  let report = ''
+  perf.stderr.on('data', (chunk: Buffer) => (report += chunk.toString()))
+  const exited = new Promise<void>((resolve) => perf.on('close', () => resolve()))
+  await sleep(300) // perf attaches before the transfer starts
+  return async () => {
+    perf.kill('SIGINT')
+    await exited
+    const counts = new Map<string, number>()
+    // CSV lines: count,unit,event,…
+    for (const [count, , event] of report
+      .trim()
+      .split('\n')
+      .map((line) => line.split(','))) {
+      const n = Number(count)
+      if (n > 0) counts.set(event!.replace('syscalls:sys_enter_', ''), n)
+    }
+    return counts
+  }
 }
 
 async function main(): Promise<void> {

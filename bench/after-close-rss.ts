@@ -9,12 +9,13 @@
  *
  * Two variants, each started fresh every run as the peers benchmark starts Junction (1,000 rules,
  * statistics and the request log file on), alternating: as `npm run serve` starts it, and with the
- * environment variables given to `--env` added or the build given to `--entry`. Each run replays the peers benchmark's sequence for
- * one peer: 3 s of HTTP and 3 s of tunnels to warm up, five 1 s HTTP slices and five 1 s tunnel slices
- * 4 s apart, one 1 GiB and eight 256 MiB downloads through tunnels, then 5,000 idle tunnels, read 2 s
- * after they opened and 20 s after they closed (as the peers benchmark does). Besides RSS it splits
- * what grew by kind of mapping (/proc/PID/smaps): glibc's main heap, other anonymous memory (V8's
- * heap, glibc's heaps for other threads), and files (the node binary's code). `npm run build` first.
+ * environment variables given to `--env` added or the build given to `--entry`. Each run replays the
+ * peers benchmark's sequence for one peer: 3 s of HTTP and 3 s of tunnels to warm up, five 1 s HTTP
+ * slices and five 1 s tunnel slices 4 s apart, one 1 GiB and eight 256 MiB downloads through tunnels,
+ * then 5,000 idle tunnels, read 2 s after they opened and 20 s after they closed (as the peers
+ * benchmark does). Besides RSS it splits what grew by kind of mapping (/proc/PID/smaps): glibc's main
+ * heap, other anonymous memory (V8's heap, glibc's heaps for other threads), and files (the node
+ * binary's code). `npm run build` first.
  *
  * `--phases` runs only some of the workloads (http, tunnels, bulk, idle; without idle, memory is read
  * as long after the last one as after the tunnels' close). `--layout` (root only) prints what glibc's

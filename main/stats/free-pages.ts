@@ -35,8 +35,10 @@ export function releaseFreePages(): boolean {
     available = false
     return false
   }
-  const database = new sqlite.DatabaseSync(':memory:', { allowExtension: true })
+  let database: InstanceType<Sqlite['DatabaseSync']> | undefined
   try {
+    // Under Node's permission model extensions are refused here, with another message.
+    database = new sqlite.DatabaseSync(':memory:', { allowExtension: true })
     database.loadExtension('libc.so.6', 'malloc_trim')
     return true
   } catch (error) {
@@ -44,6 +46,6 @@ export function releaseFreePages(): boolean {
     available = false
     return false
   } finally {
-    database.close()
+    database?.close()
   }
 }

@@ -82,6 +82,8 @@ function historyFlushMs(): number {
   return Number.isInteger(fromEnv) && fromEnv >= 100 ? fromEnv : 15_000
 }
 
+const toMiB = (bytes: number): string => (bytes / 2 ** 20).toFixed(0)
+
 /**
  * A problem report on one log line: it quotes names from the user's files, and a rule named
  * "x\n[junction] proxy listening on …" must not print a line of its own.
@@ -183,7 +185,10 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   await engine.start()
   stats.start()
   // After a burst of traffic the heap would keep its peak size until the next one (memory-return.ts).
-  const memoryReturn = new MemoryReturn()
+  const memoryReturn = new MemoryReturn({
+    onReturn: (before, after) =>
+      log(`traffic paused: memory given back, RSS ${toMiB(before)} → ${toMiB(after)} MiB`)
+  })
   memoryReturn.start()
   // Shutdown still tries once: the directory may have been made writable since.
   if (!readOnly) history.startAutoFlush(historyFlushMs(), (message) => log(`history not saved: ${message}`))

@@ -45,6 +45,8 @@ export interface MemoryReturnOptions {
   growthBytes?: number
   /** Young-generation size that makes one worth running (bytes). */
   youngBytes?: number
+  /** Called after each collection once a burst is over, with the process's RSS before and after (bytes). */
+  onReturn?: (rssBefore: number, rssAfter: number) => void
 }
 
 type GcFunction = (
@@ -91,6 +93,7 @@ export class MemoryReturn {
   private readonly quietMs: number
   private readonly growthBytes: number
   private readonly youngBytes: number
+  private readonly onReturn: ((rssBefore: number, rssAfter: number) => void) | undefined
   private timer: NodeJS.Timeout | null = null
   private lastLoop: EventLoopUtilization = performance.eventLoopUtilization()
   private baseline = heapSize()
@@ -105,6 +108,7 @@ export class MemoryReturn {
     this.quietMs = options.quietMs ?? 10_000
     this.growthBytes = options.growthBytes ?? 64 * 1024 * 1024
     this.youngBytes = options.youngBytes ?? 16 * 1024 * 1024
+    this.onReturn = options.onReturn
   }
 
   start(): void {
@@ -142,9 +146,11 @@ export class MemoryReturn {
     this.quietFor += this.intervalMs
     if (this.quietFor < this.quietMs) return
     if (heapSize() - this.baseline < this.growthBytes && youngSize() < this.youngBytes) return
+    const rssBefore = process.memoryUsage.rss()
     returnMemory()
     this.returns++
     this.baseline = heapSize()
+    this.onReturn?.(rssBefore, process.memoryUsage.rss())
   }
 }
 

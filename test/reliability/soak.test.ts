@@ -31,15 +31,16 @@ const ROUNDS = Math.max(1, Math.round(LOAD_SECONDS / ROUND_SECONDS))
 const SETTLE_LIMIT_MS = 60_000
 /**
  * Memory after a round: at most this much above the engine's RSS before any load. Under load RSS
- * reaches about 315 MiB with the serve script's Node flags (440 without them, the young generation
- * uncapped); once given back it settles 45–55 MiB above a start that is itself measured
- * after start-up's shrinking collection (V8's code and old-space high-water mark and glibc's arenas,
- * which Node cannot trim). A process that kept its load-time heap stays 300 MiB above.
+ * reaches about 280–315 MiB with the serve script's Node flags (440 without them, the young generation
+ * uncapped); once given back (the collection, then glibc's free pages: free-pages.ts) it settled
+ * 20–26 MiB above a start that is itself measured after start-up's shrinking collection (V8's code
+ * and old-space high-water mark); 45–55 MiB above before glibc's pages were given back too. A process
+ * that kept its load-time heap stays 200 MiB above.
  */
-const RSS_RETURN_MIB = 64
+const RSS_RETURN_MIB = 48
 /**
  * What later rounds may leave above the first round's settled RSS. Allocator and heap layout move it
- * (measured: +4 to +13 MiB over three rounds); a leak of 1 KiB per request exceeds it after 24,000
+ * (measured: −1 to +13 MiB over three rounds); a leak of 1 KiB per request exceeds it after 24,000
  * requests, which two rounds make even on a busy machine (25,000–75,000 replies a round).
  */
 const RSS_FLAT_MIB = 24
@@ -317,17 +318,26 @@ async function loadRound(seconds: number, tally: Tally): Promise<void> {
   for (const agent of agents) agent.destroy()
 }
 
-/** Polls until the engine's descriptors and memory are back, or the limit passes; returns what it saw. */
+/** The engine's log lines saying it gave memory back once traffic paused (memory-return.ts). */
+const memoryReturns = (): number => engine!.lines.filter((line) => /memory given back/.test(line)).length
+
+/**
+ * Polls until the engine's descriptors are back and it has given memory back since `returnsBefore` (so
+ * that every round's RSS is read at the same point, not sometimes before the collection and sometimes
+ * after), or the limit passes; returns what it saw.
+ */
 async function settle(
   baselineFds: number,
-  rssLimitMiB: number
+  rssLimitMiB: number,
+  returnsBefore: number
 ): Promise<{ ms: number; fds: number; rssMiB: number }> {
   const started = Date.now()
   for (;;) {
     const fds = engineFds()
     const rssMiB = engineRssMiB()
     const ms = Date.now() - started
-    if ((fds <= baselineFds && rssMiB <= rssLimitMiB) || ms >= SETTLE_LIMIT_MS) return { ms, fds, rssMiB }
+    const back = fds <= baselineFds && rssMiB <= rssLimitMiB && memoryReturns() > returnsBefore
+    if (back || ms >= SETTLE_LIMIT_MS) return { ms, fds, rssMiB }
     await sleep(1000)
   }
 }
@@ -429,6 +439,7 @@ describe('soak', () => {
       const settled: number[] = []
       for (let round = 1; round <= ROUNDS; round++) {
         const tally = new Tally()
+        const returnsBefore = memoryReturns()
         const cpu0 = { engine: engineCpuSeconds(), own: ownCpuSeconds(), at: Date.now() }
         await loadRound(ROUND_SECONDS, tally)
         const seconds = (Date.now() - cpu0.at) / 1000
@@ -436,13 +447,14 @@ describe('soak', () => {
         const loadedRssMiB = engineRssMiB()
         const engineCpu = (engineCpuSeconds() - cpu0.engine) / seconds
         const ownCpu = (ownCpuSeconds() - cpu0.own) / seconds
-        const back = await settle(startFds, rssLimitMiB)
+        const back = await settle(startFds, rssLimitMiB, returnsBefore)
         settled.push(back.rssMiB)
         console.log(
           `[soak] round ${round}: ${tally.ok} replies in ${seconds.toFixed(1)} s (${Math.round(tally.ok / seconds)}/s), ` +
             `engine CPU ${(engineCpu * 100).toFixed(0)} %, load generator ${(ownCpu * 100).toFixed(0)} %; ` +
             `at the end ${peakFds} fds, RSS ${loadedRssMiB.toFixed(1)} MiB; ` +
-            `after ${(back.ms / 1000).toFixed(0)} s ${back.fds} fds, RSS ${back.rssMiB.toFixed(1)} MiB; slowest (s): ` +
+            `after ${(back.ms / 1000).toFixed(0)} s ${back.fds} fds, RSS ${back.rssMiB.toFixed(1)} MiB ` +
+            `(${engine!.lines.findLast((line) => /memory given back/.test(line)) ?? 'no memory given back'}); slowest (s): ` +
             [...tally.slowest].map(([what, ms]) => `${what} ${(ms / 1000).toFixed(1)}`).join(', ')
         )
         expect(Object.fromEntries(tally.unexpected), `unexpected replies in round ${round}`).toEqual({})

@@ -29,14 +29,23 @@ let running: MemoryReturn | null = null
 afterEach(() => running?.stop())
 
 describe('MemoryReturn', () => {
-  it('gives the heap back once the event loop is idle after it grew', async () => {
-    running = new MemoryReturn({ intervalMs: 200, quietMs: 200, growthBytes: 32 * MiB })
+  it('gives the heap back once the event loop is idle after it grew, and says how much', async () => {
+    const said: [number, number][] = []
+    running = new MemoryReturn({
+      intervalMs: 200,
+      quietMs: 200,
+      growthBytes: 32 * MiB,
+      onReturn: (before, after) => said.push([before, after])
+    })
     running.start()
     growHeapWithGarbage()
     const grown = heapSize()
     for (let waited = 0; running.returns === 0 && waited < 5000; waited += 100) await sleep(100)
     expect(running.returns).toBe(1)
     expect(heapSize()).toBeLessThan(grown - 32 * MiB)
+    // RSS before and after, as the runtime logs it: the heap's pages went back to the system.
+    expect(said).toHaveLength(1)
+    expect(said[0]![0] - said[0]![1]).toBeGreaterThan(32 * MiB)
     // Once given back, it waits for the heap to grow again.
     await sleep(1000)
     expect(running.returns).toBe(1)

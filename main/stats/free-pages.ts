@@ -13,10 +13,10 @@
  * function in it, and Node's SQLite lets the caller name that function (`loadExtension(path, entry)`).
  * A database opened only for this names glibc's `malloc_trim` in `libc.so.6`, already loaded in the
  * process. SQLite passes three arguments (its handle, a pointer for an error message, its API table);
- * `malloc_trim(pad)` reads only the first, in a register on the 64-bit Linux ABIs Node runs on, as how
+ * `malloc_trim(pad)` reads only the first (passed in a register on the Linux ABIs Node runs on) as how
  * much of the heap's top to keep: the handle's address is far above any heap size, so the top is kept
- * (`free()` trims it itself) and only the pages inside are released, which glibc does whatever the
- * pad. It returns 1 when some free chunk spans a whole page (so nearly always), which SQLite reports
+ * (`free()` trims it once it passes glibc's trim threshold) and only the pages inside are released,
+ * which glibc does whatever the pad. It returns 1 when some free chunk spans a whole page (so nearly always), which SQLite reports
  * as "error during initialization"; 0 is success to SQLite.
  *
  * Linux with glibc only, and only in plain Node (headless mode): where the library or the function is

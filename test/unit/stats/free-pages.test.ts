@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process'
 import { describe, expect, it } from 'vitest'
 import { releaseFreePages } from '../../../main/stats/free-pages.ts'
 import { returnMemory } from '../../../main/stats/memory-return.ts'
@@ -35,5 +36,23 @@ describe('releaseFreePages', () => {
   it('runs on Linux with glibc, and again on every call', () => {
     expect(releaseFreePages()).toBe(true)
     expect(releaseFreePages()).toBe(true)
+  })
+
+  it("where extensions are refused (Node's permission model), returns false without throwing and stops trying", () => {
+    const module = new URL('../../../main/stats/free-pages.ts', import.meta.url).href
+    // Counts how often it reaches for node:sqlite: once, then never again.
+    const script = `
+      let asked = 0
+      const builtin = process.getBuiltinModule
+      process.getBuiltinModule = (id) => (asked++, builtin(id))
+      const { releaseFreePages } = await import(${JSON.stringify(module)})
+      console.log(JSON.stringify([releaseFreePages(), releaseFreePages(), asked]))`
+    const child = spawnSync(
+      process.execPath,
+      ['--permission', '--allow-fs-read=*', '--input-type=module', '-e', script],
+      { encoding: 'utf8', timeout: 20_000 }
+    )
+    expect(child.stderr).toBe('')
+    expect(JSON.parse(child.stdout)).toEqual([false, false, 1])
   })
 })

@@ -93,7 +93,7 @@ export class MemoryReturn {
   private readonly quietMs: number
   private readonly growthBytes: number
   private readonly youngBytes: number
-  private readonly onReturn: ((rssBefore: number, rssAfter: number) => void) | undefined
+  private readonly onReturn: MemoryReturnOptions['onReturn']
   private timer: NodeJS.Timeout | null = null
   private lastLoop: EventLoopUtilization = performance.eventLoopUtilization()
   private baseline = heapSize()

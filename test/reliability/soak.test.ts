@@ -319,7 +319,8 @@ async function loadRound(seconds: number, tally: Tally): Promise<void> {
 }
 
 /** The engine's log lines saying it gave memory back once traffic paused (memory-return.ts). */
-const memoryReturns = (): number => engine!.lines.filter((line) => /memory given back/.test(line)).length
+const memoryReturnLines = (): string[] => engine!.lines.filter((line) => /memory given back/.test(line))
+const memoryReturns = (): number => memoryReturnLines().length
 
 /**
  * How long after a round the engine may go without giving memory back: it does once it has been quiet
@@ -462,7 +463,7 @@ describe('soak', () => {
             `engine CPU ${(engineCpu * 100).toFixed(0)} %, load generator ${(ownCpu * 100).toFixed(0)} %; ` +
             `at the end ${peakFds} fds, RSS ${loadedRssMiB.toFixed(1)} MiB; ` +
             `after ${(back.ms / 1000).toFixed(0)} s ${back.fds} fds, RSS ${back.rssMiB.toFixed(1)} MiB ` +
-            `(${engine!.lines.findLast((line) => /memory given back/.test(line)) ?? 'no memory given back'}); slowest (s): ` +
+            `(${memoryReturnLines().at(-1) ?? 'no memory given back'}); slowest (s): ` +
             [...tally.slowest].map(([what, ms]) => `${what} ${(ms / 1000).toFixed(1)}`).join(', ')
         )
         expect(Object.fromEntries(tally.unexpected), `unexpected replies in round ${round}`).toEqual({})

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { proxyGet } from '../harness/client.ts'
 import { serveWithDashboard, type Running } from '../harness/headless-process.ts'
 import { startOrigin, type Origin } from '../harness/origin.ts'
-import { freePort } from '../harness/ports.ts'
+import { closedPort } from '../harness/ports.ts'
 import { startSquid, type Upstream } from '../harness/squid.ts'
 import { launchChromium } from './chromium.ts'
 import { closeSession, ensureRendererBuilt } from './session.ts'
@@ -27,7 +27,7 @@ let proxyPort: number
 
 beforeAll(async () => {
   ensureRendererBuilt()
-  ;[squid, origin, deadPort] = await Promise.all([startSquid(AUTH), startOrigin(), freePort()])
+  ;[squid, origin, deadPort] = await Promise.all([startSquid(AUTH), startOrigin(), closedPort()])
   dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'junction-e2e-groups-'))
   ;({ running, proxyPort, dashboardUrl } = await serveWithDashboard(dataDir))
   browser = await launchChromium()

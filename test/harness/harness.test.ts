@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import https from 'node:https'
 import net from 'node:net'
 import tls from 'node:tls'
@@ -9,7 +10,7 @@ import { startHttpsUpstream } from './https-upstream.ts'
 import { startMicrosocks } from './microsocks.ts'
 import { patternBytes, startOrigin } from './origin.ts'
 import type { Origin } from './origin.ts'
-import { freePort, waitForPort } from './ports.ts'
+import { closedPort, freePort, waitForPort } from './ports.ts'
 import { startSquid } from './squid.ts'
 import type { Upstream } from './squid.ts'
 
@@ -75,6 +76,21 @@ describe('ports', () => {
     await expect(waitForPort(port, 300)).rejects.toThrow(/within 300 ms/)
     expect(Date.now() - started).toBeLessThan(2000)
     await waitForPort(origin.port, 1000)
+  })
+
+  it('hands out a refusing port below the range listen(0) draws from', async () => {
+    const port = await closedPort()
+    const [low] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8')
+      .trim()
+      .split(/\s+/)
+      .map(Number)
+    expect(port).toBeLessThan(low!)
+    const refused = await new Promise<string | undefined>((resolve) => {
+      const socket = net.connect(port, '127.0.0.1')
+      socket.once('connect', () => (socket.destroy(), resolve('connected')))
+      socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code))
+    })
+    expect(refused).toBe('ECONNREFUSED')
   })
 })
 

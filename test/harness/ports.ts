@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import net from 'node:net'
 
 export async function freePort(): Promise<number> {
@@ -15,6 +16,35 @@ export async function freePort(): Promise<number> {
       const { port } = address
       server.close((err) => (err ? reject(err) : resolve(port)))
     })
+  })
+}
+
+/**
+ * A port on 127.0.0.1 that refuses connections, for "dead upstream" members: below the range Linux
+ * hands out for `listen(0)` (ip_local_port_range), so no server another test file starts in parallel
+ * can take it while it is in use. (In one CI run the group tests' "dead" member, a port from
+ * freePort(), carried their requests with 200: most likely another test's server had been given it.)
+ */
+export async function closedPort(): Promise<number> {
+  const [ephemeralLow] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8')
+    .trim()
+    .split(/\s+/)
+    .map(Number)
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = 10_000 + Math.floor(Math.random() * (ephemeralLow! - 10_000))
+    if (await refuses(port)) return port
+  }
+  throw new Error('closedPort: no refusing port found below the ephemeral range')
+}
+
+function refuses(port: number): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const socket = net.connect({ port, host: '127.0.0.1' })
+    socket.once('connect', () => {
+      socket.destroy()
+      resolve(false)
+    })
+    socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code === 'ECONNREFUSED'))
   })
 }
 

@@ -26,7 +26,7 @@ import { startMicrosocks } from '../harness/microsocks.ts'
 import { connectTunnel, httpsGetViaProxy, proxyGet } from '../harness/client.ts'
 import { startOrigin, type Origin } from '../harness/origin.ts'
 import { openSockets } from '../harness/open-sockets.ts'
-import { freePort } from '../harness/ports.ts'
+import { closedPort } from '../harness/ports.ts'
 import { startSquid, type Upstream as RunningUpstream } from '../harness/squid.ts'
 import { startTcpForwarder, type TcpForwarder } from '../harness/tcp-forwarder.ts'
 import { SQUID_AUTH, startEngine } from './world.ts'
@@ -44,7 +44,7 @@ beforeAll(async () => {
     startSquid(SQUID_AUTH),
     startSquid(SQUID_AUTH),
     startSilentPeer(),
-    freePort()
+    closedPort()
   ])
 }, 60_000)
 afterAll(async () => {

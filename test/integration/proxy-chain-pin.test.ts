@@ -12,7 +12,7 @@ import net from 'node:net'
 import type { AddressInfo } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { Server } from 'proxy-chain'
-import { freePort } from '../harness/ports.ts'
+import { closedPort } from '../harness/ports.ts'
 
 const closers: (() => Promise<void>)[] = []
 afterEach(async () => {
@@ -83,7 +83,7 @@ describe('proxy-chain 3.0.1 behaviour Junction relies on', () => {
   })
 
   it('answers a refused upstream with one socket.end of a raw 594 response', async () => {
-    const dead = await freePort()
+    const dead = await closedPort()
     const { port, ended } = await front(`http://127.0.0.1:${dead}`)
     const client = await connect(port, '127.0.0.1:443')
     await until(() => ended.length > 0)

@@ -10,7 +10,7 @@ import { createTestCa, type TestCa } from '../harness/ca.ts'
 import { startHttpsUpstream } from '../harness/https-upstream.ts'
 import { startMicrosocks } from '../harness/microsocks.ts'
 import { startOrigin, type Origin } from '../harness/origin.ts'
-import { freePort } from '../harness/ports.ts'
+import { closedPort } from '../harness/ports.ts'
 import { startSquid, type Upstream as RunningUpstream } from '../harness/squid.ts'
 
 /** Credentials with the characters that break naive URL building. */
@@ -68,7 +68,7 @@ export async function startWorld(): Promise<World> {
     startSquid(SQUID_AUTH),
     startMicrosocks(SOCKS_AUTH),
     startHttpsUpstream({ ...upstreamCert, ...HTTPS_AUTH }),
-    freePort()
+    closedPort()
   ])
   const at = (
     id: string,

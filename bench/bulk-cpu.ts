@@ -4,6 +4,7 @@
  *   node bench/bulk-cpu.ts --entry other-tree/out/main/serve.js [--rounds 3] [--streams 1] [--mib 1024]
  *   node bench/bulk-cpu.ts --env "MALLOC_ARENA_MAX=16" …   (this build with other environment variables)
  *   node bench/bulk-cpu.ts --squid …                        (this build against Squid, as peers.ts runs it)
+ *   node bench/bulk-cpu.ts --flags=--some-v8-flag …          (this build with Node flags added to the serve script's)
  *   … --syscalls   (root, perf: the proxy's and the data origin's system calls per MiB, by kind)
  *
  * Both run as the peers benchmark starts Junction (headless, 1,000 rules, statistics and the
@@ -15,7 +16,7 @@
 import { spawn } from 'node:child_process'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
-import { environmentWith } from './built-serve.ts'
+import { environmentWith, servedNodeFlags } from './built-serve.ts'
 import { processTicks } from './cpu-usage.ts'
 import { bulkTransfer, type Route } from './peers-load.ts'
 import { startPeer, type ProxyPeer } from './peers-processes.ts'
@@ -26,6 +27,7 @@ const { values } = parseArgs({
   options: {
     entry: { type: 'string' },
     env: { type: 'string' },
+    flags: { type: 'string' },
     squid: { type: 'boolean', default: false },
     syscalls: { type: 'boolean', default: false },
     rounds: { type: 'string', default: '3' },
@@ -33,9 +35,9 @@ const { values } = parseArgs({
     mib: { type: 'string', default: '1024' }
   }
 })
-if ([values.entry, values.env, values.squid || undefined].filter(Boolean).length !== 1)
+if ([values.entry, values.env, values.flags, values.squid || undefined].filter(Boolean).length !== 1)
   throw new Error(
-    'usage: node bench/bulk-cpu.ts --entry other-tree/out/main/serve.js | --env "NAME=value …" | --squid'
+    'usage: node bench/bulk-cpu.ts --entry other-tree/out/main/serve.js | --env "NAME=value …" | --flags "--flag …" | --squid'
   )
 const MiB = 2 ** 20
 
@@ -98,7 +100,7 @@ async function main(): Promise<void> {
   const pinning = pinSelfToLoadCpu()
   const data = await startChild('./peers-data-origin.ts', [], 'data origin child')
   console.log(
-    `this build against ${values.squid ? 'Squid' : (values.entry ?? `itself with ${values.env}`)}; ${values.streams} stream(s), ${values.mib} MiB; ${pinning.description}`
+    `this build against ${values.squid ? 'Squid' : (values.entry ?? `itself with ${values.env ?? values.flags}`)}; ${values.streams} stream(s), ${values.mib} MiB; ${pinning.description}`
   )
   const ratios: number[] = []
   try {
@@ -109,7 +111,12 @@ async function main(): Promise<void> {
           ? await startPeer('squid', pinning)
           : values.env
             ? await startPeer('junction', pinning, undefined, undefined, environmentWith(values.env))
-            : await startPeer('junction', pinning, values.entry)
+            : values.flags
+              ? await startPeer('junction', pinning, undefined, [
+                  ...servedNodeFlags(),
+                  ...values.flags.split(/\s+/)
+                ])
+              : await startPeer('junction', pinning, values.entry)
       }
       try {
         const cpu = { this: 0, other: 0 }

@@ -26,6 +26,7 @@ import os from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { measureLookups, type LookupFigures } from './rule-lookup.ts'
+import { measureProfileSwitch, type SwitchFigures } from './profile-switch.ts'
 import { measureMemory, type MemoryFigures } from './memory.ts'
 import { measureHeadlessRss, type HeadlessRss } from './headless-rss.ts'
 import { measureStreamingMemory, type StreamingMemory } from './streaming-memory.ts'
@@ -191,6 +192,19 @@ function lookupTable(lookups: LookupFigures[]): string {
       ns(l.meanNs)
     ])
   ])
+}
+
+function switchSummary(f: SwitchFigures): string {
+  const spread = (values: number[]): string => {
+    const sorted = [...values].sort((a, b) => a - b)
+    const median = sorted[Math.floor(sorted.length / 2)]!
+    return `${median.toFixed(0)} ms (${sorted[0]!.toFixed(0)}–${sorted.at(-1)!.toFixed(0)})`
+  }
+  return [
+    `\nProfile switch, headless Junction, through the service (median and range of ${f.toLargeMs.length}):`,
+    `  to ${int(f.rules)} rules          ${spread(f.toLargeMs)}; event loop blocked at most ${spread(f.blockedMs)}`,
+    `  back to 1,000 rules        ${spread(f.toSmallMs)}`
+  ].join('\n')
 }
 
 /** The workloads that ran, with their display names. */
@@ -400,6 +414,11 @@ async function main(): Promise<void> {
     for (const count of LOOKUP_RULE_COUNTS) lookups.push(measureLookups(count))
     log(lookupTable(lookups))
   }
+  let profileSwitch: SwitchFigures | null = null
+  if (options.lookup) {
+    profileSwitch = await measureProfileSwitch()
+    log(switchSummary(profileSwitch))
+  }
 
   const throughput =
     options.workloads.length > 0
@@ -578,6 +597,7 @@ async function main(): Promise<void> {
     machine,
     options,
     lookups,
+    profileSwitch,
     throughput,
     statistics,
     noise,

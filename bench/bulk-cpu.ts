@@ -37,7 +37,7 @@ const { values } = parseArgs({
 })
 if ([values.entry, values.env, values.flags, values.squid || undefined].filter(Boolean).length !== 1)
   throw new Error(
-    'usage: node bench/bulk-cpu.ts --entry other-tree/out/main/serve.js | --env "NAME=value …" | --flags "--flag …" | --squid'
+    'usage: node bench/bulk-cpu.ts --entry other-tree/out/main/serve.js | --env "NAME=value …" | --flags=--flag… | --squid'
   )
 const MiB = 2 ** 20
 

@@ -1,5 +1,6 @@
 /**
- * `npm run bench`: rule lookup latency at 1,000 and 100,000 rules; HTTP requests/s and CONNECT
+ * `npm run bench`: rule lookup latency at 1,000 and 100,000 rules, and the switch to a 100,000-rule
+ * profile; HTTP requests/s and CONNECT
  * tunnels/s through the engine (1,000 rules) against bare proxy-chain, and with statistics and logging
  * on against off; proxy memory with 5,000 open tunnels, statistics on and off. One run, one machine.
  * Prints the figures with the targets and PASS/MISS, and writes everything to bench/results/latest.json.
@@ -67,7 +68,7 @@ interface TargetResult {
 }
 
 /**
- * lookup: rule lookups; http/connect: engine vs bare proxy-chain; stats: statistics on vs off; memory;
+ * lookup: rule lookups and the profile switch; http/connect: engine vs bare proxy-chain; stats: statistics on vs off; memory;
  * noise: the engine against itself, i.e. how far the ratios move when nothing differs; pipeline: this
  * engine against the one before the request pipeline, both with statistics and logging on; headless:
  * headless mode's baseline memory, this tree against the previous one; streaming: the engine's memory
@@ -195,15 +196,12 @@ function lookupTable(lookups: LookupFigures[]): string {
 }
 
 function switchSummary(f: SwitchFigures): string {
-  const spread = (values: number[]): string => {
-    const sorted = [...values].sort((a, b) => a - b)
-    const median = sorted[Math.floor(sorted.length / 2)]!
-    return `${median.toFixed(0)} ms (${sorted[0]!.toFixed(0)}–${sorted.at(-1)!.toFixed(0)})`
-  }
+  const spread = (values: number[]): string =>
+    `${median(values).toFixed(0)} ms (${Math.min(...values).toFixed(0)}–${Math.max(...values).toFixed(0)})`
   return [
     `\nProfile switch, headless Junction, through the service (median and range of ${f.toLargeMs.length}):`,
     `  to ${int(f.rules)} rules          ${spread(f.toLargeMs)}; event loop blocked at most ${spread(f.blockedMs)}`,
-    `  back to 1,000 rules        ${spread(f.toSmallMs)}`
+    `  back to ${int(f.smallRules)} rules        ${spread(f.toSmallMs)}`
   ].join('\n')
 }
 
@@ -414,11 +412,8 @@ async function main(): Promise<void> {
     for (const count of LOOKUP_RULE_COUNTS) lookups.push(measureLookups(count))
     log(lookupTable(lookups))
   }
-  let profileSwitch: SwitchFigures | null = null
-  if (options.lookup) {
-    profileSwitch = await measureProfileSwitch()
-    log(switchSummary(profileSwitch))
-  }
+  const profileSwitch = options.lookup ? await measureProfileSwitch() : null
+  if (profileSwitch) log(switchSummary(profileSwitch))
 
   const throughput =
     options.workloads.length > 0

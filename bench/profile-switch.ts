@@ -17,8 +17,9 @@ import { dispatch } from '../main/services/dispatch.ts'
 import { generateRules } from './generate-rules.ts'
 
 export interface SwitchFigures {
-  /** Rules in the profile switched to; the other one has SMALL_RULES. */
+  /** Rules in the profile switched to, and in the one switched back to. */
   rules: number
+  smallRules: number
   /** Wall time of each switch to the large profile and of each switch back (ms). */
   toLargeMs: number[]
   toSmallMs: number[]
@@ -51,7 +52,13 @@ async function switchTo(api: AppApi, id: string): Promise<[wallMs: number, block
 
 export async function measureProfileSwitch(rules = 100_000, switches = 5): Promise<SwitchFigures> {
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'junction-bench-switch-'))
-  const figures: SwitchFigures = { rules, toLargeMs: [], toSmallMs: [], blockedMs: [] }
+  const figures: SwitchFigures = {
+    rules,
+    smallRules: SMALL_RULES,
+    toLargeMs: [],
+    toSmallMs: [],
+    blockedMs: []
+  }
   try {
     await fs.writeFile(
       path.join(dataDir, 'profiles.json'),

@@ -1,8 +1,8 @@
 /**
  * `npm run bench`: rule lookup latency at 1,000 and 100,000 rules, and the switch to a 100,000-rule
- * profile; HTTP requests/s and CONNECT
- * tunnels/s through the engine (1,000 rules) against bare proxy-chain, and with statistics and logging
- * on against off; proxy memory with 5,000 open tunnels, statistics on and off. One run, one machine.
+ * profile; HTTP requests/s and CONNECT tunnels/s through the engine (1,000 rules) against bare
+ * proxy-chain, and with statistics and logging on against off; proxy memory with 5,000 open tunnels,
+ * statistics on and off. One run, one machine.
  * Prints the figures with the targets and PASS/MISS, and writes everything to bench/results/latest.json.
  *
  * A missed target is a finding, not a failure: the exit code is non-zero only if the benchmark itself

@@ -29,7 +29,7 @@ import { startPeer } from './peers-processes.ts'
 import { FULL } from './peers.ts'
 import { pinSelfToLoadCpu, type Pinning } from './pinning.ts'
 import { heapLayout, rssByMapping, vtablesOf, type HeapLayout } from './proc.ts'
-import { killAllChildren, median, startChild } from './throughput.ts'
+import { median, startChild, runScript } from './throughput.ts'
 
 const { values } = parseArgs({
   options: {
@@ -160,9 +160,4 @@ function printLayout(layout: HeapLayout): void {
 const fmtPct = (ratio: number): string => `${ratio >= 0 ? '+' : ''}${(ratio * 100).toFixed(1)} %`
 const pct = (f: Figures): string => fmtPct(f.closed / f.start - 1)
 
-main()
-  .catch((error: unknown) => {
-    console.error(error)
-    process.exitCode = 1
-  })
-  .finally(killAllChildren)
+runScript(main)

@@ -21,7 +21,7 @@ import { processTicks } from './cpu-usage.ts'
 import { bulkTransfer, type Route } from './peers-load.ts'
 import { startPeer, type ProxyPeer } from './peers-processes.ts'
 import { pinSelfToLoadCpu } from './pinning.ts'
-import { killAllChildren, startChild } from './throughput.ts'
+import { startChild, runScript } from './throughput.ts'
 
 const { values } = parseArgs({
   options: {
@@ -141,9 +141,4 @@ async function main(): Promise<void> {
   }
 }
 
-main()
-  .catch((error: unknown) => {
-    console.error(error)
-    process.exitCode = 1
-  })
-  .finally(() => killAllChildren())
+runScript(main)

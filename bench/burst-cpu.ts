@@ -16,7 +16,7 @@ import { processTicks } from './cpu-usage.ts'
 import { tunnelChurn, type Route } from './peers-load.ts'
 import { startPeer, type ProxyName } from './peers-processes.ts'
 import { pinSelfToLoadCpu } from './pinning.ts'
-import { killAllChildren, startChild } from './throughput.ts'
+import { startChild, runScript } from './throughput.ts'
 
 const { values } = parseArgs({
   options: {
@@ -62,9 +62,4 @@ async function main(): Promise<void> {
   }
 }
 
-main()
-  .catch((error: unknown) => {
-    console.error(error)
-    process.exitCode = 1
-  })
-  .finally(() => killAllChildren())
+runScript(main)

@@ -22,7 +22,7 @@ import { measureInterleaved } from './interleaved.ts'
 import { wrkLoad } from './peers-load.ts'
 import { pinSelfToLoadCpu, pinToProxyCpu, type Pinning } from './pinning.ts'
 import { previousTree } from './previous-engine.ts'
-import { killAllChildren, startChild, type Workload } from './throughput.ts'
+import { startChild, type Workload, runScript } from './throughput.ts'
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -112,9 +112,4 @@ async function separateRound(pinning: Pinning): Promise<{ a: number; b: number; 
   }
 }
 
-main()
-  .catch((error: unknown) => {
-    console.error(error)
-    process.exitCode = 1
-  })
-  .finally(() => killAllChildren())
+runScript(main)

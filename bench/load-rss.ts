@@ -18,7 +18,7 @@ import { processTicks } from './cpu-usage.ts'
 import { wrkLoad } from './peers-load.ts'
 import { startPeer } from './peers-processes.ts'
 import { pinSelfToLoadCpu } from './pinning.ts'
-import { killAllChildren, median, startChild } from './throughput.ts'
+import { median, startChild, runScript } from './throughput.ts'
 
 const { values } = parseArgs({
   options: {
@@ -119,9 +119,4 @@ async function main(): Promise<void> {
   }
 }
 
-main()
-  .catch((error: unknown) => {
-    console.error(error)
-    process.exitCode = 1
-  })
-  .finally(() => killAllChildren())
+runScript(main)

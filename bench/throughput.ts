@@ -158,6 +158,16 @@ export function killAllChildren(): void {
 // exit by themselves when their stdin pipe from us closes; this covers the ordinary paths quicker.)
 process.once('exit', killAllChildren)
 
+/** Runs a benchmark script's `main`: an error is printed and sets the exit code; no child outlives it. */
+export function runScript(main: () => Promise<void>): void {
+  main()
+    .catch((error: unknown) => {
+      console.error(error)
+      process.exitCode = 1
+    })
+    .finally(killAllChildren)
+}
+
 // Node 22.18+ runs .ts files as they are; 22.12–22.17 (allowed by package.json) needs the flag, as
 // scripts/run-ts.mjs knows. Children are started the same way so they load wherever the parent did.
 const TS_FLAGS = process.features.typescript ? [] : ['--experimental-strip-types', '--no-warnings']

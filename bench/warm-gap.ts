@@ -17,7 +17,7 @@ import { processTicks } from './cpu-usage.ts'
 import { tunnelChurn, wrkLoad, type Route } from './peers-load.ts'
 import { startPeer, type ProxyPeer } from './peers-processes.ts'
 import { pinSelfToLoadCpu } from './pinning.ts'
-import { killAllChildren, startChild } from './throughput.ts'
+import { startChild, runScript } from './throughput.ts'
 
 const { values } = parseArgs({
   options: {
@@ -90,9 +90,4 @@ async function main(): Promise<void> {
   }
 }
 
-main()
-  .catch((error: unknown) => {
-    console.error(error)
-    process.exitCode = 1
-  })
-  .finally(() => killAllChildren())
+runScript(main)

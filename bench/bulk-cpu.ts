@@ -20,7 +20,7 @@ import { environmentWith, servedNodeFlags } from './built-serve.ts'
 import { processTicks } from './cpu-usage.ts'
 import { bulkTransfer, type Route } from './peers-load.ts'
 import { startPeer, type ProxyPeer } from './peers-processes.ts'
-import { pinSelfToLoadCpu } from './pinning.ts'
+import { pinSelfToLoadCpu, type Pinning } from './pinning.ts'
 import { startChild, runScript } from './throughput.ts'
 
 const { values } = parseArgs({
@@ -96,6 +96,15 @@ async function countSyscalls(pid: number): Promise<() => Promise<Map<string, num
   }
 }
 
+/** The peer this build is compared with. */
+function startOther(pinning: Pinning): Promise<ProxyPeer> {
+  if (values.squid) return startPeer('squid', pinning)
+  if (values.env) return startPeer('junction', pinning, undefined, undefined, environmentWith(values.env))
+  if (values.flags)
+    return startPeer('junction', pinning, undefined, [...servedNodeFlags(), ...values.flags.split(/\s+/)])
+  return startPeer('junction', pinning, values.entry)
+}
+
 async function main(): Promise<void> {
   const pinning = pinSelfToLoadCpu()
   const data = await startChild('./peers-data-origin.ts', [], 'data origin child')
@@ -105,19 +114,13 @@ async function main(): Promise<void> {
   const ratios: number[] = []
   try {
     for (let round = 1; round <= Number(values.rounds); round++) {
-      const peers = {
-        this: await startPeer('junction', pinning),
-        other: values.squid
-          ? await startPeer('squid', pinning)
-          : values.env
-            ? await startPeer('junction', pinning, undefined, undefined, environmentWith(values.env))
-            : values.flags
-              ? await startPeer('junction', pinning, undefined, [
-                  ...servedNodeFlags(),
-                  ...values.flags.split(/\s+/)
-                ])
-              : await startPeer('junction', pinning, values.entry)
-      }
+      const self = await startPeer('junction', pinning)
+      // A peer that cannot start (a bad flag, a missing build) must not leave this one running.
+      const other = await startOther(pinning).catch(async (error: unknown) => {
+        await self.stop()
+        throw error
+      })
+      const peers = { this: self, other }
       try {
         const cpu = { this: 0, other: 0 }
         for (const name of ['this', 'other', 'other', 'this'] as const) {

@@ -16,8 +16,8 @@
  * `malloc_trim(pad)` reads only the first (passed in a register on the Linux ABIs Node runs on) as how
  * much of the heap's top to keep: the handle's address is far above any heap size, so the top is kept
  * (`free()` trims it once it passes glibc's trim threshold) and only the pages inside are released,
- * which glibc does whatever the pad. It returns 1 when some free chunk spans a whole page (so nearly always), which SQLite reports
- * as "error during initialization"; 0 is success to SQLite.
+ * which glibc does whatever the pad. It returns 1 when some free chunk spans a whole page (so nearly
+ * always), which SQLite reports as "error during initialization"; 0 is success to SQLite.
  *
  * Linux with glibc only, and only in plain Node (headless mode): where the library or the function is
  * missing (musl), loading fails with another message and it is not tried again. The desktop app is

@@ -26,15 +26,17 @@ export async function freePort(): Promise<number> {
  * freePort(), carried their requests with 200: most likely another test's server had been given it.)
  */
 export async function closedPort(): Promise<number> {
-  const [ephemeralLow] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8')
-    .trim()
-    .split(/\s+/)
-    .map(Number)
+  const ephemeralLow = lowestEphemeralPort()
   for (let attempt = 0; attempt < 50; attempt++) {
-    const port = 10_000 + Math.floor(Math.random() * (ephemeralLow! - 10_000))
+    const port = 10_000 + Math.floor(Math.random() * (ephemeralLow - 10_000))
     if (await refuses(port)) return port
   }
   throw new Error('closedPort: no refusing port found below the ephemeral range')
+}
+
+/** The lowest port Linux hands out for `listen(0)` and outgoing connections. */
+export function lowestEphemeralPort(): number {
+  return Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0])
 }
 
 function refuses(port: number): Promise<boolean> {
